@@ -1,0 +1,1 @@
+//! ITCH 5.0 codec. STUB: implemented in the feed work package.

@@ -1,0 +1,4 @@
+//! Market-data sources: ITCH 5.0 codec, file replay, the sample session generator.
+
+pub mod itch;
+pub mod sample;

@@ -1,0 +1,1 @@
+//! Deterministic sample ITCH session. STUB: implemented in the feed work package.

@@ -1,0 +1,29 @@
+//! tickpipe: a tick-to-trade engine.
+//!
+//! Market data arrives as exchange bytes and orders leave for a venue; in between, five
+//! single-threaded stages decide, joined by bounded SPSC rings or fused on one thread.
+//! Read the tree in pipeline order:
+//!
+//! - [`feed`]: where bytes come from (ITCH 5.0 codec, file replay, sample generator).
+//! - [`stages`]: decode → features → inference → risk → routing.
+//! - [`venue`]: where orders go (the simulated exchange) and reports come from.
+//! - [`runtime`]: rings, runners, idle strategies, topologies, the shutdown protocol.
+//! - [`sys`]: the one module with atomics and `unsafe`; everything else denies both.
+//!
+//! [`msg`] holds the hot-path message types; [`config`] and [`universe`] the start-up
+//! inputs; [`report`] and [`latency`] what a run reports.
+
+#![deny(unsafe_code)]
+
+pub mod clock;
+pub mod config;
+pub mod feed;
+pub mod latency;
+pub mod msg;
+pub mod report;
+pub mod stages;
+pub mod universe;
+pub mod venue;
+
+#[allow(unsafe_code)]
+pub mod sys;

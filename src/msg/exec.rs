@@ -1,0 +1,65 @@
+//! Execution reports: venue → risk, over the ring back to the shard that owns the order.
+
+use super::{ClOrdId, Price, Side, Stamp, SymbolId};
+
+/// What a report says.
+#[repr(u8)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ExecKind {
+    /// The venue accepted the order.
+    Ack,
+    /// `qty` shares filled at `price`; `leaves` remain open.
+    Fill,
+    /// The rest of the order was cancelled (on request, IOC remainder, or session end).
+    Cancelled,
+    /// The venue refused the order; `reason` says why.
+    Rejected,
+    /// A cancel arrived after the order had already completed.
+    CancelRejected,
+    /// Every report with an earlier `ts_event` has been sent (answers
+    /// [`VenueCommand::Watermark`](super::VenueCommand::Watermark)).
+    Watermark,
+    /// The venue has finished this shard's session; nothing follows.
+    EndOfSession,
+}
+
+/// Why the venue rejected or cancelled.
+#[repr(u8)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum RejectReason {
+    None,
+    /// The symbol is not trading at the venue.
+    Halted,
+    /// No order with that id is open.
+    UnknownOrder,
+    /// Cancelled on request.
+    Requested,
+    /// The unfilled part of an IOC order.
+    ImmediateOrCancel,
+    /// Open at the end of the session.
+    EndOfSession,
+    /// A duplicate client order id.
+    DuplicateId,
+    /// No market view for the symbol has reached the venue.
+    NoMarket,
+}
+
+/// One execution report.
+#[repr(C)]
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct ExecReport {
+    /// `ts_recv` is that of the market data behind the order, so tick-to-fill is
+    /// measurable; `ts_event` is when the report reaches the shard in event time.
+    pub stamp: Stamp,
+    pub cl_ord_id: ClOrdId,
+    /// Fill price (`Fill` only).
+    pub price: Price,
+    /// Filled shares (`Fill` only).
+    pub qty: u32,
+    /// Shares still open after this report.
+    pub leaves: u32,
+    pub symbol: SymbolId,
+    pub kind: ExecKind,
+    pub side: Side,
+    pub reason: RejectReason,
+}

@@ -1,0 +1,72 @@
+//! Order commands: risk → routing → venue.
+
+use super::{ClOrdId, MarketView, Price, Side, Stamp, SymbolId};
+
+/// How long an order may rest.
+#[repr(u8)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum TimeInForce {
+    /// Rests until filled, cancelled or the end of the session.
+    Day,
+    /// Immediate or cancel: whatever does not fill on arrival is cancelled.
+    Ioc,
+}
+
+/// A new limit order that risk has accepted.
+#[repr(C)]
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct OrderIntent {
+    pub cl_ord_id: ClOrdId,
+    pub price: Price,
+    pub qty: u32,
+    pub symbol: SymbolId,
+    pub side: Side,
+    pub tif: TimeInForce,
+}
+
+/// What crosses the risk → routing and routing → venue edges.
+///
+/// All commands on one edge are in non-decreasing `ts_event` order. The simulated venue
+/// runs in that event time: a command sent at `t` arrives at `t + latency`.
+#[repr(C, u8)]
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub enum VenueCommand {
+    /// Place a new order.
+    New { stamp: Stamp, order: OrderIntent },
+    /// Cancel what is left of an order.
+    Cancel { stamp: Stamp, cl_ord_id: ClOrdId },
+    /// Cancel every open order of this shard (kill switch; sent by routing).
+    CancelAll { stamp: Stamp },
+    /// The market for a symbol with orders at the venue: the simulated venue matches
+    /// against these. Risk sends one before the first order of a symbol, then one per
+    /// view while the symbol has live orders.
+    Tick { view: MarketView },
+    /// No command with an earlier `ts_event` will follow. Answered by an
+    /// [`ExecKind::Watermark`](super::ExecKind::Watermark) once every report due
+    /// before `ts_event + latency` has been sent.
+    Watermark { stamp: Stamp },
+    /// The shard's input has ended: the venue cancels what rests, answers
+    /// [`ExecKind::EndOfSession`](super::ExecKind::EndOfSession), and expects no more.
+    EndOfSession { stamp: Stamp },
+}
+
+impl VenueCommand {
+    #[inline]
+    pub fn stamp(&self) -> Stamp {
+        match *self {
+            VenueCommand::New { stamp, .. }
+            | VenueCommand::Cancel { stamp, .. }
+            | VenueCommand::CancelAll { stamp }
+            | VenueCommand::Watermark { stamp }
+            | VenueCommand::EndOfSession { stamp } => stamp,
+            VenueCommand::Tick { view } => view.stamp,
+        }
+    }
+}
+
+impl super::Stamped for VenueCommand {
+    #[inline]
+    fn stamp(&self) -> Stamp {
+        VenueCommand::stamp(self)
+    }
+}

@@ -1,0 +1,95 @@
+//! The five stages, in pipeline order:
+//!
+//! ```text
+//!  source ─RawFrame─▶ decode ─MarketEvent─▶ features ─Features─▶ inference ─Signal─▶ risk ─VenueCommand─▶ routing ─▶ venue
+//!                                                                                      ▲                             │
+//!                                                                                      └──────── ExecReport ◀────────┘
+//! ```
+//!
+//! A stage is a single-threaded state machine: an event in, zero or more events out
+//! through an [`Emit`]. It knows nothing of threads, rings or clocks it was not given, so
+//! a runner can call several stages directly on one thread (fused) or put a ring between
+//! each (staged) without changing a decision. Unit tests call stages directly with a
+//! `Vec` as the [`Emit`].
+
+pub mod decode;
+pub mod features;
+pub mod inference;
+pub mod risk;
+pub mod routing;
+
+use crate::msg::{ExecReport, Stamped};
+use crate::report::ShardReport;
+use crate::sys::TradingState;
+
+/// Where a stage puts what it produces.
+///
+/// `emit` cannot fail: a full ring is handled by the edge's backpressure policy
+/// (wait, or stop the pipeline), never by a stage dropping a value.
+pub trait Emit<T> {
+    fn emit(&mut self, item: T);
+}
+
+impl<T> Emit<T> for Vec<T> {
+    #[inline]
+    fn emit(&mut self, item: T) {
+        self.push(item);
+    }
+}
+
+/// Control-plane events. Every runner delivers its control ring's events to its stages
+/// before it reads any data, so a halt overtakes queued market data.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Control {
+    /// The firm-wide trading state changed. The latch ([`crate::sys::TradingLatch`]) was
+    /// set before this was sent; routing answers `Halted` by cancelling open orders.
+    TradingState(TradingState),
+}
+
+/// A single-threaded pipeline stage.
+pub trait Stage {
+    type In: Copy + Stamped;
+    type Out: Copy;
+    /// The stage's name in reports, histograms and failure messages.
+    const NAME: &'static str;
+
+    /// Handles one event.
+    fn on_event<O: Emit<Self::Out>>(&mut self, event: Self::In, out: &mut O);
+
+    /// Called after the last event of a batch read from a ring, so a stage can flush once.
+    fn on_batch_end<O: Emit<Self::Out>>(&mut self, _out: &mut O) {}
+
+    /// Handles a control event.
+    fn on_control<O: Emit<Self::Out>>(&mut self, _control: Control, _out: &mut O) {}
+
+    /// The input has ended and every event has been handled: emit what is owed.
+    fn on_end<O: Emit<Self::Out>>(&mut self, _out: &mut O) {}
+
+    /// Adds this stage's counters and state to the shard's report.
+    fn report(&self, report: &mut ShardReport);
+}
+
+/// Where risk reads execution reports. In the pipeline this is the venue → risk ring;
+/// tests use a `VecDeque`.
+pub trait ReportSource {
+    /// Moves every report available now into `sink`, in order; returns how many.
+    fn drain_into(&mut self, sink: &mut std::collections::VecDeque<ExecReport>) -> usize;
+    /// True once the venue has closed its end and every report has been taken: no more
+    /// will ever arrive.
+    fn is_finished(&self) -> bool;
+    /// Called while waiting for a report that has not arrived: spin, yield or park as
+    /// the runner's idle strategy says.
+    fn idle(&mut self) {}
+}
+
+impl ReportSource for std::collections::VecDeque<ExecReport> {
+    fn drain_into(&mut self, sink: &mut std::collections::VecDeque<ExecReport>) -> usize {
+        let n = self.len();
+        sink.extend(self.drain(..));
+        n
+    }
+
+    fn is_finished(&self) -> bool {
+        self.is_empty()
+    }
+}

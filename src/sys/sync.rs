@@ -1,0 +1,36 @@
+//! The facade loom needs: `std` atomics normally, loom's under `--cfg loom`.
+//! (The same pattern as tokio's `src/loom/` and crossbeam-utils.)
+
+#[cfg(not(loom))]
+pub use std::sync::Arc;
+#[cfg(not(loom))]
+pub use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering, fence};
+
+#[cfg(loom)]
+pub use loom::sync::Arc;
+#[cfg(loom)]
+pub use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering, fence};
+
+/// A mutex for cold paths (failure reports), with one `lock` signature under both.
+pub struct Mutex<T>(Inner<T>);
+
+#[cfg(not(loom))]
+type Inner<T> = std::sync::Mutex<T>;
+#[cfg(loom)]
+type Inner<T> = loom::sync::Mutex<T>;
+
+impl<T> Mutex<T> {
+    pub fn new(value: T) -> Mutex<T> {
+        Mutex(Inner::new(value))
+    }
+
+    /// Locks, ignoring poison: the data guarded here (a failure report) stays valid even
+    /// if a thread panicked while holding the lock.
+    pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        let mut guard = match self.0.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(&mut guard)
+    }
+}

@@ -1,0 +1,1 @@
+//! The simulated exchange. STUB: implemented in the venue work package.
