@@ -1,0 +1,3 @@
+//! Per-stage compute benchmarks (criterion, single thread). Filled in with the stages.
+
+fn main() {}
