@@ -7,11 +7,116 @@ use serde::Deserialize;
 
 use crate::config::Problems;
 
-/// `[venue]` in the config. STUB: completed in the venue work package.
-#[derive(Debug, Clone, Deserialize)]
+/// `[venue]` in the config. Every key is required.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct VenueConfig {}
+pub struct VenueConfig {
+    /// Which venue serves the shards. Only [`VenueConfig::SIM`] is built.
+    pub kind: String,
+    /// One-way latency between a shard and the venue, in event-time nanoseconds: a
+    /// command sent at `t` arrives at `t + latency_ns`, and a report of a venue event at
+    /// `v` reaches the shard at `v + latency_ns`. At least 1 (see [`VenueConfig::validate`]).
+    pub latency_ns: u64,
+}
 
 impl VenueConfig {
-    pub fn validate(&self, _p: &mut Problems<'_>) {}
+    /// `kind` of the simulated exchange.
+    pub const SIM: &'static str = "sim";
+
+    /// Upper bound on `latency_ns`: one day. Event times are nanoseconds since midnight,
+    /// so a longer latency is a unit mistake, and the bound keeps `t + latency` far from
+    /// overflowing.
+    pub const MAX_LATENCY_NS: u64 = 86_400_000_000_000;
+
+    /// Reports every invalid value with its key.
+    pub fn validate(&self, p: &mut Problems<'_>) {
+        p.check(
+            self.kind == Self::SIM,
+            "kind",
+            format!(
+                "unknown venue kind {:?}; the only one built is {:?}",
+                self.kind,
+                Self::SIM
+            ),
+        );
+        if self.latency_ns == 0 {
+            p.add(
+                "latency_ns",
+                "must be at least 1: with zero latency an order would arrive at the instant \
+                 of the tick that caused it and trade against it, and a watermark at W could \
+                 only vouch for reports before W, never at W, so risk would wait forever for \
+                 reports the venue holds back until risk's next command (the event-time \
+                 protocol deadlocks)",
+            );
+        }
+        p.check(
+            self.latency_ns <= Self::MAX_LATENCY_NS,
+            "latency_ns",
+            format!(
+                "{} ns is more than a day ({} ns); event times are nanoseconds since midnight",
+                self.latency_ns,
+                Self::MAX_LATENCY_NS
+            ),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Problem;
+
+    fn parse(text: &str) -> Result<VenueConfig, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    fn problems(config: &VenueConfig) -> Vec<Problem> {
+        let mut out = Vec::new();
+        config.validate(&mut Problems::new("venue", &mut out));
+        out
+    }
+
+    #[test]
+    fn venue_config_parses_and_validates() {
+        let config = parse("kind = \"sim\"\nlatency_ns = 50000\n").unwrap();
+        assert_eq!(
+            config,
+            VenueConfig {
+                kind: "sim".into(),
+                latency_ns: 50_000
+            }
+        );
+        assert!(problems(&config).is_empty());
+    }
+
+    #[test]
+    fn venue_config_requires_every_key_and_knows_no_other() {
+        assert!(
+            parse("kind = \"sim\"\n")
+                .unwrap_err()
+                .contains("latency_ns")
+        );
+        assert!(parse("latency_ns = 5\n").unwrap_err().contains("kind"));
+        let unknown = parse("kind = \"sim\"\nlatency_ns = 5\nfill_ratio = 1\n").unwrap_err();
+        assert!(unknown.contains("fill_ratio"), "{unknown}");
+    }
+
+    #[test]
+    fn venue_config_reports_every_bad_value_with_its_key() {
+        let found = problems(&VenueConfig {
+            kind: "ib".into(),
+            latency_ns: 0,
+        });
+        let keys: Vec<&str> = found.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["venue.kind", "venue.latency_ns"]);
+        assert!(found[0].message.contains("\"ib\""));
+        assert!(found[1].message.contains("deadlock"));
+
+        let found = problems(&VenueConfig {
+            kind: "sim".into(),
+            latency_ns: VenueConfig::MAX_LATENCY_NS + 1,
+        });
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].key, "venue.latency_ns");
+    }
 }
