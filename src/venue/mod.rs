@@ -1,7 +1,28 @@
 //! Venues: where routing sends orders and execution reports come from. The simulated
-//! exchange serves replay and paper trading.
+//! exchange ([`SimVenue`]) serves replay and paper trading.
+//!
+//! A venue instance serves one shard's command stream and answers on that shard's report
+//! ring. The simulated one runs in event time, never reading a clock, so a replay gives the
+//! same reports whatever the topology or the host's speed. Its parts, one job each:
+//!
+//! - [`sim`]: the event-time protocol: latency, the order of arrivals against ticks,
+//!   watermarks, the end of the session.
+//! - `in_flight`: commands sent but not yet arrived.
+//! - `exchange`: what happens at one venue instant: an arrival or a tick.
+//! - `market`: one symbol's latest view and the displayed shares we have already taken.
+//! - `book`: our resting orders in price-time priority, pre-allocated.
+//! - `reporter`: stamps and counts every report.
 
+mod book;
+mod exchange;
+mod in_flight;
+mod market;
+mod reporter;
 pub mod sim;
+mod stats;
+
+pub use sim::SimVenue;
+pub use stats::{CancelCounts, CommandCounts, RejectCounts, VenueStats};
 
 use serde::Deserialize;
 

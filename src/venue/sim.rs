@@ -1,1 +1,148 @@
-//! The simulated exchange. STUB: implemented in the venue work package.
+//! The simulated exchange: one shard's venue, running in event time.
+//!
+//! It never reads a clock. Time is the commands' `ts_event`, which arrive in
+//! non-decreasing order; with `L` the configured latency:
+//!
+//! - A `New`, `Cancel` or `CancelAll` sent at `t` arrives at `t + L`.
+//! - A `Tick` at `u` is the market for its symbol from `u` on.
+//! - An arrival at `a` is handled after every tick at or before `a` and before any tick
+//!   after it. The venue cannot know that no tick at `a` is still to come until it sees
+//!   an item later than `a`, so on a command at `t` it first handles the arrivals before
+//!   `t`, then the command; an arrival at exactly `t` waits for a later item.
+//! - Every report of a venue event at `v` (an arrival, or a tick) is stamped `v + L`, its
+//!   time at the shard. Events are handled in time order, so reports leave in
+//!   non-decreasing `ts_event`.
+//! - A `Watermark` at `W` promises no command before `W`. The venue handles the arrivals
+//!   before `W` and answers at `W + L`: later events are at `W` or after, so every report
+//!   stamped before `W + L` has been sent. Risk uses this to know it has seen every fill
+//!   up to a tick before it decides on that tick; it is also why `L` must be at least 1.
+//! - `EndOfSession` at `t` ends the stream: every arrival still in flight is handled,
+//!   then every resting order cancelled, stamped at the last event plus `L`.
+//!
+//! Matching is in `exchange`; storage is sized at construction and no path allocates.
+
+use super::VenueConfig;
+use super::exchange::Exchange;
+use super::in_flight::{Action, InFlight, InFlightQueue};
+use super::reporter::{CancelCause, Reporter};
+use super::stats::VenueStats;
+use crate::msg::{ExecReport, Stamp, VenueCommand};
+use crate::stages::Emit;
+
+/// One shard's simulated venue.
+pub struct SimVenue {
+    latency_ns: u64,
+    exchange: Exchange,
+    in_flight: InFlightQueue,
+    stats: VenueStats,
+    /// `ts_event` of the latest command; commands may not go back in time.
+    now: u64,
+    /// Arrival time of the latest command handled.
+    last_arrival: u64,
+    finished: bool,
+}
+
+impl SimVenue {
+    /// A venue for the symbols `0..universe_len`, with room for `capacity` resting orders:
+    /// the most orders the shard may have open at once (risk's limit).
+    ///
+    /// # Panics
+    /// If `config.latency_ns` is 0, which [`VenueConfig::validate`] rejects.
+    pub fn new(universe_len: usize, config: &VenueConfig, capacity: usize) -> SimVenue {
+        assert!(
+            config.latency_ns >= 1,
+            "simulated venue: latency_ns must be at least 1 (see VenueConfig::validate)"
+        );
+        SimVenue {
+            latency_ns: config.latency_ns,
+            exchange: Exchange::new(universe_len, capacity),
+            in_flight: InFlightQueue::new(capacity),
+            stats: VenueStats::default(),
+            now: 0,
+            last_arrival: 0,
+            finished: false,
+        }
+    }
+
+    /// Handles the shard's next command, emitting the reports it makes due.
+    ///
+    /// # Panics
+    /// On a broken stream: a command earlier than the one before, one after
+    /// `EndOfSession`, a symbol outside the universe, or more resting orders or commands
+    /// in flight than `capacity` allows. Each would silently break the event-time
+    /// promises, so the venue stops the pipeline instead.
+    pub fn on_command<O: Emit<ExecReport>>(&mut self, cmd: VenueCommand, out: &mut O) {
+        let stamp = cmd.stamp();
+        let t = stamp.ts_event;
+        assert!(
+            !self.finished,
+            "simulated venue: {cmd:?} after EndOfSession"
+        );
+        assert!(
+            t >= self.now,
+            "simulated venue: command at {t} ns after one at {} ns; commands must not go \
+             back in event time",
+            self.now
+        );
+        self.now = t;
+        self.stats.commands.count(&cmd);
+
+        while let Some(arrival) = self.in_flight.pop_before(t) {
+            self.arrive(arrival, out);
+        }
+        match cmd {
+            VenueCommand::New { order, .. } => self.send(stamp, Action::New(order)),
+            VenueCommand::Cancel { cl_ord_id, .. } => self.send(stamp, Action::Cancel(cl_ord_id)),
+            VenueCommand::CancelAll { .. } => self.send(stamp, Action::CancelAll),
+            VenueCommand::Tick { view } => {
+                let mut rep = Reporter::new(out, &mut self.stats, t + self.latency_ns);
+                self.exchange.tick(&view, &mut rep);
+            }
+            VenueCommand::Watermark { .. } => {
+                Reporter::new(out, &mut self.stats, t + self.latency_ns).watermark(stamp.ts_recv);
+            }
+            VenueCommand::EndOfSession { .. } => self.end_session(stamp, out),
+        }
+    }
+
+    /// The venue's counters so far.
+    pub fn stats(&self) -> &VenueStats {
+        &self.stats
+    }
+
+    /// True once `EndOfSession` has been handled: its report was the last.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    fn send(&mut self, stamp: Stamp, action: Action) {
+        self.in_flight.push(InFlight {
+            arrival: stamp.ts_event + self.latency_ns,
+            ts_recv: stamp.ts_recv,
+            action,
+        });
+    }
+
+    fn arrive<O: Emit<ExecReport>>(&mut self, cmd: InFlight, out: &mut O) {
+        self.last_arrival = cmd.arrival;
+        let mut rep = Reporter::new(out, &mut self.stats, cmd.arrival + self.latency_ns);
+        self.exchange.arrive(cmd, &mut rep);
+    }
+
+    fn end_session<O: Emit<ExecReport>>(&mut self, stamp: Stamp, out: &mut O) {
+        while let Some(arrival) = self.in_flight.pop() {
+            self.arrive(arrival, out);
+        }
+        let end = stamp.ts_event.max(self.last_arrival);
+        let mut rep = Reporter::new(out, &mut self.stats, end + self.latency_ns);
+        self.exchange
+            .cancel_all(CancelCause::EndOfSession, &mut rep);
+        rep.end_of_session(stamp.ts_recv);
+        self.finished = true;
+    }
+}
+
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod tests;

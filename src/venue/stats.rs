@@ -1,0 +1,108 @@
+//! What a simulated venue counts. One instance per shard; the run's report merges them.
+
+use crate::msg::VenueCommand;
+
+/// Counters of one [`SimVenue`](super::SimVenue). Report counters are taken from the
+/// reports actually sent, so they always agree with what risk received.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VenueStats {
+    /// Commands received, by kind.
+    pub commands: CommandCounts,
+    pub acks: u64,
+    pub rejects: RejectCounts,
+    /// `Fill` reports.
+    pub fills: u64,
+    /// Shares in those fills.
+    pub filled_shares: u64,
+    pub cancels: CancelCounts,
+    /// Cancels for an order that was not resting.
+    pub cancel_rejects: u64,
+    /// Watermarks answered.
+    pub watermarks: u64,
+    /// Every report sent, of any kind.
+    pub reports: u64,
+}
+
+/// Commands received, by kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommandCounts {
+    pub new: u64,
+    pub cancel: u64,
+    pub cancel_all: u64,
+    pub tick: u64,
+    pub watermark: u64,
+    pub end_of_session: u64,
+}
+
+/// `Rejected` reports, by reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RejectCounts {
+    pub duplicate_id: u64,
+    pub no_market: u64,
+    pub halted: u64,
+}
+
+/// `Cancelled` reports, by reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CancelCounts {
+    /// By `Cancel` or `CancelAll`.
+    pub requested: u64,
+    /// IOC remainders.
+    pub immediate_or_cancel: u64,
+    /// Resting at the end of the session.
+    pub end_of_session: u64,
+}
+
+impl VenueStats {
+    /// Adds another shard's counters.
+    pub fn merge(&mut self, other: &VenueStats) {
+        self.commands.merge(&other.commands);
+        self.acks += other.acks;
+        self.rejects.merge(&other.rejects);
+        self.fills += other.fills;
+        self.filled_shares += other.filled_shares;
+        self.cancels.merge(&other.cancels);
+        self.cancel_rejects += other.cancel_rejects;
+        self.watermarks += other.watermarks;
+        self.reports += other.reports;
+    }
+}
+
+impl CommandCounts {
+    pub(super) fn count(&mut self, cmd: &VenueCommand) {
+        let counter = match cmd {
+            VenueCommand::New { .. } => &mut self.new,
+            VenueCommand::Cancel { .. } => &mut self.cancel,
+            VenueCommand::CancelAll { .. } => &mut self.cancel_all,
+            VenueCommand::Tick { .. } => &mut self.tick,
+            VenueCommand::Watermark { .. } => &mut self.watermark,
+            VenueCommand::EndOfSession { .. } => &mut self.end_of_session,
+        };
+        *counter += 1;
+    }
+
+    fn merge(&mut self, other: &CommandCounts) {
+        self.new += other.new;
+        self.cancel += other.cancel;
+        self.cancel_all += other.cancel_all;
+        self.tick += other.tick;
+        self.watermark += other.watermark;
+        self.end_of_session += other.end_of_session;
+    }
+}
+
+impl RejectCounts {
+    fn merge(&mut self, other: &RejectCounts) {
+        self.duplicate_id += other.duplicate_id;
+        self.no_market += other.no_market;
+        self.halted += other.halted;
+    }
+}
+
+impl CancelCounts {
+    fn merge(&mut self, other: &CancelCounts) {
+        self.requested += other.requested;
+        self.immediate_or_cancel += other.immediate_or_cancel;
+        self.end_of_session += other.end_of_session;
+    }
+}
