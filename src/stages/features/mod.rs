@@ -1,6 +1,8 @@
 //! Stage 2, features: per-symbol order books and the model's inputs.
 //! STUB: implemented in the book/features work package.
 
+pub mod book;
+
 use std::sync::Arc;
 
 use serde::Deserialize;
