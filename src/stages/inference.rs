@@ -1,44 +1,446 @@
 //! Stage 3, inference: features → a score and a target position per symbol.
-//! STUB: implemented in the risk/inference work package.
+//!
+//! The model is a type parameter ([`Model`]), not a trait object: the stage is
+//! monomorphised over it, so scoring a linear model inlines to five multiply-adds with no
+//! indirect call. Models other than [`LinearModel`] plug in through
+//! [`Inference::with_model`]; the config's `kind` names which one `[model]` describes.
+//!
+//! The target policy has hysteresis (enter above `enter_threshold`, leave only below
+//! `exit_threshold`) so a score hovering at one threshold does not flip the target, and
+//! with it an order, on every tick.
 
 use serde::Deserialize;
 
 use crate::config::Problems;
-use crate::msg::{Features, Signal};
+use crate::msg::{FeatureVector, Features, Signal};
 use crate::report::ShardReport;
 use crate::stages::{Emit, Stage};
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ModelConfig {}
-
-impl ModelConfig {
-    pub fn validate(&self, _p: &mut Problems<'_>) {}
+/// Scores one feature vector. Positive: the model expects the price to rise.
+pub trait Model {
+    fn score(&self, x: &FeatureVector) -> f32;
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct InferenceStats {}
-
-impl InferenceStats {
-    pub fn merge(&mut self, _other: &InferenceStats) {}
+/// `bias + Σ weight × feature`.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct LinearModel {
+    pub bias: f32,
+    /// One weight per feature, in [`FeatureVector`]'s field order.
+    pub weights: FeatureVector,
 }
 
-pub struct Inference {}
-
-impl Inference {
-    pub fn new(_config: &ModelConfig, _universe_len: usize) -> Inference {
-        Inference {}
+impl Model for LinearModel {
+    #[inline]
+    fn score(&self, x: &FeatureVector) -> f32 {
+        let w = &self.weights;
+        self.bias
+            + w.microprice_bps * x.microprice_bps
+            + w.spread_bps * x.spread_bps
+            + w.imbalance * x.imbalance
+            + w.volatility_bps * x.volatility_bps
+            + w.trade_flow * x.trade_flow
     }
 }
 
-impl Stage for Inference {
+/// `[model.weights]`: one weight per feature.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeightsConfig {
+    pub microprice_bps: f32,
+    pub spread_bps: f32,
+    pub imbalance: f32,
+    pub volatility_bps: f32,
+    pub trade_flow: f32,
+}
+
+/// `[model]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Which model the other keys describe; only `"linear"` exists.
+    pub kind: String,
+    pub bias: f32,
+    pub weights: WeightsConfig,
+    /// A score above this (below its negative) sets a long (short) target.
+    pub enter_threshold: f32,
+    /// A score whose magnitude is below this sets a flat target; `0 ≤ exit ≤ enter`.
+    pub exit_threshold: f32,
+    /// Shares in a long or short target; positive.
+    pub target_qty: i32,
+}
+
+impl ModelConfig {
+    pub fn validate(&self, p: &mut Problems<'_>) {
+        p.check(
+            self.kind == "linear",
+            "kind",
+            format!("unknown model kind {:?}; expected \"linear\"", self.kind),
+        );
+        let w = &self.weights;
+        let floats = [
+            ("bias", self.bias),
+            ("weights.microprice_bps", w.microprice_bps),
+            ("weights.spread_bps", w.spread_bps),
+            ("weights.imbalance", w.imbalance),
+            ("weights.volatility_bps", w.volatility_bps),
+            ("weights.trade_flow", w.trade_flow),
+            ("enter_threshold", self.enter_threshold),
+            ("exit_threshold", self.exit_threshold),
+        ];
+        for (key, v) in floats {
+            p.check(v.is_finite(), key, format!("{v} is not a finite f32"));
+        }
+        p.check(
+            self.exit_threshold >= 0.0,
+            "exit_threshold",
+            format!("{} must be at least 0", self.exit_threshold),
+        );
+        p.check(
+            self.exit_threshold <= self.enter_threshold,
+            "exit_threshold",
+            format!(
+                "{} must not exceed enter_threshold ({})",
+                self.exit_threshold, self.enter_threshold
+            ),
+        );
+        p.check(
+            self.target_qty > 0,
+            "target_qty",
+            format!("{} must be at least 1", self.target_qty),
+        );
+    }
+
+    /// The linear model the keys describe.
+    pub fn linear(&self) -> LinearModel {
+        let w = &self.weights;
+        LinearModel {
+            bias: self.bias,
+            weights: FeatureVector {
+                microprice_bps: w.microprice_bps,
+                spread_bps: w.spread_bps,
+                imbalance: w.imbalance,
+                volatility_bps: w.volatility_bps,
+                trade_flow: w.trade_flow,
+            },
+        }
+    }
+
+    pub fn policy(&self) -> TargetPolicy {
+        TargetPolicy {
+            enter: self.enter_threshold,
+            exit: self.exit_threshold,
+            qty: self.target_qty,
+        }
+    }
+}
+
+/// Score → target, with hysteresis.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct TargetPolicy {
+    pub enter: f32,
+    /// `0 ≤ exit ≤ enter`.
+    pub exit: f32,
+    /// Positive.
+    pub qty: i32,
+}
+
+impl TargetPolicy {
+    /// The next target given the previous one. A NaN score fails every comparison and so
+    /// keeps the previous target: no information, no change.
+    #[inline]
+    pub fn next(&self, score: f32, previous: i32) -> i32 {
+        if score > self.enter {
+            self.qty
+        } else if score < -self.enter {
+            -self.qty
+        } else if score.abs() < self.exit {
+            0
+        } else {
+            previous
+        }
+    }
+}
+
+/// Counters, merged across shards.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InferenceStats {
+    /// Signals emitted (one per `Features`).
+    pub signals: u64,
+    /// Features from a book that was not two-sided: not scored.
+    pub unscored: u64,
+    /// Times a symbol's target changed to long, short or flat.
+    pub long_targets: u64,
+    pub short_targets: u64,
+    pub flat_targets: u64,
+}
+
+impl InferenceStats {
+    pub fn merge(&mut self, other: &InferenceStats) {
+        self.signals += other.signals;
+        self.unscored += other.unscored;
+        self.long_targets += other.long_targets;
+        self.short_targets += other.short_targets;
+        self.flat_targets += other.flat_targets;
+    }
+}
+
+/// The inference stage: one model, one target per symbol.
+pub struct Inference<M: Model = LinearModel> {
+    model: M,
+    policy: TargetPolicy,
+    /// Indexed by `SymbolId`; every symbol starts flat.
+    targets: Vec<i32>,
+    stats: InferenceStats,
+}
+
+impl Inference<LinearModel> {
+    /// The model `[model]` describes.
+    ///
+    /// # Panics
+    /// If `[model]` describes another kind of model: validate the config first.
+    pub fn new(config: &ModelConfig, universe_len: usize) -> Inference<LinearModel> {
+        assert_eq!(
+            config.kind, "linear",
+            "inference: model.kind must be \"linear\"; validate the config first"
+        );
+        Inference::with_model(config.linear(), config.policy(), universe_len)
+    }
+}
+
+impl<M: Model> Inference<M> {
+    pub fn with_model(model: M, policy: TargetPolicy, universe_len: usize) -> Inference<M> {
+        Inference {
+            model,
+            policy,
+            targets: vec![0; universe_len],
+            stats: InferenceStats::default(),
+        }
+    }
+}
+
+impl<M: Model> Stage for Inference<M> {
     type In = Features;
     type Out = Signal;
     const NAME: &'static str = "inference";
 
-    fn on_event<O: Emit<Signal>>(&mut self, _event: Features, _out: &mut O) {
-        todo!("inference")
+    #[inline]
+    fn on_event<O: Emit<Signal>>(&mut self, event: Features, out: &mut O) {
+        let slot = &mut self.targets[event.view.symbol.index()];
+        let previous = *slot;
+        let score = if event.view.is_two_sided() {
+            let score = self.model.score(&event.values);
+            *slot = self.policy.next(score, previous);
+            score
+        } else {
+            self.stats.unscored += 1;
+            0.0
+        };
+        let target = *slot;
+        if target != previous {
+            match target.signum() {
+                1 => self.stats.long_targets += 1,
+                -1 => self.stats.short_targets += 1,
+                _ => self.stats.flat_targets += 1,
+            }
+        }
+        self.stats.signals += 1;
+        out.emit(Signal {
+            view: event.view,
+            score,
+            target,
+        });
     }
 
-    fn report(&self, _report: &mut ShardReport) {}
+    fn report(&self, report: &mut ShardReport) {
+        report.inference.merge(&self.stats);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Problem;
+    use crate::msg::{MarketView, Price, Stamp, SymbolId, TradingStatus, ViewCause};
+
+    const CONFIG: &str = r#"
+        kind = "linear"
+        bias = 0.0
+        enter_threshold = 1.0
+        exit_threshold = 0.25
+        target_qty = 100
+        [weights]
+        microprice_bps = 1.0
+        spread_bps = 0.0
+        imbalance = 0.0
+        volatility_bps = 0.0
+        trade_flow = 0.0
+    "#;
+
+    fn config() -> ModelConfig {
+        toml::from_str(CONFIG).unwrap()
+    }
+
+    fn problems(c: &ModelConfig) -> Vec<Problem> {
+        let mut out = Vec::new();
+        c.validate(&mut Problems::new("model", &mut out));
+        out
+    }
+
+    fn features(symbol: u16, two_sided: bool, microprice_bps: f32) -> Features {
+        Features {
+            view: MarketView {
+                stamp: Stamp::default(),
+                bid_px: Price(1_000_000),
+                ask_px: Price(1_000_100),
+                print_px: Price::ZERO,
+                bid_qty: 100,
+                ask_qty: if two_sided { 100 } else { 0 },
+                print_qty: 0,
+                symbol: SymbolId(symbol),
+                cause: ViewCause::Quote,
+                status: TradingStatus::Trading,
+            },
+            values: FeatureVector {
+                microprice_bps,
+                ..FeatureVector::default()
+            },
+        }
+    }
+
+    fn run(stage: &mut Inference, events: &[Features]) -> Vec<Signal> {
+        let mut out = Vec::new();
+        for e in events {
+            stage.on_event(*e, &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn example_config_validates() {
+        assert_eq!(problems(&config()), vec![]);
+    }
+
+    #[test]
+    fn validate_names_every_bad_key() {
+        let mut c = config();
+        c.kind = "tree".into();
+        c.bias = f32::NAN;
+        c.weights.trade_flow = f32::INFINITY;
+        c.exit_threshold = 2.0;
+        c.target_qty = 0;
+        let keys: Vec<String> = problems(&c).into_iter().map(|p| p.key).collect();
+        assert_eq!(
+            keys,
+            [
+                "model.kind",
+                "model.bias",
+                "model.weights.trade_flow",
+                "model.exit_threshold",
+                "model.target_qty"
+            ]
+        );
+        let mut c = config();
+        c.exit_threshold = -0.5;
+        c.enter_threshold = -1.0;
+        let keys: Vec<String> = problems(&c).into_iter().map(|p| p.key).collect();
+        assert_eq!(keys, ["model.exit_threshold", "model.exit_threshold"]);
+    }
+
+    #[test]
+    fn every_key_is_required_and_unknown_keys_are_errors() {
+        let missing = CONFIG.replace("bias = 0.0", "");
+        assert!(toml::from_str::<ModelConfig>(&missing).is_err());
+        let extra = CONFIG.replace("bias = 0.0", "bias = 0.0\nfoo = 1");
+        assert!(toml::from_str::<ModelConfig>(&extra).is_err());
+        let extra_weight = CONFIG.replace("trade_flow = 0.0", "trade_flow = 0.0\nmomentum = 1.0");
+        assert!(toml::from_str::<ModelConfig>(&extra_weight).is_err());
+    }
+
+    #[test]
+    fn linear_model_is_bias_plus_weighted_sum() {
+        let m = LinearModel {
+            bias: 0.5,
+            weights: FeatureVector {
+                microprice_bps: 1.0,
+                spread_bps: -2.0,
+                imbalance: 3.0,
+                volatility_bps: 0.25,
+                trade_flow: 4.0,
+            },
+        };
+        let x = FeatureVector {
+            microprice_bps: 2.0,
+            spread_bps: 1.0,
+            imbalance: 0.5,
+            volatility_bps: 4.0,
+            trade_flow: -0.5,
+        };
+        assert_eq!(m.score(&x), 0.5 + 2.0 - 2.0 + 1.5 + 1.0 - 2.0);
+    }
+
+    #[test]
+    fn policy_has_hysteresis() {
+        let p = config().policy();
+        assert_eq!(p.next(1.5, 0), 100);
+        assert_eq!(p.next(0.5, 100), 100, "between exit and enter: keep");
+        assert_eq!(p.next(-0.5, 100), 100);
+        assert_eq!(p.next(0.1, 100), 0, "inside exit: flat");
+        assert_eq!(p.next(-1.5, 100), -100, "straight through to short");
+        assert_eq!(p.next(-0.5, -100), -100);
+        assert_eq!(p.next(1.0, 0), 0, "at enter exactly: not above it");
+        assert_eq!(p.next(f32::NAN, -100), -100);
+    }
+
+    #[test]
+    fn emits_one_signal_per_features_and_counts_changes() {
+        let mut stage = Inference::new(&config(), 2);
+        let out = run(
+            &mut stage,
+            &[
+                features(0, true, 2.0),
+                features(1, true, -2.0),
+                features(0, true, 0.5),
+                features(0, true, 0.0),
+                features(0, true, 0.0),
+            ],
+        );
+        let targets: Vec<(u16, i32)> = out.iter().map(|s| (s.view.symbol.0, s.target)).collect();
+        assert_eq!(targets, [(0, 100), (1, -100), (0, 100), (0, 0), (0, 0)]);
+        assert_eq!(out[0].score, 2.0);
+        let mut report = ShardReport::default();
+        stage.report(&mut report);
+        assert_eq!(
+            report.inference,
+            InferenceStats {
+                signals: 5,
+                unscored: 0,
+                long_targets: 1,
+                short_targets: 1,
+                flat_targets: 1,
+            }
+        );
+    }
+
+    #[test]
+    fn one_sided_books_keep_the_target_and_score_zero() {
+        let mut stage = Inference::new(&config(), 1);
+        let out = run(
+            &mut stage,
+            &[features(0, true, 5.0), features(0, false, -5.0)],
+        );
+        assert_eq!(out[1].target, 100);
+        assert_eq!(out[1].score, 0.0);
+        assert_eq!(stage.stats.unscored, 1);
+    }
+
+    #[test]
+    fn status_changes_pass_through_as_signals() {
+        let mut stage = Inference::new(&config(), 1);
+        let mut halted = features(0, true, 5.0);
+        halted.view.cause = ViewCause::Status;
+        halted.view.status = TradingStatus::Halted;
+        let out = run(&mut stage, &[halted]);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].view, halted.view);
+    }
 }

@@ -1,54 +1,382 @@
 //! Stage 4, risk: pre-trade checks, and the one owner of this shard's orders and
-//! positions. STUB: implemented in the risk/inference work package.
+//! positions.
+//!
+//! Signals (a market view and a target position) come in; venue commands go out; the
+//! venue's execution reports come back through the [`ReportSource`] this stage owns. No
+//! other thread touches an order or a position: the venue only *sends* reports (the
+//! predecessor let broker callbacks mutate portfolio state unlocked).
+//!
+//! Per signal at event time `T`, in this order:
+//! 1. [`venue_sync`]: receive reports; if an order is live and the venue has not vouched
+//!    for everything up to `T`, send `Watermark { T }` and wait for the answer; then
+//!    apply every report with `ts_event ≤ T` ([`orders`], [`positions`]). An illegal
+//!    report halts trading firm-wide: fail closed.
+//! 2. Mark the symbol to the view ([`positions::MarkSource`]).
+//! 3. While the symbol has live orders, send the view to the venue (`Tick`).
+//! 4. [`sizing`]: cancel live orders that no longer help; if none is live, propose one
+//!    toward the target, and send it only if every [`checks`] passes.
+//!
+//! Decisions depend on event time alone, never on when a report happened to arrive, so
+//! a replay's commands, fills and [`digest`] are bit-identical run to run.
+
+pub mod checks;
+pub mod config;
+pub mod digest;
+pub mod orders;
+pub mod positions;
+pub mod sizing;
+pub mod stats;
+pub mod venue_sync;
+
+#[cfg(test)]
+mod test_venue;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 
-use serde::Deserialize;
+pub use self::checks::{Breach, RejectCode, Rejection};
+pub use self::config::{ExecutionConfig, LimitOverrides, Limits, Pricing, RiskConfig};
+pub use self::stats::{InvalidReport, RiskStats, SymbolStats};
 
-use crate::config::Problems;
-use crate::msg::{Signal, SymbolId, VenueCommand};
+use self::checks::{Proposal, Snapshot};
+use self::digest::Digest;
+use self::orders::{Applied, LiveOrders, ReportProblem};
+use self::positions::{MarkSource, Position};
+use self::sizing::{Holdings, Policy};
+use self::venue_sync::VenueSync;
+use crate::msg::{
+    ExecKind, ExecReport, OrderIntent, Side, Signal, Stamp, SymbolId, SymbolName, VenueCommand,
+};
 use crate::report::ShardReport;
 use crate::stages::{Emit, ReportSource, Stage};
-use crate::sys::TradingLatch;
+use crate::sys::{TradingLatch, TradingState};
 use crate::universe::Universe;
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RiskConfig {}
-
-impl RiskConfig {
-    pub fn validate(&self, _universe: &Universe, _p: &mut Problems<'_>) {}
+/// Everything risk keeps for one owned symbol.
+#[derive(Debug)]
+struct SymbolState {
+    name: SymbolName,
+    limits: Limits,
+    orders: LiveOrders,
+    position: Position,
+    marks: MarkSource,
+    digest: Digest,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExecutionConfig {}
-
-impl ExecutionConfig {
-    pub fn validate(&self, _p: &mut Problems<'_>) {}
+/// Where the venue session stands.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Session {
+    Open,
+    /// `EndOfSession` sent; waiting for the venue's.
+    Ending,
+    /// The venue's `EndOfSession` received: nothing may follow.
+    Over,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RiskStats {}
-
-impl RiskStats {
-    pub fn merge(&mut self, _other: &RiskStats) {}
-}
-
+/// The risk stage for one shard.
 pub struct Risk<R: ReportSource> {
-    _reports: R,
+    /// Indexed by `SymbolId`; `Some` for the symbols this shard owns.
+    symbols: Vec<Option<SymbolState>>,
+    policy: Policy,
+    latch: Arc<TradingLatch>,
+    reports: R,
+    sync: VenueSync,
+    /// Live orders over every owned symbol: while non-zero, reports can arrive.
+    live_orders: usize,
+    /// Event time of the latest decision; never runs backwards.
+    clock: u64,
+    /// `ts_recv` of the latest signal, for commands not caused by one.
+    last_ts_recv: u64,
+    /// Event time of the latest report applied, watermarks included: a report earlier
+    /// than a watermark already received broke the venue's promise (it should have come
+    /// first), and may have been missing from a decision.
+    last_report_ts: u64,
+    session: Session,
+    /// Counters; `symbols` is filled in at report time.
+    stats: RiskStats,
 }
 
 impl<R: ReportSource> Risk<R> {
+    /// Risk for the symbols in `owned`.
+    ///
+    /// # Panics
+    /// If `config` or `execution` would not pass `validate` (check it first: nothing
+    /// falls back to a default), or `owned` names a symbol twice or one outside the
+    /// universe.
     pub fn new(
-        _universe: Arc<Universe>,
-        _owned: &[SymbolId],
-        _config: &RiskConfig,
-        _latch: Arc<TradingLatch>,
+        universe: Arc<Universe>,
+        owned: &[SymbolId],
+        config: &RiskConfig,
+        execution: &ExecutionConfig,
+        latch: Arc<TradingLatch>,
         reports: R,
     ) -> Risk<R> {
-        Risk { _reports: reports }
+        let invalid = |key: &str, message: String| -> ! {
+            panic!("risk: {key}: {message}; validate the config before building the stage")
+        };
+        let policy = Policy {
+            pricing: execution
+                .pricing()
+                .unwrap_or_else(|m| invalid("execution.price", m)),
+            tif: execution
+                .tif()
+                .unwrap_or_else(|m| invalid("execution.time_in_force", m)),
+            order_ttl_ns: execution.order_ttl_ns,
+        };
+        let mut symbols: Vec<Option<SymbolState>> = (0..universe.len()).map(|_| None).collect();
+        for &id in owned {
+            assert!(
+                id.index() < universe.len(),
+                "risk: owned symbol {} is not in the universe",
+                id.0
+            );
+            let name = universe.name(id);
+            let limits = config.limits_for(name.as_str());
+            let slot = &mut symbols[id.index()];
+            assert!(slot.is_none(), "risk: symbol {name} is owned twice");
+            *slot = Some(SymbolState {
+                name,
+                limits,
+                orders: LiveOrders::new(id, limits.max_open_orders as usize),
+                position: Position::default(),
+                marks: MarkSource::default(),
+                digest: Digest::default(),
+            });
+        }
+        Risk {
+            symbols,
+            policy,
+            latch,
+            reports,
+            sync: VenueSync::default(),
+            live_orders: 0,
+            clock: 0,
+            last_ts_recv: 0,
+            last_report_ts: 0,
+            session: Session::Open,
+            stats: RiskStats::default(),
+        }
     }
+
+    /// Applies one received report; an illegal one is counted, recorded, and halts. An
+    /// out-of-order report that is otherwise legal is still booked: the venue did fill it.
+    fn apply_report(&mut self, r: ExecReport) {
+        let ts = r.stamp.ts_event;
+        let mut problem = None;
+        if self.session == Session::Over {
+            problem = Some(ReportProblem::OutsideSession);
+        } else if ts < self.last_report_ts {
+            problem = Some(ReportProblem::OutOfOrder {
+                previous: self.last_report_ts,
+            });
+        }
+        self.last_report_ts = self.last_report_ts.max(ts);
+        match r.kind {
+            // Already counted when received (`VenueSync::receive`).
+            ExecKind::Watermark => {}
+            ExecKind::EndOfSession => {
+                if self.session == Session::Ending {
+                    self.session = Session::Over;
+                } else {
+                    problem = problem.or(Some(ReportProblem::OutsideSession));
+                }
+            }
+            _ => {
+                if let Err(p) = self.apply_order_report(&r) {
+                    problem = problem.or(Some(p));
+                }
+            }
+        }
+        if let Some(problem) = problem {
+            self.invalid(r, problem);
+        }
+    }
+
+    /// Drives one order report through its symbol's state machine and books its effect.
+    fn apply_order_report(&mut self, r: &ExecReport) -> Result<(), ReportProblem> {
+        let state = self
+            .symbols
+            .get_mut(r.cl_ord_id.symbol().index())
+            .and_then(Option::as_mut)
+            .ok_or(ReportProblem::UnknownOrder)?;
+        let live_before = state.orders.len();
+        let applied = state.orders.apply(r)?;
+        self.live_orders -= live_before - state.orders.len();
+        let stats = &mut self.stats;
+        match applied {
+            Applied::Acked => stats.acks += 1,
+            Applied::Filled { side, price, qty } => {
+                state.position.fill(side, price, qty);
+                state.digest.fill(r.cl_ord_id, price, qty, r.stamp.ts_event);
+                stats.fills += 1;
+                stats.filled_shares += u64::from(qty);
+            }
+            Applied::Cancelled { requested: true } => stats.cancels_confirmed += 1,
+            Applied::Cancelled { requested: false } => stats.venue_cancels += 1,
+            Applied::Rejected => stats.venue_rejects += 1,
+            Applied::CancelRejected => stats.cancel_rejects += 1,
+        }
+        Ok(())
+    }
+
+    #[cold]
+    fn invalid(&mut self, report: ExecReport, problem: ReportProblem) {
+        self.latch.escalate(TradingState::Halted);
+        self.stats.invalid_reports += 1;
+        if self.stats.first_invalid_report.is_none() {
+            self.stats.first_invalid_report = Some(InvalidReport { report, problem });
+        }
+    }
+
+    /// Step 1: every report due at `t` applied, waiting for the venue if it can still
+    /// send one.
+    #[inline]
+    fn catch_up<O: Emit<VenueCommand>>(&mut self, stamp: Stamp, out: &mut O) {
+        let t = stamp.ts_event;
+        self.sync.receive(&mut self.reports);
+        if self.live_orders > 0 && !self.sync.covers(t) {
+            out.emit(VenueCommand::Watermark { stamp });
+            self.stats.watermarks_sent += 1;
+            self.sync.await_watermark(&mut self.reports, t);
+        }
+        while let Some(r) = self.sync.next_due(t) {
+            self.apply_report(r);
+        }
+    }
+
+    /// Steps 2 to 4 for the signal's symbol.
+    #[inline]
+    fn decide<O: Emit<VenueCommand>>(&mut self, signal: &Signal, stamp: Stamp, out: &mut O) {
+        let view = signal.view;
+        let now = stamp.ts_event;
+        let latch = self.latch.get();
+        let policy = self.policy;
+        let state = owned(&mut self.symbols, view.symbol);
+        state.marks.observe(&view);
+        if !state.orders.is_empty() {
+            out.emit(VenueCommand::Tick { view });
+        }
+        let holdings = Holdings {
+            position: state.position.qty(),
+            open_buy: state.orders.open_buy(),
+            open_sell: state.orders.open_sell(),
+        };
+        let desired = policy.desired(latch, signal.target, &holdings);
+        for order in state.orders.iter_mut() {
+            if !order.pending_cancel
+                && policy.should_cancel(order, desired, &view, now, latch, &holdings)
+            {
+                order.pending_cancel = true;
+                out.emit(VenueCommand::Cancel {
+                    stamp,
+                    cl_ord_id: order.id,
+                });
+                state.digest.cancel(order.id, now);
+                self.stats.cancels_sent += 1;
+            }
+        }
+        if desired == 0 || !state.orders.is_empty() {
+            return;
+        }
+        let side = if desired > 0 { Side::Buy } else { Side::Sell };
+        let Some(price) = policy.price(&view, side) else {
+            self.stats.no_touch += 1;
+            return;
+        };
+        let proposal = Proposal {
+            side,
+            price,
+            // Beyond u32 shares MAX_ORDER_QTY refuses anyway; saturate rather than wrap.
+            qty: u32::try_from(desired.unsigned_abs()).unwrap_or(u32::MAX),
+        };
+        let snapshot = Snapshot {
+            latch,
+            status: view.status,
+            mark: state.marks.mark(),
+            now,
+            position: holdings.position,
+            open_buy: holdings.open_buy,
+            open_sell: holdings.open_sell,
+            live_orders: state.orders.len(),
+            limits: &state.limits,
+        };
+        if let Err(breach) = checks::check(&proposal, &snapshot) {
+            self.stats.record_rejection(Rejection {
+                symbol: state.name,
+                ts_event: now,
+                breach,
+            });
+            return;
+        }
+        // No order is live, so the venue has had no view of this symbol since its last
+        // one ended: send the book it is to match against first.
+        out.emit(VenueCommand::Tick { view });
+        let order = state
+            .orders
+            .open(side, price, proposal.qty, policy.tif, now);
+        let intent = OrderIntent {
+            cl_ord_id: order.id,
+            price,
+            qty: proposal.qty,
+            symbol: view.symbol,
+            side,
+            tif: policy.tif,
+        };
+        out.emit(VenueCommand::New {
+            stamp,
+            order: intent,
+        });
+        state.digest.new_order(&intent, now);
+        self.live_orders += 1;
+        self.stats.orders_sent += 1;
+    }
+
+    /// The event time to decide at: the signal's, unless that would run backwards.
+    #[inline]
+    fn advance_clock(&mut self, ts_event: u64) -> u64 {
+        if ts_event < self.clock {
+            self.stats.time_regressions += 1;
+        } else {
+            self.clock = ts_event;
+        }
+        self.clock
+    }
+
+    fn symbol_stats(state: &SymbolState) -> SymbolStats {
+        let mark = state.marks.mark().map(|m| m.price);
+        SymbolStats {
+            symbol: state.name,
+            position: state.position.qty(),
+            avg_price: state.position.avg_price(),
+            realised: state.position.realised(),
+            unrealised: mark.map(|m| state.position.unrealised(m)),
+            mark,
+            cash_flow: state.position.cash_flow(),
+            digest: state.digest.value(),
+        }
+    }
+}
+
+/// The state of an owned symbol.
+///
+/// # Panics
+/// If this shard does not own `symbol`: the shard map and the stages feeding risk
+/// disagree, and no decision for it could be right.
+#[inline]
+fn owned(symbols: &mut [Option<SymbolState>], symbol: SymbolId) -> &mut SymbolState {
+    match symbols.get_mut(symbol.index()) {
+        Some(Some(state)) => state,
+        _ => not_owned(symbol),
+    }
+}
+
+#[cold]
+fn not_owned(symbol: SymbolId) -> ! {
+    panic!(
+        "risk: signal for symbol {}, which this shard does not own",
+        symbol.0
+    )
 }
 
 impl<R: ReportSource> Stage for Risk<R> {
@@ -56,9 +384,51 @@ impl<R: ReportSource> Stage for Risk<R> {
     type Out = VenueCommand;
     const NAME: &'static str = "risk";
 
-    fn on_event<O: Emit<VenueCommand>>(&mut self, _event: Signal, _out: &mut O) {
-        todo!("risk")
+    #[inline]
+    fn on_event<O: Emit<VenueCommand>>(&mut self, signal: Signal, out: &mut O) {
+        // Before any wait: a misrouted signal is a wiring bug, reported as such.
+        owned(&mut self.symbols, signal.view.symbol);
+        let stamp = Stamp {
+            ts_recv: signal.view.stamp.ts_recv,
+            ts_event: self.advance_clock(signal.view.stamp.ts_event),
+        };
+        self.last_ts_recv = stamp.ts_recv;
+        self.catch_up(stamp, out);
+        self.decide(&signal, stamp, out);
     }
 
-    fn report(&self, _report: &mut ShardReport) {}
+    /// Ends the venue session: every report the venue still owes is applied (fills
+    /// included), so the positions reported are final.
+    fn on_end<O: Emit<VenueCommand>>(&mut self, out: &mut O) {
+        let stamp = Stamp {
+            ts_recv: self.last_ts_recv,
+            ts_event: self.clock,
+        };
+        out.emit(VenueCommand::EndOfSession { stamp });
+        self.session = Session::Ending;
+        loop {
+            self.sync.receive(&mut self.reports);
+            while let Some(r) = self.sync.next_any() {
+                self.apply_report(r);
+            }
+            if self.session == Session::Over {
+                break;
+            }
+            if self.reports.is_finished() {
+                venue_sync::venue_gone("its end of session", stamp.ts_event);
+            }
+            self.reports.idle();
+        }
+        self.stats.orders_open_at_end = self.live_orders as u64;
+    }
+
+    fn report(&self, report: &mut ShardReport) {
+        let mut stats = self.stats.clone();
+        stats.symbols = self
+            .symbols
+            .iter()
+            .map(|s| s.as_ref().map(Self::symbol_stats))
+            .collect();
+        report.risk.merge(&stats);
+    }
 }

@@ -1,0 +1,274 @@
+//! What risk reports: counters, the first context of each rejection code and of invalid
+//! reports, and every owned symbol's position, P&L and decision digest.
+//!
+//! Shards own disjoint symbols, so merging is a sum of counters plus a union of
+//! per-symbol rows; "first" contexts are ordered by event time (then symbol), so the
+//! merged report is the same whatever the shard count.
+
+use std::fmt;
+
+use super::checks::{RejectCode, Rejection};
+use super::digest;
+use super::orders::ReportProblem;
+use crate::msg::{ExecReport, Price, SymbolId, SymbolName};
+
+/// A report risk refused, with why.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct InvalidReport {
+    pub report: ExecReport,
+    pub problem: ReportProblem,
+}
+
+impl InvalidReport {
+    fn key(&self) -> (u64, u16) {
+        (self.report.stamp.ts_event, self.report.symbol.0)
+    }
+}
+
+impl fmt::Display for InvalidReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = &self.report;
+        write!(
+            f,
+            "{} kind={:?} id={} symbol={} qty={} leaves={} price={} ts={}",
+            self.problem,
+            r.kind,
+            r.cl_ord_id,
+            r.symbol.0,
+            r.qty,
+            r.leaves,
+            r.price,
+            r.stamp.ts_event
+        )
+    }
+}
+
+/// One symbol at the end of the run.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct SymbolStats {
+    pub symbol: SymbolName,
+    /// Shares; negative when short.
+    pub position: i64,
+    /// Average entry price of the open position (display only); zero when flat.
+    pub avg_price: Price,
+    pub realised: Price,
+    /// `None` when there is no mark to value the position at.
+    pub unrealised: Option<Price>,
+    pub mark: Option<Price>,
+    pub cash_flow: Price,
+    /// The symbol's decision digest ([`digest`]).
+    pub digest: u64,
+}
+
+/// Risk's counters and state, merged across shards.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RiskStats {
+    /// `New` commands sent.
+    pub orders_sent: u64,
+    pub cancels_sent: u64,
+    pub acks: u64,
+    pub fills: u64,
+    pub filled_shares: u64,
+    /// Orders the venue rejected.
+    pub venue_rejects: u64,
+    /// Cancels we asked for that the venue confirmed.
+    pub cancels_confirmed: u64,
+    /// Orders the venue cancelled on its own: IOC remainders, session end, cancel-all.
+    pub venue_cancels: u64,
+    /// Cancels the venue refused, mostly because they crossed the order's last fill.
+    pub cancel_rejects: u64,
+    /// Proposals refused by each check, indexed by [`RejectCode::index`].
+    pub rejections: [u64; RejectCode::COUNT],
+    /// The earliest rejection of each code, with its context.
+    pub first_rejection: [Option<Rejection>; RejectCode::COUNT],
+    /// Proposals not made because the side to price from was empty.
+    pub no_touch: u64,
+    /// `Watermark` commands sent, each a wait for the venue.
+    pub watermarks_sent: u64,
+    /// Signals whose event time was earlier than a previous one's; decided at the later
+    /// time so commands stay ordered.
+    pub time_regressions: u64,
+    /// Reports that were not legal transitions; each halted trading.
+    pub invalid_reports: u64,
+    pub first_invalid_report: Option<InvalidReport>,
+    /// Live orders left after the venue's end of session (must be 0).
+    pub orders_open_at_end: u64,
+    /// Indexed by `SymbolId`; `None` for symbols no merged shard owns.
+    pub symbols: Vec<Option<SymbolStats>>,
+}
+
+impl RiskStats {
+    /// Proposals refused by `code`.
+    pub fn rejected(&self, code: RejectCode) -> u64 {
+        self.rejections[code.index()]
+    }
+
+    /// Counts a refused proposal; keeps the first context of its code.
+    #[inline]
+    pub fn record_rejection(&mut self, r: Rejection) {
+        let i = r.breach.code.index();
+        self.rejections[i] += 1;
+        if self.first_rejection[i].is_none() {
+            self.first_rejection[i] = Some(r);
+        }
+    }
+
+    pub fn merge(&mut self, other: &RiskStats) {
+        self.orders_sent += other.orders_sent;
+        self.cancels_sent += other.cancels_sent;
+        self.acks += other.acks;
+        self.fills += other.fills;
+        self.filled_shares += other.filled_shares;
+        self.venue_rejects += other.venue_rejects;
+        self.cancels_confirmed += other.cancels_confirmed;
+        self.venue_cancels += other.venue_cancels;
+        self.cancel_rejects += other.cancel_rejects;
+        for i in 0..RejectCode::COUNT {
+            self.rejections[i] += other.rejections[i];
+            self.first_rejection[i] =
+                earliest(self.first_rejection[i], other.first_rejection[i], |r| {
+                    (r.ts_event, r.symbol)
+                });
+        }
+        self.no_touch += other.no_touch;
+        self.watermarks_sent += other.watermarks_sent;
+        self.time_regressions += other.time_regressions;
+        self.invalid_reports += other.invalid_reports;
+        self.first_invalid_report = earliest(
+            self.first_invalid_report,
+            other.first_invalid_report,
+            InvalidReport::key,
+        );
+        self.orders_open_at_end += other.orders_open_at_end;
+        if self.symbols.len() < other.symbols.len() {
+            self.symbols.resize(other.symbols.len(), None);
+        }
+        for (mine, theirs) in self.symbols.iter_mut().zip(&other.symbols) {
+            if theirs.is_some() {
+                *mine = *theirs;
+            }
+        }
+    }
+
+    /// One digest for the run: every owned symbol's digest, in `SymbolId` order.
+    pub fn digest(&self) -> u64 {
+        digest::combine(
+            self.symbols
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| s.map(|s| (SymbolId(i as u16), s.digest))),
+        )
+    }
+
+    /// Net liquidation value: `starting_cash + Σ (cash flow + position × mark)`. `None`
+    /// when a symbol holds a position but has no mark: an unknown value is not zero.
+    pub fn nlv(&self, starting_cash: Price) -> Option<Price> {
+        self.symbols
+            .iter()
+            .flatten()
+            .try_fold(starting_cash, |nlv, s| {
+                let value = match (s.position, s.mark) {
+                    (0, _) => Price::ZERO,
+                    (position, Some(mark)) => mark.times(position),
+                    (_, None) => return None,
+                };
+                Some(Price(nlv.0 + s.cash_flow.0 + value.0))
+            })
+    }
+}
+
+fn earliest<T: Copy, K: Ord>(a: Option<T>, b: Option<T>, key: impl Fn(&T) -> K) -> Option<T> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(if key(&y) < key(&x) { y } else { x }),
+        (x, y) => x.or(y),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stages::risk::checks::Breach;
+
+    fn row(
+        name: &str,
+        position: i64,
+        mark: Option<Price>,
+        cash_flow: Price,
+        digest: u64,
+    ) -> SymbolStats {
+        SymbolStats {
+            symbol: SymbolName::new(name).unwrap(),
+            position,
+            avg_price: Price::ZERO,
+            realised: Price::ZERO,
+            unrealised: None,
+            mark,
+            cash_flow,
+            digest,
+        }
+    }
+
+    fn rejection(ts_event: u64, name: &str) -> Rejection {
+        Rejection {
+            symbol: SymbolName::new(name).unwrap(),
+            ts_event,
+            breach: Breach {
+                code: RejectCode::NoMark,
+                value: 0,
+                limit: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn merging_shards_equals_one_shard() {
+        let mut a = RiskStats {
+            orders_sent: 2,
+            symbols: vec![
+                Some(row("A", 10, Some(Price(20_000)), Price(-150_000), 11)),
+                None,
+            ],
+            ..RiskStats::default()
+        };
+        a.rejections[RejectCode::NoMark.index()] = 1;
+        a.first_rejection[RejectCode::NoMark.index()] = Some(rejection(9, "A"));
+        let mut b = RiskStats {
+            orders_sent: 3,
+            symbols: vec![None, Some(row("B", 0, None, Price(5_000), 22))],
+            ..RiskStats::default()
+        };
+        b.rejections[RejectCode::NoMark.index()] = 2;
+        b.first_rejection[RejectCode::NoMark.index()] = Some(rejection(4, "B"));
+
+        let mut ab = RiskStats::default();
+        ab.merge(&a);
+        ab.merge(&b);
+        let mut ba = RiskStats::default();
+        ba.merge(&b);
+        ba.merge(&a);
+        assert_eq!(ab, ba);
+        assert_eq!(ab.orders_sent, 5);
+        assert_eq!(ab.rejected(RejectCode::NoMark), 3);
+        assert_eq!(
+            ab.first_rejection[RejectCode::NoMark.index()]
+                .unwrap()
+                .ts_event,
+            4
+        );
+        assert_eq!(
+            ab.digest(),
+            digest::combine([(SymbolId(0), 11), (SymbolId(1), 22)])
+        );
+        // 1 000 + (−15 + 10 × 2) + 0.5
+        assert_eq!(ab.nlv(Price(10_000_000)), Some(Price(10_055_000)));
+    }
+
+    #[test]
+    fn nlv_is_unknown_without_a_mark_for_a_position() {
+        let s = RiskStats {
+            symbols: vec![Some(row("A", 5, None, Price::ZERO, 0))],
+            ..RiskStats::default()
+        };
+        assert_eq!(s.nlv(Price::ZERO), None);
+    }
+}

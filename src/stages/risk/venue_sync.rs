@@ -1,0 +1,159 @@
+//! Event-time synchronisation with the venue: reports are applied merged with signals by
+//! event time, never by arrival, so a replay decides the same whatever the threads did.
+//!
+//! The contract (the simulated venue implements the other side):
+//! - risk's commands are in non-decreasing `ts_event`; one sent at `t` reaches the venue
+//!   at `t + L`, `L ≥ 1`;
+//! - reports reach the shard in non-decreasing `ts_event`;
+//! - `Watermark { ts_event: W }` promises no earlier command will follow; the venue
+//!   answers with an [`ExecKind::Watermark`] report at `W + L`, sent after every report
+//!   with an earlier event time.
+//!
+//! So once a watermark report with time `V` has been received, every report with
+//! `ts_event < V` is already here ([`VenueSync::covers`]). Before deciding at `T` with
+//! orders live, risk needs `V > T`; if it does not have it, it asks and waits
+//! ([`VenueSync::await_watermark`]). With no order live no report can come, so there is
+//! no round trip at all on the common path.
+
+use std::collections::VecDeque;
+
+use crate::msg::{ExecKind, ExecReport};
+use crate::stages::ReportSource;
+
+/// Reports the inbox holds without allocating: what one drain can bring (the venue →
+/// risk ring's capacity) plus what waits for a later signal (a few per live order). A
+/// ring larger than this would make the inbox grow on the hot path.
+pub const INBOX_CAPACITY: usize = 4096;
+
+/// Received reports not yet applied, and how far the venue has vouched for.
+#[derive(Debug)]
+pub struct VenueSync {
+    inbox: VecDeque<ExecReport>,
+    /// Every report with an earlier `ts_event` has been received.
+    watermark: u64,
+}
+
+impl Default for VenueSync {
+    fn default() -> VenueSync {
+        VenueSync {
+            inbox: VecDeque::with_capacity(INBOX_CAPACITY),
+            watermark: 0,
+        }
+    }
+}
+
+impl VenueSync {
+    /// Moves every available report into the inbox and notes the watermarks among them.
+    /// A watermark counts as soon as it is received, even behind reports not yet due:
+    /// they were all sent before it, so they are all here.
+    #[inline]
+    pub fn receive<R: ReportSource>(&mut self, source: &mut R) {
+        let before = self.inbox.len();
+        if source.drain_into(&mut self.inbox) == 0 {
+            return;
+        }
+        for r in self.inbox.range(before..) {
+            if r.kind == ExecKind::Watermark {
+                self.watermark = self.watermark.max(r.stamp.ts_event);
+            }
+        }
+    }
+
+    /// Every report with `ts_event ≤ t` has been received.
+    #[inline]
+    pub fn covers(&self, t: u64) -> bool {
+        self.watermark > t
+    }
+
+    /// Waits until [`VenueSync::covers`]`(t)`; the caller has asked the venue for it.
+    ///
+    /// # Panics
+    /// If the venue's stream ends first: the venue is gone, so no decision at `t` could
+    /// ever be made correctly. The runtime turns the panic into a pipeline failure that
+    /// names the stage.
+    pub fn await_watermark<R: ReportSource>(&mut self, source: &mut R, t: u64) {
+        loop {
+            self.receive(source);
+            if self.covers(t) {
+                return;
+            }
+            if source.is_finished() {
+                venue_gone("the watermark", t);
+            }
+            source.idle();
+        }
+    }
+
+    /// The next report due at or before `t`, in arrival (= event time) order.
+    #[inline]
+    pub fn next_due(&mut self, t: u64) -> Option<ExecReport> {
+        match self.inbox.front() {
+            Some(r) if r.stamp.ts_event <= t => self.inbox.pop_front(),
+            _ => None,
+        }
+    }
+
+    /// The next report, whatever its time (end of session).
+    #[inline]
+    pub fn next_any(&mut self) -> Option<ExecReport> {
+        self.inbox.pop_front()
+    }
+}
+
+/// Panics for a venue whose report stream ended while risk still waited on it.
+#[cold]
+pub fn venue_gone(what: &str, t: u64) -> ! {
+    panic!(
+        "risk: the venue's report stream ended while waiting for {what} at ts_event {t}; \
+         the venue is gone, so orders and positions can no longer be known"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::msg::{ClOrdId, Price, RejectReason, Side, Stamp, SymbolId};
+
+    fn report(kind: ExecKind, ts_event: u64) -> ExecReport {
+        ExecReport {
+            stamp: Stamp {
+                ts_recv: 0,
+                ts_event,
+            },
+            cl_ord_id: ClOrdId(0),
+            price: Price::ZERO,
+            qty: 0,
+            leaves: 0,
+            symbol: SymbolId(0),
+            kind,
+            side: Side::Buy,
+            reason: RejectReason::None,
+        }
+    }
+
+    #[test]
+    fn a_watermark_behind_later_reports_still_counts() {
+        let mut sync = VenueSync::default();
+        let mut source: VecDeque<ExecReport> = [
+            report(ExecKind::Ack, 5),
+            report(ExecKind::Ack, 12),
+            report(ExecKind::Watermark, 15),
+        ]
+        .into();
+        assert!(!sync.covers(0));
+        sync.receive(&mut source);
+        assert!(sync.covers(14));
+        assert!(!sync.covers(15));
+        assert_eq!(sync.next_due(10).unwrap().stamp.ts_event, 5);
+        assert_eq!(sync.next_due(10), None, "12 is not due at 10");
+        assert_eq!(sync.next_any().unwrap().stamp.ts_event, 12);
+    }
+
+    #[test]
+    #[should_panic(expected = "venue is gone")]
+    fn waiting_on_a_finished_stream_panics() {
+        let mut sync = VenueSync::default();
+        let mut source: VecDeque<ExecReport> = [report(ExecKind::Watermark, 10)].into();
+        sync.await_watermark(&mut source, 10);
+    }
+}
