@@ -606,4 +606,50 @@ mod tests {
         assert_eq!(d.messages[usize::from(b'R')], 6);
         assert_eq!(d.total_messages(), 10);
     }
+
+    #[test]
+    fn the_sample_session_decodes_cleanly() {
+        use crate::feed::itch::Framer;
+        use crate::feed::sample::{SampleSpec, generate};
+
+        let spec = SampleSpec {
+            messages: 30_000,
+            ..SampleSpec::default_session()
+        };
+        let traded = [
+            "AAPL", "MSFT", "AMZN", "NVDA", "GOOGL", "META", "TSLA", "AMD",
+        ];
+        let mut stage = Decode::new(Arc::new(Universe::new(&traded).unwrap()));
+        let bytes = generate(&spec);
+        let mut out = Vec::new();
+        for f in Framer::new(&bytes) {
+            stage.on_event(RawFrame::new(0, f.unwrap().bytes).unwrap(), &mut out);
+        }
+        let s = stage.stats();
+        assert_eq!(s.total_messages(), 30_000);
+        assert_eq!((s.malformed, s.bad_codes), (0, 0));
+        assert!(
+            s.unmapped_locate > 1_000,
+            "IBM and ORCL are in the feed, not traded"
+        );
+        assert_eq!(s.emitted, out.len() as u64);
+        let symbols: std::collections::HashSet<_> = out.iter().map(|e| e.symbol).collect();
+        assert_eq!(symbols.len(), traded.len());
+        assert!(
+            out.windows(2)
+                .all(|w| w[0].stamp.ts_event <= w[1].stamp.ts_event)
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_frames_never_panic(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..=RawFrame::CAPACITY),
+        ) {
+            let mut stage = stage();
+            let mut out = Vec::new();
+            stage.on_event(RawFrame::new(0, &bytes).unwrap(), &mut out);
+            proptest::prop_assert_eq!(stage.stats().total_messages(), 4);
+        }
+    }
 }
