@@ -37,6 +37,13 @@ impl<T> Emit<T> for Vec<T> {
     }
 }
 
+impl<T> Emit<T> for std::collections::VecDeque<T> {
+    #[inline]
+    fn emit(&mut self, item: T) {
+        self.push_back(item);
+    }
+}
+
 /// Control-plane events. Every runner delivers its control ring's events to its stages
 /// before it reads any data, so a halt overtakes queued market data.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

@@ -16,6 +16,8 @@ pub mod stop;
 pub mod sync;
 
 #[cfg(not(loom))]
+pub mod abandon;
+#[cfg(not(loom))]
 pub mod alloc_count;
 #[cfg(not(loom))]
 pub mod mmap;

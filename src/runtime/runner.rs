@@ -1,0 +1,367 @@
+//! Runners: one OS thread each, driving one stage or several fused stages through a
+//! duty cycle (control ring first, then a batch of data, then idle).
+//!
+//! Fused stages are nested [`Link`]s: a stage's output is the next stage's input by a
+//! direct, monomorphised call, and the last link's output is a ring ([`EdgeOut`]). The
+//! same stages therefore run fused or staged with identical decisions; only where the
+//! rings sit changes.
+
+use std::cell::Cell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use hdrhistogram::Histogram;
+
+use super::edge::{ConsumerGone, EdgeIn, EdgeOut, EdgeStats};
+use super::idle::Idler;
+use crate::feed::replay::SourceStats;
+use crate::latency::LatencyRecorder;
+use crate::msg::Stamped;
+use crate::report::ShardReport;
+use crate::stages::{Control, Emit, Stage};
+use crate::sys::{Failure, StopSignal};
+use crate::venue::runner::VenueReport;
+
+/// Events handed to a chain per ring read: large enough that the index update is
+/// amortised, small enough that the control ring is polled at least every 256 events.
+pub const BATCH: usize = 256;
+
+thread_local! {
+    /// The stage this thread is inside, so a panic can be attributed to it. Set on entry
+    /// to each stage call and restored on return; a panic skips the restore, leaving the
+    /// innermost stage. One thread-local store per stage call (~1 ns).
+    static CURRENT_STAGE: Cell<&'static str> = const { Cell::new("") };
+}
+
+fn in_stage<R>(name: &'static str, f: impl FnOnce() -> R) -> R {
+    let outer = CURRENT_STAGE.replace(name);
+    let r = f();
+    CURRENT_STAGE.set(outer);
+    r
+}
+
+/// What a runner hands back when it stops.
+pub struct RunnerOutput {
+    pub runner: String,
+    pub report: ShardReport,
+    /// Time since receipt at entry to each stage, by stage name.
+    pub latency: Vec<(&'static str, Histogram<u64>)>,
+    pub edges: Vec<EdgeStats>,
+    /// Set by the source runner.
+    pub source: Option<SourceStats>,
+    /// Set by the venue runner.
+    pub venue: Option<VenueReport>,
+}
+
+impl RunnerOutput {
+    pub fn new(runner: &str) -> RunnerOutput {
+        RunnerOutput {
+            runner: runner.to_string(),
+            report: ShardReport::default(),
+            latency: Vec::new(),
+            edges: Vec::new(),
+            source: None,
+            venue: None,
+        }
+    }
+}
+
+/// What every element of a fused chain does besides handling events.
+pub trait Chain {
+    /// End of a batch: each stage may flush.
+    fn batch_end(&mut self);
+    /// A control event, delivered to every stage in pipeline order.
+    fn control(&mut self, control: Control);
+    /// The input ended: each stage emits what it owes, in pipeline order.
+    fn end(&mut self);
+    /// Collects counters, histograms and edge statistics; closes the output ring.
+    fn finish(self, out: &mut RunnerOutput);
+}
+
+/// One stage and what follows it on the same thread.
+pub struct Link<S: Stage, N> {
+    stage: S,
+    next: N,
+    latency: LatencyRecorder,
+}
+
+impl<S: Stage, N: Emit<S::Out> + Chain> Link<S, N> {
+    pub fn new(stage: S, next: N, latency: LatencyRecorder) -> Link<S, N> {
+        Link {
+            stage,
+            next,
+            latency,
+        }
+    }
+}
+
+impl<S: Stage, N: Emit<S::Out> + Chain> Emit<S::In> for Link<S, N> {
+    #[inline]
+    fn emit(&mut self, event: S::In) {
+        self.latency.record_since(event.stamp().ts_recv);
+        let (stage, next) = (&mut self.stage, &mut self.next);
+        in_stage(S::NAME, || stage.on_event(event, next));
+    }
+}
+
+impl<S: Stage, N: Emit<S::Out> + Chain> Chain for Link<S, N> {
+    fn batch_end(&mut self) {
+        let (stage, next) = (&mut self.stage, &mut self.next);
+        in_stage(S::NAME, || stage.on_batch_end(next));
+        self.next.batch_end();
+    }
+
+    fn control(&mut self, control: Control) {
+        let (stage, next) = (&mut self.stage, &mut self.next);
+        in_stage(S::NAME, || stage.on_control(control, next));
+        self.next.control(control);
+    }
+
+    fn end(&mut self) {
+        let (stage, next) = (&mut self.stage, &mut self.next);
+        in_stage(S::NAME, || stage.on_end(next));
+        self.next.end();
+    }
+
+    fn finish(self, out: &mut RunnerOutput) {
+        self.stage.report(&mut out.report);
+        out.latency.push((S::NAME, self.latency.into_histogram()));
+        self.next.finish(out);
+    }
+}
+
+impl<T> Chain for EdgeOut<T> {
+    fn batch_end(&mut self) {}
+    fn control(&mut self, _control: Control) {}
+    fn end(&mut self) {}
+    fn finish(self, out: &mut RunnerOutput) {
+        out.edges.push(self.stats());
+        // Dropping closes the ring: the consumer drains it and ends.
+    }
+}
+
+/// The duty cycle of a stage runner: control first, then up to [`BATCH`] events, then
+/// idle; when the input is closed and drained, the chain's `end`. Returns normally only
+/// after the input is finished.
+pub fn drive<In: Copy, C: Emit<In> + Chain>(
+    input: &mut EdgeIn<In>,
+    control: &mut EdgeIn<Control>,
+    chain: &mut C,
+    idle: &mut Idler,
+) {
+    loop {
+        control.read_batch(BATCH, |c| chain.control(c));
+        let n = input.read_batch(BATCH, |event| chain.emit(event));
+        if n > 0 {
+            chain.batch_end();
+            idle.reset();
+        } else if input.is_finished() {
+            break;
+        } else {
+            idle.idle();
+        }
+    }
+    chain.end();
+}
+
+/// Where a runner goes: its thread name and the core to pin it to, if any.
+#[derive(Clone, Debug)]
+pub struct Placement {
+    pub name: String,
+    pub core: Option<core_affinity::CoreId>,
+}
+
+/// Spawns a runner thread. `work` runs under `catch_unwind`; whatever happens, `finish`
+/// then collects its output, so a failed runner still closes its rings (its consumers
+/// drain and end) and reports its counters. A panic is recorded in `stop` with the
+/// stage it happened in; a producer stopped because its consumer died is not recorded
+/// again (that consumer's failure is the cause).
+pub fn spawn<S: Send + 'static>(
+    placement: Placement,
+    stop: Arc<StopSignal>,
+    state: S,
+    work: impl FnOnce(&mut S) + Send + 'static,
+    finish: impl FnOnce(S, &mut RunnerOutput) + Send + 'static,
+) -> std::io::Result<JoinHandle<RunnerOutput>> {
+    let name = placement.name.clone();
+    std::thread::Builder::new()
+        .name(name.clone())
+        .spawn(move || {
+            if let Some(core) = placement.core {
+                if !core_affinity::set_for_current(core) {
+                    stop.fail(Failure {
+                        runner: name.clone(),
+                        stage: "runner".into(),
+                        message: format!("could not pin to core {}", core.id),
+                    });
+                }
+            }
+            let mut state = state;
+            let outcome = catch_unwind(AssertUnwindSafe(|| work(&mut state)));
+            if let Err(payload) = outcome {
+                if payload.downcast_ref::<ConsumerGone>().is_none() {
+                    let stage = CURRENT_STAGE.get();
+                    stop.fail(Failure {
+                        runner: name.clone(),
+                        stage: if stage.is_empty() {
+                            name.clone()
+                        } else {
+                            stage.to_string()
+                        },
+                        message: panic_message(payload.as_ref()),
+                    });
+                }
+                stop.request_stop();
+            }
+            let mut out = RunnerOutput::new(&name);
+            finish(state, &mut out);
+            out
+        })
+}
+
+/// The text of a panic payload.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panicked with a non-string payload".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::MonoClock;
+    use crate::msg::{Stamp, Stamped};
+    use crate::runtime::edge::{Backpressure, edge};
+    use crate::runtime::idle::IdleStrategy;
+
+    #[derive(Copy, Clone, Debug, PartialEq)]
+    struct Ev(u64);
+    impl Stamped for Ev {
+        fn stamp(&self) -> Stamp {
+            Stamp {
+                ts_recv: 0,
+                ts_event: self.0,
+            }
+        }
+    }
+
+    /// Doubles its input; panics on 13; records control events and its end.
+    struct Doubler {
+        seen: Vec<String>,
+    }
+    impl Stage for Doubler {
+        type In = Ev;
+        type Out = Ev;
+        const NAME: &'static str = "doubler";
+        fn on_event<O: Emit<Ev>>(&mut self, e: Ev, out: &mut O) {
+            assert!(e.0 != 13, "unlucky event");
+            self.seen.push(format!("ev{}", e.0));
+            out.emit(Ev(e.0 * 2));
+        }
+        fn on_control<O: Emit<Ev>>(&mut self, c: Control, _out: &mut O) {
+            self.seen.push(format!("{c:?}"));
+        }
+        fn on_end<O: Emit<Ev>>(&mut self, out: &mut O) {
+            self.seen.push("end".into());
+            out.emit(Ev(1000));
+        }
+        fn report(&self, _report: &mut ShardReport) {}
+    }
+
+    fn idler() -> Idler {
+        Idler::new(IdleStrategy::SpinThenYield { spins: 10 })
+    }
+
+    fn recorder() -> LatencyRecorder {
+        LatencyRecorder::new(MonoClock::new())
+    }
+
+    #[test]
+    fn fused_links_call_through_and_end_in_order() {
+        let (tx_in, mut rx_in) = edge::<Ev>("in", 8, Backpressure::Spin, idler());
+        let (_tx_ctl, mut rx_ctl) = edge::<Control>("ctl", 8, Backpressure::Spin, idler());
+        let (tx_out, mut rx_out) = edge::<Ev>("out", 8, Backpressure::Spin, idler());
+        let mut chain = Link::new(
+            Doubler { seen: vec![] },
+            Link::new(Doubler { seen: vec![] }, tx_out, recorder()),
+            recorder(),
+        );
+        let mut tx_in = tx_in;
+        tx_in.emit(Ev(1));
+        tx_in.emit(Ev(2));
+        drop(tx_in);
+        drive(&mut rx_in, &mut rx_ctl, &mut chain, &mut idler());
+        let mut out = RunnerOutput::new("t");
+        chain.finish(&mut out);
+        let mut got = Vec::new();
+        rx_out.read_batch(16, |e| got.push(e.0));
+        // 1→2→4, 2→4→8; the first stage's end emits 1000 → 2000; the second's end 1000.
+        assert_eq!(got, [4, 8, 2000, 1000]);
+        assert!(rx_out.is_finished());
+        assert_eq!(
+            out.latency
+                .iter()
+                .map(|(n, h)| (*n, h.len()))
+                .collect::<Vec<_>>(),
+            [("doubler", 2), ("doubler", 3)]
+        );
+    }
+
+    #[test]
+    fn control_is_handled_before_queued_data() {
+        use crate::sys::TradingState;
+        let (mut tx_in, mut rx_in) = edge::<Ev>("in", 8, Backpressure::Spin, idler());
+        let (mut tx_ctl, mut rx_ctl) = edge::<Control>("ctl", 8, Backpressure::Spin, idler());
+        let (tx_out, _rx_out) = edge::<Ev>("out", 8, Backpressure::Spin, idler());
+        tx_in.emit(Ev(1));
+        tx_ctl.emit(Control::TradingState(TradingState::Halted));
+        drop(tx_in);
+        let mut chain = Link::new(Doubler { seen: vec![] }, tx_out, recorder());
+        drive(&mut rx_in, &mut rx_ctl, &mut chain, &mut idler());
+        assert_eq!(chain.stage.seen, ["TradingState(Halted)", "ev1", "end"]);
+    }
+
+    #[test]
+    fn a_panicking_stage_fails_the_pipeline_naming_the_stage_and_closes_its_output() {
+        let stop = Arc::new(StopSignal::new());
+        let (mut tx_in, rx_in) = edge::<Ev>("in", 8, Backpressure::Spin, idler());
+        let (_tx_ctl, rx_ctl) = edge::<Control>("ctl", 8, Backpressure::Spin, idler());
+        let (tx_out, mut rx_out) = edge::<Ev>("out", 8, Backpressure::Spin, idler());
+        tx_in.emit(Ev(1));
+        tx_in.emit(Ev(13));
+        drop(tx_in);
+        let chain = Link::new(Doubler { seen: vec![] }, tx_out, recorder());
+        let handle = spawn(
+            Placement {
+                name: "shard0/solo".into(),
+                core: None,
+            },
+            Arc::clone(&stop),
+            (rx_in, rx_ctl, chain),
+            |(i, c, ch)| drive(i, c, ch, &mut idler()),
+            |(_, _, ch), out| ch.finish(out),
+        )
+        .unwrap();
+        let out = handle.join().unwrap();
+        assert!(stop.is_failed());
+        let f = &stop.failures()[0];
+        assert_eq!(
+            (f.runner.as_str(), f.stage.as_str()),
+            ("shard0/solo", "doubler")
+        );
+        assert!(f.message.contains("unlucky event"), "{}", f.message);
+        let mut got = Vec::new();
+        rx_out.read_batch(16, |e| got.push(e.0));
+        assert_eq!(got, [2], "what was emitted before the panic is delivered");
+        assert!(
+            rx_out.is_finished(),
+            "the failed runner's output ring is closed"
+        );
+        assert_eq!(out.edges.len(), 1);
+    }
+}

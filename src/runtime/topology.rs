@@ -1,0 +1,584 @@
+//! Topologies (`pipelines/*.toml`): which stages run on which runner and core, ring
+//! capacities and policies, idle strategies, and how symbols map to shards.
+//!
+//! Changing the topology never changes a decision (tests/determinism.rs): stages run in
+//! event time, so only where rings sit and which threads spin differ.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::edge::Backpressure;
+use super::idle::IdleStrategy;
+use crate::config::{ConfigError, Problem, Problems, read_toml};
+use crate::msg::SymbolId;
+use crate::universe::Universe;
+
+/// The five stages, in pipeline order.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StageId {
+    Decode = 0,
+    Features = 1,
+    Inference = 2,
+    Risk = 3,
+    Routing = 4,
+}
+
+impl StageId {
+    pub const ALL: [StageId; 5] = [
+        StageId::Decode,
+        StageId::Features,
+        StageId::Inference,
+        StageId::Risk,
+        StageId::Routing,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            StageId::Decode => "decode",
+            StageId::Features => "features",
+            StageId::Inference => "inference",
+            StageId::Risk => "risk",
+            StageId::Routing => "routing",
+        }
+    }
+}
+
+/// The rings a pipeline can have. `Market`..`Orders` exist only where consecutive stages
+/// run on different runners.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EdgeKind {
+    /// source → decode, one per shard.
+    Feed,
+    /// decode → features.
+    Market,
+    /// features → inference.
+    Features,
+    /// inference → risk.
+    Signals,
+    /// risk → routing.
+    Orders,
+    /// routing → venue.
+    Venue,
+    /// venue → risk (execution reports).
+    Reports,
+    /// the pipeline's owner → every runner.
+    Control,
+}
+
+impl EdgeKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            EdgeKind::Feed => "feed",
+            EdgeKind::Market => "market",
+            EdgeKind::Features => "features",
+            EdgeKind::Signals => "signals",
+            EdgeKind::Orders => "orders",
+            EdgeKind::Venue => "venue",
+            EdgeKind::Reports => "reports",
+            EdgeKind::Control => "control",
+        }
+    }
+
+    /// The ring after `stage` when the next stage runs elsewhere.
+    fn after(stage: StageId) -> Option<EdgeKind> {
+        match stage {
+            StageId::Decode => Some(EdgeKind::Market),
+            StageId::Features => Some(EdgeKind::Features),
+            StageId::Inference => Some(EdgeKind::Signals),
+            StageId::Risk => Some(EdgeKind::Orders),
+            StageId::Routing => None,
+        }
+    }
+}
+
+/// One ring's size and full-ring policy.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RingSpec {
+    pub capacity: usize,
+    pub policy: Backpressure,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShardsFile {
+    count: usize,
+    map: MapKind,
+    assign: Option<BTreeMap<String, usize>>,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum MapKind {
+    /// `SymbolId(i)` on shard `i % count`.
+    RoundRobin,
+    /// Every ticker listed in `[shards.assign]`.
+    Explicit,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SingleFile {
+    idle: IdleStrategy,
+    core: Option<usize>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunnerFile {
+    name: String,
+    stages: Vec<StageId>,
+    idle: IdleStrategy,
+    /// One core per shard, indexed by shard.
+    cores: Option<Vec<usize>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TopologyFile {
+    description: String,
+    shards: ShardsFile,
+    source: SingleFile,
+    venue: SingleFile,
+    runner: Vec<RunnerFile>,
+    rings: BTreeMap<EdgeKind, RingSpec>,
+}
+
+/// A runner with no per-shard copies (source, venue).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SingleRunner {
+    pub idle: IdleStrategy,
+    pub core: Option<usize>,
+}
+
+/// One per-shard runner: a contiguous run of stages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardRunner {
+    pub name: String,
+    pub first: StageId,
+    pub last: StageId,
+    pub idle: IdleStrategy,
+    pub cores: Option<Vec<usize>>,
+}
+
+/// A validated topology, resolved against a universe and a shard count.
+#[derive(Debug, Clone)]
+pub struct Topology {
+    pub path: PathBuf,
+    pub description: String,
+    pub shards: usize,
+    /// Shard of each symbol, indexed by `SymbolId`.
+    pub shard_of: Vec<usize>,
+    pub source: SingleRunner,
+    pub venue: SingleRunner,
+    pub runners: Vec<ShardRunner>,
+    pub rings: BTreeMap<EdgeKind, RingSpec>,
+}
+
+/// Largest ring accepted: 16 M slots (1 GiB of 64-byte frames) is already absurd.
+const MAX_CAPACITY: usize = 1 << 24;
+/// Shards are threads; more than this on one host is a typo.
+const MAX_SHARDS: usize = 256;
+
+impl Topology {
+    /// Reads and validates `path`; `shards` overrides `[shards] count`. `cores` are the
+    /// host's usable core ids (checked here so a missing core is a start-up error).
+    pub fn load(
+        path: &Path,
+        shards: Option<usize>,
+        universe: &Universe,
+        cores: &[usize],
+    ) -> Result<Topology, ConfigError> {
+        let file: TopologyFile = read_toml(path)?;
+        let mut problems = Vec::new();
+        let topology = resolve(
+            path,
+            file,
+            shards,
+            universe,
+            cores,
+            &mut Problems::new("", &mut problems),
+        );
+        if problems.is_empty() {
+            Ok(topology)
+        } else {
+            Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                problems,
+            })
+        }
+    }
+
+    /// The symbols shard `s` owns, in `SymbolId` order.
+    pub fn owned(&self, shard: usize) -> Vec<SymbolId> {
+        (0..self.shard_of.len())
+            .filter(|&i| self.shard_of[i] == shard)
+            .map(|i| SymbolId(i as u16))
+            .collect()
+    }
+
+    /// The ring settings for `kind`; present by validation for every ring the topology has.
+    pub fn ring(&self, kind: EdgeKind) -> RingSpec {
+        self.rings[&kind]
+    }
+
+    /// The ring after `stage` on its runner, if the next stage runs on another runner.
+    pub fn edge_after(&self, stage: StageId) -> Option<EdgeKind> {
+        self.runners
+            .iter()
+            .find(|r| r.last == stage)
+            .and_then(|_| EdgeKind::after(stage))
+    }
+}
+
+fn resolve(
+    path: &Path,
+    file: TopologyFile,
+    shards_override: Option<usize>,
+    universe: &Universe,
+    cores: &[usize],
+    p: &mut Problems<'_>,
+) -> Topology {
+    let shards = shards_override.unwrap_or(file.shards.count);
+    let key = if shards_override.is_some() {
+        "--shards"
+    } else {
+        "shards.count"
+    };
+    p.check(
+        (1..=MAX_SHARDS).contains(&shards),
+        key,
+        format!("{shards} shards; use 1 to {MAX_SHARDS}"),
+    );
+    p.check(
+        shards <= universe.len(),
+        key,
+        format!(
+            "{shards} shards for {} symbols would leave a shard with nothing to trade",
+            universe.len()
+        ),
+    );
+    let shard_of = shard_map(&file.shards, shards, universe, &mut p.nested("shards"));
+
+    let check_core = |p: &mut Problems<'_>, key: &str, core: usize| {
+        p.check(
+            cores.contains(&core),
+            key,
+            format!("core {core} does not exist on this host (usable cores: {cores:?})"),
+        );
+    };
+    for (key, single) in [("source", &file.source), ("venue", &file.venue)] {
+        if let Some(problem) = single.idle.problem() {
+            p.add(&format!("{key}.idle"), problem);
+        }
+        if let Some(core) = single.core {
+            check_core(p, &format!("{key}.core"), core);
+        }
+    }
+
+    let mut runners = Vec::new();
+    let mut next_stage = 0usize;
+    for (i, r) in file.runner.iter().enumerate() {
+        let key = format!("runner[{i}]");
+        let valid_name = !r.name.is_empty()
+            && r.name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        p.check(
+            valid_name,
+            &format!("{key}.name"),
+            format!("{:?}: use letters, digits, '-' and '_'", r.name),
+        );
+        if file.runner[..i].iter().any(|o| o.name == r.name) {
+            p.add(
+                &format!("{key}.name"),
+                format!("{:?} is used by an earlier runner", r.name),
+            );
+        }
+        if let Some(problem) = r.idle.problem() {
+            p.add(&format!("{key}.idle"), problem);
+        }
+        let contiguous = r
+            .stages
+            .iter()
+            .enumerate()
+            .all(|(k, s)| *s as usize == next_stage + k);
+        if r.stages.is_empty() || !contiguous {
+            let want = StageId::ALL
+                .get(next_stage)
+                .map_or("none (all five are placed)", |s| s.name());
+            p.add(
+                &format!("{key}.stages"),
+                format!(
+                    "{:?}: each runner takes the next stages in pipeline order (decode, features, inference, risk, routing); the next is {want}",
+                    r.stages.iter().map(|s| s.name()).collect::<Vec<_>>()
+                ),
+            );
+            continue;
+        }
+        next_stage += r.stages.len();
+        if let Some(list) = &r.cores {
+            p.check(
+                list.len() >= shards,
+                &format!("{key}.cores"),
+                format!(
+                    "{} core(s) listed for {shards} shard(s): list one per shard",
+                    list.len()
+                ),
+            );
+            for &core in list {
+                check_core(p, &format!("{key}.cores"), core);
+            }
+        }
+        runners.push(ShardRunner {
+            name: r.name.clone(),
+            first: r.stages[0],
+            last: r.stages[r.stages.len() - 1],
+            idle: r.idle,
+            cores: r.cores.clone(),
+        });
+    }
+    if next_stage < StageId::ALL.len() && runners.len() == file.runner.len() {
+        p.add(
+            "runner",
+            format!(
+                "stages from {} on are on no runner",
+                StageId::ALL[next_stage].name()
+            ),
+        );
+    }
+
+    let mut needed = vec![
+        EdgeKind::Feed,
+        EdgeKind::Venue,
+        EdgeKind::Reports,
+        EdgeKind::Control,
+    ];
+    needed.extend(runners.iter().filter_map(|r| EdgeKind::after(r.last)));
+    for kind in &needed {
+        match file.rings.get(kind) {
+            None => p.add(
+                &format!("rings.{}", kind.name()),
+                "missing: this topology has that ring",
+            ),
+            Some(spec) => p.check(
+                (1..=MAX_CAPACITY).contains(&spec.capacity),
+                &format!("rings.{}.capacity", kind.name()),
+                format!("{} slots; use 1 to {MAX_CAPACITY}", spec.capacity),
+            ),
+        }
+    }
+    for kind in file.rings.keys().filter(|k| !needed.contains(k)) {
+        p.add(
+            &format!("rings.{}", kind.name()),
+            "not a ring in this topology: the stages on either side of it run on the same runner",
+        );
+    }
+
+    Topology {
+        path: path.to_path_buf(),
+        description: file.description,
+        shards,
+        shard_of,
+        source: SingleRunner {
+            idle: file.source.idle,
+            core: file.source.core,
+        },
+        venue: SingleRunner {
+            idle: file.venue.idle,
+            core: file.venue.core,
+        },
+        runners,
+        rings: file.rings,
+    }
+}
+
+fn shard_map(
+    file: &ShardsFile,
+    shards: usize,
+    universe: &Universe,
+    p: &mut Problems<'_>,
+) -> Vec<usize> {
+    match (file.map, &file.assign) {
+        (MapKind::RoundRobin, None) => universe
+            .ids()
+            .map(|id| id.index() % shards.max(1))
+            .collect(),
+        (MapKind::RoundRobin, Some(_)) => {
+            p.add("assign", "only with map = \"explicit\"");
+            Vec::new()
+        }
+        (MapKind::Explicit, None) => {
+            p.add(
+                "assign",
+                "map = \"explicit\" needs a [shards.assign] table: ticker = shard",
+            );
+            Vec::new()
+        }
+        (MapKind::Explicit, Some(assign)) => {
+            let mut out = vec![usize::MAX; universe.len()];
+            for (ticker, &shard) in assign {
+                let key = format!("assign.{ticker}");
+                match crate::msg::SymbolName::new(ticker).and_then(|n| universe.id(&n)) {
+                    None => p.add(&key, "not a ticker of the configured universe"),
+                    Some(id) => {
+                        p.check(shard < shards, &key, format!("shard {shard} of {shards}"));
+                        out[id.index()] = shard;
+                    }
+                }
+            }
+            for id in universe.ids().filter(|id| out[id.index()] == usize::MAX) {
+                p.add("assign", format!("{} is on no shard", universe.name(id)));
+            }
+            out
+        }
+    }
+}
+
+/// Every problem with `path` joined for display (for callers that only print).
+pub fn describe(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(Problem::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn universe() -> Universe {
+        Universe::new(&["AAPL", "MSFT", "AMZN"]).unwrap()
+    }
+
+    const FUSED: &str = r#"
+description = "test"
+[shards]
+count = 1
+map = "round-robin"
+[source]
+idle = { strategy = "busy-spin" }
+[venue]
+idle = { strategy = "spin-then-yield", spins = 10 }
+[[runner]]
+name = "shard"
+stages = ["decode", "features", "inference", "risk", "routing"]
+idle = { strategy = "busy-spin" }
+[rings]
+feed = { capacity = 1024, policy = "spin" }
+venue = { capacity = 64, policy = "spin" }
+reports = { capacity = 64, policy = "spin" }
+control = { capacity = 8, policy = "halt" }
+"#;
+
+    fn load(text: &str, shards: Option<usize>) -> Result<Topology, ConfigError> {
+        let dir = std::env::temp_dir().join(format!(
+            "tickpipe-topo-{}-{}",
+            std::process::id(),
+            text.len()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.toml");
+        std::fs::write(&path, text).unwrap();
+        Topology::load(&path, shards, &universe(), &[0, 1])
+    }
+
+    fn problems(text: &str, shards: Option<usize>) -> String {
+        match load(text, shards) {
+            Err(ConfigError::Invalid { problems, .. }) => describe(&problems),
+            Err(e) => e.to_string(),
+            Ok(_) => "ok".into(),
+        }
+    }
+
+    #[test]
+    fn fused_loads_and_round_robin_maps_symbols() {
+        let t = load(FUSED, Some(2)).unwrap();
+        assert_eq!(t.shards, 2);
+        assert_eq!(t.shard_of, [0, 1, 0]);
+        assert_eq!(t.owned(0), [SymbolId(0), SymbolId(2)]);
+        assert_eq!(
+            (t.runners[0].first, t.runners[0].last),
+            (StageId::Decode, StageId::Routing)
+        );
+        assert_eq!(t.edge_after(StageId::Risk), None);
+    }
+
+    #[test]
+    fn staged_needs_a_ring_at_every_runner_boundary() {
+        let staged = FUSED.replace(
+            "stages = [\"decode\", \"features\", \"inference\", \"risk\", \"routing\"]",
+            "stages = [\"decode\", \"features\"]\nidle = { strategy = \"busy-spin\" }\n[[runner]]\nname = \"rest\"\nstages = [\"inference\", \"risk\", \"routing\"]",
+        );
+        let msg = problems(&staged, None);
+        assert!(msg.contains("rings.features: missing"), "{msg}");
+        let with_ring = staged.replace(
+            "[rings]",
+            "[rings]\nfeatures = { capacity = 64, policy = \"spin\" }",
+        );
+        let t = load(&with_ring, None).unwrap();
+        assert_eq!(t.edge_after(StageId::Features), Some(EdgeKind::Features));
+    }
+
+    #[test]
+    fn reports_every_problem_with_its_key() {
+        let bad = FUSED
+            .replace("count = 1", "count = 0")
+            .replace(
+                "[[runner]]\nname = \"shard\"",
+                "[[runner]]\nname = \"shard\"\ncores = [7]",
+            )
+            .replace(
+                "[rings]",
+                "[rings]\nmarket = { capacity = 8, policy = \"spin\" }",
+            )
+            .replace("venue = { capacity = 64", "venue = { capacity = 0");
+        let msg = problems(&bad, None);
+        for want in [
+            "shards.count: 0 shards",
+            "runner[0].cores: core 7 does not exist",
+            "rings.market: not a ring in this topology",
+            "rings.venue.capacity: 0 slots",
+        ] {
+            assert!(msg.contains(want), "missing {want:?} in {msg}");
+        }
+    }
+
+    #[test]
+    fn stages_must_be_contiguous_and_complete() {
+        let gap = FUSED.replace(
+            "\"decode\", \"features\", \"inference\"",
+            "\"decode\", \"inference\"",
+        );
+        assert!(problems(&gap, None).contains("runner[0].stages"));
+        let short = FUSED.replace(", \"routing\"]", "]");
+        assert!(problems(&short, None).contains("stages from routing on are on no runner"));
+    }
+
+    #[test]
+    fn explicit_map_must_cover_the_universe_with_known_tickers() {
+        let explicit = FUSED.replace(
+            "map = \"round-robin\"",
+            "map = \"explicit\"\nassign = { AAPL = 0, MSFT = 3, ZZZZ = 0 }",
+        );
+        let msg = problems(&explicit, None);
+        for want in [
+            "shards.assign.MSFT: shard 3 of 1",
+            "shards.assign.ZZZZ: not a ticker",
+            "AMZN is on no shard",
+        ] {
+            assert!(msg.contains(want), "missing {want:?} in {msg}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let msg = problems(&FUSED.replace("[source]", "[source]\nspeed = 3"), None);
+        assert!(msg.contains("unknown field `speed`"), "{msg}");
+    }
+}
