@@ -12,12 +12,15 @@
 //! - `market`: one symbol's latest view and the displayed shares we have already taken.
 //! - `book`: our resting orders in price-time priority, pre-allocated.
 //! - `reporter`: stamps and counts every report.
+//! - [`runner`]: the venue's thread, serving every shard's lane.
 
 mod book;
 mod exchange;
 mod in_flight;
+pub mod inline;
 mod market;
 mod reporter;
+pub mod runner;
 pub mod sim;
 mod stats;
 

@@ -1,0 +1,115 @@
+//! The simulated venue's thread: one [`SimVenue`] per shard, each fed by that shard's
+//! routing ring and answering on that shard's report ring.
+//!
+//! The venue never waits on a report ring. Risk sends on the command path and reads
+//! the report path, and routing sits between: if the venue blocked on a full report
+//! ring while risk blocked sending to routing and routing to the venue, the three would
+//! wait on each other forever. So reports go to a per-shard outbox and move to the ring
+//! as room appears; the outbox is pre-sized so steady state never allocates, and its
+//! high-water mark is reported.
+
+use std::collections::VecDeque;
+
+use super::{SimVenue, VenueStats};
+use crate::msg::{ExecReport, VenueCommand};
+use crate::runtime::edge::{EdgeIn, EdgeOut, EdgeStats};
+use crate::runtime::idle::Idler;
+use crate::runtime::runner::BATCH;
+
+/// Reports an outbox holds before it must grow: far above what one shard's live orders
+/// produce between two passes of the venue loop.
+const OUTBOX_CAPACITY: usize = 4096;
+
+/// One shard's connection to the venue.
+pub struct Lane {
+    venue: SimVenue,
+    commands: EdgeIn<VenueCommand>,
+    reports: EdgeOut<ExecReport>,
+    outbox: VecDeque<ExecReport>,
+    outbox_high_water: usize,
+    /// Reports dropped because the shard's risk runner had stopped.
+    undelivered: u64,
+}
+
+impl Lane {
+    pub fn new(
+        venue: SimVenue,
+        commands: EdgeIn<VenueCommand>,
+        reports: EdgeOut<ExecReport>,
+    ) -> Lane {
+        Lane {
+            venue,
+            commands,
+            reports,
+            outbox: VecDeque::with_capacity(OUTBOX_CAPACITY),
+            outbox_high_water: 0,
+            undelivered: 0,
+        }
+    }
+
+    /// One pass: take a batch of commands, then move reports to the ring while it has
+    /// room. Returns whether anything moved.
+    fn poll(&mut self) -> bool {
+        let (venue, outbox) = (&mut self.venue, &mut self.outbox);
+        let read = self
+            .commands
+            .read_batch(BATCH, |command| venue.on_command(command, outbox));
+        self.outbox_high_water = self.outbox_high_water.max(self.outbox.len());
+        let mut sent = 0;
+        while let Some(report) = self.outbox.pop_front() {
+            if let Err(report) = self.reports.try_emit(report) {
+                self.outbox.push_front(report);
+                break;
+            }
+            sent += 1;
+        }
+        if !self.outbox.is_empty() && self.reports.is_consumer_gone() {
+            self.undelivered += self.outbox.len() as u64;
+            self.outbox.clear();
+        }
+        read + sent > 0
+    }
+
+    /// The shard's input has ended and every report has left.
+    fn is_done(&self) -> bool {
+        self.commands.is_finished() && self.outbox.is_empty()
+    }
+}
+
+/// What the venue runner reports.
+#[derive(Clone, Debug, Default)]
+pub struct VenueReport {
+    pub stats: VenueStats,
+    pub outbox_high_water: usize,
+    pub undelivered: u64,
+    pub edges: Vec<EdgeStats>,
+}
+
+/// Serves every lane until each shard's commands have ended and its reports have left.
+pub fn serve(lanes: &mut [Lane], idle: &mut Idler) {
+    loop {
+        let mut busy = false;
+        for lane in lanes.iter_mut() {
+            busy |= lane.poll();
+        }
+        if busy {
+            idle.reset();
+        } else if lanes.iter().all(Lane::is_done) {
+            return;
+        } else {
+            idle.idle();
+        }
+    }
+}
+
+/// Collects the lanes' statistics; dropping the lanes closes the report rings.
+pub fn report(lanes: Vec<Lane>) -> VenueReport {
+    let mut out = VenueReport::default();
+    for lane in lanes {
+        out.stats.merge(lane.venue.stats());
+        out.outbox_high_water = out.outbox_high_water.max(lane.outbox_high_water);
+        out.undelivered += lane.undelivered;
+        out.edges.push(lane.reports.stats());
+    }
+    out
+}
