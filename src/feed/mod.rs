@@ -1,4 +1,5 @@
 //! Market-data sources: ITCH 5.0 codec, file replay, the sample session generator.
 
 pub mod itch;
+pub mod replay;
 pub mod sample;
