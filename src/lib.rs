@@ -21,6 +21,7 @@ pub mod feed;
 pub mod latency;
 pub mod msg;
 pub mod report;
+pub mod runtime;
 pub mod stages;
 pub mod universe;
 pub mod venue;

@@ -1,11 +1,27 @@
 //! What a run reports: per-shard stage counters merged across shards, latency
 //! percentiles, and the decision digest.
 
+use std::fmt::Write;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde_json::{Value, json};
+
+use crate::feed::replay::SourceStats;
+use crate::latency::{Percentiles, new_histogram};
+use crate::msg::Price;
+use crate::runtime::edge::EdgeStats;
+use crate::runtime::pipeline::RunMeta;
+use crate::runtime::runner::RunnerOutput;
+use crate::runtime::topology::StageId;
 use crate::stages::decode::DecodeStats;
 use crate::stages::features::FeatureStats;
 use crate::stages::inference::InferenceStats;
 use crate::stages::risk::RiskStats;
+use crate::stages::risk::{RejectCode, SymbolStats};
 use crate::stages::routing::RoutingStats;
+use crate::sys::Failure;
+use crate::venue::runner::VenueReport;
 
 /// Everything one shard's stages report when the pipeline stops. Each stage fills its
 /// own field ([`crate::stages::Stage::report`]); shards merge field by field.
@@ -26,4 +42,363 @@ impl ShardReport {
         self.risk.merge(&other.risk);
         self.routing.merge(&other.routing);
     }
+}
+
+/// A whole run's report: what every runner handed back, merged.
+pub struct RunReport {
+    pub meta: RunMeta,
+    pub elapsed: Duration,
+    pub source: SourceStats,
+    /// Every shard's stage reports, merged.
+    pub shard: ShardReport,
+    pub venue: VenueReport,
+    /// Time since receipt at entry to each stage, merged across shards, in pipeline order.
+    pub stage_latency: Vec<(&'static str, Histogram<u64>)>,
+    pub edges: Vec<EdgeStats>,
+    pub failures: Vec<Failure>,
+}
+
+impl RunReport {
+    pub fn build(
+        meta: RunMeta,
+        outputs: Vec<RunnerOutput>,
+        failures: Vec<Failure>,
+        elapsed: Duration,
+    ) -> RunReport {
+        let mut shard = ShardReport::default();
+        let mut source = None;
+        let mut venue = VenueReport::default();
+        let mut stage_latency: Vec<(&'static str, Histogram<u64>)> = StageId::ALL
+            .iter()
+            .map(|s| (s.name(), new_histogram()))
+            .collect();
+        let mut edges = Vec::new();
+        for out in outputs {
+            shard.merge(&out.report);
+            for (name, h) in &out.latency {
+                if let Some((_, merged)) = stage_latency.iter_mut().find(|(n, _)| n == name) {
+                    merged.add(h).expect("stage histograms share bounds");
+                }
+            }
+            edges.extend(out.edges);
+            if let Some(s) = out.source {
+                source = Some(s);
+            }
+            if let Some(v) = out.venue {
+                venue.stats.merge(&v.stats);
+                venue.outbox_high_water = venue.outbox_high_water.max(v.outbox_high_water);
+                venue.undelivered += v.undelivered;
+                edges.extend(v.edges);
+            }
+        }
+        edges.sort_by(|a, b| a.name.cmp(&b.name));
+        let source = source.unwrap_or_else(|| SourceStats::new(meta.shards));
+        RunReport {
+            meta,
+            elapsed,
+            source,
+            shard,
+            venue,
+            stage_latency,
+            edges,
+            failures,
+        }
+    }
+
+    /// The decision digest: a hash of every symbol's ordered orders, cancels and fills.
+    pub fn digest(&self) -> u64 {
+        self.shard.risk.digest()
+    }
+
+    /// Framed messages per second of wall time, start to last runner exit.
+    pub fn messages_per_sec(&self) -> f64 {
+        self.source.messages as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    fn latency_rows(&self) -> Vec<(&'static str, Percentiles)> {
+        let mut rows: Vec<_> = self
+            .stage_latency
+            .iter()
+            .map(|(n, h)| (*n, Percentiles::of(h)))
+            .collect();
+        rows.push((
+            "tick_to_order",
+            Percentiles::of(&self.shard.routing.tick_to_order),
+        ));
+        rows
+    }
+
+    fn positions(&self) -> impl Iterator<Item = &SymbolStats> {
+        self.shard.risk.symbols.iter().flatten()
+    }
+
+    fn pnl(&self) -> (Price, Option<Price>) {
+        let realised = Price(self.positions().map(|s| s.realised.0).sum());
+        let unrealised = self
+            .positions()
+            .map(|s| s.unrealised.map(|p| p.0))
+            .sum::<Option<i64>>()
+            .map(Price);
+        (realised, unrealised)
+    }
+
+    /// The report as JSON. Keys are documented in the README ("Report").
+    pub fn to_json(&self) -> serde_json::Value {
+        let risk = &self.shard.risk;
+        let by_type: serde_json::Map<String, Value> = type_counts(&self.source.by_type)
+            .map(|(kind, n)| (kind.to_string(), json!(n)))
+            .collect();
+        let rejections: serde_json::Map<String, Value> = RejectCode::ALL
+            .iter()
+            .map(|c| (c.as_str().to_string(), json!(risk.rejected(*c))))
+            .collect();
+        let positions: serde_json::Map<String, Value> = self
+            .positions()
+            .map(|s| {
+                let v = json!({
+                    "position": s.position,
+                    "avg_price": s.avg_price,
+                    "mark": s.mark,
+                    "realised": s.realised,
+                    "unrealised": s.unrealised,
+                    "cash_flow": s.cash_flow,
+                });
+                (s.symbol.to_string(), v)
+            })
+            .collect();
+        let latency: serde_json::Map<String, Value> = self
+            .latency_rows()
+            .into_iter()
+            .map(|(n, p)| (n.to_string(), json!(p)))
+            .collect();
+        let (realised, unrealised) = self.pnl();
+        let venue = &self.venue.stats;
+        json!({
+            "input": self.meta.input,
+            "topology": self.meta.topology,
+            "shards": self.meta.shards,
+            "elapsed_s": self.elapsed.as_secs_f64(),
+            "messages": self.source.messages,
+            "by_type": by_type,
+            "skipped": self.source.skipped,
+            "skipped_samples": self.source.skipped_samples,
+            "untracked": self.source.untracked,
+            "stopped_early": self.source.stopped_early,
+            "throughput": { "messages_per_s": self.messages_per_sec(), "bytes": self.source.bytes },
+            "orders": risk.orders_sent,
+            "cancels": risk.cancels_sent,
+            "acks": risk.acks,
+            "fills": risk.fills,
+            "filled_shares": risk.filled_shares,
+            "venue_rejects": risk.venue_rejects,
+            "rejections": rejections,
+            "invalid_reports": risk.invalid_reports,
+            "orders_open_at_end": risk.orders_open_at_end,
+            "positions": positions,
+            "pnl": { "realised": realised, "unrealised": unrealised },
+            "nlv": risk.nlv(self.meta.starting_cash),
+            "digest": format!("{:016x}", self.digest()),
+            "latency_ns": latency,
+            "decode": {
+                "emitted": self.shard.decode.emitted,
+                "unmapped_locate": self.shard.decode.unmapped_locate,
+                "bad_codes": self.shard.decode.bad_codes,
+                "malformed": self.shard.decode.malformed,
+            },
+            "book": {
+                "events": self.shard.features.events,
+                "views": self.shard.features.views,
+                "unknown_ref": self.shard.features.book.unknown_ref,
+                "duplicate_ref": self.shard.features.book.duplicate_ref,
+                "crossings": self.shard.features.book.crossings,
+                "capacity_growths": self.shard.features.book.capacity_growths,
+            },
+            "venue": {
+                "acks": venue.acks,
+                "fills": venue.fills,
+                "filled_shares": venue.filled_shares,
+                "rejects": venue.rejects.duplicate_id + venue.rejects.no_market + venue.rejects.halted,
+                "cancels": venue.cancels.requested + venue.cancels.immediate_or_cancel + venue.cancels.end_of_session,
+                "watermarks": venue.watermarks,
+                "outbox_high_water": self.venue.outbox_high_water,
+            },
+            "rings": self.edges,
+            "failures": self.failures.iter().map(|f| json!({
+                "runner": f.runner, "stage": f.stage, "message": f.message,
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    /// The report as the CLI prints it.
+    pub fn to_text(&self) -> String {
+        let mut o = String::new();
+        self.write_text(&mut o)
+            .expect("writing to a String cannot fail");
+        o
+    }
+
+    fn write_text(&self, o: &mut String) -> std::fmt::Result {
+        let risk = &self.shard.risk;
+        let m = &self.meta;
+        writeln!(o, "tickpipe run report")?;
+        writeln!(o, "  input        {}", m.input)?;
+        writeln!(
+            o,
+            "  topology     {} ({} shard(s)): {}",
+            m.topology, m.shards, m.topology_description
+        )?;
+        writeln!(
+            o,
+            "  elapsed      {:.3} s, {:.2} M msgs/s (wall time, start to last runner exit)",
+            self.elapsed.as_secs_f64(),
+            self.messages_per_sec() / 1e6
+        )?;
+        if self.source.stopped_early {
+            writeln!(
+                o,
+                "  STOPPED EARLY on request: the report covers what was replayed and drained"
+            )?;
+        }
+        writeln!(o)?;
+        let types: Vec<String> = type_counts(&self.source.by_type)
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        writeln!(
+            o,
+            "messages       {} framed, {} bytes",
+            self.source.messages, self.source.bytes
+        )?;
+        writeln!(o, "  by type      {}", types.join(", "))?;
+        writeln!(
+            o,
+            "  skipped      {} (unknown type or bad length), {} outside the universe",
+            self.source.skipped, self.source.untracked
+        )?;
+        for s in &self.source.skipped_samples {
+            writeln!(o, "    {}", s.reason)?;
+        }
+        let f = &self.shard.features;
+        writeln!(
+            o,
+            "  book         {} events, {} views; unknown refs {}, duplicate refs {}, crossed {}, growths {}",
+            f.events,
+            f.views,
+            f.book.unknown_ref,
+            f.book.duplicate_ref,
+            f.book.crossings,
+            f.book.capacity_growths
+        )?;
+        writeln!(o)?;
+        writeln!(
+            o,
+            "orders         {} sent, {} acked, {} rejected by the venue; {} cancels sent, {} confirmed",
+            risk.orders_sent,
+            risk.acks,
+            risk.venue_rejects,
+            risk.cancels_sent,
+            risk.cancels_confirmed
+        )?;
+        writeln!(
+            o,
+            "fills          {} ({} shares)",
+            risk.fills, risk.filled_shares
+        )?;
+        let total_rejections: u64 = risk.rejections.iter().sum();
+        writeln!(o, "rejections     {total_rejections} by risk")?;
+        for code in RejectCode::ALL {
+            let n = risk.rejected(code);
+            if n > 0 {
+                let first = risk.first_rejection[code.index()]
+                    .as_ref()
+                    .map(|r| r.to_string())
+                    .unwrap_or_default();
+                writeln!(o, "  {:<18} {:>8}   first: {first}", code.as_str(), n)?;
+            }
+        }
+        if risk.invalid_reports > 0 {
+            writeln!(
+                o,
+                "  INVALID REPORTS {} (trading halted); first: {:?}",
+                risk.invalid_reports, risk.first_invalid_report
+            )?;
+        }
+        if risk.orders_open_at_end > 0 {
+            writeln!(o, "  ORDERS OPEN AT END {}", risk.orders_open_at_end)?;
+        }
+        writeln!(o)?;
+        writeln!(
+            o,
+            "positions      {:<8} {:>9} {:>12} {:>12} {:>14} {:>14}",
+            "symbol", "shares", "avg price", "mark", "realised", "unrealised"
+        )?;
+        for s in self.positions() {
+            writeln!(
+                o,
+                "               {:<8} {:>9} {:>12} {:>12} {:>14} {:>14}",
+                s.symbol.to_string(),
+                s.position,
+                s.avg_price.to_string(),
+                opt(s.mark),
+                s.realised.to_string(),
+                opt(s.unrealised)
+            )?;
+        }
+        let (realised, unrealised) = self.pnl();
+        writeln!(
+            o,
+            "P&L            realised {realised}, unrealised {} (marked to the book); NLV {} from {}",
+            opt(unrealised),
+            opt(risk.nlv(m.starting_cash)),
+            m.starting_cash
+        )?;
+        writeln!(o)?;
+        writeln!(
+            o,
+            "latency (ns, since receipt)  {:>9} {:>9} {:>9} {:>9} {:>9} {:>11} {:>11}",
+            "p50", "p90", "p99", "p99.9", "p99.99", "max", "count"
+        )?;
+        for (name, p) in self.latency_rows() {
+            writeln!(
+                o,
+                "  {:<27} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11} {:>11}",
+                name, p.p50, p.p90, p.p99, p.p999, p.p9999, p.max, p.count
+            )?;
+        }
+        writeln!(o)?;
+        writeln!(
+            o,
+            "rings          {:<24} {:>8} {:>6} {:>12} {:>9}",
+            "name", "slots", "policy", "pushed", "full"
+        )?;
+        for e in &self.edges {
+            writeln!(
+                o,
+                "               {:<24} {:>8} {:>6} {:>12} {:>9}",
+                e.name, e.capacity, e.policy, e.pushed, e.full
+            )?;
+        }
+        writeln!(o)?;
+        writeln!(o, "digest         {:016x}", self.digest())?;
+        if self.failures.is_empty() {
+            writeln!(o, "status         ok")?;
+        } else {
+            for failure in &self.failures {
+                writeln!(o, "FAILED         {failure}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Non-zero counts by message type, in type-byte order.
+fn type_counts(by_type: &[u64; 256]) -> impl Iterator<Item = (char, u64)> + '_ {
+    by_type
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| (k as u8 as char, *n))
+}
+
+fn opt(p: Option<Price>) -> String {
+    p.map_or_else(|| "unknown".to_string(), |p| p.to_string())
 }

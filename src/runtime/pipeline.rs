@@ -1,0 +1,605 @@
+//! The pipeline: wires a topology into rings and runners, starts them, and runs the
+//! shutdown protocol.
+//!
+//! Shutdown is a protocol, not a flag. The source stops (input ended, a stop was
+//! requested, or a runner failed); every ring then drains in order — each runner reads
+//! its input until the producer has closed and nothing is left, lets its stages emit
+//! what they owe, and closes its own output — so nothing accepted is lost. Each runner
+//! hands back its counters and histograms as it exits, and [`Pipeline::join`] joins
+//! every thread and merges them into one report.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::edge::{EdgeIn, EdgeOut, edge};
+use super::idle::{IdleStrategy, Idler};
+use super::runner::{Chain, Link, Placement, RunnerOutput, drive, spawn};
+use super::topology::{EdgeKind, ShardRunner, StageId, Topology};
+use crate::clock::MonoClock;
+use crate::config::Config;
+use crate::feed::replay::{Input, InputError, ReplaySource};
+use crate::latency::LatencyRecorder;
+use crate::msg::{ExecReport, Features, MarketEvent, RawFrame, Signal, VenueCommand};
+use crate::report::RunReport;
+use crate::stages::decode::Decode;
+use crate::stages::features::FeatureStage;
+use crate::stages::inference::Inference;
+use crate::stages::risk::Risk;
+use crate::stages::routing::Routing;
+use crate::stages::{Control, Emit, ReportSource};
+use crate::sys::{Failure, Progress, StopSignal, TradingLatch, TradingState};
+use crate::universe::Universe;
+use crate::venue::runner::{self as venue_runner, Lane};
+use crate::venue::sim::SimVenue;
+
+/// Everything a run needs, validated.
+pub struct PipelineSpec {
+    pub topology: Topology,
+    pub config: Config,
+    pub universe: Arc<Universe>,
+    pub input: Input,
+}
+
+/// Why a pipeline did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("input {0}")]
+    Input(#[from] InputError),
+    #[error("could not start runner '{runner}': {source}")]
+    Spawn {
+        runner: String,
+        source: std::io::Error,
+    },
+}
+
+/// The execution reports a risk stage reads: the venue's ring, waited on with the risk
+/// runner's idle strategy.
+pub struct VenueReports {
+    ring: EdgeIn<ExecReport>,
+    idle: Idler,
+}
+
+impl ReportSource for VenueReports {
+    #[inline]
+    fn drain_into(&mut self, sink: &mut std::collections::VecDeque<ExecReport>) -> usize {
+        let n = self.ring.read_batch(usize::MAX, |r| sink.push_back(r));
+        if n > 0 {
+            self.idle.reset();
+        }
+        n
+    }
+
+    fn is_finished(&self) -> bool {
+        self.ring.is_finished()
+    }
+
+    fn idle(&mut self) {
+        self.idle.idle();
+    }
+}
+
+/// A running pipeline.
+pub struct Pipeline {
+    handles: Vec<JoinHandle<RunnerOutput>>,
+    controls: Vec<EdgeOut<Control>>,
+    stop: Arc<StopSignal>,
+    latch: Arc<TradingLatch>,
+    progress: Arc<Progress>,
+    started: Instant,
+    meta: RunMeta,
+}
+
+/// What the report says about the run besides counters.
+#[derive(Clone, Debug)]
+pub struct RunMeta {
+    pub input: String,
+    pub input_bytes: u64,
+    pub topology: String,
+    pub topology_description: String,
+    pub shards: usize,
+    pub universe: Arc<Universe>,
+    pub starting_cash: crate::msg::Price,
+}
+
+impl Pipeline {
+    /// Loads the input, builds every ring and stage, and starts the runners (consumers
+    /// before producers, the source last).
+    pub fn start(spec: PipelineSpec) -> Result<Pipeline, StartError> {
+        let PipelineSpec {
+            topology,
+            config,
+            universe,
+            input,
+        } = spec;
+        let bytes = Arc::new(input.load()?);
+        let stop = Arc::new(StopSignal::new());
+        let initial = config
+            .risk
+            .initial_state()
+            .expect("validated config has a trading state");
+        let latch = Arc::new(TradingLatch::new(initial));
+        let progress = Arc::new(Progress::new());
+        let clock = MonoClock::new();
+        let meta = RunMeta {
+            input: input.describe(),
+            input_bytes: bytes.bytes().len() as u64,
+            topology: topology.path.display().to_string(),
+            topology_description: topology.description.clone(),
+            shards: topology.shards,
+            universe: Arc::clone(&universe),
+            starting_cash: config.risk.starting_cash,
+        };
+        let mut wiring = Wiring {
+            topology: &topology,
+            stop: &stop,
+            handles: Vec::new(),
+            controls: Vec::new(),
+        };
+
+        let mut feeds = Vec::new();
+        let mut lanes = Vec::new();
+        for shard in 0..topology.shards {
+            let feed_spec = topology.ring(EdgeKind::Feed);
+            let (feed_out, feed_in) = edge(
+                format!("shard{shard}/feed"),
+                feed_spec.capacity,
+                feed_spec.policy,
+                Idler::new(topology.source.idle),
+            );
+            feeds.push(feed_out);
+            let venue_spec = topology.ring(EdgeKind::Venue);
+            let routing_idle = runner_of(&topology, StageId::Routing).idle;
+            let (venue_out, venue_in) = edge(
+                format!("shard{shard}/venue"),
+                venue_spec.capacity,
+                venue_spec.policy,
+                Idler::new(routing_idle),
+            );
+            let reports_spec = topology.ring(EdgeKind::Reports);
+            let (reports_out, reports_in) = edge(
+                format!("shard{shard}/reports"),
+                reports_spec.capacity,
+                reports_spec.policy,
+                Idler::new(topology.venue.idle),
+            );
+            let owned = topology.owned(shard);
+            // The venue holds at most what risk lets the shard have open at once.
+            let open_limit: usize = owned
+                .iter()
+                .map(|&id| {
+                    config
+                        .risk
+                        .limits_for(universe.name(id).as_str())
+                        .max_open_orders as usize
+                })
+                .sum();
+            let venue = SimVenue::new(universe.len(), &config.venue, open_limit);
+            lanes.push(Lane::new(venue, venue_in, reports_out));
+            let risk_idle = Idler::new(runner_of(&topology, StageId::Risk).idle);
+            let stages = ShardStages {
+                decode: Some(Decode::new(Arc::clone(&universe))),
+                features: Some(FeatureStage::new(
+                    Arc::clone(&universe),
+                    &owned,
+                    &config.features,
+                )),
+                inference: Some(Inference::new(&config.model, universe.len())),
+                risk: Some(Risk::new(
+                    Arc::clone(&universe),
+                    &owned,
+                    &config.risk,
+                    &config.execution,
+                    Arc::clone(&latch),
+                    VenueReports {
+                        ring: reports_in,
+                        idle: risk_idle,
+                    },
+                )),
+                routing: Some(Routing::new(LatencyRecorder::new(clock.clone()))),
+            };
+            if let Err(e) = wiring.spawn_shard(shard, stages, feed_in, venue_out, &clock) {
+                return Err(wiring.abort(e));
+            }
+        }
+
+        let venue_placement = Placement {
+            name: "venue".into(),
+            core: topology.venue.core.map(core),
+        };
+        let venue_idle = Idler::new(topology.venue.idle);
+        let handle = spawn(
+            venue_placement,
+            Arc::clone(&stop),
+            (lanes, venue_idle),
+            |(lanes, idle)| venue_runner::serve(lanes, idle),
+            |(lanes, _), out| out.venue = Some(venue_runner::report(lanes)),
+        );
+        match handle {
+            Ok(h) => wiring.handles.push(h),
+            Err(source) => {
+                return Err(wiring.abort(StartError::Spawn {
+                    runner: "venue".into(),
+                    source,
+                }));
+            }
+        }
+
+        let source = ReplaySource::new(
+            bytes,
+            Arc::clone(&universe),
+            topology.shard_of.clone(),
+            feeds,
+            clock.clone(),
+            Arc::clone(&progress),
+            Arc::clone(&stop),
+        );
+        let source_stop = Arc::clone(&stop);
+        let handle = spawn(
+            Placement {
+                name: "source".into(),
+                core: topology.source.core.map(core),
+            },
+            Arc::clone(&stop),
+            source,
+            move |src| {
+                if let Err(message) = src.run() {
+                    source_stop.fail(Failure {
+                        runner: "source".into(),
+                        stage: "source".into(),
+                        message,
+                    });
+                }
+            },
+            |src, out| {
+                out.edges = src.edge_stats();
+                out.source = Some(src.stats().clone());
+            },
+        );
+        match handle {
+            Ok(h) => wiring.handles.push(h),
+            Err(source) => {
+                return Err(wiring.abort(StartError::Spawn {
+                    runner: "source".into(),
+                    source,
+                }));
+            }
+        }
+
+        let Wiring {
+            handles, controls, ..
+        } = wiring;
+        Ok(Pipeline {
+            handles,
+            controls,
+            stop,
+            latch,
+            progress,
+            started: Instant::now(),
+            meta,
+        })
+    }
+
+    /// Sets the firm-wide trading state (an operator's decision: it may also lower it),
+    /// then tells every runner, so routing cancels open orders on `Halted`.
+    pub fn set_trading_state(&mut self, state: TradingState) {
+        self.latch.reset(state);
+        for control in &mut self.controls {
+            control.emit(Control::TradingState(state));
+        }
+    }
+
+    /// Asks the source to stop; the pipeline then drains and its runners exit.
+    pub fn request_stop(&self) {
+        self.stop.request_stop();
+    }
+
+    /// The stop signal, for a signal handler to share.
+    pub fn stop_signal(&self) -> Arc<StopSignal> {
+        Arc::clone(&self.stop)
+    }
+
+    /// Messages the source has framed so far.
+    pub fn progress(&self) -> u64 {
+        self.progress.get()
+    }
+
+    /// Total input size in bytes.
+    pub fn input_bytes(&self) -> u64 {
+        self.meta.input_bytes
+    }
+
+    /// True once every runner has exited.
+    pub fn is_finished(&self) -> bool {
+        self.handles.iter().all(JoinHandle::is_finished)
+    }
+
+    /// Waits for every runner, then merges what they report.
+    pub fn join(self) -> RunReport {
+        let mut outputs = Vec::with_capacity(self.handles.len());
+        for handle in self.handles {
+            let name = handle.thread().name().unwrap_or("runner").to_string();
+            match handle.join() {
+                Ok(out) => outputs.push(out),
+                Err(payload) => self.stop.fail(Failure {
+                    runner: name.clone(),
+                    stage: name,
+                    message: super::runner::panic_message(payload.as_ref()),
+                }),
+            }
+        }
+        let elapsed = self.started.elapsed();
+        RunReport::build(self.meta, outputs, self.stop.failures(), elapsed)
+    }
+
+    /// Waits until every runner has exited, calling `tick` about every `period`.
+    pub fn wait(&self, period: Duration, mut tick: impl FnMut(&Pipeline)) {
+        while !self.is_finished() {
+            std::thread::sleep(period);
+            tick(self);
+        }
+    }
+}
+
+fn core(id: usize) -> core_affinity::CoreId {
+    core_affinity::CoreId { id }
+}
+
+fn runner_of(topology: &Topology, stage: StageId) -> &ShardRunner {
+    topology
+        .runners
+        .iter()
+        .find(|r| r.first <= stage && stage <= r.last)
+        .expect("validated: every stage has a runner")
+}
+
+/// One shard's stage objects before they are handed to runners.
+struct ShardStages {
+    decode: Option<Decode>,
+    features: Option<FeatureStage>,
+    inference: Option<Inference>,
+    risk: Option<Risk<VenueReports>>,
+    routing: Option<Routing>,
+}
+
+/// One shard's rings before they are handed to runners: the input of each stage that
+/// starts a runner, and the output of each stage that ends one.
+#[derive(Default)]
+struct ShardRings {
+    frames_in: Option<EdgeIn<RawFrame>>,
+    market: (Option<EdgeOut<MarketEvent>>, Option<EdgeIn<MarketEvent>>),
+    features: (Option<EdgeOut<Features>>, Option<EdgeIn<Features>>),
+    signals: (Option<EdgeOut<Signal>>, Option<EdgeIn<Signal>>),
+    orders: (Option<EdgeOut<VenueCommand>>, Option<EdgeIn<VenueCommand>>),
+    venue_out: Option<EdgeOut<VenueCommand>>,
+}
+
+struct Wiring<'a> {
+    topology: &'a Topology,
+    stop: &'a Arc<StopSignal>,
+    handles: Vec<JoinHandle<RunnerOutput>>,
+    controls: Vec<EdgeOut<Control>>,
+}
+
+impl Wiring<'_> {
+    fn spawn_shard(
+        &mut self,
+        shard: usize,
+        mut stages: ShardStages,
+        frames_in: EdgeIn<RawFrame>,
+        venue_out: EdgeOut<VenueCommand>,
+        clock: &MonoClock,
+    ) -> Result<(), StartError> {
+        let t = self.topology;
+        let mut rings = ShardRings {
+            frames_in: Some(frames_in),
+            venue_out: Some(venue_out),
+            ..ShardRings::default()
+        };
+        for runner in &t.runners {
+            if let Some(kind) = t.edge_after(runner.last) {
+                let spec = t.ring(kind);
+                let name = format!("shard{shard}/{}", kind.name());
+                let idle = Idler::new(runner.idle);
+                match kind {
+                    EdgeKind::Market => pair(
+                        &mut rings.market,
+                        edge(name, spec.capacity, spec.policy, idle),
+                    ),
+                    EdgeKind::Features => pair(
+                        &mut rings.features,
+                        edge(name, spec.capacity, spec.policy, idle),
+                    ),
+                    EdgeKind::Signals => pair(
+                        &mut rings.signals,
+                        edge(name, spec.capacity, spec.policy, idle),
+                    ),
+                    EdgeKind::Orders => pair(
+                        &mut rings.orders,
+                        edge(name, spec.capacity, spec.policy, idle),
+                    ),
+                    _ => unreachable!("edge_after gives only stage-to-stage rings"),
+                }
+            }
+        }
+        // Downstream runners first, so no producer starts before its consumer exists.
+        for runner in t.runners.iter().rev() {
+            let placement = Placement {
+                name: format!("shard{shard}/{}", runner.name),
+                core: runner.cores.as_ref().map(|cores| core(cores[shard])),
+            };
+            let control_spec = t.ring(EdgeKind::Control);
+            let (control_out, control_in) = edge(
+                format!("{}/control", placement.name),
+                control_spec.capacity,
+                control_spec.policy,
+                Idler::new(IdleStrategy::SpinThenYield { spins: 0 }),
+            );
+            self.controls.push(control_out);
+            let launch = Launch {
+                placement,
+                stop: self.stop,
+                idle: Idler::new(runner.idle),
+                control: control_in,
+            };
+            let handle = launch_runner(runner, launch, &mut stages, &mut rings, clock)?;
+            self.handles.push(handle);
+        }
+        Ok(())
+    }
+
+    /// A start failed: stop and join what already runs, then report the failure.
+    fn abort(self, error: StartError) -> StartError {
+        self.stop.fail(Failure {
+            runner: "pipeline".into(),
+            stage: "start".into(),
+            message: error.to_string(),
+        });
+        drop(self.controls);
+        for handle in self.handles {
+            let _ = handle.join();
+        }
+        error
+    }
+}
+
+fn pair<T>(
+    slot: &mut (Option<EdgeOut<T>>, Option<EdgeIn<T>>),
+    (out, inp): (EdgeOut<T>, EdgeIn<T>),
+) {
+    *slot = (Some(out), Some(inp));
+}
+
+/// What every stage runner needs besides its stages.
+struct Launch<'a> {
+    placement: Placement,
+    stop: &'a Arc<StopSignal>,
+    idle: Idler,
+    control: EdgeIn<Control>,
+}
+
+fn go<In: Copy + Send + 'static, C: Emit<In> + Chain + Send + 'static>(
+    launch: Launch<'_>,
+    input: EdgeIn<In>,
+    chain: C,
+) -> Result<JoinHandle<RunnerOutput>, StartError> {
+    let Launch {
+        placement,
+        stop,
+        idle,
+        control,
+    } = launch;
+    let name = placement.name.clone();
+    spawn(
+        placement,
+        Arc::clone(stop),
+        (input, control, chain, idle),
+        |(input, control, chain, idle)| drive(input, control, chain, idle),
+        |(_, _, chain, _), out| chain.finish(out),
+    )
+    .map_err(|source| StartError::Spawn {
+        runner: name,
+        source,
+    })
+}
+
+/// Builds a runner's chain from its stages — nested [`Link`]s ending in its output ring —
+/// and starts it. One arm per contiguous run of stages, so every chain is a concrete,
+/// monomorphised type: no `dyn` on the hot path.
+fn launch_runner(
+    runner: &ShardRunner,
+    launch: Launch<'_>,
+    s: &mut ShardStages,
+    r: &mut ShardRings,
+    clock: &MonoClock,
+) -> Result<JoinHandle<RunnerOutput>, StartError> {
+    use StageId::{Decode as D, Features as F, Inference as I, Risk as K, Routing as O};
+    let rec = || LatencyRecorder::new(clock.clone());
+    macro_rules! take {
+        ($slot:expr) => {
+            $slot
+                .take()
+                .expect("validated topology: each stage and ring is placed once")
+        };
+    }
+    macro_rules! chain {
+        ($out:expr; $last:ident) => { Link::new(take!(s.$last), $out, rec()) };
+        ($out:expr; $first:ident, $($rest:ident),+) => { Link::new(take!(s.$first), chain!($out; $($rest),+), rec()) };
+    }
+    match (runner.first, runner.last) {
+        (D, D) => go(
+            launch,
+            take!(r.frames_in),
+            chain!(take!(r.market.0); decode),
+        ),
+        (D, F) => go(
+            launch,
+            take!(r.frames_in),
+            chain!(take!(r.features.0); decode, features),
+        ),
+        (D, I) => go(
+            launch,
+            take!(r.frames_in),
+            chain!(take!(r.signals.0); decode, features, inference),
+        ),
+        (D, K) => go(
+            launch,
+            take!(r.frames_in),
+            chain!(take!(r.orders.0); decode, features, inference, risk),
+        ),
+        (D, O) => go(
+            launch,
+            take!(r.frames_in),
+            chain!(take!(r.venue_out); decode, features, inference, risk, routing),
+        ),
+        (F, F) => go(
+            launch,
+            take!(r.market.1),
+            chain!(take!(r.features.0); features),
+        ),
+        (F, I) => go(
+            launch,
+            take!(r.market.1),
+            chain!(take!(r.signals.0); features, inference),
+        ),
+        (F, K) => go(
+            launch,
+            take!(r.market.1),
+            chain!(take!(r.orders.0); features, inference, risk),
+        ),
+        (F, O) => go(
+            launch,
+            take!(r.market.1),
+            chain!(take!(r.venue_out); features, inference, risk, routing),
+        ),
+        (I, I) => go(
+            launch,
+            take!(r.features.1),
+            chain!(take!(r.signals.0); inference),
+        ),
+        (I, K) => go(
+            launch,
+            take!(r.features.1),
+            chain!(take!(r.orders.0); inference, risk),
+        ),
+        (I, O) => go(
+            launch,
+            take!(r.features.1),
+            chain!(take!(r.venue_out); inference, risk, routing),
+        ),
+        (K, K) => go(launch, take!(r.signals.1), chain!(take!(r.orders.0); risk)),
+        (K, O) => go(
+            launch,
+            take!(r.signals.1),
+            chain!(take!(r.venue_out); risk, routing),
+        ),
+        (O, O) => go(
+            launch,
+            take!(r.orders.1),
+            chain!(take!(r.venue_out); routing),
+        ),
+        (first, last) => {
+            unreachable!("validated topology: {first:?}..{last:?} is not a forward run")
+        }
+    }
+}
