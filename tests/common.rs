@@ -1,0 +1,44 @@
+#![allow(dead_code)] // each test binary uses a subset of these helpers
+//! Helpers shared by the integration tests (each test file includes this by `mod`).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tickpipe::config::Config;
+use tickpipe::feed::replay::Input;
+use tickpipe::feed::sample::SampleSpec;
+use tickpipe::report::RunReport;
+use tickpipe::runtime::pipeline::{Pipeline, PipelineSpec};
+use tickpipe::runtime::topology::Topology;
+
+/// The bundled config and the given topology, with `shards` shards, replaying the
+/// default sample session cut to `messages`.
+pub fn spec(topology: &str, shards: usize, messages: u64) -> PipelineSpec {
+    let (config, universe) =
+        Config::load(Path::new("config/tickpipe.toml")).expect("bundled config is valid");
+    let cores: Vec<usize> = (0..64).collect();
+    let topology = Topology::load(Path::new(topology), Some(shards), &universe, &cores)
+        .expect("bundled topology");
+    let input = Input::Sample(SampleSpec {
+        messages,
+        ..SampleSpec::default_session()
+    });
+    PipelineSpec {
+        topology,
+        config,
+        universe: Arc::new(universe),
+        input,
+    }
+}
+
+pub fn run(topology: &str, shards: usize, messages: u64) -> RunReport {
+    let report = Pipeline::start(spec(topology, shards, messages))
+        .expect("pipeline starts")
+        .join();
+    assert!(
+        report.failures.is_empty(),
+        "{topology} ×{shards} failed: {:?}",
+        report.failures
+    );
+    report
+}
