@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The one test command: README and .ci/run both call this.
+# Format check, clippy with -D warnings, all tests, benches and fuzz targets compile,
+# and the loom model checks (release, LOOM_MAX_PREEMPTIONS=2).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "format"
+cargo fmt --all -- --check
+(cd loom-tests && cargo fmt -- --check)
+
+step "clippy (-D warnings)"
+cargo clippy --all-targets --locked -- -D warnings
+
+step "tests"
+cargo test --locked
+
+step "benches compile"
+cargo bench --locked --no-run
+
+step "loom model checks (release, LOOM_MAX_PREEMPTIONS=2)"
+(
+  cd loom-tests
+  export RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2
+  cargo clippy --release --tests --locked -- -D warnings
+  cargo test --release --locked
+)
+
+step "all checks passed"
