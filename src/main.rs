@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use tickpipe::config::Config;
-use tickpipe::feed::replay::Input;
+use tickpipe::feed::replay::{Input, Pacing};
 use tickpipe::feed::sample::{SampleSpec, generate};
 use tickpipe::runtime::pipeline::{Pipeline, PipelineSpec};
 use tickpipe::runtime::topology::Topology;
@@ -57,6 +57,11 @@ struct RunArgs {
     /// (NASDAQ's format). Without it, the bundled sample session is replayed.
     #[arg(long, value_name = "FILE")]
     input: Option<PathBuf>,
+    /// Replay open loop at this many messages per second (each message stamped with
+    /// its intended send time, so queueing shows as latency); default: as fast as the
+    /// pipeline takes it.
+    #[arg(long, value_name = "MSGS_PER_SEC", value_parser = positive_rate)]
+    rate: Option<f64>,
     /// Engine configuration: symbols, features, model, risk limits, execution, venue.
     #[arg(long, value_name = "FILE", default_value = "config/tickpipe.toml")]
     config: PathBuf,
@@ -116,11 +121,16 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             topology.shards
         );
     }
+    let pacing = match args.rate {
+        Some(messages_per_sec) => Pacing::Rate { messages_per_sec },
+        None => Pacing::AsFastAsPossible,
+    };
     let spec = PipelineSpec {
         topology,
         config,
         universe: Arc::new(universe),
         input,
+        pacing,
     };
     let pipeline = Pipeline::start(spec)?;
     let stop = pipeline.stop_signal();
@@ -157,6 +167,15 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+fn positive_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        _ => Err(format!(
+            "{s:?} is not a positive number of messages per second"
+        )),
+    }
 }
 
 fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {

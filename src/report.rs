@@ -7,7 +7,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
-use crate::feed::replay::SourceStats;
+use crate::feed::router::SourceStats;
 use crate::latency::{Percentiles, new_histogram};
 use crate::msg::Price;
 use crate::runtime::edge::EdgeStats;
@@ -193,6 +193,7 @@ impl RunReport {
             "venue_rejects": risk.venue_rejects,
             "rejections": rejections,
             "invalid_reports": risk.invalid_reports,
+            "watermarks": { "sent": risk.watermarks_sent, "waits": risk.watermark_waits },
             "orders_open_at_end": risk.orders_open_at_end,
             "positions": positions,
             "pnl": { "realised": realised, "unrealised": unrealised },

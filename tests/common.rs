@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use tickpipe::config::Config;
-use tickpipe::feed::replay::Input;
+use tickpipe::feed::replay::{Input, Pacing};
 use tickpipe::feed::sample::SampleSpec;
 use tickpipe::report::RunReport;
 use tickpipe::runtime::pipeline::{Pipeline, PipelineSpec};
@@ -27,6 +27,7 @@ pub fn spec(topology: &str, shards: usize, messages: u64) -> PipelineSpec {
         topology,
         config,
         universe: Arc::new(universe),
+        pacing: Pacing::AsFastAsPossible,
         input,
     }
 }

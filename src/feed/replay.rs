@@ -1,24 +1,17 @@
-//! File replay: the pipeline's source. Frames an ITCH 5.0 file (read without copying,
-//! through mmap) or the generated sample, checks each message's length against its
-//! type, and routes it to the shard that owns its symbol.
-//!
-//! Routing needs only the message type and stock locate, so the source never decodes:
-//! decode runs per shard. Stock directory (`R`) messages teach the source which shard
-//! owns each locate; locate 0 (system events) goes to every shard; messages for tickers
-//! outside the configured universe are counted and dropped here.
+//! File replay: frames an ITCH 5.0 file (read without copying, through mmap) or the
+//! generated sample, as fast as possible or open loop at a fixed rate, and hands each
+//! message to the [`ShardRouter`].
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::clock::MonoClock;
-use crate::feed::itch::{self, FrameError, Framer};
+use crate::feed::itch::{FrameError, Framer};
+use crate::feed::router::ShardRouter;
 use crate::feed::sample::{SampleSpec, generate};
-use crate::msg::{RawFrame, SymbolName};
-use crate::runtime::edge::EdgeOut;
-use crate::stages::Emit;
+use crate::runtime::idle::Idler;
 use crate::sys::mmap::MappedFile;
 use crate::sys::{Progress, StopSignal};
-use crate::universe::Universe;
 
 /// Where the market data comes from.
 #[derive(Debug, Clone)]
@@ -89,100 +82,53 @@ impl InputBytes {
     }
 }
 
-/// A message the source could not use, with where it was.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Skipped {
-    pub offset: u64,
-    pub reason: String,
+/// How fast the replay goes.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub enum Pacing {
+    /// As fast as the pipeline takes it. `ts_recv` is the time each message is framed,
+    /// so latencies include waiting in a full feed ring.
+    AsFastAsPossible,
+    /// Open loop at a fixed offered rate: message `i` is due at `start + i / rate`. Its
+    /// `ts_recv` is that intended time, not the (possibly later) time it is sent, so a
+    /// stalled pipeline shows as latency instead of hiding behind a slowed sender
+    /// (coordinated omission).
+    Rate { messages_per_sec: f64 },
 }
 
-/// What the source counted.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SourceStats {
-    /// Every framed message, known type or not.
-    pub messages: u64,
-    /// Framed messages by type byte.
-    pub by_type: [u64; 256],
-    pub bytes: u64,
-    /// Messages of tickers outside the configured universe.
-    pub untracked: u64,
-    /// Messages sent to each shard (system messages count once per shard).
-    pub routed: Vec<u64>,
-    /// Messages skipped: unknown type, wrong length for their type, zero length.
-    pub skipped: u64,
-    /// The first skipped messages (at most [`SourceStats::SKIP_SAMPLES`]), for the report.
-    pub skipped_samples: Vec<Skipped>,
-    /// True if a stop was requested before the input ended.
-    pub stopped_early: bool,
-}
-
-impl SourceStats {
-    pub const SKIP_SAMPLES: usize = 8;
-
-    pub fn new(shards: usize) -> SourceStats {
-        SourceStats {
-            messages: 0,
-            by_type: [0; 256],
-            bytes: 0,
-            untracked: 0,
-            routed: vec![0; shards],
-            skipped: 0,
-            skipped_samples: Vec::new(),
-            stopped_early: false,
-        }
-    }
-
-    fn skip(&mut self, offset: u64, reason: impl Into<String>) {
-        self.skipped += 1;
-        if self.skipped_samples.len() < Self::SKIP_SAMPLES {
-            self.skipped_samples.push(Skipped {
-                offset,
-                reason: reason.into(),
-            });
-        }
-    }
-}
-
-/// No shard: the locate has no directory entry in the universe.
-const UNROUTED: u16 = u16::MAX;
 /// Frames between checks of the stop signal and progress updates.
 const CHECK_EVERY: u64 = 1024;
 
-/// The replay source: one per pipeline, on its own runner.
+/// The file-replay source: one per pipeline, on its own runner.
 pub struct ReplaySource {
     input: Arc<InputBytes>,
-    universe: Arc<Universe>,
-    shard_of_symbol: Vec<usize>,
-    /// Shard of each stock locate, learnt from `R` messages.
-    shard_of_locate: Box<[u16]>,
-    outputs: Vec<EdgeOut<RawFrame>>,
+    router: ShardRouter,
+    pacing: Pacing,
+    /// How to wait for a paced message's due time: the source runner's idle strategy,
+    /// so a source sharing a core yields it (busy-spinning would starve the shard).
+    idle: Idler,
     clock: MonoClock,
     progress: Arc<Progress>,
     stop: Arc<StopSignal>,
-    stats: SourceStats,
 }
 
 impl ReplaySource {
     pub fn new(
         input: Arc<InputBytes>,
-        universe: Arc<Universe>,
-        shard_of_symbol: Vec<usize>,
-        outputs: Vec<EdgeOut<RawFrame>>,
+        router: ShardRouter,
+        pacing: Pacing,
+        idle: Idler,
         clock: MonoClock,
         progress: Arc<Progress>,
         stop: Arc<StopSignal>,
     ) -> ReplaySource {
-        let stats = SourceStats::new(outputs.len());
         ReplaySource {
             input,
-            universe,
-            shard_of_symbol,
-            shard_of_locate: vec![UNROUTED; 1 << 16].into_boxed_slice(),
-            outputs,
+            router,
+            pacing,
+            idle,
             clock,
             progress,
             stop,
-            stats,
         }
     }
 
@@ -191,13 +137,30 @@ impl ReplaySource {
     /// naming its offset; everything framed before it has been sent.
     pub fn run(&mut self) -> Result<(), String> {
         let input = Arc::clone(&self.input);
+        let interval_ns = match self.pacing {
+            Pacing::AsFastAsPossible => None,
+            Pacing::Rate { messages_per_sec } => Some(1e9 / messages_per_sec),
+        };
+        let start = self.clock.now_ns();
         let mut since_check = 0u64;
-        for item in Framer::new(input.bytes()) {
-            match item {
-                Ok(frame) => self.route(frame.offset, frame.bytes),
-                Err(e @ FrameError::ZeroLength { .. }) => {
-                    self.stats.skip(e.offset(), format!("byte {e}"))
+        for (sent, item) in Framer::new(input.bytes()).enumerate() {
+            let ts_recv = match interval_ns {
+                None => self.clock.now_ns(),
+                Some(interval) => {
+                    let due = start + (sent as f64 * interval) as u64;
+                    self.idle.reset();
+                    while self.clock.now_ns() < due {
+                        self.idle.idle();
+                    }
+                    due
                 }
+            };
+            match item {
+                Ok(frame) => self.router.route(frame.offset, frame.bytes, ts_recv),
+                Err(e @ FrameError::ZeroLength { .. }) => self
+                    .router
+                    .stats_mut()
+                    .skip(e.offset(), format!("byte {e}")),
                 Err(e) => return Err(format!("input ends inside a message: byte {e}")),
             }
             since_check += 1;
@@ -205,7 +168,7 @@ impl ReplaySource {
                 self.progress.add(since_check);
                 since_check = 0;
                 if self.stop.should_stop() {
-                    self.stats.stopped_early = true;
+                    self.router.stats_mut().stopped_early = true;
                     break;
                 }
             }
@@ -214,62 +177,7 @@ impl ReplaySource {
         Ok(())
     }
 
-    #[inline]
-    fn route(&mut self, offset: u64, msg: &[u8]) {
-        self.stats.messages += 1;
-        self.stats.bytes += msg.len() as u64 + 2;
-        self.stats.by_type[usize::from(msg[0])] += 1;
-        let kind = match itch::check_length(msg) {
-            Ok(kind) => kind,
-            Err(e) => {
-                self.stats
-                    .skip(offset, format!("byte offset {offset}: {e}, skipped"));
-                return;
-            }
-        };
-        let locate = itch::stock_locate(msg).expect("length checked");
-        if kind == b'R' {
-            self.learn_directory(locate, msg);
-        }
-        let ts_recv = self.clock.now_ns();
-        let frame = RawFrame::new(ts_recv, msg).expect("ITCH messages fit a frame");
-        if locate == 0 {
-            for (shard, out) in self.outputs.iter_mut().enumerate() {
-                out.emit(frame);
-                self.stats.routed[shard] += 1;
-            }
-            return;
-        }
-        match self.shard_of_locate[usize::from(locate)] {
-            UNROUTED => self.stats.untracked += 1,
-            shard => {
-                let shard = usize::from(shard);
-                self.outputs[shard].emit(frame);
-                self.stats.routed[shard] += 1;
-            }
-        }
-    }
-
-    /// An `R` message: if its ticker is in the universe, route its locate to the ticker's
-    /// shard from now on.
-    fn learn_directory(&mut self, locate: u16, msg: &[u8]) {
-        let Ok(itch::Message::StockDirectory { stock, .. }) = itch::decode(msg) else {
-            return;
-        };
-        let name = SymbolName(*stock);
-        self.shard_of_locate[usize::from(locate)] = match self.universe.id(&name) {
-            Some(id) => self.shard_of_symbol[id.index()] as u16,
-            None => UNROUTED,
-        };
-    }
-
-    /// What the source counted; its output rings close when it is dropped.
-    pub fn stats(&self) -> &SourceStats {
-        &self.stats
-    }
-
-    /// Edge statistics of the per-shard feed rings.
-    pub fn edge_stats(&self) -> Vec<crate::runtime::edge::EdgeStats> {
-        self.outputs.iter().map(EdgeOut::stats).collect()
+    pub fn router(&self) -> &ShardRouter {
+        &self.router
     }
 }

@@ -84,7 +84,11 @@ impl Side {
     }
 }
 
-/// A symbol's trading state as the exchange reports it (ITCH `H`, field "Trading State").
+/// A symbol's trading state: what the exchange reports (ITCH `H`, "Trading State"),
+/// overridden by what tickpipe knows about its own view of the symbol. In a
+/// [`MarketView`](super::MarketView) it is the *effective* state: `FeedStale` first, then
+/// `BookCrossed`, then an operational halt as `Halted`, then the exchange's state. Only
+/// `Trading` allows orders.
 #[repr(u8)]
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum TradingStatus {
@@ -98,6 +102,12 @@ pub enum TradingStatus {
     QuotationOnly = b'Q',
     /// No `H` message seen yet; treated as not trading (fail closed).
     Unknown = b'?',
+    /// Market data that may concern the symbol was lost: its book cannot be trusted for
+    /// the rest of the session ([`crate::feed::integrity`]).
+    FeedStale = b'!',
+    /// The book is crossed or locked after a complete update: something upstream is
+    /// wrong until it clears.
+    BookCrossed = b'X',
 }
 
 impl TradingStatus {

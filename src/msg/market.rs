@@ -58,4 +58,7 @@ pub enum MarketUpdate {
     },
     /// ITCH `Q`: a cross (auction) print.
     Cross { price: Price, shares: u64 },
+    /// The feed lost data that may concern this symbol ([`crate::feed::integrity`]):
+    /// its book is stale for the rest of the session.
+    FeedStale,
 }

@@ -18,7 +18,8 @@ use super::runner::{Chain, Link, Placement, RunnerOutput, drive, spawn};
 use super::topology::{EdgeKind, ShardRunner, StageId, Topology};
 use crate::clock::MonoClock;
 use crate::config::Config;
-use crate::feed::replay::{Input, InputError, ReplaySource};
+use crate::feed::replay::{Input, InputError, Pacing, ReplaySource};
+use crate::feed::router::ShardRouter;
 use crate::latency::LatencyRecorder;
 use crate::msg::{ExecReport, Features, MarketEvent, RawFrame, Signal, VenueCommand};
 use crate::report::RunReport;
@@ -39,6 +40,7 @@ pub struct PipelineSpec {
     pub config: Config,
     pub universe: Arc<Universe>,
     pub input: Input,
+    pub pacing: Pacing,
 }
 
 /// Why a pipeline did not start.
@@ -111,6 +113,7 @@ impl Pipeline {
             config,
             universe,
             input,
+            pacing,
         } = spec;
         let bytes = Arc::new(input.load()?);
         let stop = Arc::new(StopSignal::new());
@@ -225,11 +228,12 @@ impl Pipeline {
             }
         }
 
+        let router = ShardRouter::new(Arc::clone(&universe), topology.shard_of.clone(), feeds);
         let source = ReplaySource::new(
             bytes,
-            Arc::clone(&universe),
-            topology.shard_of.clone(),
-            feeds,
+            router,
+            pacing,
+            Idler::new(topology.source.idle),
             clock.clone(),
             Arc::clone(&progress),
             Arc::clone(&stop),
@@ -252,8 +256,8 @@ impl Pipeline {
                 }
             },
             |src, out| {
-                out.edges = src.edge_stats();
-                out.source = Some(src.stats().clone());
+                out.edges = src.router().edge_stats();
+                out.source = Some(src.router().stats().clone());
             },
         );
         match handle {

@@ -15,7 +15,7 @@ use hdrhistogram::Histogram;
 
 use super::edge::{ConsumerGone, EdgeIn, EdgeOut, EdgeStats};
 use super::idle::Idler;
-use crate::feed::replay::SourceStats;
+use crate::feed::router::SourceStats;
 use crate::latency::LatencyRecorder;
 use crate::msg::Stamped;
 use crate::report::ShardReport;

@@ -10,6 +10,7 @@
 
 use std::sync::Arc;
 
+use crate::feed::integrity;
 use crate::feed::itch::{self, Message};
 use crate::msg::{
     MarketEvent, MarketUpdate, RawFrame, Side, Stamp, SymbolId, SymbolName, TradingStatus,
@@ -37,6 +38,8 @@ pub struct DecodeStats {
     /// Frames that are not an ITCH 5.0 message of the right length. The source checks
     /// lengths, so anything here means a source let one through.
     pub malformed: u64,
+    /// Feed-integrity notices received ([`crate::feed::integrity`]).
+    pub stale_notices: u64,
 }
 
 impl Default for DecodeStats {
@@ -47,6 +50,7 @@ impl Default for DecodeStats {
             unmapped_locate: 0,
             bad_codes: 0,
             malformed: 0,
+            stale_notices: 0,
         }
     }
 }
@@ -58,6 +62,7 @@ impl DecodeStats {
         }
         self.emitted += other.emitted;
         self.unmapped_locate += other.unmapped_locate;
+        self.stale_notices += other.stale_notices;
         self.bad_codes += other.bad_codes;
         self.malformed += other.malformed;
     }
@@ -76,12 +81,15 @@ pub struct Decode {
     /// Locate → symbol, from the day's `R` messages; `None` for a locate with no
     /// directory entry or whose symbol is not configured.
     symbols: Box<[Option<SymbolId>; LOCATES]>,
+    /// Every symbol a directory entry has mapped, for notices that concern them all.
+    known: Vec<SymbolId>,
     stats: DecodeStats,
 }
 
 impl Decode {
     pub fn new(universe: Arc<Universe>) -> Decode {
         Decode {
+            known: Vec::with_capacity(universe.len()),
             universe,
             symbols: Box::new([None; LOCATES]),
             stats: DecodeStats::default(),
@@ -105,6 +113,10 @@ impl Stage for Decode {
         if let Some(&kind) = bytes.first() {
             self.stats.messages[usize::from(kind)] += 1;
         }
+        if let Some((locate, ts_event)) = integrity::parse_stale_notice(bytes) {
+            self.on_stale_notice(frame.ts_recv, locate, ts_event, out);
+            return;
+        }
         let Ok(msg) = itch::decode(bytes) else {
             self.stats.malformed += 1;
             return;
@@ -112,7 +124,11 @@ impl Stage for Decode {
         let header = msg.header();
         if let Message::StockDirectory { stock, .. } = msg {
             // A later entry for the same locate replaces the earlier one.
-            self.symbols[usize::from(header.stock_locate)] = self.universe.id(&SymbolName(*stock));
+            let id = self.universe.id(&SymbolName(*stock));
+            self.symbols[usize::from(header.stock_locate)] = id;
+            if let Some(id) = id.filter(|id| !self.known.contains(id)) {
+                self.known.push(id);
+            }
             return;
         }
         let Some(update) = update(&msg) else {
@@ -139,6 +155,34 @@ impl Stage for Decode {
 
     fn report(&self, report: &mut ShardReport) {
         report.decode.merge(&self.stats);
+    }
+}
+
+impl Decode {
+    /// A feed-integrity notice: the symbol at `locate`, or every known symbol for locate
+    /// 0, goes stale from this point in the stream.
+    fn on_stale_notice<O: Emit<MarketEvent>>(
+        &mut self,
+        ts_recv: u64,
+        locate: u16,
+        ts_event: u64,
+        out: &mut O,
+    ) {
+        self.stats.stale_notices += 1;
+        let stamp = Stamp { ts_recv, ts_event };
+        let mut stale = |symbol| {
+            out.emit(MarketEvent {
+                stamp,
+                symbol,
+                update: MarketUpdate::FeedStale,
+            });
+            self.stats.emitted += 1;
+        };
+        if locate == 0 {
+            self.known.iter().for_each(|&s| stale(s));
+        } else if let Some(symbol) = self.symbols[usize::from(locate)] {
+            stale(symbol);
+        }
     }
 }
 

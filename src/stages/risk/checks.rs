@@ -23,6 +23,10 @@ pub enum RejectCode {
     TradingHalted,
     /// The latch is `ReduceOnly` and the order could increase |position|.
     ReduceOnly,
+    /// The feed lost data that may concern the symbol: its book is not to be trusted.
+    FeedStale,
+    /// The symbol's book is crossed or locked: our view of it is wrong.
+    BookCrossed,
     /// The symbol is not trading at the exchange.
     VenueHalted,
     /// No mark: the book has never been two-sided and nothing has printed.
@@ -38,10 +42,12 @@ pub enum RejectCode {
 }
 
 impl RejectCode {
-    pub const COUNT: usize = 10;
+    pub const COUNT: usize = 12;
     pub const ALL: [RejectCode; RejectCode::COUNT] = [
         RejectCode::TradingHalted,
         RejectCode::ReduceOnly,
+        RejectCode::FeedStale,
+        RejectCode::BookCrossed,
         RejectCode::VenueHalted,
         RejectCode::NoMark,
         RejectCode::StaleMark,
@@ -56,6 +62,8 @@ impl RejectCode {
         match self {
             RejectCode::TradingHalted => "TRADING_HALTED",
             RejectCode::ReduceOnly => "REDUCE_ONLY",
+            RejectCode::FeedStale => "FEED_STALE",
+            RejectCode::BookCrossed => "BOOK_CROSSED",
             RejectCode::VenueHalted => "VENUE_HALTED",
             RejectCode::NoMark => "NO_MARK",
             RejectCode::StaleMark => "STALE_MARK",
@@ -126,7 +134,10 @@ impl fmt::Display for Rejection {
         let Breach { code, value, limit } = self.breach;
         write!(f, "{code} symbol={}", self.symbol)?;
         match code {
-            RejectCode::TradingHalted | RejectCode::NoMark => {}
+            RejectCode::TradingHalted
+            | RejectCode::NoMark
+            | RejectCode::FeedStale
+            | RejectCode::BookCrossed => {}
             RejectCode::ReduceOnly => {
                 write!(f, " order_qty={value} reducible_qty={limit}")?;
             }
@@ -170,8 +181,11 @@ pub fn check(p: &Proposal, s: &Snapshot<'_>) -> Result<(), Breach> {
         }
         TradingState::Active => {}
     }
-    if s.status != TradingStatus::Trading {
-        return breach(RejectCode::VenueHalted, i64::from(s.status as u8), 0);
+    match s.status {
+        TradingStatus::Trading => {}
+        TradingStatus::FeedStale => return breach(RejectCode::FeedStale, 0, 0),
+        TradingStatus::BookCrossed => return breach(RejectCode::BookCrossed, 0, 0),
+        other => return breach(RejectCode::VenueHalted, i64::from(other as u8), 0),
     }
     let Some(mark) = s.mark.filter(|m| m.price > Price::ZERO) else {
         return breach(RejectCode::NoMark, 0, 0);
@@ -348,6 +362,30 @@ mod tests {
     }
 
     #[test]
+    fn a_stale_feed_or_crossed_book_blocks_with_its_own_code() {
+        for (status, want) in [
+            (TradingStatus::FeedStale, RejectCode::FeedStale),
+            (TradingStatus::BookCrossed, RejectCode::BookCrossed),
+        ] {
+            let s = Snapshot {
+                status,
+                ..snapshot()
+            };
+            assert_eq!(code(buy(1), s), Some(want));
+            let sell = Proposal {
+                side: Side::Sell,
+                ..buy(1)
+            };
+            let long = Snapshot { position: 100, ..s };
+            assert_eq!(
+                code(sell, long),
+                Some(want),
+                "reducing orders are blocked too: the book is wrong"
+            );
+        }
+    }
+
+    #[test]
     fn no_mark_and_stale_mark() {
         let none = Snapshot {
             mark: None,
@@ -464,6 +502,8 @@ mod tests {
             [
                 "TRADING_HALTED",
                 "REDUCE_ONLY",
+                "FEED_STALE",
+                "BOOK_CROSSED",
                 "VENUE_HALTED",
                 "NO_MARK",
                 "STALE_MARK",

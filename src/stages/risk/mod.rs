@@ -230,15 +230,25 @@ impl<R: ReportSource> Risk<R> {
     }
 
     /// Step 1: every report due at `t` applied, waiting for the venue if it can still
-    /// send one.
+    /// send one. A watermark request goes out ahead of need ([`VenueSync::should_request`])
+    /// so the wait is rare.
     #[inline]
     fn catch_up<O: Emit<VenueCommand>>(&mut self, stamp: Stamp, out: &mut O) {
         let t = stamp.ts_event;
         self.sync.receive(&mut self.reports);
-        if self.live_orders > 0 && !self.sync.covers(t) {
-            out.emit(VenueCommand::Watermark { stamp });
-            self.stats.watermarks_sent += 1;
-            self.sync.await_watermark(&mut self.reports, t);
+        if self.live_orders > 0 {
+            loop {
+                if self.sync.should_request(t) {
+                    out.emit(VenueCommand::Watermark { stamp });
+                    self.stats.watermarks_sent += 1;
+                    self.sync.requested(t);
+                }
+                if self.sync.covers(t) {
+                    break;
+                }
+                self.stats.watermark_waits += 1;
+                self.sync.await_answer(&mut self.reports, t);
+            }
         }
         while let Some(r) = self.sync.next_due(t) {
             self.apply_report(r);

@@ -85,6 +85,8 @@ pub struct RiskStats {
     pub no_touch: u64,
     /// `Watermark` commands sent, each a wait for the venue.
     pub watermarks_sent: u64,
+    /// Times a decision had to wait for the venue's answer (the rest arrived in time).
+    pub watermark_waits: u64,
     /// Signals whose event time was earlier than a previous one's; decided at the later
     /// time so commands stay ordered.
     pub time_regressions: u64,
@@ -132,6 +134,7 @@ impl RiskStats {
         }
         self.no_touch += other.no_touch;
         self.watermarks_sent += other.watermarks_sent;
+        self.watermark_waits += other.watermark_waits;
         self.time_regressions += other.time_regressions;
         self.invalid_reports += other.invalid_reports;
         self.first_invalid_report = earliest(

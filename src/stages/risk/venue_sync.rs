@@ -11,9 +11,16 @@
 //!
 //! So once a watermark report with time `V` has been received, every report with
 //! `ts_event < V` is already here ([`VenueSync::covers`]). Before deciding at `T` with
-//! orders live, risk needs `V > T`; if it does not have it, it asks and waits
-//! ([`VenueSync::await_watermark`]). With no order live no report can come, so there is
-//! no round trip at all on the common path.
+//! orders live, risk needs `V > T`. With no order live no report can come, so there is
+//! no round trip at all.
+//!
+//! Asking only once `V ≤ T` would make every request a wait: a cross-thread round trip
+//! per `L` of event time (98 977 of them replaying the 2M-message sample, each one a
+//! stall while the venue thread gets scheduled). So risk keeps one request in flight
+//! ahead of need: it learns the venue's lead `V − W` from the first answer and asks
+//! again once half of it is used ([`VenueSync::should_request`]); the answer is then
+//! usually back before event time reaches it, and [`VenueSync::await_answer`] rarely
+//! waits. Extra watermarks change no report (the venue's property tests check it).
 
 use std::collections::VecDeque;
 
@@ -31,6 +38,10 @@ pub struct VenueSync {
     inbox: VecDeque<ExecReport>,
     /// Every report with an earlier `ts_event` has been received.
     watermark: u64,
+    /// `Some(W)` while a `Watermark { W }` request is unanswered; one at a time.
+    in_flight: Option<u64>,
+    /// The venue's lead, `V − W`, learnt from the last answer; 0 until one arrives.
+    lead: u64,
 }
 
 impl Default for VenueSync {
@@ -38,6 +49,8 @@ impl Default for VenueSync {
         VenueSync {
             inbox: VecDeque::with_capacity(INBOX_CAPACITY),
             watermark: 0,
+            in_flight: None,
+            lead: 0,
         }
     }
 }
@@ -55,6 +68,9 @@ impl VenueSync {
         for r in self.inbox.range(before..) {
             if r.kind == ExecKind::Watermark {
                 self.watermark = self.watermark.max(r.stamp.ts_event);
+                if let Some(asked) = self.in_flight.take() {
+                    self.lead = r.stamp.ts_event.saturating_sub(asked);
+                }
             }
         }
     }
@@ -65,16 +81,29 @@ impl VenueSync {
         self.watermark > t
     }
 
-    /// Waits until [`VenueSync::covers`]`(t)`; the caller has asked the venue for it.
+    /// Whether to ask for a watermark at `t` now: none is in flight, and less than half
+    /// the venue's lead of coverage is left (all of it gone, until the lead is known).
+    #[inline]
+    pub fn should_request(&self, t: u64) -> bool {
+        self.in_flight.is_none() && t.saturating_add(self.lead / 2) >= self.watermark
+    }
+
+    /// A `Watermark { t }` request was sent.
+    #[inline]
+    pub fn requested(&mut self, t: u64) {
+        self.in_flight = Some(t);
+    }
+
+    /// Waits for the answer to the request in flight.
     ///
     /// # Panics
     /// If the venue's stream ends first: the venue is gone, so no decision at `t` could
     /// ever be made correctly. The runtime turns the panic into a pipeline failure that
     /// names the stage.
-    pub fn await_watermark<R: ReportSource>(&mut self, source: &mut R, t: u64) {
+    pub fn await_answer<R: ReportSource>(&mut self, source: &mut R, t: u64) {
         loop {
             self.receive(source);
-            if self.covers(t) {
+            if self.in_flight.is_none() {
                 return;
             }
             if source.is_finished() {
@@ -150,10 +179,27 @@ mod tests {
     }
 
     #[test]
+    fn the_lead_is_learnt_and_the_next_request_goes_out_at_half_of_it() {
+        let mut sync = VenueSync::default();
+        assert!(sync.should_request(0), "nothing vouched for yet");
+        sync.requested(100);
+        assert!(!sync.should_request(100), "one request in flight at a time");
+        let mut source: VecDeque<ExecReport> = [report(ExecKind::Watermark, 150)].into();
+        sync.await_answer(&mut source, 100);
+        assert!(sync.covers(149) && !sync.covers(150));
+        assert!(
+            !sync.should_request(124),
+            "more than half of the 50 ns lead left"
+        );
+        assert!(sync.should_request(125));
+    }
+
+    #[test]
     #[should_panic(expected = "venue is gone")]
     fn waiting_on_a_finished_stream_panics() {
         let mut sync = VenueSync::default();
-        let mut source: VecDeque<ExecReport> = [report(ExecKind::Watermark, 10)].into();
-        sync.await_watermark(&mut source, 10);
+        let mut source: VecDeque<ExecReport> = [report(ExecKind::Ack, 5)].into();
+        sync.requested(10);
+        sync.await_answer(&mut source, 10);
     }
 }

@@ -127,6 +127,8 @@ pub struct Book {
     asks: Ladder,
     status: TradingStatus,
     operational_halt: bool,
+    /// The feed lost data that may concern this symbol; permanent for the session.
+    stale: bool,
     /// Best bid ≥ best ask after the last complete update.
     crossed: bool,
 }
@@ -138,6 +140,7 @@ impl Book {
             asks: Ladder::with_capacity(Side::Sell, max_levels),
             status: TradingStatus::Unknown,
             operational_halt: false,
+            stale: false,
             crossed: false,
         }
     }
@@ -197,20 +200,32 @@ impl Book {
         self.operational_halt
     }
 
+    /// Orders may go out: exactly when [`Book::effective_status`] is `Trading`.
     #[inline]
     pub fn can_trade(&self) -> bool {
-        self.status == TradingStatus::Trading && !self.operational_halt
+        self.effective_status() == TradingStatus::Trading
     }
 
-    /// The state to publish: `Halted` while an operational halt is in force, otherwise
-    /// the `H` state, so it reads `Trading` exactly when [`Book::can_trade`].
+    /// The state to publish, most serious first: `FeedStale` once the feed lost data
+    /// that may concern the symbol, `BookCrossed` while the book is crossed or locked,
+    /// `Halted` while an operational halt is in force, otherwise the `H` state.
     #[inline]
     pub fn effective_status(&self) -> TradingStatus {
-        if self.operational_halt {
+        if self.stale {
+            TradingStatus::FeedStale
+        } else if self.crossed {
+            TradingStatus::BookCrossed
+        } else if self.operational_halt {
             TradingStatus::Halted
         } else {
             self.status
         }
+    }
+
+    /// True once a feed-integrity notice marked the symbol stale.
+    #[inline]
+    pub fn is_stale(&self) -> bool {
+        self.stale
     }
 
     /// False while the book is crossed or locked (best bid ≥ best ask).
@@ -323,6 +338,10 @@ impl<'a> Apply<'a> {
             }
             MarketUpdate::OperationalHalt { halted } => {
                 self.book.operational_halt = halted;
+                None
+            }
+            MarketUpdate::FeedStale => {
+                self.book.stale = true;
                 None
             }
             MarketUpdate::Add {

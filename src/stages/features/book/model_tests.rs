@@ -17,6 +17,7 @@ struct SymbolState {
     status: TradingStatus,
     operational_halt: bool,
     crossed: bool,
+    stale: bool,
 }
 
 struct Model {
@@ -31,6 +32,7 @@ impl Model {
             status: TradingStatus::Unknown,
             operational_halt: false,
             crossed: false,
+            stale: false,
         };
         Model {
             orders: BTreeMap::new(),
@@ -119,6 +121,10 @@ impl Model {
             }
             MarketUpdate::OperationalHalt { halted } => {
                 self.states.get_mut(&symbol).unwrap().operational_halt = halted;
+                Ok(None)
+            }
+            MarketUpdate::FeedStale => {
+                self.states.get_mut(&symbol).unwrap().stale = true;
                 Ok(None)
             }
             MarketUpdate::Add {
@@ -243,6 +249,7 @@ pub(crate) fn update() -> impl Strategy<Value = MarketUpdate> {
             .prop_map(|(order_ref, new_order_ref, price, shares)| MarketUpdate::Replace { order_ref, new_order_ref, price, shares }),
         1 => status().prop_map(|status| MarketUpdate::Status { status }),
         1 => any::<bool>().prop_map(|halted| MarketUpdate::OperationalHalt { halted }),
+        1 => Just(MarketUpdate::FeedStale),
         1 => (price.clone(), shares, side()).prop_map(|(price, shares, side)| MarketUpdate::Trade { price, shares, side }),
         1 => (price, 0u64..1000).prop_map(|(price, shares)| MarketUpdate::Cross { price, shares }),
     ]
@@ -274,10 +281,18 @@ fn assert_agree(books: &BookSet, model: &Model) -> Result<(), TestCaseError> {
         prop_assert_eq!(book.status(), state.status);
         prop_assert_eq!(book.operational_halt(), state.operational_halt);
         prop_assert_eq!(book.is_valid(), !state.crossed);
-        prop_assert_eq!(
-            book.can_trade(),
-            state.status == TradingStatus::Trading && !state.operational_halt
-        );
+        prop_assert_eq!(book.is_stale(), state.stale);
+        let expected = if state.stale {
+            TradingStatus::FeedStale
+        } else if state.crossed {
+            TradingStatus::BookCrossed
+        } else if state.operational_halt {
+            TradingStatus::Halted
+        } else {
+            state.status
+        };
+        prop_assert_eq!(book.effective_status(), expected);
+        prop_assert_eq!(book.can_trade(), expected == TradingStatus::Trading);
     }
     prop_assert_eq!(books.order_count(), model.orders.len());
     for order_ref in 0..25 {

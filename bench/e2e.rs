@@ -1,0 +1,3 @@
+//! Placeholder: filled in by the measurement work (issue 4).
+
+fn main() {}
