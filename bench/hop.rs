@@ -1,3 +1,8 @@
 //! Placeholder: filled in by the measurement work (issue 4).
 
-fn main() {}
+#[path = "support/mod.rs"]
+mod support;
+
+fn main() {
+    println!("{:?}", support::machine());
+}

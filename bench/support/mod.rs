@@ -1,0 +1,201 @@
+//! What every latency benchmark shares: result rows in `target/bench/results.json`, HDR
+//! interval logs, percentile-distribution plots, and a description of the machine.
+//!
+//! Included by path (`#[path = "support/mod.rs"] mod support;`) from each bench, so the
+//! library carries none of it.
+#![allow(dead_code)] // each bench uses a subset
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::V2DeflateSerializer;
+use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+use serde_json::{Map, Value, json};
+use tickpipe::latency::Percentiles;
+
+/// Where every bench writes: `target/bench/` (`CARGO_TARGET_DIR` respected).
+pub fn out_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("target"),
+        PathBuf::from,
+    );
+    let dir = target.join("bench");
+    fs::create_dir_all(&dir).expect("create target/bench");
+    dir
+}
+
+/// One result: a row of `target/bench/results.json`.
+pub struct Row {
+    /// `hop`, `contention`, `e2e`, or a stage name.
+    pub bench: String,
+    /// The implementation measured (for `hop`: `floor`, `tickpipe`, `crossbeam`,
+    /// `std_mpsc`, `disruptor`, `mutex_vecdeque`).
+    pub imp: String,
+    /// What distinguishes this row from others of the same bench and impl (a rate, a
+    /// symbol count, a topology); part of the row's identity.
+    pub case: String,
+    /// Latency percentiles in nanoseconds, when the bench measures latency.
+    pub latency: Option<Percentiles>,
+    /// Rates and anything else (`offered_per_s`, `achieved_per_s`, `updates_per_s`,
+    /// `threads_sharing_a_core`, …).
+    pub extra: Map<String, Value>,
+}
+
+impl Row {
+    pub fn to_json(&self) -> Value {
+        let mut o = Map::new();
+        o.insert("bench".into(), json!(self.bench));
+        o.insert("impl".into(), json!(self.imp));
+        o.insert("case".into(), json!(self.case));
+        if let Some(p) = &self.latency {
+            for (k, v) in [
+                ("p50_ns", p.p50),
+                ("p90_ns", p.p90),
+                ("p99_ns", p.p99),
+                ("p999_ns", p.p999),
+                ("p9999_ns", p.p9999),
+                ("max_ns", p.max),
+                ("count", p.count),
+            ] {
+                o.insert(k.into(), json!(v));
+            }
+        }
+        o.extend(self.extra.clone());
+        Value::Object(o)
+    }
+}
+
+/// Adds `rows` to `target/bench/results.json`, replacing earlier rows with the same
+/// (bench, impl, case), so a partial re-run updates only what it measured.
+pub fn record(rows: &[Row]) {
+    let path = out_dir().join("results.json");
+    let mut all: Vec<Value> = fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    let key = |v: &Value| (v["bench"].clone(), v["impl"].clone(), v["case"].clone());
+    for row in rows {
+        let new = row.to_json();
+        all.retain(|old| key(old) != key(&new));
+        all.push(new);
+    }
+    let text = serde_json::to_string_pretty(&all).expect("rows serialise");
+    fs::write(&path, text + "\n").unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}
+
+/// Writes `histograms` (tag, histogram) as one HDR interval log (`.hlog`), readable by
+/// HdrHistogram's HistogramLogAnalyzer and plotting tools; every interval spans `span`.
+pub fn write_hlog(name: &str, span: Duration, histograms: &[(&str, &Histogram<u64>)]) -> PathBuf {
+    let path = out_dir().join(format!("{name}.hlog"));
+    let mut file =
+        fs::File::create(&path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
+    let mut serializer = V2DeflateSerializer::new();
+    let mut log = IntervalLogWriterBuilder::new()
+        .add_comment(&format!("tickpipe bench {name}; values in nanoseconds"))
+        .with_start_time(SystemTime::now())
+        .begin_log_with(&mut file, &mut serializer)
+        .expect("write hlog header");
+    for (tag, h) in histograms {
+        let tag = Tag::new(tag).expect("tags have no spaces or commas");
+        log.write_histogram(*h, Duration::ZERO, span, Some(tag))
+            .expect("write hlog interval");
+    }
+    path
+}
+
+/// Plots latency against percentile (the x axis stretched toward the tail, as
+/// HdrHistogram's plots are) for each series, as an SVG.
+pub fn plot_percentiles(name: &str, title: &str, series: &[(&str, &Histogram<u64>)]) -> PathBuf {
+    use plotters::prelude::*;
+    let path = out_dir().join(format!("{name}.svg"));
+    // x = log10(1 / (1 - q)): 0 at p0, 1 at p90, 2 at p99, 3 at p99.9, 4 at p99.99.
+    let points = |h: &Histogram<u64>| -> Vec<(f64, f64)> {
+        (0..=400)
+            .map(|i| {
+                let x = f64::from(i) / 100.0;
+                let q = 1.0 - 10f64.powf(-x);
+                (x, h.value_at_quantile(q).max(1) as f64)
+            })
+            .collect()
+    };
+    let y_max = series
+        .iter()
+        .map(|(_, h)| h.value_at_quantile(0.9999).max(1))
+        .max()
+        .unwrap_or(1) as f64
+        * 2.0;
+    let root = SVGBackend::new(&path, (900, 540)).into_drawing_area();
+    root.fill(&WHITE).expect("svg");
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(15)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..4f64, (1f64..y_max).log_scale())
+        .expect("svg chart");
+    chart
+        .configure_mesh()
+        .x_desc("percentile")
+        .y_desc("latency (ns)")
+        .x_label_formatter(&|x| match x.round() as i64 {
+            0 => "0%".into(),
+            1 => "90%".into(),
+            2 => "99%".into(),
+            3 => "99.9%".into(),
+            _ => "99.99%".into(),
+        })
+        .draw()
+        .expect("svg mesh");
+    for (i, (label, h)) in series.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        chart
+            .draw_series(LineSeries::new(points(h), color.stroke_width(2)))
+            .expect("svg series")
+            .label(*label)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .border_style(BLACK)
+        .background_style(WHITE)
+        .draw()
+        .expect("svg legend");
+    root.present().expect("svg write");
+    drop(chart);
+    drop(root);
+    path
+}
+
+/// The machine a figure was measured on, as BENCHMARKS.md states it.
+pub fn machine() -> BTreeMap<&'static str, String> {
+    let read = |p: &str| {
+        fs::read_to_string(p)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| "unknown".into())
+    };
+    let cpuinfo = read("/proc/cpuinfo");
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .and_then(|r| r.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let smt = read("/sys/devices/system/cpu/smt/active");
+    let governor = read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor");
+    let kernel = read("/proc/sys/kernel/osrelease");
+    BTreeMap::from([
+        ("cpu", cpu),
+        ("cores", cores.to_string()),
+        ("smt", smt),
+        ("governor", governor),
+        ("kernel", kernel),
+    ])
+}
