@@ -1,3 +1,285 @@
-//! Per-stage compute benchmarks (criterion, single thread). Filled in with the stages.
+//! Per-stage compute and the single-core fused replay (criterion, one thread).
+//!
+//! Each stage is fed the real outputs of the stages before it, captured once from the
+//! sample session, so every bench sees the traffic the pipeline sees. A stage that keeps
+//! state (books, orders) is rebuilt before each pass (`iter_batched`, construction not
+//! timed) so every pass replays the same session from the same start.
+//!
+//! `fused_replay` is the whole shard on one core: framing, the five stages and the
+//! simulated venue called inline, with no ring and no other thread. It answers "how many
+//! messages per second can one core decide on" (issue #2's ≥ 2 M/s aim).
 
-fn main() {}
+use std::hint::black_box;
+use std::path::Path;
+use std::sync::Arc;
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use tickpipe::clock::MonoClock;
+use tickpipe::config::Config;
+use tickpipe::feed::itch::{Framer, check_length};
+use tickpipe::feed::sample::{SampleSpec, generate};
+use tickpipe::latency::LatencyRecorder;
+use tickpipe::msg::{ExecReport, Features, MarketEvent, RawFrame, Signal, SymbolId, VenueCommand};
+use tickpipe::runtime::runner::Link;
+use tickpipe::stages::decode::Decode;
+use tickpipe::stages::features::FeatureStage;
+use tickpipe::stages::inference::Inference;
+use tickpipe::stages::risk::Risk;
+use tickpipe::stages::routing::Routing;
+use tickpipe::stages::{Emit, Stage};
+use tickpipe::sys::TradingLatch;
+use tickpipe::universe::Universe;
+use tickpipe::venue::SimVenue;
+use tickpipe::venue::inline::{InlineReports, InlineVenue, inline_venue};
+
+/// Messages of the sample session the benches replay: a quarter of the default day,
+/// about 16 MB, so one pass of the fused replay takes ~0.15 s.
+const MESSAGES: u64 = 500_000;
+
+/// Swallows a stage's output without the cost of storing it.
+struct Sink(u64);
+
+impl<T> Emit<T> for Sink {
+    #[inline]
+    fn emit(&mut self, item: T) {
+        black_box(&item);
+        self.0 += 1;
+    }
+}
+
+/// The session, its configuration, and every stage's input captured in order.
+struct Traffic {
+    config: Config,
+    universe: Arc<Universe>,
+    owned: Vec<SymbolId>,
+    bytes: Vec<u8>,
+    frames: Vec<RawFrame>,
+    events: Vec<MarketEvent>,
+    features: Vec<Features>,
+    signals: Vec<Signal>,
+    commands: Vec<VenueCommand>,
+}
+
+impl Traffic {
+    fn capture() -> Traffic {
+        let (config, universe) =
+            Config::load(Path::new("config/tickpipe.toml")).expect("bundled config");
+        let universe = Arc::new(universe);
+        let owned: Vec<SymbolId> = universe.ids().collect();
+        let bytes = generate(&SampleSpec {
+            messages: MESSAGES,
+            ..SampleSpec::default_session()
+        });
+        let frames: Vec<RawFrame> = Framer::new(&bytes)
+            .filter_map(Result::ok)
+            .filter(|f| check_length(f.bytes).is_ok())
+            .map(|f| RawFrame::new(0, f.bytes).expect("ITCH fits a frame"))
+            .collect();
+        let mut t = Traffic {
+            config,
+            universe,
+            owned,
+            bytes,
+            frames,
+            events: Vec::new(),
+            features: Vec::new(),
+            signals: Vec::new(),
+            commands: Vec::new(),
+        };
+        let mut decode = t.decode();
+        t.frames
+            .iter()
+            .for_each(|f| decode.on_event(*f, &mut t.events));
+        let mut features = t.features_stage();
+        t.events
+            .iter()
+            .for_each(|e| features.on_event(*e, &mut t.features));
+        let mut inference = t.inference();
+        t.features
+            .iter()
+            .for_each(|f| inference.on_event(*f, &mut t.signals));
+        // Risk's commands, answered by the inline venue as in the fused replay.
+        let (venue, reports) = t.venue();
+        let mut risk = t.risk(reports);
+        let mut recorder = Recorder {
+            venue,
+            seen: Vec::new(),
+        };
+        t.signals
+            .iter()
+            .for_each(|s| risk.on_event(*s, &mut recorder));
+        t.commands = recorder.seen;
+        t
+    }
+
+    fn decode(&self) -> Decode {
+        Decode::new(Arc::clone(&self.universe))
+    }
+
+    fn features_stage(&self) -> FeatureStage {
+        FeatureStage::new(
+            Arc::clone(&self.universe),
+            &self.owned,
+            &self.config.features,
+        )
+    }
+
+    fn inference(&self) -> Inference {
+        Inference::new(&self.config.model, self.universe.len())
+    }
+
+    fn risk<R: tickpipe::stages::ReportSource>(&self, reports: R) -> Risk<R> {
+        let latch = Arc::new(TradingLatch::new(
+            self.config.risk.initial_state().expect("valid"),
+        ));
+        Risk::new(
+            Arc::clone(&self.universe),
+            &self.owned,
+            &self.config.risk,
+            &self.config.execution,
+            latch,
+            reports,
+        )
+    }
+
+    fn venue(&self) -> (InlineVenue, InlineReports) {
+        let capacity = self.config.risk.max_open_orders as usize * self.owned.len();
+        inline_venue(
+            SimVenue::new(self.universe.len(), &self.config.venue, capacity),
+            4096,
+        )
+    }
+
+    fn recorder(&self) -> LatencyRecorder {
+        LatencyRecorder::new(MonoClock::new())
+    }
+}
+
+/// Keeps what risk sends while passing it to the venue.
+struct Recorder {
+    venue: InlineVenue,
+    seen: Vec<VenueCommand>,
+}
+
+impl Emit<VenueCommand> for Recorder {
+    fn emit(&mut self, c: VenueCommand) {
+        self.seen.push(c);
+        self.venue.emit(c);
+    }
+}
+
+fn stage<S: Stage>(c: &mut Criterion, name: &str, inputs: &[S::In], build: impl Fn() -> S) {
+    let mut g = c.benchmark_group("stage");
+    g.throughput(Throughput::Elements(inputs.len() as u64));
+    g.sample_size(20);
+    g.bench_function(name, |b| {
+        b.iter_batched(
+            || (build(), Sink(0)),
+            |(mut stage, mut sink)| {
+                for input in inputs {
+                    stage.on_event(*input, &mut sink);
+                }
+                (stage, sink)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
+fn benches(c: &mut Criterion) {
+    let t = Traffic::capture();
+    stage(c, "features", &t.events, || t.features_stage());
+    stage(c, "inference", &t.features, || t.inference());
+    routing_and_venue(c, &t);
+    risk(c, &t);
+    fused_replay(c, &t);
+}
+
+/// Risk per signal, with the venue answering inline: checks, the order manager,
+/// positions, and its share of the event-time protocol.
+fn risk(c: &mut Criterion, t: &Traffic) {
+    let mut g = c.benchmark_group("stage");
+    g.throughput(Throughput::Elements(t.signals.len() as u64));
+    g.sample_size(20);
+    g.bench_function("risk", |b| {
+        b.iter_batched(
+            || {
+                let (venue, reports) = t.venue();
+                (t.risk(reports), venue)
+            },
+            |(mut risk, mut venue)| {
+                for s in &t.signals {
+                    risk.on_event(*s, &mut venue);
+                }
+                (risk, venue)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
+/// Routing plus the simulated venue per command risk sends.
+fn routing_and_venue(c: &mut Criterion, t: &Traffic) {
+    let mut g = c.benchmark_group("stage");
+    g.throughput(Throughput::Elements(t.commands.len() as u64));
+    g.sample_size(20);
+    g.bench_function("routing+venue", |b| {
+        b.iter_batched(
+            || {
+                let (venue, reports) = t.venue();
+                (Routing::new(t.recorder()), venue, reports)
+            },
+            |(mut routing, mut venue, reports)| {
+                for cmd in &t.commands {
+                    routing.on_event(*cmd, &mut venue);
+                }
+                let mut drained = std::collections::VecDeque::<ExecReport>::new();
+                let mut reports = reports;
+                tickpipe::stages::ReportSource::drain_into(&mut reports, &mut drained);
+                (routing, venue, drained)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
+/// The whole shard on one core: frame, stamp, decode, features, inference, risk,
+/// routing and the venue inline — what the fused topology runs per message, minus the
+/// rings.
+fn fused_replay(c: &mut Criterion, t: &Traffic) {
+    let messages = Framer::new(&t.bytes).count() as u64;
+    let mut g = c.benchmark_group("replay");
+    g.throughput(Throughput::Elements(messages));
+    g.sample_size(10);
+    g.bench_function("fused_one_core", |b| {
+        b.iter_batched(
+            || {
+                let (venue, reports) = t.venue();
+                let routing = Link::new(Routing::new(t.recorder()), venue, t.recorder());
+                let risk = Link::new(t.risk(reports), routing, t.recorder());
+                let inference = Link::new(t.inference(), risk, t.recorder());
+                let features = Link::new(t.features_stage(), inference, t.recorder());
+                (
+                    Link::new(t.decode(), features, t.recorder()),
+                    MonoClock::new(),
+                )
+            },
+            |(mut chain, clock)| {
+                for frame in Framer::new(&t.bytes).flatten() {
+                    if check_length(frame.bytes).is_ok() {
+                        chain.emit(RawFrame::new(clock.now_ns(), frame.bytes).expect("fits"));
+                    }
+                }
+                chain
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(stages, benches);
+criterion_main!(stages);

@@ -113,18 +113,16 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         Some(path) => Input::File(path),
         None => Input::Sample(SampleSpec::default_session()),
     };
-    if !args.quiet {
-        eprintln!(
-            "tickpipe: {} on {} ({} shard(s))",
-            input.describe(),
-            args.pipeline.display(),
-            topology.shards
-        );
-    }
     let pacing = match args.rate {
         Some(messages_per_sec) => Pacing::Rate { messages_per_sec },
         None => Pacing::AsFastAsPossible,
     };
+    let banner = format!(
+        "{} on {} ({} shard(s))",
+        input.describe(),
+        args.pipeline.display(),
+        topology.shards
+    );
     let spec = PipelineSpec {
         topology,
         config,
@@ -133,30 +131,16 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         pacing,
     };
     let pipeline = Pipeline::start(spec)?;
+    if !args.quiet {
+        eprintln!("tickpipe: {banner}");
+    }
     let stop = pipeline.stop_signal();
     ctrlc::set_handler(move || stop.request_stop())
         .context("installing the SIGINT/SIGTERM handler")?;
 
-    let started = Instant::now();
-    let progress = !args.quiet && std::io::stderr().is_terminal();
-    pipeline.wait(
-        Duration::from_millis(if progress { 250 } else { 50 }),
-        |p| {
-            if progress {
-                let done = p.progress();
-                let secs = started.elapsed().as_secs_f64();
-                eprint!(
-                    "\r  {:>12} messages framed  {:>8.2} M msgs/s ",
-                    done,
-                    done as f64 / secs / 1e6
-                );
-                let _ = std::io::stderr().flush();
-            }
-        },
-    );
-    if progress {
-        eprintln!();
-    }
+    let progress = Progress::new(args.quiet);
+    pipeline.wait(Duration::from_millis(50), |p| progress.tick(p.progress()));
+    progress.finish();
     let report = pipeline.join();
     print!("{}", report.to_text());
     if let Some(path) = &args.report_json {
@@ -167,6 +151,56 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Progress on stderr while a run is under way: a line rewritten in place four times a
+/// second on a terminal, a plain line every five seconds otherwise (logs, CI).
+struct Progress {
+    started: Instant,
+    terminal: bool,
+    quiet: bool,
+    last: std::cell::Cell<Instant>,
+}
+
+impl Progress {
+    fn new(quiet: bool) -> Progress {
+        let now = Instant::now();
+        Progress {
+            started: now,
+            terminal: std::io::stderr().is_terminal(),
+            quiet,
+            last: std::cell::Cell::new(now),
+        }
+    }
+
+    fn tick(&self, framed: u64) {
+        let every = if self.terminal {
+            Duration::from_millis(250)
+        } else {
+            Duration::from_secs(5)
+        };
+        if self.quiet || self.last.get().elapsed() < every {
+            return;
+        }
+        self.last.set(Instant::now());
+        let secs = self.started.elapsed().as_secs_f64();
+        let line = format!(
+            "{framed:>12} messages framed  {:>8.2} M msgs/s  {secs:>6.1} s",
+            framed as f64 / secs / 1e6
+        );
+        if self.terminal {
+            eprint!("\r  {line} ");
+            let _ = std::io::stderr().flush();
+        } else {
+            eprintln!("  {line}");
+        }
+    }
+
+    fn finish(&self) {
+        if self.terminal && !self.quiet && self.started.elapsed() >= Duration::from_millis(250) {
+            eprintln!();
+        }
+    }
 }
 
 fn positive_rate(s: &str) -> Result<f64, String> {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
+use crate::feed::replay::Pacing;
 use crate::feed::router::SourceStats;
 use crate::latency::{Percentiles, new_histogram};
 use crate::msg::Price;
@@ -178,6 +179,10 @@ impl RunReport {
             "topology": self.meta.topology,
             "shards": self.meta.shards,
             "elapsed_s": self.elapsed.as_secs_f64(),
+            "offered_per_s": match self.meta.pacing {
+                Pacing::AsFastAsPossible => Value::Null,
+                Pacing::Rate { messages_per_sec } => json!(messages_per_sec),
+            },
             "messages": self.source.messages,
             "by_type": by_type,
             "skipped": self.source.skipped,
@@ -353,6 +358,16 @@ impl RunReport {
             m.starting_cash
         )?;
         writeln!(o)?;
+        match m.pacing {
+            Pacing::AsFastAsPossible => writeln!(
+                o,
+                "latency        as-fast-as-possible replay: the source runs ahead until the feed ring is full, so\n               time since receipt is mostly waiting in it (replay with --rate for latency under load)"
+            )?,
+            Pacing::Rate { messages_per_sec } => writeln!(
+                o,
+                "latency        open loop at {messages_per_sec:.0} msgs/s offered; each message stamped with its intended send time"
+            )?,
+        }
         writeln!(
             o,
             "latency (ns, since receipt)  {:>9} {:>9} {:>9} {:>9} {:>9} {:>11} {:>11}",

@@ -46,7 +46,7 @@ pub struct PipelineSpec {
 /// Why a pipeline did not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("input {0}")]
+    #[error("cannot open the input")]
     Input(#[from] InputError),
     #[error("could not start runner '{runner}': {source}")]
     Spawn {
@@ -102,6 +102,7 @@ pub struct RunMeta {
     pub shards: usize,
     pub universe: Arc<Universe>,
     pub starting_cash: crate::msg::Price,
+    pub pacing: Pacing,
 }
 
 impl Pipeline {
@@ -132,6 +133,7 @@ impl Pipeline {
             shards: topology.shards,
             universe: Arc::clone(&universe),
             starting_cash: config.risk.starting_cash,
+            pacing,
         };
         let mut wiring = Wiring {
             topology: &topology,
