@@ -187,7 +187,21 @@ fn stage<S: Stage>(c: &mut Criterion, name: &str, inputs: &[S::In], build: impl 
     g.finish();
 }
 
+/// The cost of one "now": what every stage pays per event to record latency, and why
+/// the pipeline's clock reads the TSC (quanta) rather than `std::time::Instant`.
+fn clock(c: &mut Criterion) {
+    let mut g = c.benchmark_group("clock");
+    let mono = MonoClock::new();
+    g.bench_function("monoclock_now_ns", |b| b.iter(|| black_box(mono.now_ns())));
+    let epoch = std::time::Instant::now();
+    g.bench_function("std_instant_elapsed", |b| {
+        b.iter(|| black_box(epoch.elapsed().as_nanos() as u64))
+    });
+    g.finish();
+}
+
 fn benches(c: &mut Criterion) {
+    clock(c);
     let t = Traffic::capture();
     stage(c, "features", &t.events, || t.features_stage());
     stage(c, "inference", &t.features, || t.inference());
