@@ -63,3 +63,21 @@ pub struct ExecReport {
     pub side: Side,
     pub reason: RejectReason,
 }
+
+impl ExecReport {
+    /// A report about no order (`Watermark`, `EndOfSession`, or the shell of a
+    /// `CancelRejected`): only `kind` and `stamp` mean anything; the rest is zero.
+    pub const fn session(kind: ExecKind, stamp: Stamp) -> ExecReport {
+        ExecReport {
+            stamp,
+            cl_ord_id: ClOrdId(0),
+            price: Price::ZERO,
+            qty: 0,
+            leaves: 0,
+            symbol: SymbolId(0),
+            kind,
+            side: Side::Buy,
+            reason: RejectReason::None,
+        }
+    }
+}

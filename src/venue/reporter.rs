@@ -6,7 +6,7 @@
 
 use super::book::Order;
 use super::stats::VenueStats;
-use crate::msg::{ClOrdId, ExecKind, ExecReport, Price, RejectReason, Side, Stamp, SymbolId};
+use crate::msg::{ClOrdId, ExecKind, ExecReport, Price, RejectReason, Stamp};
 use crate::stages::Emit;
 
 /// Why the venue refuses a new order: the part of [`RejectReason`] it uses.
@@ -105,17 +105,35 @@ impl<'a, O: Emit<ExecReport>> Reporter<'a, O> {
             cl_ord_id: id,
             symbol: id.symbol(),
             reason: RejectReason::UnknownOrder,
-            ..bare(ExecKind::CancelRejected, ts_recv, self.ts_event)
+            ..ExecReport::session(
+                ExecKind::CancelRejected,
+                Stamp {
+                    ts_recv,
+                    ts_event: self.ts_event,
+                },
+            )
         });
     }
 
     pub fn watermark(&mut self, ts_recv: u64) {
         self.stats.watermarks += 1;
-        self.send(bare(ExecKind::Watermark, ts_recv, self.ts_event));
+        self.send(ExecReport::session(
+            ExecKind::Watermark,
+            Stamp {
+                ts_recv,
+                ts_event: self.ts_event,
+            },
+        ));
     }
 
     pub fn end_of_session(&mut self, ts_recv: u64) {
-        self.send(bare(ExecKind::EndOfSession, ts_recv, self.ts_event));
+        self.send(ExecReport::session(
+            ExecKind::EndOfSession,
+            Stamp {
+                ts_recv,
+                ts_event: self.ts_event,
+            },
+        ));
     }
 
     fn send(&mut self, report: ExecReport) {
@@ -139,20 +157,5 @@ fn about(order: &Order, kind: ExecKind, reason: RejectReason, ts_event: u64) -> 
         kind,
         side: order.side,
         reason,
-    }
-}
-
-/// A report about no order; only `kind` and the stamp mean anything.
-fn bare(kind: ExecKind, ts_recv: u64, ts_event: u64) -> ExecReport {
-    ExecReport {
-        stamp: Stamp { ts_recv, ts_event },
-        cl_ord_id: ClOrdId(0),
-        price: Price::ZERO,
-        qty: 0,
-        leaves: 0,
-        symbol: SymbolId(0),
-        kind,
-        side: Side::Buy,
-        reason: RejectReason::None,
     }
 }

@@ -21,7 +21,7 @@ use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
 use crate::msg::{
-    ClOrdId, ExecKind, ExecReport, OrderIntent, Price, RejectReason, Stamp, SymbolId, TimeInForce,
+    ClOrdId, ExecKind, ExecReport, OrderIntent, Price, RejectReason, Stamp, TimeInForce,
     VenueCommand,
 };
 use crate::stages::{Emit, ReportSource};
@@ -262,20 +262,13 @@ impl Venue {
 }
 
 fn report_at(kind: ExecKind, ts_event: u64) -> ExecReport {
-    ExecReport {
-        stamp: Stamp {
+    ExecReport::session(
+        kind,
+        Stamp {
             ts_recv: 0,
             ts_event,
         },
-        cl_ord_id: ClOrdId(0),
-        price: Price::ZERO,
-        qty: 0,
-        leaves: 0,
-        symbol: SymbolId(0),
-        kind,
-        side: crate::msg::Side::Buy,
-        reason: RejectReason::None,
-    }
+    )
 }
 
 /// Risk's `Emit`: records every command and delivers it to the venue at once.

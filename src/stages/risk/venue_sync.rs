@@ -141,23 +141,16 @@ pub fn venue_gone(what: &str, t: u64) -> ! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::msg::{ClOrdId, Price, RejectReason, Side, Stamp, SymbolId};
+    use crate::msg::Stamp;
 
     fn report(kind: ExecKind, ts_event: u64) -> ExecReport {
-        ExecReport {
-            stamp: Stamp {
+        ExecReport::session(
+            kind,
+            Stamp {
                 ts_recv: 0,
                 ts_event,
             },
-            cl_ord_id: ClOrdId(0),
-            price: Price::ZERO,
-            qty: 0,
-            leaves: 0,
-            symbol: SymbolId(0),
-            kind,
-            side: Side::Buy,
-            reason: RejectReason::None,
-        }
+        )
     }
 
     #[test]
