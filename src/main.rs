@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use tickpipe::config::Config;
+use tickpipe::feed::live::LiveConfig;
 use tickpipe::feed::replay::{Input, Pacing};
 use tickpipe::feed::sample::{SampleSpec, generate};
 use tickpipe::runtime::pipeline::{Pipeline, PipelineSpec};
@@ -57,6 +58,10 @@ struct RunArgs {
     /// (NASDAQ's format). Without it, the bundled sample session is replayed.
     #[arg(long, value_name = "FILE")]
     input: Option<PathBuf>,
+    /// Take the market data live, as MoldUDP64 over UDP, configured by FILE (see
+    /// config/live-loopback.toml): the run ends at the feed's end of session.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["input", "rate"])]
+    live: Option<PathBuf>,
     /// Replay open loop at this many messages per second (each message stamped with
     /// its intended send time, so queueing shows as latency); default: as fast as the
     /// pipeline takes it.
@@ -109,9 +114,10 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         .map(|c| c.id)
         .collect();
     let topology = Topology::load(&args.pipeline, args.shards, &universe, &cores)?;
-    let input = match args.input {
-        Some(path) => Input::File(path),
-        None => Input::Sample(SampleSpec::default_session()),
+    let input = match (args.live, args.input) {
+        (Some(live), _) => Input::Live(Box::new(LiveConfig::load(&live)?)),
+        (None, Some(path)) => Input::File(path),
+        (None, None) => Input::Sample(SampleSpec::default_session()),
     };
     if !args.quiet {
         eprintln!(

@@ -1,8 +1,9 @@
-//! Market-data sources: ITCH 5.0 codec, MoldUDP64 codec, file replay, the sample session
-//! generator.
+//! Market-data sources: ITCH 5.0 codec, file replay, the sample session generator, and
+//! the live MoldUDP64 feed (codec and UDP source).
 
 pub mod integrity;
 pub mod itch;
+pub mod live;
 pub mod mold;
 pub mod replay;
 pub mod router;
