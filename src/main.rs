@@ -136,7 +136,7 @@ struct FeedServerArgs {
     #[arg(long, value_name = "PACKETS_PER_SEC", value_parser = positive_rate, conflicts_with = "rate")]
     packets_per_sec: Option<f64>,
     /// Drop message packets number K, 2K, 3K, … on purpose (K ≥ 1).
-    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "K", value_parser = at_least_one)]
     drop_every: Option<u64>,
     /// Drop each message packet with probability P (0 to 1), drawn from --seed.
     #[arg(long, value_name = "P", value_parser = probability, conflicts_with = "drop_every")]
@@ -155,7 +155,7 @@ struct FeedServerArgs {
     retransmit_window: Option<u64>,
     /// Send a heartbeat when nothing was sent for this long; also the interval at which
     /// end of session is repeated while lingering.
-    #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = at_least_one)]
     heartbeat_ms: u64,
     /// After end of session, keep answering re-requests this long (Ctrl-C ends it sooner).
     #[arg(long, value_name = "MS", default_value_t = 10_000)]
@@ -252,6 +252,12 @@ fn run(args: RunArgs) -> Result<ExitCode> {
 }
 
 fn feed_server(args: FeedServerArgs) -> Result<ExitCode> {
+    if args.dest.ip().is_multicast() && args.multicast_interface.is_none() {
+        anyhow::bail!(
+            "--dest {} is a multicast group: --multicast-interface must name the local interface to send it from",
+            args.dest
+        );
+    }
     let input = match (args.input, args.messages) {
         (Some(path), _) => Input::File(path),
         (None, messages) => Input::Sample(SampleSpec {
@@ -304,6 +310,13 @@ fn feed_server(args: FeedServerArgs) -> Result<ExitCode> {
         eprintln!("warning: the input ends inside a message ({e}); what came before it was played");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn at_least_one(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("{s:?} is not a whole number of at least 1")),
+    }
 }
 
 fn probability(s: &str) -> Result<f64, String> {

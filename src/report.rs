@@ -221,7 +221,11 @@ impl RunReport {
             "untracked": self.source.untracked,
             "stale_notices": self.source.stale_notices,
             "stopped_early": self.source.stopped_early,
-            "feed": self.feed,
+            "feed": self.feed.as_ref().map(|f| {
+                let mut v = json!(f);
+                v["stale_notices"] = json!(self.source.stale_notices);
+                v
+            }),
             "throughput": { "messages_per_s": self.messages_per_sec(), "bytes": self.source.bytes },
             "orders": risk.orders_sent,
             "cancels": risk.cancels_sent,

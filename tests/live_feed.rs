@@ -262,6 +262,7 @@ fn when_recovery_is_impossible_every_symbol_goes_stale_and_risk_blocks_it() {
     assert!(text.contains("STALE"), "{text}");
     assert!(text.contains("FEED_STALE"), "{text}");
     assert_eq!(report.to_json()["feed"]["losses"], feed.losses);
+    assert_eq!(report.to_json()["feed"]["stale_notices"], feed.losses);
     // Each loss costs one 100 ms deadline; a debug run of this size takes seconds.
     assert!(started.elapsed() < Duration::from_secs(60));
 }
@@ -403,6 +404,25 @@ fn no_feed_at_all_fails_the_run_at_the_first_packet_deadline() {
         "{:?}",
         report.failures
     );
+}
+
+#[test]
+fn a_stop_request_ends_a_live_run_cleanly() {
+    let requests = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut spec = common::spec("pipelines/fused.toml", 1, 0);
+    spec.input = Input::Live(Box::new(live_config(
+        unicast(),
+        requests.local_addr().unwrap(),
+    )));
+    let pipeline = Pipeline::start(spec).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let started = Instant::now();
+    pipeline.request_stop();
+    let report = pipeline.join();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert!(report.source.stopped_early);
+    assert_eq!(report.feed.as_ref().unwrap().end, Some(FeedEnd::Stopped));
 }
 
 #[test]

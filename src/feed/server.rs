@@ -710,6 +710,43 @@ mod tests {
     }
 
     #[test]
+    fn requests_outside_the_window_are_refused() {
+        let feed = receiver();
+        let dest = feed.local_addr().unwrap();
+        let mut server = FeedServer::bind(ServerConfig {
+            retransmit_window: 5,
+            drops: DropPolicy::None,
+            ..config()
+        })
+        .unwrap();
+        let client = receiver();
+        client.connect(server.request_addr()).unwrap();
+        let stop = Arc::new(StopSignal::new());
+        let server_stop = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || server.run(&input(10), dest, &server_stop));
+        let mut buf = [0u8; 2048];
+        loop {
+            let len = feed.recv(&mut buf).unwrap();
+            if Packet::parse(&buf[..len]).unwrap().kind == PacketKind::EndOfSession {
+                break;
+            }
+        }
+        let ask = |sequence| Request {
+            session: session(),
+            sequence,
+            count: 2,
+        };
+        // Messages 6..=10 are the last five sent: 5 has left the window.
+        client.send(&ask(5).to_bytes()).unwrap();
+        client.send(&ask(6).to_bytes()).unwrap();
+        let len = client.recv(&mut buf).unwrap();
+        assert_eq!(sequences(&buf[..len]), [6, 7]);
+        stop.request_stop();
+        let stats = thread.join().unwrap().unwrap();
+        assert_eq!((stats.requests_served, stats.requests_refused), (1, 1));
+    }
+
+    #[test]
     fn a_disabled_window_refuses_every_request() {
         let feed = receiver();
         let mut server = FeedServer::bind(ServerConfig {
@@ -732,5 +769,45 @@ mod tests {
             .unwrap();
         assert_eq!((stats.requests, stats.requests_refused), (1, 1));
         assert_eq!(stats.retransmitted_messages, 0);
+    }
+
+    #[test]
+    fn paced_sending_fills_silences_with_heartbeats() {
+        let feed = receiver();
+        let mut server = FeedServer::bind(ServerConfig {
+            // 7 messages a packet, 3 packets, 10 packets/s: two 100 ms silences.
+            rate: SendRate::PacketsPerSec(10.0),
+            drops: DropPolicy::None,
+            heartbeat_interval: Duration::from_millis(20),
+            linger: Duration::ZERO,
+            ..config()
+        })
+        .unwrap();
+        let started = Instant::now();
+        let stats = server
+            .run(&input(21), feed.local_addr().unwrap(), &StopSignal::new())
+            .unwrap();
+        let elapsed = started.elapsed();
+        assert!(elapsed >= Duration::from_millis(200), "{elapsed:?}");
+        assert!(stats.heartbeats >= 4, "{stats:?}");
+        let mut buf = [0u8; 2048];
+        let mut kinds = Vec::new();
+        loop {
+            let len = feed.recv(&mut buf).unwrap();
+            let p = Packet::parse(&buf[..len]).unwrap();
+            kinds.push(p.kind);
+            if p.kind == PacketKind::EndOfSession {
+                break;
+            }
+            if p.kind == PacketKind::Heartbeat {
+                // A heartbeat names the next message to come.
+                assert!(p.sequence == 8 || p.sequence == 15, "{p:?}");
+            }
+        }
+        let data = kinds
+            .iter()
+            .filter(|k| matches!(k, PacketKind::Messages { .. }))
+            .count();
+        assert_eq!(data, 3);
     }
 }
