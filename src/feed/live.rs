@@ -343,8 +343,8 @@ impl LiveSource {
             Limits {
                 max_gap: config.max_gap_messages,
                 max_request: config.max_request_messages,
-                request_interval_ns: config.request_interval_ms * NS_PER_MS,
-                recovery_timeout_ns: config.recovery_timeout_ms * NS_PER_MS,
+                request_interval_ns: config.request_interval_ms.saturating_mul(NS_PER_MS),
+                recovery_timeout_ns: config.recovery_timeout_ms.saturating_mul(NS_PER_MS),
                 reorder_slots: config.reorder_slots,
                 reorder_slot_bytes: config.reorder_slot_bytes,
             },
@@ -363,8 +363,8 @@ impl LiveSource {
             clock,
             progress,
             stop,
-            first_packet_timeout_ns: config.first_packet_timeout_ms * NS_PER_MS,
-            silence_timeout_ns: config.silence_timeout_ms * NS_PER_MS,
+            first_packet_timeout_ns: config.first_packet_timeout_ms.saturating_mul(NS_PER_MS),
+            silence_timeout_ns: config.silence_timeout_ms.saturating_mul(NS_PER_MS),
         })
     }
 
@@ -399,8 +399,10 @@ impl LiveSource {
                 self.sequencer.stats_mut().request_errors += 1;
             }
             let applied = self.sequencer.stats().messages;
-            self.progress.add(applied - reported);
-            reported = applied;
+            if applied > reported {
+                self.progress.add(applied - reported);
+                reported = applied;
+            }
             if self.sequencer.is_done() {
                 return Ok(FeedEnd::EndOfSession);
             }

@@ -11,7 +11,14 @@
 //! `expected < high_water`. Packets beyond `expected` wait in the [`Reorder`] buffer.
 //! A gap's deadline runs from when the hole at `expected` was first seen, and restarts
 //! when `expected` moves: a recovery that keeps making progress is never cut short,
-//! one that stalls is given up within `recovery_timeout` of its last progress.
+//! one that stalls is given up within `recovery_timeout` of its last progress. Giving
+//! up skips to the next held packet (or to `high_water`), counts what was skipped as
+//! lost, and sends every shard a stale notice.
+//!
+//! MoldUDP64 carries no checksum, so a sequence number can only be sanity-checked: a
+//! packet more than `max_gap` ahead of `expected` is believed only when the next such
+//! packet agrees with it (a lone one is most likely corrupt). Once believed, a gap that
+//! wide is given up at once rather than re-requested: the receiver is that far behind.
 
 use super::FeedStats;
 use super::reorder::{Held, Refused, Reorder};
@@ -37,10 +44,13 @@ pub enum Origin {
     Recovery,
 }
 
-/// Limits and deadlines, from the config.
+/// Limits and deadlines: the [`LiveConfig`](super::LiveConfig) keys of the same names,
+/// times in nanoseconds.
 #[derive(Copy, Clone, Debug)]
 pub struct Limits {
+    /// `max_gap_messages`.
     pub max_gap: u64,
+    /// `max_request_messages`.
     pub max_request: u16,
     pub request_interval_ns: u64,
     pub recovery_timeout_ns: u64,
