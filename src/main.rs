@@ -1,6 +1,7 @@
 //! The `tickpipe` binary: parses arguments, loads configuration, calls the library.
 
 use std::io::{IsTerminal, Write};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -9,10 +10,14 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use tickpipe::config::Config;
+use tickpipe::feed::live::LiveConfig;
+use tickpipe::feed::mold::Session;
 use tickpipe::feed::replay::{Input, Pacing};
 use tickpipe::feed::sample::{SampleSpec, generate};
+use tickpipe::feed::server::{DropPolicy, FeedServer, SendRate, ServerConfig};
 use tickpipe::runtime::pipeline::{Pipeline, PipelineSpec};
 use tickpipe::runtime::topology::Topology;
+use tickpipe::sys::StopSignal;
 
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -43,6 +48,19 @@ enum Command {
     Run(RunArgs),
     /// Write the bundled sample session (or a variant) to an ITCH 5.0 file.
     Generate(GenerateArgs),
+    /// Play an ITCH 5.0 file (or the sample session) as a MoldUDP64 feed over UDP.
+    ///
+    /// Packs the messages, numbered from 1, into MoldUDP64 packets and sends them to
+    /// --dest (a unicast address, or a multicast group with --multicast-interface) at
+    /// the chosen rate, open loop. Answers re-requests on --request-listen from the last
+    /// --retransmit-window messages sent, sends a heartbeat whenever the feed has been
+    /// idle for --heartbeat-ms, and at the end sends end of session, repeating it while
+    /// it lingers for late re-requests. It can drop message packets on purpose, to test
+    /// a receiver's recovery; re-request answers are never dropped. Point
+    /// `tickpipe run --live FILE` at it (config/live-loopback.toml matches the
+    /// defaults below). Exit status: 0 when the whole session was played, 2 on bad
+    /// arguments or a socket that cannot be opened.
+    FeedServer(FeedServerArgs),
 }
 
 #[derive(clap::Args)]
@@ -57,6 +75,10 @@ struct RunArgs {
     /// (NASDAQ's format). Without it, the bundled sample session is replayed.
     #[arg(long, value_name = "FILE")]
     input: Option<PathBuf>,
+    /// Take the market data live, as MoldUDP64 over UDP, configured by FILE (see
+    /// config/live-loopback.toml): the run ends at the feed's end of session.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["input", "rate"])]
+    live: Option<PathBuf>,
     /// Replay open loop at this many messages per second (each message stamped with
     /// its intended send time, so queueing shows as latency); default: as fast as the
     /// pipeline takes it.
@@ -86,11 +108,70 @@ struct GenerateArgs {
     seed: u64,
 }
 
+#[derive(clap::Args)]
+struct FeedServerArgs {
+    /// Where to send the feed: a unicast ADDR:PORT, or a multicast group's.
+    #[arg(long, value_name = "ADDR:PORT")]
+    dest: SocketAddr,
+    /// Where to receive re-requests and answer them from (port 0: any free port).
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:26401")]
+    request_listen: SocketAddr,
+    /// ITCH 5.0 file to play (2-byte big-endian length before each message). Without
+    /// it, the bundled sample session is generated and played.
+    #[arg(long, value_name = "FILE")]
+    input: Option<PathBuf>,
+    /// Without --input: messages in the generated sample session.
+    #[arg(long, value_name = "N", conflicts_with = "input")]
+    messages: Option<u64>,
+    /// MoldUDP64 session name, 1 to 10 printable ASCII characters.
+    #[arg(long, value_name = "NAME", default_value = "TICKPIPE01")]
+    session: String,
+    /// Largest datagram in bytes, the 20-byte MoldUDP64 header included (72 to 65507).
+    #[arg(long, value_name = "BYTES", default_value_t = 1400)]
+    packet_bytes: usize,
+    /// Send this many messages per second, open loop. Default: as fast as possible.
+    #[arg(long, value_name = "MSGS_PER_SEC", value_parser = positive_rate)]
+    rate: Option<f64>,
+    /// Send this many packets per second, open loop, instead of --rate.
+    #[arg(long, value_name = "PACKETS_PER_SEC", value_parser = positive_rate, conflicts_with = "rate")]
+    packets_per_sec: Option<f64>,
+    /// Drop message packets number K, 2K, 3K, … on purpose (K ≥ 1).
+    #[arg(long, value_name = "K", value_parser = at_least_one)]
+    drop_every: Option<u64>,
+    /// Drop each message packet with probability P (0 to 1), drawn from --seed.
+    #[arg(long, value_name = "P", value_parser = probability, conflicts_with = "drop_every")]
+    drop_random: Option<f64>,
+    /// Seed for --drop-random: the same seed drops the same packets.
+    #[arg(
+        long,
+        value_name = "SEED",
+        default_value_t = 1,
+        requires = "drop_random"
+    )]
+    seed: u64,
+    /// Messages kept for re-requests: requests for older ones are ignored. 0 disables
+    /// re-requests. Default: the whole session.
+    #[arg(long, value_name = "N")]
+    retransmit_window: Option<u64>,
+    /// Send a heartbeat when nothing was sent for this long; also the interval at which
+    /// end of session is repeated while lingering.
+    #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = at_least_one)]
+    heartbeat_ms: u64,
+    /// After end of session, keep answering re-requests this long (Ctrl-C ends it sooner).
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    linger_ms: u64,
+    /// Local interface address to send a multicast feed from (required when --dest is
+    /// a multicast group).
+    #[arg(long, value_name = "IPV4")]
+    multicast_interface: Option<Ipv4Addr>,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run(args),
         Command::Generate(args) => generate_file(args).map(|()| ExitCode::SUCCESS),
+        Command::FeedServer(args) => feed_server(args),
     };
     match result {
         Ok(code) => code,
@@ -109,9 +190,10 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         .map(|c| c.id)
         .collect();
     let topology = Topology::load(&args.pipeline, args.shards, &universe, &cores)?;
-    let input = match args.input {
-        Some(path) => Input::File(path),
-        None => Input::Sample(SampleSpec::default_session()),
+    let input = match (args.live, args.input) {
+        (Some(live), _) => Input::Live(Box::new(LiveConfig::load(&live)?)),
+        (None, Some(path)) => Input::File(path),
+        (None, None) => Input::Sample(SampleSpec::default_session()),
     };
     let pacing = match args.rate {
         Some(messages_per_sec) => Pacing::Rate { messages_per_sec },
@@ -200,6 +282,81 @@ impl Progress {
         if self.terminal && !self.quiet && self.started.elapsed() >= Duration::from_millis(250) {
             eprintln!();
         }
+    }
+}
+
+fn feed_server(args: FeedServerArgs) -> Result<ExitCode> {
+    if args.dest.ip().is_multicast() && args.multicast_interface.is_none() {
+        anyhow::bail!(
+            "--dest {} is a multicast group: --multicast-interface must name the local interface to send it from",
+            args.dest
+        );
+    }
+    let input = match (args.input, args.messages) {
+        (Some(path), _) => Input::File(path),
+        (None, messages) => Input::Sample(SampleSpec {
+            messages: messages.unwrap_or(SampleSpec::default_session().messages),
+            ..SampleSpec::default_session()
+        }),
+    };
+    let rate = match (args.rate, args.packets_per_sec) {
+        (Some(r), _) => SendRate::MessagesPerSec(r),
+        (None, Some(r)) => SendRate::PacketsPerSec(r),
+        (None, None) => SendRate::AsFastAsPossible,
+    };
+    let drops = match (args.drop_every, args.drop_random) {
+        (Some(k), _) => DropPolicy::EveryKth(k),
+        (None, Some(probability)) => DropPolicy::Random {
+            probability,
+            seed: args.seed,
+        },
+        (None, None) => DropPolicy::None,
+    };
+    let config = ServerConfig {
+        session: Session::new(&args.session).context("--session")?,
+        request_listen: args.request_listen,
+        max_packet_bytes: args.packet_bytes,
+        rate,
+        drops,
+        retransmit_window: args.retransmit_window.unwrap_or(u64::MAX),
+        heartbeat_interval: Duration::from_millis(args.heartbeat_ms),
+        linger: Duration::from_millis(args.linger_ms),
+        multicast_interface: args.multicast_interface,
+    };
+    let mut server = FeedServer::bind(config)?;
+    let bytes = input.load()?;
+    let stop = Arc::new(StopSignal::new());
+    let handler_stop = Arc::clone(&stop);
+    ctrlc::set_handler(move || handler_stop.request_stop())
+        .context("installing the SIGINT/SIGTERM handler")?;
+    eprintln!(
+        "tickpipe feed-server: {} to {}, re-requests on {}",
+        input.describe(),
+        args.dest,
+        server.request_addr()
+    );
+    let stats = server.run(bytes.bytes(), args.dest, &stop)?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&stats).expect("stats always serialise")
+    );
+    if let Some(e) = &stats.truncated_input {
+        eprintln!("warning: the input ends inside a message ({e}); what came before it was played");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn at_least_one(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("{s:?} is not a whole number of at least 1")),
+    }
+}
+
+fn probability(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!("{s:?} is not a probability from 0 to 1")),
     }
 }
 

@@ -7,16 +7,18 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
+use crate::feed::live::{FeedEnd, FeedStats};
 use crate::feed::replay::Pacing;
 use crate::feed::router::SourceStats;
 use crate::latency::{Percentiles, new_histogram};
 use crate::msg::Price;
+use crate::msg::SymbolName;
 use crate::runtime::edge::EdgeStats;
 use crate::runtime::pipeline::RunMeta;
 use crate::runtime::runner::RunnerOutput;
 use crate::runtime::topology::StageId;
 use crate::stages::decode::DecodeStats;
-use crate::stages::features::FeatureStats;
+use crate::stages::features::{FeatureStats, FinalBook};
 use crate::stages::inference::InferenceStats;
 use crate::stages::risk::RiskStats;
 use crate::stages::risk::{RejectCode, SymbolStats};
@@ -50,6 +52,8 @@ pub struct RunReport {
     pub meta: RunMeta,
     pub elapsed: Duration,
     pub source: SourceStats,
+    /// The live source's counters; `None` for a replay.
+    pub feed: Option<FeedStats>,
     /// Every shard's stage reports, merged.
     pub shard: ShardReport,
     pub venue: VenueReport,
@@ -68,6 +72,7 @@ impl RunReport {
     ) -> RunReport {
         let mut shard = ShardReport::default();
         let mut source = None;
+        let mut feed = None;
         let mut venue = VenueReport::default();
         let mut stage_latency: Vec<(&'static str, Histogram<u64>)> = StageId::ALL
             .iter()
@@ -85,6 +90,9 @@ impl RunReport {
             if let Some(s) = out.source {
                 source = Some(s);
             }
+            if let Some(f) = out.feed {
+                feed = Some(f);
+            }
             if let Some(v) = out.venue {
                 venue.stats.merge(&v.stats);
                 venue.outbox_high_water = venue.outbox_high_water.max(v.outbox_high_water);
@@ -98,6 +106,7 @@ impl RunReport {
             meta,
             elapsed,
             source,
+            feed,
             shard,
             venue,
             stage_latency,
@@ -127,6 +136,20 @@ impl RunReport {
             Percentiles::of(&self.shard.routing.tick_to_order),
         ));
         rows
+    }
+
+    /// Each symbol's final book, from the shard that owns it, in `SymbolId` order.
+    pub fn books(&self) -> impl Iterator<Item = (SymbolName, FinalBook)> + '_ {
+        self.meta.universe.ids().filter_map(|id| {
+            let book = self
+                .shard
+                .features
+                .books
+                .get(id.index())
+                .copied()
+                .flatten()?;
+            Some((self.meta.universe.name(id), book))
+        })
     }
 
     fn positions(&self) -> impl Iterator<Item = &SymbolStats> {
@@ -172,6 +195,19 @@ impl RunReport {
             .into_iter()
             .map(|(n, p)| (n.to_string(), json!(p)))
             .collect();
+        let books: serde_json::Map<String, Value> = self
+            .books()
+            .map(|(name, b)| {
+                let v = json!({
+                    "bid_px": b.top.bid_px,
+                    "bid_qty": b.top.bid_qty,
+                    "ask_px": b.top.ask_px,
+                    "ask_qty": b.top.ask_qty,
+                    "status": b.status.as_char().to_string(),
+                });
+                (name.to_string(), v)
+            })
+            .collect();
         let (realised, unrealised) = self.pnl();
         let venue = &self.venue.stats;
         json!({
@@ -188,7 +224,13 @@ impl RunReport {
             "skipped": self.source.skipped,
             "skipped_samples": self.source.skipped_samples,
             "untracked": self.source.untracked,
+            "stale_notices": self.source.stale_notices,
             "stopped_early": self.source.stopped_early,
+            "feed": self.feed.as_ref().map(|f| {
+                let mut v = json!(f);
+                v["stale_notices"] = json!(self.source.stale_notices);
+                v
+            }),
             "throughput": { "messages_per_s": self.messages_per_sec(), "bytes": self.source.bytes },
             "orders": risk.orders_sent,
             "cancels": risk.cancels_sent,
@@ -218,6 +260,7 @@ impl RunReport {
                 "duplicate_ref": self.shard.features.book.duplicate_ref,
                 "crossings": self.shard.features.book.crossings,
                 "capacity_growths": self.shard.features.book.capacity_growths,
+                "final": books,
             },
             "venue": {
                 "acks": venue.acks,
@@ -266,6 +309,10 @@ impl RunReport {
             )?;
         }
         writeln!(o)?;
+        if let Some(feed) = &self.feed {
+            write_feed(o, feed, self.source.stale_notices)?;
+            writeln!(o)?;
+        }
         let types: Vec<String> = type_counts(&self.source.by_type)
             .map(|(k, n)| format!("{k} {n}"))
             .collect();
@@ -294,6 +341,18 @@ impl RunReport {
             f.book.crossings,
             f.book.capacity_growths
         )?;
+        for (name, b) in self.books() {
+            writeln!(
+                o,
+                "    {:<8} bid {:>12} x {:<8} ask {:>12} x {:<8} status {}",
+                name.to_string(),
+                b.top.bid_px.to_string(),
+                b.top.bid_qty,
+                b.top.ask_px.to_string(),
+                b.top.ask_qty,
+                b.status.as_char()
+            )?;
+        }
         writeln!(o)?;
         writeln!(
             o,
@@ -404,6 +463,52 @@ impl RunReport {
         }
         Ok(())
     }
+}
+
+/// The live feed's section of the text report.
+fn write_feed(o: &mut String, f: &FeedStats, stale_notices: u64) -> std::fmt::Result {
+    writeln!(
+        o,
+        "live feed      session {}, {} (SO_RCVBUF {} bytes), re-requests to {}",
+        f.session, f.listen, f.recv_buffer_bytes, f.rerequest_server
+    )?;
+    let end = f.end.map_or("running", FeedEnd::as_str);
+    writeln!(
+        o,
+        "  packets      {} feed, {} recovery, {} heartbeats, {} end of session; ended: {end}",
+        f.packets, f.recovery_packets, f.heartbeats, f.end_of_session
+    )?;
+    writeln!(
+        o,
+        "  gaps         {} ({} messages missing); {} requests ({} errors); {} recovered, {} lost",
+        f.gaps, f.gap_messages, f.requests, f.request_errors, f.recovered, f.lost
+    )?;
+    writeln!(
+        o,
+        "  reordering   {} held (at most {} at once), {} dropped when full, {} too long; {} duplicates, {} beyond max_gap",
+        f.held,
+        f.held_high_water,
+        f.overflow,
+        f.too_long_to_hold,
+        f.duplicate_packets,
+        f.out_of_window
+    )?;
+    writeln!(o, "  malformed    {}", f.malformed)?;
+    for m in &f.malformed_samples {
+        writeln!(
+            o,
+            "    {} datagram {}: {} ({})",
+            m.socket, m.datagram, m.detail, m.kind
+        )?;
+    }
+    if f.books_stale() {
+        writeln!(
+            o,
+            "  STALE        {} message(s) lost in {} loss(es); {stale_notices} stale notice(s) sent: every symbol's book is stale for the rest of the session and risk blocks it (FEED_STALE)",
+            f.lost, f.losses
+        )?;
+    }
+    Ok(())
 }
 
 /// Non-zero counts by message type, in type-byte order.

@@ -20,7 +20,9 @@ pub const STALE_NOTICE_LEN: usize = 12;
 #[repr(u8)]
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum StaleReason {
-    /// The re-request server answered that the messages are no longer available.
+    /// The messages cannot be recovered: the gap is wider than the source re-requests
+    /// (MoldUDP64 servers do not answer for messages they no longer have; that case
+    /// ends as a `Timeout`).
     Unrecoverable = b'U',
     /// Recovery did not complete within its deadline.
     Timeout = b'T',

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::clock::MonoClock;
 use crate::feed::itch::{FrameError, Framer};
+use crate::feed::live::LiveConfig;
 use crate::feed::router::ShardRouter;
 use crate::feed::sample::{SampleSpec, generate};
 use crate::runtime::idle::Idler;
@@ -20,6 +21,8 @@ pub enum Input {
     File(PathBuf),
     /// The deterministic sample session, generated in memory.
     Sample(SampleSpec),
+    /// A live MoldUDP64 feed over UDP ([`crate::feed::live`]).
+    Live(Box<LiveConfig>),
 }
 
 impl Input {
@@ -33,10 +36,12 @@ impl Input {
                 spec.messages,
                 spec.tickers.len()
             ),
+            Input::Live(config) => config.describe(),
         }
     }
 
-    /// Maps the file or generates the sample.
+    /// Maps the file or generates the sample. A live feed has no bytes up front: it
+    /// loads as empty, and its sockets are opened by the pipeline.
     pub fn load(&self) -> Result<InputBytes, InputError> {
         match self {
             Input::File(path) => {
@@ -46,6 +51,7 @@ impl Input {
                     .map_err(|e| InputError::open(path, e))
             }
             Input::Sample(spec) => Ok(InputBytes::Owned(generate(spec))),
+            Input::Live(_) => Ok(InputBytes::Owned(Vec::new())),
         }
     }
 }

@@ -8,6 +8,7 @@
 //! hands back its counters and histograms as it exits, and [`Pipeline::join`] joins
 //! every thread and merges them into one report.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -18,7 +19,8 @@ use super::runner::{Chain, Link, Placement, RunnerOutput, drive, spawn};
 use super::topology::{EdgeKind, ShardRunner, StageId, Topology};
 use crate::clock::MonoClock;
 use crate::config::Config;
-use crate::feed::replay::{Input, InputError, Pacing, ReplaySource};
+use crate::feed::live::{FeedStats, LiveConfig, LiveError, LiveSockets, LiveSource};
+use crate::feed::replay::{Input, InputBytes, InputError, Pacing, ReplaySource};
 use crate::feed::router::ShardRouter;
 use crate::latency::LatencyRecorder;
 use crate::msg::{ExecReport, Features, MarketEvent, RawFrame, Signal, VenueCommand};
@@ -48,6 +50,8 @@ pub struct PipelineSpec {
 pub enum StartError {
     #[error("cannot open the input")]
     Input(#[from] InputError),
+    #[error(transparent)]
+    Live(#[from] LiveError),
     #[error("could not start runner '{runner}': {source}")]
     Spawn {
         runner: String,
@@ -90,6 +94,8 @@ pub struct Pipeline {
     progress: Arc<Progress>,
     started: Instant,
     meta: RunMeta,
+    /// Where a live feed's socket is bound; `None` for a replay.
+    feed_addr: Option<SocketAddr>,
 }
 
 /// What the report says about the run besides counters.
@@ -116,7 +122,15 @@ impl Pipeline {
             input,
             pacing,
         } = spec;
-        let bytes = Arc::new(input.load()?);
+        // Sockets open before any thread starts, so a bad address fails the start.
+        let feed = match &input {
+            Input::Live(config) => Feed::Live(config, LiveSockets::open(config)?),
+            Input::File(_) | Input::Sample(_) => Feed::Replay(Arc::new(input.load()?)),
+        };
+        let feed_addr = match &feed {
+            Feed::Live(_, sockets) => Some(sockets.listen_addr()),
+            Feed::Replay(_) => None,
+        };
         let stop = Arc::new(StopSignal::new());
         let initial = config
             .risk
@@ -126,8 +140,14 @@ impl Pipeline {
         let progress = Arc::new(Progress::new());
         let clock = MonoClock::new();
         let meta = RunMeta {
-            input: input.describe(),
-            input_bytes: bytes.bytes().len() as u64,
+            input: match feed_addr {
+                Some(addr) => format!("{} (bound to {addr})", input.describe()),
+                None => input.describe(),
+            },
+            input_bytes: match &feed {
+                Feed::Replay(bytes) => bytes.bytes().len() as u64,
+                Feed::Live(..) => 0,
+            },
             topology: topology.path.display().to_string(),
             topology_description: topology.description.clone(),
             shards: topology.shards,
@@ -231,15 +251,33 @@ impl Pipeline {
         }
 
         let router = ShardRouter::new(Arc::clone(&universe), topology.shard_of.clone(), feeds);
-        let source = ReplaySource::new(
-            bytes,
-            router,
-            pacing,
-            Idler::new(topology.source.idle),
-            clock.clone(),
-            Arc::clone(&progress),
-            Arc::clone(&stop),
-        );
+        let source_idle = Idler::new(topology.source.idle);
+        let source = match feed {
+            Feed::Replay(bytes) => Source::Replay(Box::new(ReplaySource::new(
+                bytes,
+                router,
+                pacing,
+                source_idle,
+                clock.clone(),
+                Arc::clone(&progress),
+                Arc::clone(&stop),
+            ))),
+            Feed::Live(config, sockets) => {
+                let live = LiveSource::new(
+                    config,
+                    sockets,
+                    router,
+                    source_idle,
+                    clock.clone(),
+                    Arc::clone(&progress),
+                    Arc::clone(&stop),
+                );
+                match live {
+                    Ok(live) => Source::Live(Box::new(live)),
+                    Err(e) => return Err(wiring.abort(e.into())),
+                }
+            }
+        };
         let source_stop = Arc::clone(&stop);
         let handle = spawn(
             Placement {
@@ -260,6 +298,7 @@ impl Pipeline {
             |src, out| {
                 out.edges = src.router().edge_stats();
                 out.source = Some(src.router().stats().clone());
+                out.feed = src.feed_stats();
             },
         );
         match handle {
@@ -283,7 +322,14 @@ impl Pipeline {
             progress,
             started: Instant::now(),
             meta,
+            feed_addr,
         })
+    }
+
+    /// Where a live feed's socket is bound (with the port chosen, for port 0); `None`
+    /// for a replay.
+    pub fn feed_addr(&self) -> Option<SocketAddr> {
+        self.feed_addr
     }
 
     /// Sets the firm-wide trading state (an operator's decision: it may also lower it),
@@ -343,6 +389,42 @@ impl Pipeline {
         while !self.is_finished() {
             std::thread::sleep(period);
             tick(self);
+        }
+    }
+}
+
+/// The input, opened: bytes to replay, or a live feed's bound sockets.
+enum Feed<'a> {
+    Replay(Arc<InputBytes>),
+    Live(&'a LiveConfig, LiveSockets),
+}
+
+/// The source runner's work. Boxed: each holds its router's ~2 KiB of counters, and
+/// the enum is moved into the runner once.
+enum Source {
+    Replay(Box<ReplaySource>),
+    Live(Box<LiveSource>),
+}
+
+impl Source {
+    fn run(&mut self) -> Result<(), String> {
+        match self {
+            Source::Replay(s) => s.run(),
+            Source::Live(s) => s.run().map_err(|e| e.to_string()),
+        }
+    }
+
+    fn router(&self) -> &ShardRouter {
+        match self {
+            Source::Replay(s) => s.router(),
+            Source::Live(s) => s.router(),
+        }
+    }
+
+    fn feed_stats(&self) -> Option<FeedStats> {
+        match self {
+            Source::Replay(_) => None,
+            Source::Live(s) => Some(s.stats().clone()),
         }
     }
 }

@@ -15,6 +15,7 @@ use hdrhistogram::Histogram;
 
 use super::edge::{ConsumerGone, EdgeIn, EdgeOut, EdgeStats};
 use super::idle::Idler;
+use crate::feed::live::FeedStats;
 use crate::feed::router::SourceStats;
 use crate::latency::LatencyRecorder;
 use crate::msg::Stamped;
@@ -50,6 +51,8 @@ pub struct RunnerOutput {
     pub edges: Vec<EdgeStats>,
     /// Set by the source runner.
     pub source: Option<SourceStats>,
+    /// Set by the source runner of a live feed.
+    pub feed: Option<FeedStats>,
     /// Set by the venue runner.
     pub venue: Option<VenueReport>,
 }
@@ -62,6 +65,7 @@ impl RunnerOutput {
             latency: Vec::new(),
             edges: Vec::new(),
             source: None,
+            feed: None,
             venue: None,
         }
     }

@@ -14,12 +14,13 @@ use serde::Deserialize;
 
 use crate::config::Problems;
 use crate::msg::{
-    Features, MarketEvent, MarketUpdate, MarketView, Price, Side, SymbolId, ViewCause,
+    Features, MarketEvent, MarketUpdate, MarketView, Price, Side, SymbolId, TradingStatus,
+    ViewCause,
 };
 use crate::report::ShardReport;
 use crate::stages::{Emit, Stage};
 use crate::universe::Universe;
-use book::{BookSet, BookStats, Capacity, Execution};
+use book::{BookSet, BookStats, Capacity, Execution, Top};
 use signals::{Alphas, Signals};
 
 /// `[features]` in `config/tickpipe.toml`. Every key is required.
@@ -63,6 +64,18 @@ pub struct FeatureStats {
     pub not_owned: u64,
     /// Book errors by kind, crossed/locked transitions, capacity growths.
     pub book: BookStats,
+    /// Each owned symbol's book when the stage reported, indexed by `SymbolId`; `None`
+    /// for symbols another shard owns. What a live run and a replay of the same session
+    /// must agree on.
+    pub books: Vec<Option<FinalBook>>,
+}
+
+/// A book as the run left it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FinalBook {
+    pub top: Top,
+    /// The state risk last saw: `FeedStale` once the feed lost data.
+    pub status: TradingStatus,
 }
 
 impl FeatureStats {
@@ -71,6 +84,15 @@ impl FeatureStats {
         self.views += other.views;
         self.not_owned += other.not_owned;
         self.book.merge(&other.book);
+        // Shards own disjoint symbols, so merging places each book; idempotent.
+        if self.books.len() < other.books.len() {
+            self.books.resize(other.books.len(), None);
+        }
+        for (mine, theirs) in self.books.iter_mut().zip(&other.books) {
+            if theirs.is_some() {
+                *mine = *theirs;
+            }
+        }
     }
 }
 
@@ -171,6 +193,15 @@ impl FeatureStage {
             views: self.views,
             not_owned: self.not_owned,
             book: *self.books.stats(),
+            // `signals` has a slot for every symbol up to the highest owned one.
+            books: (0..self.signals.len())
+                .map(|i| {
+                    self.books.book(SymbolId(i as u16)).map(|b| FinalBook {
+                        top: b.top(),
+                        status: b.effective_status(),
+                    })
+                })
+                .collect(),
         }
     }
 }

@@ -1,0 +1,442 @@
+//! The live source against the feed server on loopback: with packets dropped on
+//! purpose, the recovered run must end with the same books and make the same decisions
+//! as a replay of the same session; when recovery is impossible, every symbol must go
+//! stale, risk must block it, and nothing may hang. Every socket binds port 0, so these
+//! tests run in parallel with each other and anything else.
+
+mod common;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tickpipe::feed::live::{FeedEnd, FeedStats, LiveConfig, Receive};
+use tickpipe::feed::mold::{PacketBuilder, Session};
+use tickpipe::feed::replay::Input;
+use tickpipe::feed::sample::{SampleSpec, generate};
+use tickpipe::feed::server::{DropPolicy, FeedServer, SendRate, ServerConfig, ServerStats};
+use tickpipe::msg::TradingStatus;
+use tickpipe::report::RunReport;
+use tickpipe::runtime::pipeline::Pipeline;
+use tickpipe::stages::risk::RejectCode;
+use tickpipe::sys::StopSignal;
+
+/// Enough of the sample for the strategy to trade (see tests/determinism.rs), small
+/// enough that a debug build plays it in a few seconds.
+const MESSAGES: u64 = 120_000;
+
+fn session() -> Session {
+    Session::new("LIVETEST").unwrap()
+}
+
+fn live_config(receive: Receive, rerequest_server: SocketAddr) -> LiveConfig {
+    LiveConfig {
+        session: session().to_string(),
+        receive,
+        rerequest_server,
+        recv_buffer_bytes: 4 << 20,
+        reorder_slots: 4096,
+        reorder_slot_bytes: 1500,
+        max_gap_messages: 1_000_000,
+        max_request_messages: 1000,
+        request_interval_ms: 10,
+        // Generous: a debug build on a loaded 2-core host must not give up a gap that
+        // the server would have filled.
+        recovery_timeout_ms: 5_000,
+        first_packet_timeout_ms: 10_000,
+        silence_timeout_ms: 10_000,
+    }
+}
+
+fn server_config(drops: DropPolicy, retransmit_window: u64) -> ServerConfig {
+    ServerConfig {
+        session: session(),
+        request_listen: "127.0.0.1:0".parse().unwrap(),
+        max_packet_bytes: 1400,
+        // Below what a debug build's pipeline takes, so the kernel rarely drops.
+        rate: SendRate::MessagesPerSec(100_000.0),
+        drops,
+        retransmit_window,
+        heartbeat_interval: Duration::from_millis(50),
+        linger: Duration::from_secs(30),
+        multicast_interface: None,
+    }
+}
+
+struct LiveRun {
+    report: RunReport,
+    server: ServerStats,
+}
+
+impl LiveRun {
+    fn feed(&self) -> &FeedStats {
+        self.report
+            .feed
+            .as_ref()
+            .expect("a live run reports its feed")
+    }
+}
+
+/// Plays the first `messages` of the sample through the feed server into a live
+/// pipeline of `topology` with `shards` shards. `tweak` adjusts the live config.
+fn live_run(
+    topology: &str,
+    shards: usize,
+    messages: u64,
+    server: ServerConfig,
+    receive: Receive,
+    tweak: impl FnOnce(&mut LiveConfig),
+) -> LiveRun {
+    let bytes = generate(&SampleSpec {
+        messages,
+        ..SampleSpec::default_session()
+    });
+    let mut server = FeedServer::bind(server).expect("server binds");
+    let mut live = live_config(receive, server.request_addr());
+    tweak(&mut live);
+    let mut spec = common::spec(topology, shards, messages);
+    spec.input = Input::Live(Box::new(live));
+    let pipeline = Pipeline::start(spec).expect("pipeline starts");
+    let dest = pipeline
+        .feed_addr()
+        .expect("a live pipeline has a feed address");
+    let stop = Arc::new(StopSignal::new());
+    let server_stop = Arc::clone(&stop);
+    let thread = std::thread::spawn(move || server.run(&bytes, dest, &server_stop));
+    let report = pipeline.join();
+    stop.request_stop();
+    let server = thread.join().expect("server thread").expect("server runs");
+    LiveRun { report, server }
+}
+
+fn unicast() -> Receive {
+    Receive::Unicast {
+        listen: "127.0.0.1:0".parse().unwrap(),
+    }
+}
+
+/// The recovered live run decided exactly as the replay did.
+fn assert_same_as_replay(live: &LiveRun, replay: &RunReport) {
+    let feed = live.feed();
+    assert!(
+        live.report.failures.is_empty(),
+        "{:?}",
+        live.report.failures
+    );
+    assert_eq!(feed.end, Some(FeedEnd::EndOfSession));
+    assert_eq!((feed.lost, feed.losses), (0, 0), "{feed:?}");
+    assert_eq!(live.report.source.stale_notices, 0);
+    assert!(
+        feed.recovered >= live.server.dropped_messages,
+        "every dropped message came back: {feed:?} {:?}",
+        live.server
+    );
+    assert_eq!(live.report.source.messages, replay.source.messages);
+    assert_eq!(live.report.source.by_type, replay.source.by_type);
+    assert_eq!(
+        live.report.shard.features.books, replay.shard.features.books,
+        "final books differ"
+    );
+    assert_eq!(
+        (
+            live.report.digest(),
+            live.report.shard.risk.orders_sent,
+            live.report.shard.risk.fills
+        ),
+        (
+            replay.digest(),
+            replay.shard.risk.orders_sent,
+            replay.shard.risk.fills
+        ),
+        "the live run decided differently from the replay"
+    );
+}
+
+#[test]
+fn every_kth_packet_dropped_and_recovered_gives_the_replay_books_and_digest() {
+    let replay = common::run("pipelines/fused.toml", 1, MESSAGES);
+    assert!(replay.shard.risk.orders_sent > 10, "the window must trade");
+    let live = live_run(
+        "pipelines/fused.toml",
+        1,
+        MESSAGES,
+        server_config(DropPolicy::EveryKth(25), u64::MAX),
+        unicast(),
+        |_| {},
+    );
+    assert!(live.server.dropped_packets > 50, "{:?}", live.server);
+    assert!(live.feed().gaps >= live.server.dropped_packets / 2);
+    assert_same_as_replay(&live, &replay);
+    // The final books are in the report, text and JSON.
+    let text = live.report.to_text();
+    assert!(text.contains("live feed"), "{text}");
+    assert!(!text.contains("STALE"), "{text}");
+    let json = live.report.to_json();
+    assert_eq!(json["feed"]["lost"], 0);
+    assert_eq!(json["book"]["final"]["AAPL"]["status"], "T");
+}
+
+#[test]
+fn random_drops_on_two_staged_shards_recover_to_the_replay() {
+    let replay = common::run("pipelines/staged.toml", 2, MESSAGES);
+    let live = live_run(
+        "pipelines/staged.toml",
+        2,
+        MESSAGES,
+        server_config(
+            DropPolicy::Random {
+                probability: 0.03,
+                seed: 11,
+            },
+            u64::MAX,
+        ),
+        unicast(),
+        |_| {},
+    );
+    assert!(live.server.dropped_packets > 20, "{:?}", live.server);
+    assert_same_as_replay(&live, &replay);
+}
+
+#[test]
+fn a_multicast_feed_recovers_to_the_replay() {
+    let messages = MESSAGES / 2;
+    let replay = common::run("pipelines/fused.toml", 1, messages);
+    // A group and port of this test's own: the port of a socket bound just now.
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let group: SocketAddr = format!("239.77.0.1:{port}").parse().unwrap();
+    let mut server = server_config(DropPolicy::EveryKth(10), u64::MAX);
+    server.multicast_interface = Some("127.0.0.1".parse().unwrap());
+    let live = live_run(
+        "pipelines/fused.toml",
+        1,
+        messages,
+        server,
+        Receive::Multicast {
+            group,
+            interface: "127.0.0.1".parse().unwrap(),
+        },
+        |_| {},
+    );
+    assert_same_as_replay(&live, &replay);
+}
+
+#[test]
+fn when_recovery_is_impossible_every_symbol_goes_stale_and_risk_blocks_it() {
+    let started = Instant::now();
+    let live = live_run(
+        "pipelines/staged.toml",
+        2,
+        MESSAGES,
+        // Re-requests disabled: the first dropped packet is lost for good.
+        server_config(DropPolicy::EveryKth(200), 0),
+        unicast(),
+        |c| c.recovery_timeout_ms = 100,
+    );
+    let feed = live.feed();
+    let report = &live.report;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(feed.end, Some(FeedEnd::EndOfSession));
+    assert_eq!(feed.recovered, 0);
+    assert!(
+        feed.losses >= 1 && feed.lost >= live.server.dropped_messages,
+        "{feed:?}"
+    );
+    assert_eq!(report.source.stale_notices, feed.losses);
+    assert!(feed.books_stale());
+    assert!(live.server.requests_refused >= 1, "{:?}", live.server);
+    // Every traded symbol's book ends stale, and risk refused to trade on it.
+    let books: Vec<_> = report.books().collect();
+    assert_eq!(books.len(), 8);
+    for (name, book) in &books {
+        assert_eq!(book.status, TradingStatus::FeedStale, "{name}");
+    }
+    assert!(
+        report.shard.risk.rejected(RejectCode::FeedStale) > 0,
+        "the strategy kept signalling and risk blocked it"
+    );
+    let text = report.to_text();
+    assert!(text.contains("STALE"), "{text}");
+    assert!(text.contains("FEED_STALE"), "{text}");
+    assert_eq!(report.to_json()["feed"]["losses"], feed.losses);
+    assert_eq!(report.to_json()["feed"]["stale_notices"], feed.losses);
+    // Each loss costs one 100 ms deadline; a debug run of this size takes seconds.
+    assert!(started.elapsed() < Duration::from_secs(60));
+}
+
+#[test]
+fn garbage_on_the_feed_socket_is_counted_and_the_run_goes_on() {
+    let messages = MESSAGES / 2;
+    let replay = common::run("pipelines/fused.toml", 1, messages);
+    let bytes = generate(&SampleSpec {
+        messages,
+        ..SampleSpec::default_session()
+    });
+    let mut server = FeedServer::bind(server_config(DropPolicy::None, u64::MAX)).unwrap();
+    let mut spec = common::spec("pipelines/fused.toml", 1, messages);
+    spec.input = Input::Live(Box::new(live_config(unicast(), server.request_addr())));
+    let pipeline = Pipeline::start(spec).unwrap();
+    let dest = pipeline.feed_addr().unwrap();
+
+    // Before the feed starts: every kind of bad datagram, once.
+    let junk = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut packet = PacketBuilder::new(session(), 1400);
+    packet.start(1);
+    packet.push(b"x").unwrap();
+    let good = packet.bytes().to_vec();
+    let mut past_end = good.clone();
+    past_end[21] = 200; // the block's length now points past the packet
+    let mut trailing = good.clone();
+    trailing.push(0);
+    let mut flipped = good.clone();
+    flipped[3] ^= 0x40; // a bit flip in the session name
+    let other = {
+        let mut b = PacketBuilder::new(Session::new("OTHER").unwrap(), 1400);
+        b.start(1);
+        b.push(b"x").unwrap();
+        b.bytes().to_vec()
+    };
+    let bad: [&[u8]; 6] = [&[], &good[..11], &past_end, &trailing, &flipped, &other];
+    for datagram in bad {
+        junk.send_to(datagram, dest).unwrap();
+    }
+
+    let stop = Arc::new(StopSignal::new());
+    let server_stop = Arc::clone(&stop);
+    let thread = std::thread::spawn(move || server.run(&bytes, dest, &server_stop));
+    let report = pipeline.join();
+    stop.request_stop();
+    let server = thread.join().unwrap().unwrap();
+    let live = LiveRun { report, server };
+
+    let feed = live.feed();
+    assert_eq!(feed.malformed, 6, "{feed:?}");
+    let kinds: Vec<(&str, usize)> = feed
+        .malformed_samples
+        .iter()
+        .map(|m| (m.kind, m.offset))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("truncated_header", 0),
+            ("truncated_header", 0),
+            ("block_past_end", 20),
+            ("trailing_bytes", 23),
+            ("wrong_session", 0),
+            ("wrong_session", 0),
+        ]
+    );
+    assert_same_as_replay(&live, &replay);
+    let text = live.report.to_text();
+    assert!(text.contains("block_past_end"), "{text}");
+}
+
+#[test]
+fn a_feed_that_goes_silent_fails_the_run_with_stale_books_within_its_deadline() {
+    // No server: the test sends the first packets itself, then nothing.
+    let requests = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut spec = common::spec("pipelines/fused.toml", 1, 0);
+    spec.input = Input::Live(Box::new(LiveConfig {
+        silence_timeout_ms: 300,
+        ..live_config(unicast(), requests.local_addr().unwrap())
+    }));
+    let started = Instant::now();
+    let pipeline = Pipeline::start(spec).unwrap();
+    let dest = pipeline.feed_addr().unwrap();
+    let bytes = generate(&SampleSpec {
+        messages: 2_000,
+        ..SampleSpec::default_session()
+    });
+    let mut packet = PacketBuilder::new(session(), 1400);
+    let mut seq = 1;
+    packet.start(seq);
+    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for frame in tickpipe::feed::itch::Framer::new(&bytes).map(Result::unwrap) {
+        if packet.push(frame.bytes).is_err() {
+            sender.send_to(packet.bytes(), dest).unwrap();
+            seq += u64::from(packet.count());
+            packet.start(seq);
+            packet.push(frame.bytes).unwrap();
+        }
+    }
+    let report = pipeline.join();
+    let elapsed = started.elapsed();
+    let feed = report.feed.as_ref().unwrap();
+    assert_eq!(feed.end, Some(FeedEnd::Silent));
+    assert!(feed.messages > 0 && feed.books_stale(), "{feed:?}");
+    let failure = &report.failures[0];
+    assert_eq!(failure.runner, "source");
+    assert!(
+        failure.message.contains("silence_timeout_ms = 300"),
+        "{failure}"
+    );
+    assert!(
+        report
+            .books()
+            .all(|(_, b)| b.status == TradingStatus::FeedStale)
+    );
+    assert!(elapsed < Duration::from_secs(20), "{elapsed:?}");
+}
+
+#[test]
+fn no_feed_at_all_fails_the_run_at_the_first_packet_deadline() {
+    let requests = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut spec = common::spec("pipelines/fused.toml", 1, 0);
+    spec.input = Input::Live(Box::new(LiveConfig {
+        first_packet_timeout_ms: 200,
+        ..live_config(unicast(), requests.local_addr().unwrap())
+    }));
+    let started = Instant::now();
+    let report = Pipeline::start(spec).unwrap().join();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(
+        report.feed.as_ref().unwrap().end,
+        Some(FeedEnd::NoFirstPacket)
+    );
+    assert!(
+        report.failures[0]
+            .message
+            .contains("first_packet_timeout_ms = 200"),
+        "{:?}",
+        report.failures
+    );
+}
+
+#[test]
+fn a_stop_request_ends_a_live_run_cleanly() {
+    let requests = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut spec = common::spec("pipelines/fused.toml", 1, 0);
+    spec.input = Input::Live(Box::new(live_config(
+        unicast(),
+        requests.local_addr().unwrap(),
+    )));
+    let pipeline = Pipeline::start(spec).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let started = Instant::now();
+    pipeline.request_stop();
+    let report = pipeline.join();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert!(report.source.stopped_early);
+    assert_eq!(report.feed.as_ref().unwrap().end, Some(FeedEnd::Stopped));
+}
+
+#[test]
+fn a_bad_live_config_fails_the_start_naming_its_keys() {
+    let mut spec = common::spec("pipelines/fused.toml", 1, 0);
+    spec.input = Input::Live(Box::new(LiveConfig {
+        max_request_messages: 0,
+        request_interval_ms: 0,
+        ..live_config(unicast(), "127.0.0.1:9".parse().unwrap())
+    }));
+    let Err(e) = Pipeline::start(spec) else {
+        panic!("an invalid live config must not start");
+    };
+    let message = e.to_string();
+    assert!(message.contains("max_request_messages"), "{message}");
+    assert!(message.contains("request_interval_ms"), "{message}");
+}

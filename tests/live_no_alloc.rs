@@ -1,0 +1,97 @@
+//! No heap allocation per packet on the live path once it is warm — receiving,
+//! detecting gaps, requesting, holding packets, applying recovered ones — in the live
+//! source, the shards, or the feed server answering re-requests (DESIGN.md). Its own
+//! test binary: the counting allocator is process-wide.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tickpipe::feed::live::{LiveConfig, Receive};
+use tickpipe::feed::mold::Session;
+use tickpipe::feed::replay::Input;
+use tickpipe::feed::sample::{SampleSpec, generate};
+use tickpipe::feed::server::{DropPolicy, FeedServer, SendRate, ServerConfig};
+use tickpipe::runtime::pipeline::Pipeline;
+use tickpipe::sys::StopSignal;
+use tickpipe::sys::alloc_count::{CountingAllocator, allocations};
+
+#[global_allocator]
+static COUNTING: CountingAllocator = CountingAllocator;
+
+const MESSAGES: u64 = 300_000;
+
+fn wait_for(pipeline: &Pipeline, applied: u64) {
+    while pipeline.progress() < applied {
+        assert!(
+            !pipeline.is_finished(),
+            "the pipeline ended before {applied} messages"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn the_live_path_allocates_nothing_per_packet_while_recovering_gaps() {
+    let session = Session::new("NOALLOC").unwrap();
+    let mut server = FeedServer::bind(ServerConfig {
+        session,
+        request_listen: "127.0.0.1:0".parse().unwrap(),
+        max_packet_bytes: 1400,
+        rate: SendRate::MessagesPerSec(100_000.0),
+        // Gaps throughout the window, so requests, holding and recovery are measured.
+        drops: DropPolicy::EveryKth(20),
+        retransmit_window: u64::MAX,
+        heartbeat_interval: Duration::from_millis(50),
+        linger: Duration::from_secs(30),
+        multicast_interface: None,
+    })
+    .unwrap();
+    let mut spec = common::spec("pipelines/staged.toml", 2, MESSAGES);
+    spec.input = Input::Live(Box::new(LiveConfig {
+        session: session.to_string(),
+        receive: Receive::Unicast {
+            listen: "127.0.0.1:0".parse().unwrap(),
+        },
+        rerequest_server: server.request_addr(),
+        recv_buffer_bytes: 4 << 20,
+        reorder_slots: 4096,
+        reorder_slot_bytes: 1500,
+        max_gap_messages: 1_000_000,
+        max_request_messages: 1000,
+        request_interval_ms: 10,
+        recovery_timeout_ms: 5_000,
+        first_packet_timeout_ms: 10_000,
+        silence_timeout_ms: 10_000,
+    }));
+    let bytes = generate(&SampleSpec {
+        messages: MESSAGES,
+        ..SampleSpec::default_session()
+    });
+    let pipeline = Pipeline::start(spec).expect("pipeline starts");
+    let dest = pipeline.feed_addr().unwrap();
+    let stop = Arc::new(StopSignal::new());
+    let server_stop = Arc::clone(&stop);
+    let thread = std::thread::spawn(move || server.run(&bytes, dest, &server_stop));
+
+    wait_for(&pipeline, MESSAGES * 3 / 10);
+    let before = allocations();
+    wait_for(&pipeline, MESSAGES * 7 / 10);
+    let during = allocations() - before;
+
+    let report = pipeline.join();
+    stop.request_stop();
+    let server = thread.join().unwrap().unwrap();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let feed = report.feed.as_ref().unwrap();
+    assert!(
+        feed.gaps > 100 && feed.recovered > 0 && feed.held > 0,
+        "the window must include recovery: {feed:?}"
+    );
+    assert_eq!(feed.lost, 0, "{feed:?} {server:?}");
+    assert_eq!(
+        during, 0,
+        "{during} heap allocations while ~120k messages arrived live, with gaps recovered"
+    );
+}
