@@ -166,7 +166,7 @@ impl ReplaySource {
                 Err(e @ FrameError::ZeroLength { .. }) => self
                     .router
                     .stats_mut()
-                    .skip(e.offset(), format!("byte {e}")),
+                    .skip(e.offset(), || format!("byte {e}")),
                 Err(e) => return Err(format!("input ends inside a message: byte {e}")),
             }
             since_check += 1;

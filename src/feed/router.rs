@@ -62,13 +62,15 @@ impl SourceStats {
         }
     }
 
-    /// Counts a skipped message and keeps the first few for the report.
-    pub fn skip(&mut self, offset: u64, reason: impl Into<String>) {
+    /// Counts a skipped message and keeps the first few for the report. `reason` is
+    /// formatted only for those few, so a flood of bad input allocates nothing per
+    /// message.
+    pub fn skip(&mut self, offset: u64, reason: impl FnOnce() -> String) {
         self.skipped += 1;
         if self.skipped_samples.len() < Self::SKIP_SAMPLES {
             self.skipped_samples.push(Skipped {
                 offset,
-                reason: reason.into(),
+                reason: reason(),
             });
         }
     }
@@ -116,7 +118,7 @@ impl ShardRouter {
             Ok(kind) => kind,
             Err(e) => {
                 self.stats
-                    .skip(offset, format!("byte offset {offset}: {e}, skipped"));
+                    .skip(offset, || format!("byte offset {offset}: {e}, skipped"));
                 return;
             }
         };
