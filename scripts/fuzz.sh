@@ -17,8 +17,10 @@
 #
 # Runs on stable Rust. `-s none` builds without a sanitizer, and cargo-fuzz's remaining
 # flags (-Cpasses=sancov-module, -Cllvm-args=...) are stable codegen options, so no
-# nightly and no RUSTC_BOOTSTRAP is needed. The code under test denies `unsafe`, so
-# AddressSanitizer, which needs nightly, would add little beyond halving the exec rate.
+# nightly and no RUSTC_BOOTSTRAP is needed. AddressSanitizer (cargo-fuzz's default) needs
+# -Zsanitizer: `RUSTC_BOOTSTRAP=1 cargo fuzz run TARGET` works on stable too, but ran
+# itch_decode at 77k execs/s against 230k without it, and the code under test denies
+# `unsafe`, so the default here is the faster build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

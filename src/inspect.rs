@@ -5,13 +5,12 @@
 //! aggregate shares) and its ITCH trading state. It covers every symbol the file's stock
 //! directory (`R`) names, not only the configured universe: [`SymbolId`]s are assigned
 //! here, in order of first appearance, and the [`BookSet`] knows nothing of a universe.
-//! Messages become book events exactly as in the decode stage ([`decode::update`]), so the
-//! books end where the pipeline's would.
+//! Messages become book events through the decode stage's own mapping (`decode::update`),
+//! so the books end where the pipeline's would.
 //!
-//! Two passes over the bytes: the first frames the file and reads only directory entries,
-//! so the book set can be built with every symbol's book (it is sized at construction);
-//! the second decodes and applies. Framing alone is a few nanoseconds a message, small
-//! next to decoding and the book.
+//! Two passes over the bytes: the first frames the file and decodes only directory
+//! entries (every other frame costs a type-byte test), so the book set can be built with
+//! every symbol's book, since it is sized at construction; the second decodes and applies.
 //!
 //! Bad input never stops the inspection while the framing still lines up. Each problem is
 //! counted under a stable code (`WRONG_LENGTH`, `UNKNOWN_REF`, …), and the first
@@ -37,8 +36,11 @@ pub const FIRST_KEPT: usize = 5;
 const LOCATES: usize = 1 << 16;
 
 /// Initial book storage. Inspection is not latency-bound, so the set starts small and
-/// grows as the file needs: the most symbols a file can name (65 536) then cost
-/// 2 sides × 8 levels × 24 bytes each, about 25 MB, up front.
+/// grows as the file needs (doubling, so a large file pays amortised growth only): the
+/// most symbols a file can name (65 536) then cost 2 sides × 8 levels × 24 bytes, about
+/// 25 MB, up front, and the order map 196 KB. Small also keeps a small file, or a fuzz
+/// input, cheap, and a map that fits in L2 is faster while the file's live orders fit it
+/// (`BENCHMARKS.md`, "Feed").
 const CAPACITY: Capacity = Capacity {
     max_orders: 1 << 12,
     max_levels: 8,
