@@ -11,13 +11,14 @@
 //! - [`sys`]: the one module with atomics and `unsafe`; everything else denies both.
 //!
 //! [`msg`] holds the hot-path message types; [`config`] and [`universe`] the start-up
-//! inputs; [`report`] and [`latency`] what a run reports.
+//! inputs; [`report`] and [`latency`] what a run reports; [`inspect`] what a file holds.
 
 #![deny(unsafe_code)]
 
 pub mod clock;
 pub mod config;
 pub mod feed;
+pub mod inspect;
 pub mod latency;
 pub mod msg;
 pub mod report;

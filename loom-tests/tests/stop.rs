@@ -7,7 +7,11 @@ use loom::thread;
 use tickpipe_loom_tests::sys::{Failure, StopSignal};
 
 fn failure(runner: &str) -> Failure {
-    Failure { runner: runner.into(), stage: "risk".into(), message: "boom".into() }
+    Failure {
+        runner: runner.into(),
+        stage: "risk".into(),
+        message: "boom".into(),
+    }
 }
 
 #[test]

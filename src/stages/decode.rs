@@ -74,7 +74,7 @@ impl DecodeStats {
 }
 
 /// A code field the event needs holds a value that means nothing to it.
-struct BadCode;
+pub(crate) struct BadCode;
 
 pub struct Decode {
     universe: Arc<Universe>,
@@ -186,9 +186,10 @@ impl Decode {
     }
 }
 
-/// The event a message becomes; `None` for messages that are only counted.
+/// The event a message becomes; `None` for messages that are only counted. Shared with
+/// [`crate::inspect`], so a file is read the way the pipeline reads it.
 #[inline]
-fn update(msg: &Message<'_>) -> Option<Result<MarketUpdate, BadCode>> {
+pub(crate) fn update(msg: &Message<'_>) -> Option<Result<MarketUpdate, BadCode>> {
     let update = match *msg {
         Message::AddOrder {
             order_ref,
