@@ -5,8 +5,7 @@
 #
 #   --seconds N    how long each target runs (default 60)
 #   --build-only   build the targets and stop
-#   TARGET...      which targets (default: every target in fuzz/Cargo.toml whose source
-#                  exists; one declared ahead of its source is skipped with a note)
+#   TARGET...      which targets (default: every target in fuzz/Cargo.toml)
 #
 # The committed seeds in fuzz/corpus/TARGET/ are read, never written: what the fuzzer
 # finds interesting goes to fuzz/target/corpus/TARGET/ (ignored by git, kept between runs,
@@ -50,16 +49,9 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 
 if ((${#targets[@]} == 0)); then
-  while read -r t; do
-    if [[ -f "fuzz/fuzz_targets/$t.rs" ]]; then
-      targets+=("$t")
-    else
-      echo "fuzz.sh: skipping $t: fuzz/fuzz_targets/$t.rs does not exist yet" >&2
-    fi
-  done < <(cargo fuzz list)
+  mapfile -t targets < <(cargo fuzz list)
 fi
 
-# One target per build: with any declared source missing, cargo refuses to build them all.
 for t in "${targets[@]}"; do
   cargo fuzz build -s none "$t"
 done

@@ -25,19 +25,12 @@ CARGO_PROFILE_BENCH_LTO=false CARGO_PROFILE_BENCH_CODEGEN_UNITS=16 CARGO_PROFILE
 
 step "fuzz targets compile (clippy -D warnings)"
 # Plain cargo, no cargo-fuzz or libFuzzer instrumentation: this checks that every target
-# with a source still builds against the library; scripts/fuzz.sh runs them. Targets are
-# named one by one because cargo refuses `--bins` while a declared target's source is
-# missing (one may be declared ahead of its source). The shared target directory reuses
-# the dependencies clippy just checked above.
+# still builds against the library; scripts/fuzz.sh runs them. The shared target
+# directory reuses the dependencies clippy just checked above.
 (
   cd fuzz
-  # rustfmt, not cargo fmt: cargo fmt also refuses a declared target with no source.
-  rustfmt --check --edition 2024 fuzz_targets/*.rs
-  bins=()
-  for src in fuzz_targets/*.rs; do
-    bins+=(--bin "$(basename "$src" .rs)")
-  done
-  cargo clippy --locked --target-dir ../target "${bins[@]}" -- -D warnings
+  cargo fmt -- --check
+  cargo clippy --locked --target-dir ../target --bins -- -D warnings
 )
 
 step "loom model checks (release, LOOM_MAX_PREEMPTIONS=2)"
