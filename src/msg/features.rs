@@ -16,6 +16,10 @@ pub enum ViewCause {
     AskLifted,
     /// A cross (auction) printed; it has no aggressor.
     Cross,
+    /// A non-displayed order traded (ITCH `P`). Which side rested is unknown: ITCH 5.0's
+    /// Buy/Sell field on `P` has read `B` whatever the side since 2014-07-14, so trade
+    /// flow ignores these prints and the venue lets them fill either side.
+    Hidden,
 }
 
 impl ViewCause {
@@ -33,7 +37,7 @@ impl ViewCause {
     pub const fn is_trade(self) -> bool {
         matches!(
             self,
-            ViewCause::BidHit | ViewCause::AskLifted | ViewCause::Cross
+            ViewCause::BidHit | ViewCause::AskLifted | ViewCause::Cross | ViewCause::Hidden
         )
     }
 }

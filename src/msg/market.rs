@@ -50,12 +50,10 @@ pub enum MarketUpdate {
         price: Price,
         shares: u32,
     },
-    /// ITCH `P`: a non-displayed order executed; `side` is the resting order's side.
-    Trade {
-        price: Price,
-        shares: u32,
-        side: Side,
-    },
+    /// ITCH `P`: a non-displayed order executed. No side: the message's Buy/Sell field
+    /// has read `B` whatever the resting side since 2014-07-14 (ITCH 5.0, "Trade
+    /// Message"), so it says nothing.
+    Trade { price: Price, shares: u32 },
     /// ITCH `Q`: a cross (auction) print.
     Cross { price: Price, shares: u64 },
     /// The feed lost data that may concern this symbol ([`crate::feed::integrity`]):

@@ -251,16 +251,8 @@ pub(crate) fn update(msg: &Message<'_>) -> Option<Result<MarketUpdate, BadCode>>
             price,
             shares,
         }),
-        Message::Trade {
-            side,
-            shares,
-            price,
-            ..
-        } => side_of(side).map(|side| MarketUpdate::Trade {
-            price,
-            shares,
-            side,
-        }),
+        // The side byte is not read: see `MarketUpdate::Trade`.
+        Message::Trade { shares, price, .. } => Ok(MarketUpdate::Trade { price, shares }),
         Message::CrossTrade {
             shares,
             cross_price,
@@ -523,7 +515,6 @@ mod tests {
                 MarketUpdate::Trade {
                     price: Price(2_300_300),
                     shares: 40,
-                    side: Side::Sell,
                 },
             ),
             (

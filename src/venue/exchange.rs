@@ -69,6 +69,14 @@ impl Exchange {
                 for side in [Side::Buy, Side::Sell] {
                     book.sweep(symbol, side, px, qty, |o, q| rep.fill(o, px, q));
                 }
+            } else if view.cause == ViewCause::Hidden {
+                // A hidden order traded and ITCH does not say which side it rested on:
+                // either side of ours priced through the print may have been the better
+                // counterparty, at its own price, for `qty` shares in all.
+                let taken = book.sweep(symbol, Side::Buy, px, qty, |o, q| rep.fill(o, o.price, q));
+                book.sweep(symbol, Side::Sell, px, qty - taken, |o, q| {
+                    rep.fill(o, o.price, q)
+                });
             }
         }
 

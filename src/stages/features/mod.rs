@@ -116,11 +116,7 @@ fn resting(side: Side) -> ViewCause {
 /// `P` and `Q` at theirs. A print of zero shares is no print.
 fn print_of(update: &MarketUpdate, execution: Option<Execution>) -> Option<Print> {
     let (price, qty, cause) = match *update {
-        MarketUpdate::Trade {
-            price,
-            shares,
-            side,
-        } => (price, shares, resting(side)),
+        MarketUpdate::Trade { price, shares } => (price, shares, ViewCause::Hidden),
         MarketUpdate::Cross { price, shares } => (price, saturate(shares), ViewCause::Cross),
         _ => match execution {
             Some(e) if e.printable => (e.price, e.shares, resting(e.side)),

@@ -203,27 +203,14 @@ fn hidden_trades_and_crosses_print_without_touching_the_book() {
         MarketUpdate::Trade {
             price: px("100.05"),
             shares: 10,
-            side: Side::Buy,
         },
     );
     assert_eq!(
         (v.cause, v.print_px, v.print_qty),
-        (ViewCause::BidHit, px("100.05"), 10)
+        (ViewCause::Hidden, px("100.05"), 10),
+        "ITCH gives a hidden trade no usable side"
     );
     assert_eq!((v.bid_qty, v.ask_qty), (300, 100));
-
-    let v = one(
-        &mut stage,
-        MarketUpdate::Trade {
-            price: px("100.06"),
-            shares: 20,
-            side: Side::Sell,
-        },
-    );
-    assert_eq!(
-        (v.cause, v.print_px, v.print_qty),
-        (ViewCause::AskLifted, px("100.06"), 20)
-    );
 
     let v = one(
         &mut stage,
@@ -340,19 +327,28 @@ fn volatility_is_an_ewma_of_squared_mid_returns() {
 }
 
 #[test]
-fn trade_flow_is_signed_by_the_aggressor_and_ignores_crosses() {
+fn trade_flow_is_signed_by_the_aggressor_and_ignores_crosses_and_hidden_trades() {
     let mut stage = two_sided();
+    feed(&mut stage, add(4, "100.10", 100, Side::Sell));
     // A resting sell traded: a buyer was the aggressor.
     let f = feed(
         &mut stage,
-        MarketUpdate::Trade {
-            price: px("100.10"),
+        MarketUpdate::Execute {
+            order_ref: 2,
             shares: 100,
-            side: Side::Sell,
         },
     )[0]
     .values;
     assert!(close(f.trade_flow, 1.0), "{f:?}");
+    let hidden = MarketUpdate::Trade {
+        price: px("100.05"),
+        shares: 500,
+    };
+    let f = feed(&mut stage, hidden)[0].values;
+    assert!(
+        close(f.trade_flow, 1.0),
+        "a hidden trade has no side: {f:?}"
+    );
 
     // Seller hits the bid for 300: (0.5·−300 + 0.5·50) / (0.5·300 + 0.5·50).
     let f = feed(

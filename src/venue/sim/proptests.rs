@@ -49,6 +49,7 @@ fn step() -> impl Strategy<Value = Step> {
         Just(ViewCause::BidHit),
         Just(ViewCause::AskLifted),
         Just(ViewCause::Cross),
+        Just(ViewCause::Hidden),
     ];
     let tick = (
         0..2u16,

@@ -354,6 +354,24 @@ fn a_cross_fills_both_sides_through_its_price_at_its_price() {
 }
 
 #[test]
+fn a_hidden_print_may_fill_either_side_at_our_price_for_its_shares_in_all() {
+    let mut v = resting();
+    let base = quote(30, 10_000, 100, 10_010, 100);
+    let out = run(&mut v, [tick(printed(base, ViewCause::Hidden, 10_005, 25))]);
+    assert_eq!(
+        brief(&out),
+        [fill(40, 4, 10_005, 10, 0)],
+        "ITCH gives no side: our sell at the print may have been the counterparty"
+    );
+    let out = run(&mut v, [tick(printed(base, ViewCause::Hidden, 10_001, 15))]);
+    assert_eq!(
+        brief(&out),
+        [fill(40, 1, 10_002, 10, 0), fill(40, 3, 10_002, 5, 5)],
+        "buys through the print, at their price, 15 shares in all"
+    );
+}
+
+#[test]
 fn a_quote_through_a_resting_order_fills_it_at_its_price_up_to_the_displayed_shares() {
     let mut v = resting();
     let out = run(

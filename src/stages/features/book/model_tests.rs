@@ -250,7 +250,7 @@ pub(crate) fn update() -> impl Strategy<Value = MarketUpdate> {
         1 => status().prop_map(|status| MarketUpdate::Status { status }),
         1 => any::<bool>().prop_map(|halted| MarketUpdate::OperationalHalt { halted }),
         1 => Just(MarketUpdate::FeedStale),
-        1 => (price.clone(), shares, side()).prop_map(|(price, shares, side)| MarketUpdate::Trade { price, shares, side }),
+        1 => (price.clone(), shares).prop_map(|(price, shares)| MarketUpdate::Trade { price, shares }),
         1 => (price, 0u64..1000).prop_map(|(price, shares)| MarketUpdate::Cross { price, shares }),
     ]
 }
