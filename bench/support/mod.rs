@@ -199,3 +199,61 @@ pub fn machine() -> BTreeMap<&'static str, String> {
         ("kernel", kernel),
     ])
 }
+
+/// The two cores a two-thread bench pins its threads to: `--cores A,B` if given, else
+/// the `TICKPIPE_BENCH_CORES` environment variable (`A,B`), else 0 and 1.
+///
+/// Panics, naming the problem, if the two are equal or not both available: two
+/// busy-spinning threads on one core make progress only when the scheduler preempts
+/// one of them, so such a figure would measure the scheduler, not the hop.
+pub fn two_cores(arg: Option<&[usize]>) -> (usize, usize) {
+    let from_env = std::env::var("TICKPIPE_BENCH_CORES").ok().map(|s| {
+        s.split(',')
+            .map(|c| c.trim().parse::<usize>())
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap_or_else(|e| panic!("TICKPIPE_BENCH_CORES={s:?}: {e}"))
+    });
+    let cores = arg
+        .map(<[usize]>::to_vec)
+        .or(from_env)
+        .unwrap_or(vec![0, 1]);
+    let &[a, b] = cores.as_slice() else {
+        panic!("give exactly two cores (A,B), got {cores:?}");
+    };
+    assert!(
+        a != b,
+        "the two threads need two different cores, got {a} twice"
+    );
+    let available: Vec<usize> = core_affinity::get_core_ids()
+        .unwrap_or_default()
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    for c in [a, b] {
+        assert!(
+            available.contains(&c),
+            "core {c} is not available (this process may run on {available:?})"
+        );
+    }
+    (a, b)
+}
+
+/// Pins the calling thread to `core`; panics if the OS refuses.
+pub fn pin(core: usize) {
+    assert!(
+        core_affinity::set_for_current(core_affinity::CoreId { id: core }),
+        "could not pin this thread to core {core}"
+    );
+}
+
+/// The 1, 5 and 15 minute load averages: how busy the host was around a run (on a shared
+/// host, the noise to report beside a figure).
+pub fn load_average() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| {
+            let v: Vec<&str> = s.split_whitespace().take(3).collect();
+            (v.len() == 3).then(|| v.join(" "))
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
