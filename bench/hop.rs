@@ -2,23 +2,29 @@
 //! ring edge and through the queues it is judged against, with the bare cache-line
 //! transfer as the floor.
 //!
+//! Both threads busy-poll (`try_recv`, then PAUSE), so this measures the data structures
+//! at their fastest; parking and waking are not measured here.
+//!
 //! Two methods, because each covers the other's weakness:
 //!
 //! - **one-way** (open loop): the sender stamps the TSC into the message, pushes it, and
 //!   waits `--gap-ns` before the next; the receiver busy-polls, reads the TSC on arrival
 //!   and records the difference. This is what a pipeline hop costs a message, and being
-//!   open loop it does not hide a stalled receiver (coordinated omission). It needs the
-//!   two cores' TSCs to agree: each run first measures their offset ([`tsc_offset`]) and
-//!   subtracts it, then checks the correction by running the floor the other way round
-//!   (the two directions must then agree).
+//!   open loop it does not hide a stalled receiver (coordinated omission). It compares
+//!   two cores' TSCs, which on this VM disagree by an offset that changes as the host
+//!   moves the vCPUs (−15 to +145 ns seen). So each run measures the offset
+//!   ([`tsc_offset`]) and subtracts it, and half the samples go each way (core A→B, then
+//!   B→A) into one histogram: whatever error the offset estimate has enters the two
+//!   halves with opposite signs, so the merged median does not move with it. The p50 of
+//!   each direction is reported beside it; when they differ, the offset estimate was off.
 //! - **rtt/2** (closed loop): the pinger stamps, pushes over one ring, the echo thread
 //!   pushes the message back over a second ring of the same kind, and the pinger halves
 //!   the round trip. One core's clock only; it includes the echo's poll and push.
 //!
 //! Every implementation moves the same `#[repr(C, align(64))]` message (tickpipe's slot,
 //! one cache line, like `RawFrame`) through a ring of the same capacity, and every
-//! receiver is polled by the same loop (`try_recv`, then `spin_loop`), so what differs is
-//! the data structure, not a wait strategy.
+//! receiver is polled by the same loop, so what differs is the data structure, not a
+//! wait strategy.
 //!
 //! The whole set runs `--runs` times, interleaved (run 1 of every implementation, then
 //! run 2, …) so that a burst of noise from the other engineers' builds on this 2-core
@@ -386,14 +392,15 @@ impl Config {
 
 /// How far the receiver core's TSC runs ahead of the sender core's, in ticks.
 ///
-/// One-way figures subtract it: an offset of a few ticks is already a sizeable part of a
-/// 30 ns floor, and nothing guarantees a VM's vCPUs agree. NTP's estimate: the
-/// floor bounced with the echo stamping its own clock gives, per round trip,
-/// `t1 - (t0 + t2) / 2`, exact when both directions take equally long, which the floor
-/// (the same code on both sides) is built to do; the round trips with the shortest 10%
-/// RTTs are the least disturbed, and their median offset is the answer.
+/// NTP's estimate: the floor bounced with the echo stamping its own clock gives, per
+/// round trip, `t1 - (t0 + t2) / 2`, exact when both directions take equally long, which
+/// the floor (the same code on both sides) is built to do; the round trips with the
+/// shortest 10% RTTs are the least disturbed, and their median offset is the answer.
+/// The first round trips after idle cores run 3–10× slower here (their RTTs spread to
+/// 650 ns against 340 ns warm) and skew the estimate, so as many again go first unused.
 fn tsc_offset(clock: &quanta::Clock, cores: (usize, usize)) -> i64 {
-    const ROUND_TRIPS: usize = 20_000;
+    const WARMUP: usize = 50_000;
+    const ROUND_TRIPS: usize = 50_000;
     let (mut ping_tx, mut ping_rx) = floor();
     let (mut pong_tx, mut pong_rx) = floor();
     let start = Barrier::new(2);
@@ -407,9 +414,9 @@ fn tsc_offset(clock: &quanta::Clock, cores: (usize, usize)) -> i64 {
         });
         let pinger = s.spawn(|| {
             support::pin(cores.0);
-            let mut trips = Vec::with_capacity(ROUND_TRIPS);
+            let mut trips = Vec::with_capacity(WARMUP + ROUND_TRIPS);
             start.wait();
-            for _ in 0..ROUND_TRIPS {
+            for _ in 0..WARMUP + ROUND_TRIPS {
                 let t0 = clock.raw();
                 ping_tx.push(Msg::new(t0, 0));
                 let t1 = recv(&mut pong_rx).tsc;
@@ -418,7 +425,7 @@ fn tsc_offset(clock: &quanta::Clock, cores: (usize, usize)) -> i64 {
                 trips.push((t2 - t0, t1 as i64 - mid as i64));
             }
             ping_tx.push(Msg::new(STOP, 0));
-            trips
+            trips.split_off(WARMUP)
         });
         pinger.join().expect("pinger thread")
     });
@@ -433,6 +440,8 @@ fn tsc_offset(clock: &quanta::Clock, cores: (usize, usize)) -> i64 {
 struct Measured {
     hist: Histogram<u64>,
     lost: u64,
+    /// One-way only: the p50 of each direction, (A→B, B→A).
+    p50_by_direction: Option<(u64, u64)>,
 }
 
 /// Polls until a message arrives, with a PAUSE between polls as tickpipe's busy-spin
@@ -449,10 +458,12 @@ fn recv<R: Rx>(rx: &mut R) -> Msg {
     }
 }
 
-fn one_way<T: Tx, R: Rx>(cfg: &Config, (mut tx, mut rx): (T, R)) -> Measured {
+/// One direction of the one-way method: `samples` recorded messages from `cfg.cores.0`
+/// to `cfg.cores.1`.
+fn one_way<T: Tx, R: Rx>(cfg: &Config, samples: u64, (mut tx, mut rx): (T, R)) -> Measured {
     let start = Barrier::new(2);
     let clock = &cfg.clock;
-    let total = cfg.warmup + cfg.samples;
+    let total = cfg.warmup + samples;
     thread::scope(|s| {
         let receiver = s.spawn(|| {
             support::pin(cfg.cores.1);
@@ -474,6 +485,7 @@ fn one_way<T: Tx, R: Rx>(cfg: &Config, (mut tx, mut rx): (T, R)) -> Measured {
             Measured {
                 hist,
                 lost: total - seen,
+                p50_by_direction: None,
             }
         });
         s.spawn(|| {
@@ -525,7 +537,11 @@ fn round_trip<T: Tx, R: Rx>(
                 }
             }
             ping_tx.push(Msg::new(STOP, 0));
-            Measured { hist, lost: 0 }
+            Measured {
+                hist,
+                lost: 0,
+                p50_by_direction: None,
+            }
         });
         pinger.join().expect("pinger thread")
     })
@@ -533,7 +549,19 @@ fn round_trip<T: Tx, R: Rx>(
 
 /// Both methods for one implementation; `make` builds a fresh ring (pair) each time.
 fn measure_with<T: Tx, R: Rx>(cfg: &Config, make: impl Fn() -> (T, R)) -> [Measured; 2] {
-    [one_way(cfg, make()), round_trip(cfg, make(), make())]
+    let there = one_way(cfg, cfg.samples / 2, make());
+    let back = one_way(&cfg.reversed(), cfg.samples - cfg.samples / 2, make());
+    let mut hist = there.hist.clone();
+    hist.add(&back.hist).expect("same bounds");
+    let one = Measured {
+        hist,
+        lost: there.lost + back.lost,
+        p50_by_direction: Some((
+            there.hist.value_at_quantile(0.5),
+            back.hist.value_at_quantile(0.5),
+        )),
+    };
+    [one, round_trip(cfg, make(), make())]
 }
 
 fn measure(cfg: &Config, imp: Impl) -> [Measured; 2] {
@@ -551,7 +579,7 @@ fn measure(cfg: &Config, imp: Impl) -> [Measured; 2] {
 /// The p50 of 100k back-to-back pairs of TSC reads, in ns: the resolution of every
 /// figure here (on this host 10 ns, the step in which its TSC advances, rather than the
 /// cost of a read).
-fn clock_read_ns(clock: &quanta::Clock) -> u64 {
+fn tsc_resolution_ns(clock: &quanta::Clock) -> u64 {
     let mut hist = new_histogram();
     for _ in 0..100_000 {
         let a = clock.raw();
@@ -561,14 +589,15 @@ fn clock_read_ns(clock: &quanta::Clock) -> u64 {
     hist.value_at_quantile(0.5)
 }
 
-/// The mean of the samples up to p99. The TSC here advances in steps of ~26 ticks
-/// (10 ns), so a p50 moves in 5–10 ns steps; a mean of the bulk resolves the differences
-/// the p50 rounds away, without the tail (a descheduled thread) dominating it.
-fn bulk_mean(h: &Histogram<u64>) -> f64 {
-    let cut = h.value_at_quantile(0.99);
+/// The interquartile mean: the mean of the samples from p25 to p75. The TSC here
+/// advances in steps of ~26 ticks (10 ns), so a p50 moves in 5–10 ns steps; averaging the
+/// middle half resolves what the p50 rounds away, and no stall (a descheduled thread,
+/// often more than 1% of one-way samples on this shared host) can reach it.
+fn iqm(h: &Histogram<u64>) -> f64 {
+    let (lo, hi) = (h.value_at_quantile(0.25), h.value_at_quantile(0.75));
     let (sum, n) = h
         .iter_recorded()
-        .filter(|v| v.value_iterated_to() <= cut)
+        .filter(|v| (lo..=hi).contains(&v.value_iterated_to()))
         .fold((0f64, 0u64), |(sum, n), v| {
             let c = v.count_at_value();
             (sum + v.value_iterated_to() as f64 * c as f64, n + c)
@@ -620,15 +649,16 @@ fn main() {
     };
     let mut ctx = Context {
         placement: format!(
-            "sender/pinger pinned to core {}, receiver/echo to core {}: no core shared \
-             between them; both shared with the OS and whatever else runs on this host",
-            cfg.cores.0, cfg.cores.1
+            "two threads pinned to cores {a} and {b}, never sharing one: rtt/2 pinger on \
+             {a}, echo on {b}; one-way sender on {a} for half the samples and on {b} for \
+             the other half; both cores shared with the OS and whatever else runs here",
+            a = cfg.cores.0,
+            b = cfg.cores.1
         ),
-        clock_read_ns: clock_read_ns(&cfg.clock),
+        tsc_resolution_ns: tsc_resolution_ns(&cfg.clock),
         load_before: support::load_average(),
         load_after: String::new(),
         offsets_ns: Vec::new(),
-        reverse_floor_p50: Vec::new(),
         runs,
         cfg,
     };
@@ -637,7 +667,7 @@ fn main() {
     println!(
         "{samples} samples after {} warm-up, {runs} run(s), 64-byte message, capacity \
          {CAPACITY}, one-way gap {} ns; TSC resolution {} ns; load average {}",
-        ctx.cfg.warmup, ctx.cfg.gap_ns, ctx.clock_read_ns, ctx.load_before
+        ctx.cfg.warmup, ctx.cfg.gap_ns, ctx.tsc_resolution_ns, ctx.load_before
     );
 
     let began = Instant::now();
@@ -660,11 +690,6 @@ fn main() {
             series[2 * i].runs.push(one);
             series[2 * i + 1].runs.push(rtt);
         }
-        // The floor in the other direction, corrected by the same offset negated: if the
-        // correction is right, it agrees with the forward floor.
-        let reverse = one_way(&ctx.cfg.reversed(), floor());
-        ctx.reverse_floor_p50
-            .push(reverse.hist.value_at_quantile(0.5));
         println!(
             "  run {run}/{runs} done; TSC offset core {}−{} {:.1} ns",
             ctx.cfg.cores.1,
@@ -681,19 +706,11 @@ struct Context {
     cfg: Config,
     runs: usize,
     placement: String,
-    clock_read_ns: u64,
+    tsc_resolution_ns: u64,
     load_before: String,
     load_after: String,
-    /// Per run: the receiver core's TSC minus the sender core's, ns.
+    /// Per run: the second core's TSC minus the first's, ns.
     offsets_ns: Vec<f64>,
-    /// Per run: p50 of the floor one-way from the receiver core to the sender core.
-    reverse_floor_p50: Vec<u64>,
-}
-
-fn median(v: &[u64]) -> u64 {
-    let mut v = v.to_vec();
-    v.sort_unstable();
-    v[(v.len() - 1) / 2]
 }
 
 fn report(ctx: &Context, series: &[Series], span: Duration) {
@@ -711,10 +728,10 @@ fn report(ctx: &Context, series: &[Series], span: Duration) {
     let fmt_ratio = |r: Option<f64>| r.map_or_else(|| "-".into(), |r| format!("{r:.2}"));
 
     println!(
-        "\n{:<22} {:<8} {:>6} {:>6} {:>6} {:>6} {:>7} {:>8} {:>9} {:>8} {:>13} {:>6} {:>6} {:>6}",
+        "\n{:<22} {:<8} {:>6} {:>6} {:>6} {:>6} {:>7} {:>8} {:>9} {:>8} {:>13} {:>6} {:>6} {:>6} {:>9}",
         "impl",
         "case",
-        "mean99",
+        "iqm",
         "p50",
         "p90",
         "p99",
@@ -725,7 +742,11 @@ fn report(ctx: &Context, series: &[Series], span: Duration) {
         "p50 all runs",
         "×floor",
         "×xbeam",
-        "×disr"
+        "×disr",
+        format!(
+            "{}→{}/{}→{}",
+            cfg.cores.0, cfg.cores.1, cfg.cores.1, cfg.cores.0
+        ),
     );
     let mut rows = Vec::new();
     for s in series {
@@ -734,10 +755,10 @@ fn report(ctx: &Context, series: &[Series], span: Duration) {
         let lo = p50s.iter().min().copied().unwrap_or(0);
         let hi = p50s.iter().max().copied().unwrap_or(0);
         println!(
-            "{:<22} {:<8} {:>6.1} {:>6} {:>6} {:>6} {:>7} {:>8} {:>9} {:>8} {:>13} {:>6} {:>6} {:>6}",
+            "{:<22} {:<8} {:>6.1} {:>6} {:>6} {:>6} {:>7} {:>8} {:>9} {:>8} {:>13} {:>6} {:>6} {:>6} {:>9}",
             s.imp.name(),
             s.method.case(),
-            bulk_mean(&s.median().hist),
+            iqm(&s.median().hist),
             p.p50,
             p.p90,
             p.p99,
@@ -749,6 +770,9 @@ fn report(ctx: &Context, series: &[Series], span: Duration) {
             fmt_ratio(ratio(s, Impl::Floor)),
             fmt_ratio(ratio(s, Impl::Crossbeam)),
             fmt_ratio(ratio(s, Impl::Disruptor)),
+            s.median()
+                .p50_by_direction
+                .map_or_else(|| "-".into(), |(a, b)| format!("{a}/{b}")),
         );
         let mut extra = Map::new();
         extra.insert("what".into(), json!(s.imp.what()));
@@ -758,15 +782,12 @@ fn report(ctx: &Context, series: &[Series], span: Duration) {
         extra.insert("cores".into(), json!([cfg.cores.0, cfg.cores.1]));
         extra.insert("threads_sharing_a_core".into(), json!(0));
         extra.insert("placement".into(), json!(ctx.placement));
-        extra.insert("clock_read_ns".into(), json!(ctx.clock_read_ns));
+        extra.insert("tsc_resolution_ns".into(), json!(ctx.tsc_resolution_ns));
         extra.insert("load_average_before".into(), json!(ctx.load_before));
         extra.insert("load_average_after".into(), json!(ctx.load_after));
         extra.insert("runs".into(), json!(ctx.runs));
-        let mean = bulk_mean(&s.median().hist);
-        extra.insert(
-            "mean_below_p99_ns".into(),
-            json!((mean * 10.0).round() / 10.0),
-        );
+        let iqm_ns = iqm(&s.median().hist);
+        extra.insert("iqm_ns".into(), json!((iqm_ns * 10.0).round() / 10.0));
         extra.insert("p50_ns_runs".into(), json!(p50s));
         extra.insert("p99_ns_runs".into(), json!(s.spread(0.99)));
         extra.insert("p9999_ns_runs".into(), json!(s.spread(0.9999)));
@@ -778,8 +799,9 @@ fn report(ctx: &Context, series: &[Series], span: Duration) {
             if lost > 0 {
                 extra.insert("lost_in_all_runs".into(), json!(lost));
             }
-            if s.imp == Impl::Floor {
-                extra.insert("reverse_p50_ns_runs".into(), json!(ctx.reverse_floor_p50));
+            if let Some((there, back)) = s.median().p50_by_direction {
+                extra.insert("p50_ns_first_to_second_core".into(), json!(there));
+                extra.insert("p50_ns_second_to_first_core".into(), json!(back));
             }
         }
         for (base, key) in [
@@ -811,39 +833,37 @@ fn report(ctx: &Context, series: &[Series], span: Duration) {
             );
         }
     }
-    if let Some(fwd) = p50_of(Impl::Floor, Method::OneWay) {
-        println!(
-            "clock check: TSC offset core {}−{} per run {:?} ns; corrected floor one-way p50 \
-             {}→{} {fwd} ns, {}→{} {} ns (median runs; equal if the correction holds)",
-            cfg.cores.1,
-            cfg.cores.0,
-            ctx.offsets_ns
-                .iter()
-                .map(|o| (o * 10.0).round() / 10.0)
-                .collect::<Vec<_>>(),
-            cfg.cores.0,
-            cfg.cores.1,
-            cfg.cores.1,
-            cfg.cores.0,
-            median(&ctx.reverse_floor_p50),
-        );
-    }
+    println!(
+        "clock: TSC offset core {}−{} per run {:?} ns; one-way `{a}→{b}/{b}→{a}` shows each \
+         direction's p50 after correcting it (equal when the estimate is right; the merged \
+         p50 sits between them either way)",
+        cfg.cores.1,
+        cfg.cores.0,
+        ctx.offsets_ns
+            .iter()
+            .map(|o| (o * 10.0).round() / 10.0)
+            .collect::<Vec<_>>(),
+        a = cfg.cores.0,
+        b = cfg.cores.1,
+    );
     println!(
         "load average before {}, after {}",
         ctx.load_before, ctx.load_after
     );
 
-    let mean_of = |imp: Impl, method: Method| {
+    let iqm_of = |imp: Impl, method: Method| {
         series
             .iter()
             .find(|s| s.imp == imp && s.method == method)
-            .map(|s| bulk_mean(&s.median().hist))
+            .map(|s| iqm(&s.median().hist))
     };
-    println!("\ntargets (tickpipe ÷ peer, median runs; by p50, and by mean99 as a check):");
+    println!(
+        "\ntargets (tickpipe ÷ peer, median runs; by p50, and by the interquartile mean as a check):"
+    );
     for method in [Method::OneWay, Method::RttHalf] {
-        let (Some(tp), Some(tp_mean)) = (
+        let (Some(tp), Some(tp_iqm)) = (
             p50_of(Impl::Tickpipe, method),
-            mean_of(Impl::Tickpipe, method),
+            iqm_of(Impl::Tickpipe, method),
         ) else {
             continue;
         };
@@ -852,14 +872,14 @@ fn report(ctx: &Context, series: &[Series], span: Duration) {
             (Impl::Crossbeam, 0.5),
             (Impl::Disruptor, 1.0),
         ] {
-            if let (Some(b), Some(b_mean)) = (p50_of(base, method), mean_of(base, method)) {
+            if let (Some(b), Some(b_iqm)) = (p50_of(base, method), iqm_of(base, method)) {
                 let r = tp as f64 / b.max(1) as f64;
                 println!(
-                    "  {:<8} ≤ {limit:.1} × {:<10} p50 {r:.2} {:<8} mean99 {:.2}",
+                    "  {:<8} ≤ {limit:.1} × {:<10} p50 {r:.2} {:<8} iqm {:.2}",
                     method.case(),
                     base.name(),
                     if r <= limit { "met" } else { "NOT met" },
-                    tp_mean / b_mean.max(1.0),
+                    tp_iqm / b_iqm.max(1.0),
                 );
             }
         }
