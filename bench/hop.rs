@@ -78,7 +78,7 @@ struct Args {
     /// Messages sent and not recorded before them [default: samples / 10].
     #[arg(long)]
     warmup: Option<u64>,
-    /// Runs of the whole set; each row is the median run [default: 3; quick 1].
+    /// Runs of the whole set; each row is the median run [default: 5; quick 1].
     #[arg(long)]
     runs: Option<usize>,
     /// One-way: pause between sends, so each message meets an idle receiver.
@@ -645,7 +645,7 @@ fn main() {
     let samples = args
         .samples
         .unwrap_or(if args.quick { 100_000 } else { 1_000_000 });
-    let runs = args.runs.unwrap_or(if args.quick { 1 } else { 3 }).max(1);
+    let runs = args.runs.unwrap_or(if args.quick { 1 } else { 5 }).max(1);
     let impls = if args.impls.is_empty() {
         Impl::ALL.to_vec()
     } else {
@@ -725,19 +725,48 @@ struct Context {
     offsets_ns: Vec<f64>,
 }
 
+/// One implementation against another, by the same method.
+struct Ratio {
+    /// The median over runs of the p50 ratio.
+    p50: f64,
+    /// The same of the interquartile means.
+    iqm: f64,
+    /// The p50 ratio of each run.
+    p50_runs: Vec<f64>,
+}
+
+fn median_f64(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[(v.len() - 1) / 2]
+}
+
+/// `s` against `base`, taken run by run and then the median. Within a run the two were
+/// measured seconds apart, under one placement of the vCPUs; between runs the host may
+/// move them (the floor's rtt/2 has jumped from 35 to 165 ns between runs here), so a
+/// ratio of two medians could compare one placement with another.
+fn ratio(series: &[Series], s: &Series, base: Impl) -> Option<Ratio> {
+    let b = series
+        .iter()
+        .find(|b| b.imp == base && b.method == s.method)?;
+    let per_run = |f: &dyn Fn(&Histogram<u64>) -> f64| -> Vec<f64> {
+        s.runs
+            .iter()
+            .zip(&b.runs)
+            .map(|(x, y)| f(&x.hist) / f(&y.hist).max(1.0))
+            .collect()
+    };
+    let p50_runs = per_run(&|h| h.value_at_quantile(0.5) as f64);
+    Some(Ratio {
+        p50: median_f64(&p50_runs),
+        iqm: median_f64(&per_run(&iqm)),
+        p50_runs,
+    })
+}
+
 fn report(ctx: &Context, series: &[Series], span: Duration) {
     let cfg = &ctx.cfg;
-    let p50_of = |imp: Impl, method: Method| {
-        series
-            .iter()
-            .find(|s| s.imp == imp && s.method == method)
-            .map(|s| s.median().hist.value_at_quantile(0.5))
-    };
-    let ratio = |s: &Series, base: Impl| {
-        let p50 = s.median().hist.value_at_quantile(0.5);
-        p50_of(base, s.method).map(|b| p50 as f64 / b.max(1) as f64)
-    };
-    let fmt_ratio = |r: Option<f64>| r.map_or_else(|| "-".into(), |r| format!("{r:.2}"));
+    let fmt_ratio = |r: Option<Ratio>| r.map_or_else(|| "-".into(), |r| format!("{:.2}", r.p50));
 
     println!(
         "\n{:<22} {:<8} {:>6} {:>6} {:>6} {:>6} {:>7} {:>8} {:>9} {:>8} {:>13} {:>6} {:>6} {:>6} {:>9}",
@@ -779,9 +808,9 @@ fn report(ctx: &Context, series: &[Series], span: Duration) {
             p.max,
             p.count,
             format!("{lo}–{hi}"),
-            fmt_ratio(ratio(s, Impl::Floor)),
-            fmt_ratio(ratio(s, Impl::Crossbeam)),
-            fmt_ratio(ratio(s, Impl::Disruptor)),
+            fmt_ratio(ratio(series, s, Impl::Floor)),
+            fmt_ratio(ratio(series, s, Impl::Crossbeam)),
+            fmt_ratio(ratio(series, s, Impl::Disruptor)),
             s.median()
                 .p50_by_direction
                 .map_or_else(|| "-".into(), |(a, b)| format!("{a}/{b}")),
@@ -816,13 +845,13 @@ fn report(ctx: &Context, series: &[Series], span: Duration) {
                 extra.insert("p50_ns_second_to_first_core".into(), json!(back));
             }
         }
-        for (base, key) in [
-            (Impl::Floor, "p50_ratio_to_floor"),
-            (Impl::Crossbeam, "p50_ratio_to_crossbeam"),
-            (Impl::Disruptor, "p50_ratio_to_disruptor"),
-        ] {
-            if let Some(r) = ratio(s, base) {
-                extra.insert(key.into(), json!((r * 1000.0).round() / 1000.0));
+        let round3 = |r: f64| (r * 1000.0).round() / 1000.0;
+        for base in [Impl::Floor, Impl::Crossbeam, Impl::Disruptor] {
+            if let Some(r) = ratio(series, s, base) {
+                let key = format!("p50_ratio_to_{}", base.name());
+                extra.insert(key.clone(), json!(round3(r.p50)));
+                let runs: Vec<f64> = r.p50_runs.iter().map(|&x| round3(x)).collect();
+                extra.insert(format!("{key}_runs"), json!(runs));
             }
         }
         rows.push(support::Row {
@@ -863,35 +892,38 @@ fn report(ctx: &Context, series: &[Series], span: Duration) {
         ctx.load_before, ctx.load_after
     );
 
-    let iqm_of = |imp: Impl, method: Method| {
-        series
-            .iter()
-            .find(|s| s.imp == imp && s.method == method)
-            .map(|s| iqm(&s.median().hist))
-    };
+    if let Some(floor) = series
+        .iter()
+        .find(|s| s.imp == Impl::Floor && s.method == Method::RttHalf)
+    {
+        println!(
+            "placement: floor rtt/2 p50 per run {:?} ns (a jump means the host moved the vCPUs)",
+            floor.spread(0.5)
+        );
+    }
+
     println!(
-        "\ntargets (tickpipe ÷ peer, median runs; by p50, and by the interquartile mean as a check):"
+        "\ntargets (tickpipe ÷ peer, per run, median of runs; by p50, and by the interquartile \
+         mean as a check):"
     );
-    for method in [Method::OneWay, Method::RttHalf] {
-        let (Some(tp), Some(tp_iqm)) = (
-            p50_of(Impl::Tickpipe, method),
-            iqm_of(Impl::Tickpipe, method),
-        ) else {
-            continue;
-        };
+    for s in series.iter().filter(|s| s.imp == Impl::Tickpipe) {
         for (base, limit) in [
             (Impl::Floor, 1.5),
             (Impl::Crossbeam, 0.5),
             (Impl::Disruptor, 1.0),
         ] {
-            if let (Some(b), Some(b_iqm)) = (p50_of(base, method), iqm_of(base, method)) {
-                let r = tp as f64 / b.max(1) as f64;
+            if let Some(r) = ratio(series, s, base) {
                 println!(
-                    "  {:<8} ≤ {limit:.1} × {:<10} p50 {r:.2} {:<8} iqm {:.2}",
-                    method.case(),
+                    "  {:<8} ≤ {limit:.1} × {:<10} p50 {:.2} {:<8} iqm {:.2}  runs {:?}",
+                    s.method.case(),
                     base.name(),
-                    if r <= limit { "met" } else { "NOT met" },
-                    tp_iqm / b_iqm.max(1.0),
+                    r.p50,
+                    if r.p50 <= limit { "met" } else { "NOT met" },
+                    r.iqm,
+                    r.p50_runs
+                        .iter()
+                        .map(|x| (x * 100.0).round() / 100.0)
+                        .collect::<Vec<_>>(),
                 );
             }
         }
