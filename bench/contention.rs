@@ -19,6 +19,11 @@
 //! `--samples` per writer, into an HDR histogram; both writers at once). The TSC here
 //! advances in 10 ns steps, so an update faster than that records as 0 or 10 ns.
 //!
+//! The set runs `--runs` times, interleaved and short (about 3 s a run): the host moves
+//! this VM's two vCPUs closer or further apart (BENCHMARKS.md, hop), which changes what
+//! every transfer of the lock's cache line costs. Each row is the run with the median
+//! throughput; the sharded-to-lock ratio is taken within each run, then the median.
+//!
 //! Output: rows in `target/bench/results.json` (`bench = "contention"`, `case` =
 //! `symbols=N`), `target/bench/contention.hlog`, `target/bench/contention.svg`, and a
 //! table with the throughput ratio of sharded to each lock.
@@ -44,14 +49,14 @@ struct Args {
     /// Shorter phases and one run: the whole bench in a few seconds.
     #[arg(long)]
     quick: bool,
-    /// Throughput phase length per model and symbol count [default: 1; quick 0.2].
+    /// Throughput phase length per model and symbol count [default: 0.25; quick 0.1].
     #[arg(long)]
     seconds: Option<f64>,
-    /// Timed updates per writer in the latency phase [default: 500000; quick 50000].
+    /// Timed updates per writer in the latency phase [default: 100000; quick 20000].
     #[arg(long)]
     samples: Option<u64>,
     /// Runs of the whole set; each row is the run with the median throughput
-    /// [default: 3; quick 1].
+    /// [default: 9; quick 3].
     #[arg(long)]
     runs: Option<usize>,
     /// The two writers' cores [default: TICKPIPE_BENCH_CORES, else 0,1].
@@ -412,12 +417,12 @@ fn main() {
     let settings = Settings {
         clock: quanta::Clock::new(),
         cores: [a, b],
-        seconds: args.seconds.unwrap_or(if args.quick { 0.2 } else { 1.0 }),
+        seconds: args.seconds.unwrap_or(if args.quick { 0.1 } else { 0.25 }),
         samples: args
             .samples
-            .unwrap_or(if args.quick { 50_000 } else { 500_000 }),
+            .unwrap_or(if args.quick { 20_000 } else { 100_000 }),
     };
-    let runs = args.runs.unwrap_or(if args.quick { 1 } else { 3 }).max(1);
+    let runs = args.runs.unwrap_or(if args.quick { 3 } else { 9 }).max(1);
     let symbol_counts = if args.symbols.is_empty() {
         vec![1, 8, 64]
     } else {
