@@ -482,12 +482,12 @@ fn main() {
         v[(v.len() - 1) / 2]
     };
     println!(
-        "\n{:<12} {:>7} {:>6} {:>12} {:>25} {:>9} {:>5} {:>5} {:>6} {:>7} {:>8} {:>9} {:>9}",
+        "\n{:<12} {:>7} {:>6} {:>12} {:>15} {:>9} {:>5} {:>5} {:>6} {:>7} {:>8} {:>9} {:>9}",
         "impl",
         "symbols",
         "active",
         "updates/s",
-        "updates/s all runs (M)",
+        "all runs (M/s)",
         "sharded×",
         "p50",
         "p90",
@@ -505,15 +505,16 @@ fn main() {
         let ratios = ratio_runs(s);
         let ratio = ratios.as_deref().map(median_f64);
         println!(
-            "{:<12} {:>7} {:>6} {:>12.3e} {:>25} {:>9} {:>5} {:>5} {:>6} {:>7} {:>8} {:>9} {:>9}",
+            "{:<12} {:>7} {:>6} {:>12.3e} {:>15} {:>9} {:>5} {:>5} {:>6} {:>7} {:>8} {:>9} {:>9}",
             s.model.name(),
             s.symbols,
             s.model.active_writers(s.symbols),
             m.updates_per_s,
-            all.iter()
-                .map(|u| format!("{:.1}", u / 1e6))
-                .collect::<Vec<_>>()
-                .join(" "),
+            format!(
+                "{:.1}–{:.1}",
+                all.iter().copied().fold(f64::INFINITY, f64::min) / 1e6,
+                all.iter().copied().fold(0.0, f64::max) / 1e6
+            ),
             ratio.map_or_else(|| "-".into(), |r| format!("{r:.1}")),
             p.p50,
             p.p90,
