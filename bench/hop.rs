@@ -944,7 +944,7 @@ fn report(ctx: &Context, series: &[Series], span: Duration) {
     let tagged: Vec<(&str, &Histogram<u64>)> = tags.iter().map(|(t, h)| (t.as_str(), *h)).collect();
     let hlog = support::write_hlog("hop", span, &tagged);
     let title = format!(
-        "Hop, 64 B message: sender core {} → receiver core {} (no core shared)",
+        "Hop, 64 B message, threads on cores {} and {} (none shared), median runs",
         cfg.cores.0, cfg.cores.1
     );
     let svg = support::plot_percentiles("hop", &title, &tagged);

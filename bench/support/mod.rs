@@ -140,12 +140,16 @@ pub fn plot_percentiles(name: &str, title: &str, series: &[(&str, &Histogram<u64
         .configure_mesh()
         .x_desc("percentile")
         .y_desc("latency (ns)")
-        .x_label_formatter(&|x| match x.round() as i64 {
+        // One label per decade of the tail: plotters' default spacing also puts labels
+        // between the decades, which have no round percentile.
+        .x_labels(5)
+        .x_label_formatter(&|x| match (x * 2.0).round() as i64 {
             0 => "0%".into(),
-            1 => "90%".into(),
-            2 => "99%".into(),
-            3 => "99.9%".into(),
-            _ => "99.99%".into(),
+            2 => "90%".into(),
+            4 => "99%".into(),
+            6 => "99.9%".into(),
+            8 => "99.99%".into(),
+            _ => String::new(),
         })
         .draw()
         .expect("svg mesh");
@@ -161,6 +165,8 @@ pub fn plot_percentiles(name: &str, title: &str, series: &[(&str, &Histogram<u64
     }
     chart
         .configure_series_labels()
+        // The curves rise to the right, so the upper left is where they are not.
+        .position(SeriesLabelPosition::UpperLeft)
         .border_style(BLACK)
         .background_style(WHITE)
         .draw()
