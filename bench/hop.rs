@@ -11,8 +11,8 @@
 //!   waits `--gap-ns` before the next; the receiver busy-polls, reads the TSC on arrival
 //!   and records the difference. This is what a pipeline hop costs a message, and being
 //!   open loop it does not hide a stalled receiver (coordinated omission). It compares
-//!   two cores' TSCs, which on this VM disagree by an offset that changes as the host
-//!   moves the vCPUs (−15 to +145 ns seen). So each run measures the offset
+//!   two cores' TSCs, and nothing guarantees a VM's vCPUs agree (the estimated offset
+//!   moved between −19 and +20 ns from run to run here). So each run measures the offset
 //!   ([`tsc_offset`]) and subtracts it, and half the samples go each way (core A→B, then
 //!   B→A) into one histogram: whatever error the offset estimate has enters the two
 //!   halves with opposite signs, so the merged median does not move with it. The p50 of
@@ -399,8 +399,9 @@ impl Config {
 /// round trip, `t1 - (t0 + t2) / 2`, exact when both directions take equally long, which
 /// the floor (the same code on both sides) is built to do; the round trips with the
 /// shortest 10% RTTs are the least disturbed, and their median offset is the answer.
-/// The first round trips after idle cores run 3–10× slower here (their RTTs spread to
-/// 650 ns against 340 ns warm) and skew the estimate, so as many again go first unused.
+/// The first round trips on idle cores are slow and scattered here (an RTT p50 of 650 ns
+/// where the same cores then measured 340 ns) and skewed the estimate by up to 140 ns,
+/// so as many round trips again go first, unused.
 fn tsc_offset(clock: &quanta::Clock, cores: (usize, usize)) -> i64 {
     const WARMUP: usize = 50_000;
     const ROUND_TRIPS: usize = 50_000;
