@@ -46,7 +46,7 @@ use tickpipe::msg::{Price, SymbolId};
 #[derive(Parser)]
 #[command(about = "Sharded state vs one global lock, two writers (issue #4, item 3)")]
 struct Args {
-    /// Shorter phases and one run: the whole bench in a few seconds.
+    /// Shorter phases and three runs: the whole bench in about 3 s.
     #[arg(long)]
     quick: bool,
     /// Throughput phase length per model and symbol count [default: 0.25; quick 0.1].

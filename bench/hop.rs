@@ -72,7 +72,7 @@ const STOP: u64 = u64::MAX;
 #[derive(Parser)]
 #[command(about = "Hop latency between two pinned threads (issue #4, item 2)")]
 struct Args {
-    /// Fewer samples and one run: the whole bench in a few seconds.
+    /// Fewer samples and three runs: the whole bench in about 5 s.
     #[arg(long)]
     quick: bool,
     /// Recorded messages per implementation, method and run [default: 200000; quick 50000].
