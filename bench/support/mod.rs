@@ -140,12 +140,16 @@ pub fn plot_percentiles(name: &str, title: &str, series: &[(&str, &Histogram<u64
         .configure_mesh()
         .x_desc("percentile")
         .y_desc("latency (ns)")
-        .x_label_formatter(&|x| match x.round() as i64 {
+        // One label per decade of the tail: plotters' default spacing also puts labels
+        // between the decades, which have no round percentile.
+        .x_labels(5)
+        .x_label_formatter(&|x| match (x * 2.0).round() as i64 {
             0 => "0%".into(),
-            1 => "90%".into(),
-            2 => "99%".into(),
-            3 => "99.9%".into(),
-            _ => "99.99%".into(),
+            2 => "90%".into(),
+            4 => "99%".into(),
+            6 => "99.9%".into(),
+            8 => "99.99%".into(),
+            _ => String::new(),
         })
         .draw()
         .expect("svg mesh");
@@ -161,6 +165,8 @@ pub fn plot_percentiles(name: &str, title: &str, series: &[(&str, &Histogram<u64
     }
     chart
         .configure_series_labels()
+        // The curves rise to the right, so the upper left is where they are not.
+        .position(SeriesLabelPosition::UpperLeft)
         .border_style(BLACK)
         .background_style(WHITE)
         .draw()
@@ -198,4 +204,62 @@ pub fn machine() -> BTreeMap<&'static str, String> {
         ("governor", governor),
         ("kernel", kernel),
     ])
+}
+
+/// The two cores a two-thread bench pins its threads to: `--cores A,B` if given, else
+/// the `TICKPIPE_BENCH_CORES` environment variable (`A,B`), else 0 and 1.
+///
+/// Panics, naming the problem, if the two are equal or not both available: two
+/// busy-spinning threads on one core make progress only when the scheduler preempts
+/// one of them, so such a figure would measure the scheduler, not the hop.
+pub fn two_cores(arg: Option<&[usize]>) -> (usize, usize) {
+    let from_env = std::env::var("TICKPIPE_BENCH_CORES").ok().map(|s| {
+        s.split(',')
+            .map(|c| c.trim().parse::<usize>())
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap_or_else(|e| panic!("TICKPIPE_BENCH_CORES={s:?}: {e}"))
+    });
+    let cores = arg
+        .map(<[usize]>::to_vec)
+        .or(from_env)
+        .unwrap_or(vec![0, 1]);
+    let &[a, b] = cores.as_slice() else {
+        panic!("give exactly two cores (A,B), got {cores:?}");
+    };
+    assert!(
+        a != b,
+        "the two threads need two different cores, got {a} twice"
+    );
+    let available: Vec<usize> = core_affinity::get_core_ids()
+        .unwrap_or_default()
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    for c in [a, b] {
+        assert!(
+            available.contains(&c),
+            "core {c} is not available (this process may run on {available:?})"
+        );
+    }
+    (a, b)
+}
+
+/// Pins the calling thread to `core`; panics if the OS refuses.
+pub fn pin(core: usize) {
+    assert!(
+        core_affinity::set_for_current(core_affinity::CoreId { id: core }),
+        "could not pin this thread to core {core}"
+    );
+}
+
+/// The 1, 5 and 15 minute load averages: how busy the host was around a run (on a shared
+/// host, the noise to report beside a figure).
+pub fn load_average() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| {
+            let v: Vec<&str> = s.split_whitespace().take(3).collect();
+            (v.len() == 3).then(|| v.join(" "))
+        })
+        .unwrap_or_else(|| "unknown".into())
 }
