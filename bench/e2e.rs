@@ -192,19 +192,16 @@ fn main() {
     }
 }
 
-/// The session as an ITCH file under `target/bench/`, generated once per size: each run
-/// then maps the same bytes instead of regenerating them (~1 s for 2 M messages).
+/// The session as an ITCH file under `target/bench/`, written once per invocation (not
+/// kept between them: the generator may have changed): every run then maps the same
+/// bytes instead of regenerating them (~1 s for 2 M messages).
 fn session_file(messages: u64) -> PathBuf {
     let spec = SampleSpec {
         messages,
         ..SampleSpec::default_session()
     };
-    let path = support::out_dir().join(format!("e2e-session-{}-{messages}.itch", spec.seed));
-    if !path.exists() {
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, generate(&spec)).expect("write the session file");
-        std::fs::rename(&tmp, &path).expect("move the session file into place");
-    }
+    let path = support::out_dir().join(format!("e2e-session-{messages}.itch"));
+    std::fs::write(&path, generate(&spec)).expect("write the session file");
     path
 }
 
