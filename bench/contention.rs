@@ -401,9 +401,9 @@ struct Series {
 impl Series {
     /// The run with the median throughput (the lower middle for an even count).
     fn median(&self) -> &Measured {
-        let mut order: Vec<&Measured> = self.runs.iter().collect();
-        order.sort_by(|a, b| a.updates_per_s.total_cmp(&b.updates_per_s));
-        order[(order.len() - 1) / 2]
+        support::median_by(&self.runs, |a, b| {
+            a.updates_per_s.total_cmp(&b.updates_per_s)
+        })
     }
 
     fn case(&self) -> String {

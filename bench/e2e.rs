@@ -479,20 +479,8 @@ fn summarise(
     let per_run: Vec<Value> = runs
         .iter()
         .map(|r| {
-            let mut o = Map::new();
-            let p = Percentiles::of(&r.tick_to_order);
-            for (k, v) in [
-                ("p50_ns", p.p50),
-                ("p90_ns", p.p90),
-                ("p99_ns", p.p99),
-                ("p999_ns", p.p999),
-                ("p9999_ns", p.p9999),
-                ("max_ns", p.max),
-                ("count", p.count),
-                ("watermark_waits", r.watermark_waits),
-            ] {
-                o.insert(k.into(), json!(v));
-            }
+            let mut o = support::percentile_fields(&Percentiles::of(&r.tick_to_order));
+            o.insert("watermark_waits".into(), json!(r.watermark_waits));
             o.insert("achieved_per_s".into(), json!(r.achieved_per_s().round()));
             o.insert("others_cpu_pct".into(), json!(round1(r.host.others_pct)));
             o.insert("others_cpu_ms".into(), json!(r.host.others_ms.round()));

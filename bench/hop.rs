@@ -631,9 +631,11 @@ struct Series {
 impl Series {
     /// The run whose p50 is the median of the runs' (the lower middle for an even count).
     fn median(&self) -> &Measured {
-        let mut order: Vec<&Measured> = self.runs.iter().collect();
-        order.sort_by_key(|m| m.hist.value_at_quantile(0.5));
-        order[(order.len() - 1) / 2]
+        support::median_by(&self.runs, |a, b| {
+            a.hist
+                .value_at_quantile(0.5)
+                .cmp(&b.hist.value_at_quantile(0.5))
+        })
     }
 
     fn spread(&self, q: f64) -> Vec<u64> {

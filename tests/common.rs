@@ -1,10 +1,12 @@
 #![allow(dead_code)] // each test binary uses a subset of these helpers
 //! Helpers shared by the integration tests (each test file includes this by `mod`).
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
 use tickpipe::config::Config;
+use tickpipe::feed::live::{LiveConfig, Receive};
 use tickpipe::feed::replay::{Input, Pacing};
 use tickpipe::feed::sample::SampleSpec;
 use tickpipe::report::RunReport;
@@ -42,4 +44,24 @@ pub fn run(topology: &str, shards: usize, messages: u64) -> RunReport {
         report.failures
     );
     report
+}
+
+/// A live-feed configuration for loopback tests: session `session`, re-requests to
+/// `rerequest_server`, buffers and deadlines generous enough that a debug build on a
+/// loaded 2-core host never gives up a gap the server would have filled.
+pub fn live_config(session: &str, receive: Receive, rerequest_server: SocketAddr) -> LiveConfig {
+    LiveConfig {
+        session: session.to_string(),
+        receive,
+        rerequest_server,
+        recv_buffer_bytes: 4 << 20,
+        reorder_slots: 4096,
+        reorder_slot_bytes: 1500,
+        max_gap_messages: 1_000_000,
+        max_request_messages: 1000,
+        request_interval_ms: 10,
+        recovery_timeout_ms: 5_000,
+        first_packet_timeout_ms: 10_000,
+        silence_timeout_ms: 10_000,
+    }
 }

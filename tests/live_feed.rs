@@ -30,22 +30,7 @@ fn session() -> Session {
 }
 
 fn live_config(receive: Receive, rerequest_server: SocketAddr) -> LiveConfig {
-    LiveConfig {
-        session: session().to_string(),
-        receive,
-        rerequest_server,
-        recv_buffer_bytes: 4 << 20,
-        reorder_slots: 4096,
-        reorder_slot_bytes: 1500,
-        max_gap_messages: 1_000_000,
-        max_request_messages: 1000,
-        request_interval_ms: 10,
-        // Generous: a debug build on a loaded 2-core host must not give up a gap that
-        // the server would have filled.
-        recovery_timeout_ms: 5_000,
-        first_packet_timeout_ms: 10_000,
-        silence_timeout_ms: 10_000,
-    }
+    common::live_config(&session().to_string(), receive, rerequest_server)
 }
 
 fn server_config(drops: DropPolicy, retransmit_window: u64) -> ServerConfig {

@@ -8,7 +8,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tickpipe::feed::live::{LiveConfig, Receive};
+use tickpipe::feed::live::Receive;
 use tickpipe::feed::mold::Session;
 use tickpipe::feed::replay::Input;
 use tickpipe::feed::sample::{SampleSpec, generate};
@@ -49,22 +49,14 @@ fn the_live_path_allocates_nothing_per_packet_while_recovering_gaps() {
     })
     .unwrap();
     let mut spec = common::spec("pipelines/staged.toml", 2, MESSAGES);
-    spec.input = Input::Live(Box::new(LiveConfig {
-        session: session.to_string(),
-        receive: Receive::Unicast {
+    spec.input = Input::Live(Box::new(common::live_config(
+        &session.to_string(),
+        Receive::Unicast {
             listen: "127.0.0.1:0".parse().unwrap(),
         },
-        rerequest_server: server.request_addr(),
-        recv_buffer_bytes: 4 << 20,
-        reorder_slots: 4096,
-        reorder_slot_bytes: 1500,
-        max_gap_messages: 1_000_000,
-        max_request_messages: 1000,
-        request_interval_ms: 10,
-        recovery_timeout_ms: 5_000,
-        first_packet_timeout_ms: 10_000,
-        silence_timeout_ms: 10_000,
-    }));
+        server.request_addr(),
+    )));
+
     let bytes = generate(&SampleSpec {
         messages: MESSAGES,
         ..SampleSpec::default_session()

@@ -51,21 +51,35 @@ impl Row {
         o.insert("impl".into(), json!(self.imp));
         o.insert("case".into(), json!(self.case));
         if let Some(p) = &self.latency {
-            for (k, v) in [
-                ("p50_ns", p.p50),
-                ("p90_ns", p.p90),
-                ("p99_ns", p.p99),
-                ("p999_ns", p.p999),
-                ("p9999_ns", p.p9999),
-                ("max_ns", p.max),
-                ("count", p.count),
-            ] {
-                o.insert(k.into(), json!(v));
-            }
+            o.extend(percentile_fields(p));
         }
         o.extend(self.extra.clone());
         Value::Object(o)
     }
+}
+
+/// A histogram's percentiles under the results.json keys (`p50_ns` … `max_ns`, `count`).
+pub fn percentile_fields(p: &Percentiles) -> Map<String, Value> {
+    [
+        ("p50_ns", p.p50),
+        ("p90_ns", p.p90),
+        ("p99_ns", p.p99),
+        ("p999_ns", p.p999),
+        ("p9999_ns", p.p9999),
+        ("max_ns", p.max),
+        ("count", p.count),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), json!(v)))
+    .collect()
+}
+
+/// The median of `items` under `cmp` (the lower middle for an even count): the run a
+/// table reports, so its percentiles all come from one run.
+pub fn median_by<T>(items: &[T], cmp: impl Fn(&T, &T) -> std::cmp::Ordering) -> &T {
+    let mut order: Vec<&T> = items.iter().collect();
+    order.sort_by(|a, b| cmp(a, b));
+    order[(order.len() - 1) / 2]
 }
 
 /// Adds `rows` to `target/bench/results.json`, replacing earlier rows with the same

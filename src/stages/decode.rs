@@ -311,23 +311,10 @@ mod tests {
     }
 
     fn directory(locate: u16, stock: &[u8; 8]) -> RawFrame {
-        frame(Message::StockDirectory {
-            header: header(locate),
+        frame(crate::feed::itch::testing::stock_directory(
+            header(locate),
             stock,
-            market_category: b'Q',
-            financial_status: b'N',
-            round_lot_size: 100,
-            round_lots_only: b'N',
-            issue_classification: b'C',
-            issue_sub_type: b"Z ",
-            authenticity: b'P',
-            short_sale_threshold: b'N',
-            ipo_flag: b'N',
-            luld_reference_price_tier: b'1',
-            etp_flag: b'N',
-            etp_leverage_factor: 0,
-            inverse_indicator: b'N',
-        })
+        ))
     }
 
     fn add(locate: u16, side: u8) -> RawFrame {

@@ -17,6 +17,8 @@ mod wire;
 
 #[cfg(test)]
 mod known_bytes;
+#[cfg(test)]
+pub(crate) mod testing;
 
 pub use codec::{DecodeError, EncodeError, LengthError, check_length, decode, encode};
 pub use frame::{Frame, FrameError, Framer, PREFIX_LEN, encode_framed};
