@@ -149,7 +149,6 @@ fn update(u: &mut Unstructured<'_>, refs: &mut BTreeSet<u64>) -> Result<MarketUp
             _ => MarketUpdate::Trade {
                 price: price(u)?,
                 shares: shares(u)?,
-                side: side(u)?,
             },
         },
         _ => MarketUpdate::Add {
