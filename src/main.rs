@@ -326,10 +326,14 @@ fn feed_server(args: FeedServerArgs) -> Result<ExitCode> {
     }
     let input = match (args.input, args.messages) {
         (Some(path), _) => Input::File(path),
-        (None, messages) => Input::Sample(SampleSpec {
-            messages: messages.unwrap_or(SampleSpec::default_session().messages),
-            ..SampleSpec::default_session()
-        }),
+        (None, messages) => {
+            let spec = SampleSpec {
+                messages: messages.unwrap_or(SampleSpec::default_session().messages),
+                ..SampleSpec::default_session()
+            };
+            spec.validate().context("--messages")?;
+            Input::Sample(spec)
+        }
     };
     let rate = match (args.rate, args.packets_per_sec) {
         (Some(r), _) => SendRate::MessagesPerSec(r),
@@ -449,6 +453,7 @@ fn generate_file(args: GenerateArgs) -> Result<()> {
         seed: args.seed,
         ..SampleSpec::default_session()
     };
+    spec.validate().context("--messages/--seed")?;
     let bytes = generate(&spec);
     std::fs::write(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;
     eprintln!(

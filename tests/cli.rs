@@ -21,22 +21,25 @@ fn scratch(name: &str) -> PathBuf {
     dir.join(name)
 }
 
-/// A small session written with `tickpipe generate`.
+/// A small session written with `tickpipe generate`, once: tests run in parallel, and
+/// a second writer would truncate the file under a test that is reading it.
 fn small_session() -> PathBuf {
-    let path = scratch("small.itch");
-    if !path.exists() {
-        let o = tickpipe(&[
-            "generate",
-            "--out",
-            path.to_str().unwrap(),
-            "--messages",
-            "60000",
-        ]);
-        assert!(o.status.success(), "{}", stderr(&o));
-    }
-    path
+    static SESSION: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    SESSION
+        .get_or_init(|| {
+            let path = scratch("small.itch");
+            let o = tickpipe(&[
+                "generate",
+                "--out",
+                path.to_str().unwrap(),
+                "--messages",
+                "60000",
+            ]);
+            assert!(o.status.success(), "{}", stderr(&o));
+            path
+        })
+        .clone()
 }
-
 #[test]
 fn run_prints_a_report_and_writes_every_documented_json_key() {
     let json = scratch("report.json");

@@ -156,6 +156,13 @@ impl ReplaySource {
                     let due = start + (sent as f64 * interval) as u64;
                     self.idle.reset();
                     while self.clock.now_ns() < due {
+                        // A slow rate can leave a long wait: a stop must not sit
+                        // behind it (at 10 msgs/s, the next check would be 100 s away).
+                        if self.stop.should_stop() {
+                            self.router.stats_mut().stopped_early = true;
+                            self.progress.add(since_check);
+                            return Ok(());
+                        }
                         self.idle.idle();
                     }
                     due

@@ -122,6 +122,10 @@ impl<T> EdgeOut<T> {
     #[inline(never)]
     fn push_when_full(&mut self, mut item: T) {
         self.full += 1;
+        // A consumer that died is the cause, not a full ring: say so whatever the policy.
+        if self.is_consumer_gone() {
+            std::panic::resume_unwind(Box::new(ConsumerGone(self.name.clone())));
+        }
         if self.policy == Backpressure::Halt {
             panic!(
                 "ring '{}' is full ({} slots) and its backpressure policy is 'halt'",
@@ -259,6 +263,16 @@ mod tests {
     #[test]
     fn spinning_producer_stops_when_its_consumer_is_gone() {
         let (mut tx, rx) = edge::<u32>("t", 1, Backpressure::Spin, idler());
+        tx.emit(1);
+        drop(rx);
+        let err =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tx.emit(2))).unwrap_err();
+        assert!(err.downcast_ref::<ConsumerGone>().is_some());
+    }
+
+    #[test]
+    fn a_halt_ring_whose_consumer_died_reports_the_death_not_a_full_ring() {
+        let (mut tx, rx) = edge::<u32>("t", 1, Backpressure::Halt, idler());
         tx.emit(1);
         drop(rx);
         let err =

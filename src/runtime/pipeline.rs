@@ -224,6 +224,8 @@ impl Pipeline {
                 routing: Some(Routing::new(LatencyRecorder::new(clock.clone()))),
             };
             if let Err(e) = wiring.spawn_shard(shard, stages, feed_in, venue_out, &clock) {
+                // Close the rings the started runners read, or joining them waits forever.
+                drop((feeds, lanes));
                 return Err(wiring.abort(e));
             }
         }
@@ -243,6 +245,7 @@ impl Pipeline {
         match handle {
             Ok(h) => wiring.handles.push(h),
             Err(source) => {
+                drop(feeds);
                 return Err(wiring.abort(StartError::Spawn {
                     runner: "venue".into(),
                     source,
@@ -536,7 +539,9 @@ impl Wiring<'_> {
         Ok(())
     }
 
-    /// A start failed: stop and join what already runs, then report the failure.
+    /// A start failed: stop and join what already runs, then report the failure. The
+    /// caller has dropped every ring end it still held, so each started runner's input
+    /// closes and it drains and exits.
     fn abort(self, error: StartError) -> StartError {
         self.stop.fail(Failure {
             runner: "pipeline".into(),
