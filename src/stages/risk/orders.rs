@@ -239,7 +239,9 @@ impl LiveOrders {
             };
         };
         let o = self.orders[i];
-        if r.side != o.side {
+        // A cancel-reject is about our request, not the order, and carries no side
+        // (`ExecReport::session`); every other report must match the order's.
+        if r.kind != ExecKind::CancelRejected && r.side != o.side {
             return Err(ReportProblem::SideMismatch { expected: o.side });
         }
         let illegal = Err(ReportProblem::IllegalTransition { from: o.state });
@@ -360,6 +362,30 @@ mod tests {
     fn buy(b: &mut LiveOrders, qty: u32) -> ClOrdId {
         b.open(Side::Buy, Price(1_000_000), qty, TimeInForce::Day, 0)
             .id
+    }
+
+    #[test]
+    fn a_cancel_reject_for_a_live_sell_carries_no_side_and_is_legal() {
+        let mut b = book();
+        let id = b
+            .open(Side::Sell, Price(1_000_000), 10, TimeInForce::Day, 0)
+            .id;
+        let ack = ExecReport {
+            side: Side::Sell,
+            ..report(id, ExecKind::Ack, 0, 10)
+        };
+        assert_eq!(b.apply(&ack), Ok(Applied::Acked));
+        b.iter_mut().next().unwrap().pending_cancel = true;
+        // The venue's cancel-reject is a session report: side Buy, meaning nothing.
+        let reject = report(id, ExecKind::CancelRejected, 0, 10);
+        assert_eq!(b.apply(&reject), Ok(Applied::CancelRejected));
+        let wrong_side_fill = report(id, ExecKind::Fill, 5, 5);
+        assert_eq!(
+            b.apply(&wrong_side_fill),
+            Err(ReportProblem::SideMismatch {
+                expected: Side::Sell
+            })
+        );
     }
 
     #[test]
