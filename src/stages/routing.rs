@@ -19,7 +19,8 @@ use crate::sys::TradingState;
 pub struct RoutingCounts {
     pub new_orders: u64,
     pub cancels: u64,
-    /// Mass cancels sent because the trading state became `Halted`.
+    /// Mass cancels sent: on a control event into `Halted`, or forwarded from risk when
+    /// its own decision found the latch halted.
     pub cancel_alls: u64,
     pub ticks: u64,
     pub watermarks: u64,
@@ -60,6 +61,8 @@ pub struct Routing {
     /// The latest command's stamp: a mass cancel is sent at this event time, keeping the
     /// venue stream in order.
     last: Stamp,
+    /// The trading state the last control event set.
+    state: TradingState,
     counts: RoutingCounts,
 }
 
@@ -68,6 +71,7 @@ impl Routing {
         Routing {
             tick_to_order,
             last: Stamp::default(),
+            state: TradingState::Active,
             counts: RoutingCounts::default(),
         }
     }
@@ -97,12 +101,15 @@ impl Stage for Routing {
         out.emit(command);
     }
 
+    /// A change into `Halted` pulls every open order at once; a repeated `Halted` or any
+    /// other state sends nothing.
     fn on_control<O: Emit<VenueCommand>>(&mut self, control: Control, out: &mut O) {
         let Control::TradingState(state) = control;
-        if state == TradingState::Halted {
+        if state == TradingState::Halted && self.state != TradingState::Halted {
             self.counts.cancel_alls += 1;
             out.emit(VenueCommand::CancelAll { stamp: self.last });
         }
+        self.state = state;
     }
 
     fn report(&self, report: &mut ShardReport) {
@@ -180,5 +187,10 @@ mod tests {
                 }
             }
         );
+        r.on_control(Control::TradingState(TradingState::Halted), &mut out);
+        assert_eq!(out.len(), 2, "already halted: nothing more to pull");
+        r.on_control(Control::TradingState(TradingState::Active), &mut out);
+        r.on_control(Control::TradingState(TradingState::Halted), &mut out);
+        assert_eq!(out.len(), 3, "a new halt pulls again");
     }
 }

@@ -93,6 +93,9 @@ pub struct Risk<R: ReportSource> {
     /// first), and may have been missing from a decision.
     last_report_ts: u64,
     session: Session,
+    /// The latch as the last decision saw it: a change into `Halted` sends one mass
+    /// cancel.
+    last_latch: TradingState,
     /// Counters; `symbols` is filled in at report time.
     stats: RiskStats,
 }
@@ -155,6 +158,7 @@ impl<R: ReportSource> Risk<R> {
             last_ts_recv: 0,
             last_report_ts: 0,
             session: Session::Open,
+            last_latch: TradingState::Active,
             stats: RiskStats::default(),
         }
     }
@@ -253,6 +257,25 @@ impl<R: ReportSource> Risk<R> {
         while let Some(r) = self.sync.next_due(t) {
             self.apply_report(r);
         }
+        self.pull_orders_on_halt(stamp, out);
+    }
+
+    /// On the first decision that finds the latch `Halted` — set by an operator, or by
+    /// risk itself on an invalid report just applied — asks the venue to cancel every
+    /// open order of the shard at once, not symbol by symbol as their signals come.
+    /// Routing does the same on the operator's control event; the venue ignores a
+    /// cancel-all with nothing open.
+    #[inline]
+    fn pull_orders_on_halt<O: Emit<VenueCommand>>(&mut self, stamp: Stamp, out: &mut O) {
+        let latch = self.latch.get();
+        if latch == TradingState::Halted
+            && self.last_latch != TradingState::Halted
+            && self.live_orders > 0
+        {
+            out.emit(VenueCommand::CancelAll { stamp });
+            self.stats.cancel_alls_sent += 1;
+        }
+        self.last_latch = latch;
     }
 
     /// Steps 2 to 4 for the signal's symbol.

@@ -66,6 +66,8 @@ pub struct RiskStats {
     /// `New` commands sent.
     pub orders_sent: u64,
     pub cancels_sent: u64,
+    /// Mass cancels sent because the latch became `Halted`.
+    pub cancel_alls_sent: u64,
     pub acks: u64,
     pub fills: u64,
     pub filled_shares: u64,
@@ -118,6 +120,7 @@ impl RiskStats {
     pub fn merge(&mut self, other: &RiskStats) {
         self.orders_sent += other.orders_sent;
         self.cancels_sent += other.cancels_sent;
+        self.cancel_alls_sent += other.cancel_alls_sent;
         self.acks += other.acks;
         self.fills += other.fills;
         self.filled_shares += other.filled_shares;

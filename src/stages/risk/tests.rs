@@ -684,9 +684,23 @@ fn an_illegal_report_halts_and_is_recorded() {
     );
     let out = run(&mut risk, signal(AAPL, 1_100, 100));
     assert_eq!(latch.get(), TradingState::Halted);
+    let mass = out
+        .iter()
+        .filter(|c| matches!(c, VenueCommand::CancelAll { .. }))
+        .count();
+    assert_eq!(
+        mass, 1,
+        "risk's own halt pulls every open order at once: {out:?}"
+    );
     assert!(
         out.iter().any(|c| matches!(c, VenueCommand::Cancel { .. })),
         "halted: the live order is pulled"
+    );
+    let out = run(&mut risk, signal(AAPL, 1_150, 100));
+    assert!(
+        !out.iter()
+            .any(|c| matches!(c, VenueCommand::CancelAll { .. })),
+        "one mass cancel per halt: {out:?}"
     );
     let s = stats(&risk);
     assert_eq!(s.invalid_reports, 1);
