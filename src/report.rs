@@ -101,7 +101,7 @@ impl RunReport {
             }
         }
         edges.sort_by(|a, b| a.name.cmp(&b.name));
-        let source = source.unwrap_or_else(|| SourceStats::new(meta.shards));
+        let source = source.unwrap_or_default();
         RunReport {
             meta,
             elapsed,

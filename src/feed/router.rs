@@ -33,8 +33,6 @@ pub struct SourceStats {
     pub bytes: u64,
     /// Messages of tickers outside the configured universe.
     pub untracked: u64,
-    /// Messages sent to each shard (system messages count once per shard).
-    pub routed: Vec<u64>,
     /// Messages skipped: unknown type, wrong length for their type, zero length.
     pub skipped: u64,
     /// The first skipped messages (at most [`SourceStats::SKIP_SAMPLES`]), for the report.
@@ -45,22 +43,23 @@ pub struct SourceStats {
     pub stopped_early: bool,
 }
 
-impl SourceStats {
-    pub const SKIP_SAMPLES: usize = 8;
-
-    pub fn new(shards: usize) -> SourceStats {
+impl Default for SourceStats {
+    fn default() -> SourceStats {
         SourceStats {
             messages: 0,
             by_type: [0; 256],
             bytes: 0,
             untracked: 0,
-            routed: vec![0; shards],
             skipped: 0,
             skipped_samples: Vec::new(),
             stale_notices: 0,
             stopped_early: false,
         }
     }
+}
+
+impl SourceStats {
+    pub const SKIP_SAMPLES: usize = 8;
 
     /// Counts a skipped message and keeps the first few for the report. `reason` is
     /// formatted only for those few, so a flood of bad input allocates nothing per
@@ -96,7 +95,7 @@ impl ShardRouter {
         shard_of_symbol: Vec<usize>,
         outputs: Vec<EdgeOut<RawFrame>>,
     ) -> ShardRouter {
-        let stats = SourceStats::new(outputs.len());
+        let stats = SourceStats::default();
         ShardRouter {
             universe,
             shard_of_symbol,
@@ -136,7 +135,6 @@ impl ShardRouter {
             shard => {
                 let shard = usize::from(shard);
                 self.outputs[shard].emit(frame);
-                self.stats.routed[shard] += 1;
             }
         }
     }
@@ -150,9 +148,8 @@ impl ShardRouter {
     }
 
     fn broadcast(&mut self, frame: RawFrame) {
-        for (shard, out) in self.outputs.iter_mut().enumerate() {
+        for out in self.outputs.iter_mut() {
             out.emit(frame);
-            self.stats.routed[shard] += 1;
         }
     }
 
@@ -261,10 +258,7 @@ mod tests {
         assert_eq!(drain(&mut ins[0]), [b'S']);
         assert_eq!(drain(&mut ins[1]), [b'R', b'D', b'S']);
         let s = r.stats();
-        assert_eq!(
-            (s.messages, s.untracked, s.skipped, s.routed.clone()),
-            (6, 2, 1, vec![1, 3])
-        );
+        assert_eq!((s.messages, s.untracked, s.skipped), (6, 2, 1));
         assert!(
             s.skipped_samples[0]
                 .reason

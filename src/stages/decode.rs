@@ -23,10 +23,8 @@ use crate::universe::Universe;
 const LOCATES: usize = 1 << 16;
 
 /// Decode counters. Merging adds field by field.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DecodeStats {
-    /// Frames received, indexed by type byte; counts frames that did not decode too.
-    pub messages: [u64; 256],
     /// Events emitted.
     pub emitted: u64,
     /// Messages that would be events but whose locate has no directory entry for a
@@ -38,38 +36,14 @@ pub struct DecodeStats {
     /// Frames that are not an ITCH 5.0 message of the right length. The source checks
     /// lengths, so anything here means a source let one through.
     pub malformed: u64,
-    /// Feed-integrity notices received ([`crate::feed::integrity`]).
-    pub stale_notices: u64,
-}
-
-impl Default for DecodeStats {
-    fn default() -> DecodeStats {
-        DecodeStats {
-            messages: [0; 256],
-            emitted: 0,
-            unmapped_locate: 0,
-            bad_codes: 0,
-            malformed: 0,
-            stale_notices: 0,
-        }
-    }
 }
 
 impl DecodeStats {
     pub fn merge(&mut self, other: &DecodeStats) {
-        for (mine, theirs) in self.messages.iter_mut().zip(other.messages.iter()) {
-            *mine += theirs;
-        }
         self.emitted += other.emitted;
         self.unmapped_locate += other.unmapped_locate;
-        self.stale_notices += other.stale_notices;
         self.bad_codes += other.bad_codes;
         self.malformed += other.malformed;
-    }
-
-    /// Frames received, all types.
-    pub fn total_messages(&self) -> u64 {
-        self.messages.iter().sum()
     }
 }
 
@@ -110,9 +84,6 @@ impl Stage for Decode {
     #[inline]
     fn on_event<O: Emit<MarketEvent>>(&mut self, frame: RawFrame, out: &mut O) {
         let bytes = frame.message();
-        if let Some(&kind) = bytes.first() {
-            self.stats.messages[usize::from(kind)] += 1;
-        }
         if let Some((locate, ts_event)) = integrity::parse_stale_notice(bytes) {
             self.on_stale_notice(frame.ts_recv, locate, ts_event, out);
             return;
@@ -168,7 +139,6 @@ impl Decode {
         ts_event: u64,
         out: &mut O,
     ) {
-        self.stats.stale_notices += 1;
         let stamp = Stamp { ts_recv, ts_event };
         let mut stale = |symbol| {
             out.emit(MarketEvent {
@@ -536,8 +506,6 @@ mod tests {
             );
         }
         assert_eq!(stage.stats().emitted, expected.len() as u64);
-        assert_eq!(stage.stats().messages[usize::from(b'C')], 2);
-        assert_eq!(stage.stats().messages[usize::from(b'R')], 3);
     }
 
     #[test]
@@ -569,7 +537,6 @@ mod tests {
             ]
         );
         assert_eq!(stage.stats().bad_codes, 1);
-        assert_eq!(stage.stats().messages[usize::from(b'h')], 4);
     }
 
     #[test]
@@ -599,9 +566,6 @@ mod tests {
         assert_eq!(s.bad_codes, 1);
         assert_eq!(s.malformed, 2);
         assert_eq!(s.emitted, 1);
-        assert_eq!(s.messages[usize::from(b'A')], 5);
-        assert_eq!(s.messages[usize::from(b'S')], 1);
-        assert_eq!(s.total_messages(), 3 + 7);
     }
 
     #[test]
@@ -626,8 +590,6 @@ mod tests {
         let d = &report.decode;
         assert_eq!(d.emitted, 2);
         assert_eq!(d.unmapped_locate, 2);
-        assert_eq!(d.messages[usize::from(b'R')], 6);
-        assert_eq!(d.total_messages(), 10);
     }
 
     #[test]
@@ -649,7 +611,6 @@ mod tests {
             stage.on_event(RawFrame::new(0, f.unwrap().bytes).unwrap(), &mut out);
         }
         let s = stage.stats();
-        assert_eq!(s.total_messages(), 30_000);
         assert_eq!((s.malformed, s.bad_codes), (0, 0));
         assert!(
             s.unmapped_locate > 1_000,
@@ -672,7 +633,7 @@ mod tests {
             let mut stage = stage();
             let mut out = Vec::new();
             stage.on_event(RawFrame::new(0, &bytes).unwrap(), &mut out);
-            proptest::prop_assert_eq!(stage.stats().total_messages(), 4);
+            proptest::prop_assert_eq!(stage.stats().emitted, out.len() as u64);
         }
     }
 }
