@@ -47,12 +47,6 @@ impl Price {
     pub const fn mid(a: Price, b: Price) -> Price {
         Price((a.0 + b.0).div_euclid(2))
     }
-
-    /// As a float, for features and display only; never for decisions on price.
-    #[inline]
-    pub fn as_f64(self) -> f64 {
-        self.0 as f64 / Self::SCALE as f64
-    }
 }
 
 impl fmt::Display for Price {

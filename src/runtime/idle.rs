@@ -121,10 +121,6 @@ impl Idler {
         self.turns = 0;
         self.park_ns = 0;
     }
-
-    pub fn strategy(&self) -> IdleStrategy {
-        self.strategy
-    }
 }
 
 /// Sets the calling thread's timer slack to `ns` (Linux; elsewhere nothing happens).

@@ -102,7 +102,6 @@ pub struct Pipeline {
 #[derive(Clone, Debug)]
 pub struct RunMeta {
     pub input: String,
-    pub input_bytes: u64,
     pub topology: String,
     pub topology_description: String,
     pub shards: usize,
@@ -143,10 +142,6 @@ impl Pipeline {
             input: match feed_addr {
                 Some(addr) => format!("{} (bound to {addr})", input.describe()),
                 None => input.describe(),
-            },
-            input_bytes: match &feed {
-                Feed::Replay(bytes) => bytes.bytes().len() as u64,
-                Feed::Live(..) => 0,
             },
             topology: topology.path.display().to_string(),
             topology_description: topology.description.clone(),
@@ -357,11 +352,6 @@ impl Pipeline {
     /// Messages the source has framed so far.
     pub fn progress(&self) -> u64 {
         self.progress.get()
-    }
-
-    /// Total input size in bytes.
-    pub fn input_bytes(&self) -> u64 {
-        self.meta.input_bytes
     }
 
     /// True once every runner has exited.

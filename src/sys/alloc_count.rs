@@ -1,5 +1,5 @@
-//! A global allocator that counts allocations, for the no-allocation test and the
-//! memory figures in the benchmarks. Tests and benches install it with
+//! A global allocator that counts allocations, for the no-allocation tests
+//! (`tests/no_alloc.rs`, `tests/live_no_alloc.rs`), which install it with
 //! `#[global_allocator]`; the binary uses mimalloc.
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -7,7 +7,6 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use super::sync::{AtomicU64, Ordering};
 
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-static BYTES: AtomicU64 = AtomicU64::new(0);
 
 /// Counts every allocation and reallocation, then defers to the system allocator.
 pub struct CountingAllocator;
@@ -18,25 +17,18 @@ pub fn allocations() -> u64 {
     ALLOCATIONS.load(Ordering::Relaxed)
 }
 
-/// Bytes requested by those allocations so far.
-pub fn allocated_bytes() -> u64 {
-    BYTES.load(Ordering::Relaxed)
-}
-
 // SAFETY: every method forwards to `System` with the caller's arguments unchanged, so
 // `System`'s guarantees hold; the counters are plain atomics and never allocate.
 #[allow(unsafe_code)]
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
         // SAFETY: forwarded contract; see the impl's comment.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
         // SAFETY: forwarded contract.
         unsafe { System.alloc_zeroed(layout) }
     }
@@ -48,7 +40,6 @@ unsafe impl GlobalAlloc for CountingAllocator {
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        BYTES.fetch_add(new_size as u64, Ordering::Relaxed);
         // SAFETY: forwarded contract.
         unsafe { System.realloc(ptr, layout, new_size) }
     }

@@ -2,14 +2,10 @@
 //! (The same pattern as tokio's `src/loom/` and crossbeam-utils.)
 
 #[cfg(not(loom))]
-pub use std::sync::Arc;
-#[cfg(not(loom))]
-pub use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering, fence};
+pub use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
 #[cfg(loom)]
-pub use loom::sync::Arc;
-#[cfg(loom)]
-pub use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering, fence};
+pub use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
 /// A mutex for cold paths (failure reports), with one `lock` signature under both.
 pub struct Mutex<T>(Inner<T>);

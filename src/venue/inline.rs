@@ -38,12 +38,6 @@ pub fn inline_venue(venue: SimVenue, capacity: usize) -> (InlineVenue, InlineRep
     )
 }
 
-impl InlineVenue {
-    pub fn venue(&self) -> &SimVenue {
-        &self.venue
-    }
-}
-
 impl Emit<VenueCommand> for InlineVenue {
     #[inline]
     fn emit(&mut self, command: VenueCommand) {
