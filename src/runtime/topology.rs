@@ -13,6 +13,7 @@ use super::edge::Backpressure;
 use super::idle::IdleStrategy;
 use crate::config::{ConfigError, Problem, Problems, read_toml};
 use crate::msg::SymbolId;
+use crate::stages::risk::venue_sync::INBOX_CAPACITY;
 use crate::universe::Universe;
 
 /// The five stages, in pipeline order.
@@ -183,6 +184,9 @@ pub struct Topology {
 const MAX_CAPACITY: usize = 1 << 24;
 /// Shards are threads; more than this on one host is a typo.
 const MAX_SHARDS: usize = 256;
+/// Largest reports ring: half of risk's pre-sized inbox, which receives a whole ring's
+/// worth at a time and keeps the reports not yet due beside them.
+const MAX_REPORTS: usize = INBOX_CAPACITY / 2;
 
 impl Topology {
     /// Reads and validates `path`; `shards` overrides `[shards] count`. `cores` are the
@@ -263,6 +267,14 @@ fn resolve(
         ),
     );
     let shard_of = shard_map(&file.shards, shards, universe, &mut p.nested("shards"));
+    if shard_of.len() == universe.len() {
+        for empty in (0..shards).filter(|s| !shard_of.contains(s)) {
+            p.add(
+                "shards",
+                format!("shard {empty} owns no symbol: every shard must have something to trade"),
+            );
+        }
+    }
 
     let check_core = |p: &mut Problems<'_>, key: &str, core: usize| {
         p.check(
@@ -371,6 +383,17 @@ fn resolve(
                 format!("{} slots; use 1 to {MAX_CAPACITY}", spec.capacity),
             ),
         }
+    }
+    if let Some(reports) = file.rings.get(&EdgeKind::Reports) {
+        p.check(
+            reports.capacity <= MAX_REPORTS,
+            "rings.reports.capacity",
+            format!(
+                "{} slots; at most {MAX_REPORTS}: risk drains the whole ring into an inbox of {INBOX_CAPACITY} \
+                 reports that also holds the ones not yet due, and a larger ring would make it grow mid-stream",
+                reports.capacity
+            ),
+        );
     }
     for kind in file.rings.keys().filter(|k| !needed.contains(k)) {
         p.add(
@@ -574,6 +597,26 @@ control = { capacity = 8, policy = "halt" }
         ] {
             assert!(msg.contains(want), "missing {want:?} in {msg}");
         }
+    }
+
+    #[test]
+    fn an_explicit_map_may_not_leave_a_shard_empty() {
+        let explicit = FUSED.replace(
+            "map = \"round-robin\"",
+            "map = \"explicit\"\nassign = { AAPL = 0, MSFT = 0, AMZN = 0 }",
+        );
+        let msg = problems(&explicit, Some(2));
+        assert!(msg.contains("shard 1 owns no symbol"), "{msg}");
+    }
+
+    #[test]
+    fn a_reports_ring_larger_than_risk_can_absorb_is_refused() {
+        let big = FUSED.replace("reports = { capacity = 64", "reports = { capacity = 4096");
+        let msg = problems(&big, None);
+        assert!(
+            msg.contains("rings.reports.capacity: 4096 slots; at most 2048"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -56,10 +56,7 @@ impl Chain for InlineVenue {
 impl ReportSource for InlineReports {
     #[inline]
     fn drain_into(&mut self, sink: &mut VecDeque<ExecReport>) -> usize {
-        let mut reports = self.reports.borrow_mut();
-        let n = reports.len();
-        sink.extend(reports.drain(..));
-        n
+        self.reports.borrow_mut().drain_into(sink)
     }
 
     /// The venue answers every command before `emit` returns, so a report that is not

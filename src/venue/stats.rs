@@ -92,6 +92,11 @@ impl CommandCounts {
 }
 
 impl RejectCounts {
+    /// Every reason together.
+    pub fn total(&self) -> u64 {
+        self.duplicate_id + self.no_market + self.halted
+    }
+
     fn merge(&mut self, other: &RejectCounts) {
         self.duplicate_id += other.duplicate_id;
         self.no_market += other.no_market;
@@ -100,6 +105,11 @@ impl RejectCounts {
 }
 
 impl CancelCounts {
+    /// Every reason together.
+    pub fn total(&self) -> u64 {
+        self.requested + self.immediate_or_cancel + self.end_of_session
+    }
+
     fn merge(&mut self, other: &CancelCounts) {
         self.requested += other.requested;
         self.immediate_or_cancel += other.immediate_or_cancel;

@@ -251,6 +251,9 @@ impl Sequencer {
     /// it are given up at once, since they are more than the source re-requests.
     fn believe<S: Sink>(&mut self, sequence: u64, ts_recv: u64, sink: &mut S) -> bool {
         if sequence.saturating_sub(self.cursor.expected) <= self.limits.max_gap {
+            // In-window traffic: a far-ahead packet seen earlier was not the stream moving
+            // on, so it must not vouch for a later one.
+            self.far = None;
             return true;
         }
         match self.far {
