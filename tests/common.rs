@@ -7,8 +7,10 @@ use std::sync::Arc;
 
 use tickpipe::config::Config;
 use tickpipe::feed::live::{LiveConfig, Receive};
+use tickpipe::feed::mold::Session;
 use tickpipe::feed::replay::{Input, Pacing};
 use tickpipe::feed::sample::SampleSpec;
+use tickpipe::feed::server::{DropPolicy, SendRate, ServerConfig};
 use tickpipe::report::RunReport;
 use tickpipe::runtime::pipeline::{Pipeline, PipelineSpec};
 use tickpipe::runtime::topology::Topology;
@@ -63,5 +65,44 @@ pub fn live_config(session: &str, receive: Receive, rerequest_server: SocketAddr
         recovery_timeout_ms: 5_000,
         first_packet_timeout_ms: 10_000,
         silence_timeout_ms: 10_000,
+    }
+}
+
+/// A watchdog, not a timing: the deadlines under test are milliseconds, so a run that
+/// took minutes waited on something it should not have. Generous enough for a debug
+/// build on a loaded 2-core host.
+pub fn not_hung(started: std::time::Instant) {
+    let took = started.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(120),
+        "took {took:?}: something waited forever"
+    );
+}
+
+/// Waits until the source has framed `framed` messages; fails if the run ends first.
+pub fn wait_for(pipeline: &Pipeline, framed: u64) {
+    while pipeline.progress() < framed {
+        assert!(
+            !pipeline.is_finished(),
+            "the pipeline ended before {framed} messages"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+/// A loopback feed server for session `session`: 100 k msgs/s (below what a debug
+/// build's pipeline takes, so the kernel rarely drops), re-requests answered from the
+/// last `retransmit_window` messages, packets dropped as `drops` says.
+pub fn server_config(session: Session, drops: DropPolicy, retransmit_window: u64) -> ServerConfig {
+    ServerConfig {
+        session,
+        request_listen: "127.0.0.1:0".parse().unwrap(),
+        max_packet_bytes: 1400,
+        rate: SendRate::MessagesPerSec(100_000.0),
+        drops,
+        retransmit_window,
+        heartbeat_interval: std::time::Duration::from_millis(50),
+        linger: std::time::Duration::from_secs(30),
+        multicast_interface: None,
     }
 }

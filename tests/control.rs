@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use tickpipe::feed::replay::Pacing;
 use tickpipe::runtime::pipeline::Pipeline;
 use tickpipe::stages::risk::RejectCode;
@@ -20,10 +18,7 @@ fn an_operator_halt_stops_new_orders_and_pulls_resting_ones() {
         messages_per_sec: 300_000.0,
     };
     let mut pipeline = Pipeline::start(spec).expect("pipeline starts");
-    while pipeline.progress() < MESSAGES / 3 {
-        assert!(!pipeline.is_finished(), "the session ended before the halt");
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    common::wait_for(&pipeline, MESSAGES / 3);
     pipeline.set_trading_state(TradingState::Halted);
     pipeline.set_trading_state(TradingState::Halted);
     let report = pipeline.join();

@@ -787,9 +787,12 @@ mod tests {
         let stats = server
             .run(&input(21), feed.local_addr().unwrap(), &StopSignal::new())
             .unwrap();
+        // Pacing: three packets at 10 a second cannot take less than 200 ms, however
+        // busy the host. Each 100 ms silence holds at least one heartbeat (the rest of
+        // the count depends on scheduling, so it is not asserted).
         let elapsed = started.elapsed();
         assert!(elapsed >= Duration::from_millis(200), "{elapsed:?}");
-        assert!(stats.heartbeats >= 4, "{stats:?}");
+        assert!(stats.heartbeats >= 2, "{stats:?}");
         let mut buf = [0u8; 2048];
         let mut kinds = Vec::new();
         loop {
