@@ -9,9 +9,9 @@
 //!   [`BookSet`] (sized as `config/tickpipe.toml` says) and the new top of book read, as
 //!   the features stage does.
 //! - `feed/decode_book_map4k`: the same with the order map pre-sized for 4 096 orders
-//!   instead of the configured 262 144. The sample holds a few hundred live orders, so
-//!   the small map stays in L2 while the configured one (12.6 MB) makes most adds and
-//!   many lookups a cache miss: the difference is what sizing for the peak costs here.
+//!   instead of the configured 16 384. The sample holds under 1 500 live orders, so both
+//!   stay in L2; the difference is what the headroom costs (at 262 144, a 12.6 MB table,
+//!   it was 46 ns a message of cache misses: BENCHMARKS.md).
 //!
 //! One iteration is one pass over the whole session; the decode stage and the book set
 //! are built fresh outside the timing (`iter_batched`), since a second pass over the

@@ -32,7 +32,7 @@ pub struct Row {
     /// `hop`, `contention`, `e2e`, or a stage name.
     pub bench: String,
     /// The implementation measured (for `hop`: `floor`, `tickpipe`, `crossbeam`,
-    /// `std_mpsc`, `disruptor`, `mutex_vecdeque`).
+    /// `crossbeam_array_queue`, `std_mpsc`, `disruptor`, `mutex_vecdeque`).
     pub imp: String,
     /// What distinguishes this row from others of the same bench and impl (a rate, a
     /// symbol count, a topology); part of the row's identity.

@@ -111,8 +111,8 @@ pub struct RunMeta {
 }
 
 impl Pipeline {
-    /// Loads the input, builds every ring and stage, and starts the runners (consumers
-    /// before producers, the source last).
+    /// Loads the input, builds every ring and stage, and starts the runners (each shard's
+    /// downstream first, then the venue, the source last).
     pub fn start(spec: PipelineSpec) -> Result<Pipeline, StartError> {
         let PipelineSpec {
             topology,
@@ -503,7 +503,9 @@ impl Wiring<'_> {
                 }
             }
         }
-        // Downstream runners first, so no producer starts before its consumer exists.
+        // Downstream runners first within a shard. The venue starts after every shard,
+        // the source last: until the source runs nothing flows, so no producer has
+        // anything to send before its consumer is up.
         for runner in t.runners.iter().rev() {
             let placement = Placement {
                 name: format!("shard{shard}/{}", runner.name),

@@ -64,7 +64,9 @@ pub enum EdgeKind {
     Orders,
     /// routing → venue.
     Venue,
-    /// venue → risk (execution reports).
+    /// venue → risk (execution reports). The venue never waits on it (its outbox takes
+    /// what does not fit, `venue::runner`), so its `policy` is not applied and its
+    /// `full` count is the passes that found it full.
     Reports,
     /// the pipeline's owner → every runner.
     Control,

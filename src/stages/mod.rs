@@ -63,7 +63,9 @@ pub trait Stage {
     /// Handles one event.
     fn on_event<O: Emit<Self::Out>>(&mut self, event: Self::In, out: &mut O);
 
-    /// Called after the last event of a batch read from a ring, so a stage can flush once.
+    /// Called after the last event of a batch read from a ring, so a stage can flush once
+    /// (disruptor-rs's end-of-batch flag). No stage batches its output yet: every edge
+    /// publishes each item as it is emitted, which risk's watermark wait relies on.
     fn on_batch_end<O: Emit<Self::Out>>(&mut self, _out: &mut O) {}
 
     /// Handles a control event.

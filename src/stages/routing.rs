@@ -4,7 +4,8 @@
 //! stands between that decision and the wire. It measures tick-to-order — receipt of
 //! the market data behind an order to the order leaving for the venue — and answers a
 //! halt on the control ring with a mass cancel, so open orders are pulled even if risk
-//! is busy. A live venue adapter (Interactive Brokers) plugs in behind this stage.
+//! is busy. It is where a live venue adapter (Interactive Brokers) will plug in; today
+//! its one venue is the simulated exchange.
 
 use hdrhistogram::Histogram;
 

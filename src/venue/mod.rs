@@ -12,7 +12,9 @@
 //! - `market`: one symbol's latest view and the displayed shares we have already taken.
 //! - `book`: our resting orders in price-time priority, pre-allocated.
 //! - `reporter`: stamps and counts every report.
+//! - `stats`: the counters it reports.
 //! - [`runner`]: the venue's thread, serving every shard's lane.
+//! - [`inline`]: the same venue called on the shard's own thread, for single-core benches.
 
 mod book;
 mod exchange;

@@ -14,7 +14,9 @@
 //!
 //! Terminal orders leave the storage at once, so it holds only live orders and its
 //! capacity, fixed at construction from `max_open_orders`, is never exceeded: the
-//! `MAX_OPEN_ORDERS` check runs before every insert. An order's id is never reused (the
+//! `MAX_OPEN_ORDERS` check runs before every insert. (Today's execution policy proposes
+//! an order only for a symbol with none live, so that check cannot fire from the stage;
+//! it guards a policy that works several orders at once.) An order's id is never reused (the
 //! per-symbol sequence only grows), so a report for an id below the sequence that is not
 //! live is a report after the order's end.
 //!
