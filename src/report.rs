@@ -504,8 +504,11 @@ fn write_feed(o: &mut String, f: &FeedStats, stale_notices: u64) -> std::fmt::Re
     if f.books_stale() {
         writeln!(
             o,
-            "  STALE        {} message(s) lost in {} loss(es); {stale_notices} stale notice(s) sent: every symbol's book is stale for the rest of the session and risk blocks it (FEED_STALE)",
-            f.lost, f.losses
+            "  STALE        {} message(s) lost in {} loss(es) ({} timed out, {} beyond re-request reach); {stale_notices} stale notice(s) sent: every symbol's book is stale for the rest of the session and risk blocks it (FEED_STALE)",
+            f.lost,
+            f.losses,
+            f.timed_out,
+            f.losses - f.timed_out
         )?;
     }
     Ok(())

@@ -10,7 +10,6 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tickpipe::feed::integrity::StaleReason;
 use tickpipe::feed::live::{Limits, Origin, Sequencer, Sink};
 use tickpipe::feed::mold::{BLOCK_PREFIX_LEN, HEADER_LEN, Packet, Request, Session};
 
@@ -25,7 +24,7 @@ impl Sink for Check {
         self.next_offset = offset + (BLOCK_PREFIX_LEN + msg.len()) as u64;
     }
 
-    fn stale(&mut self, _ts_event: u64, _ts_recv: u64, _reason: StaleReason) {}
+    fn stale(&mut self, _ts_event: u64, _ts_recv: u64) {}
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -30,7 +30,6 @@ pub use sequencer::{Limits, Origin, Sequencer, Sink};
 
 use crate::clock::MonoClock;
 use crate::config::Problem;
-use crate::feed::integrity::StaleReason;
 use crate::feed::mold::{MAX_DATAGRAM, Session};
 use crate::feed::router::ShardRouter;
 use crate::runtime::idle::Idler;
@@ -120,6 +119,9 @@ pub struct FeedStats {
     pub lost: u64,
     /// Times messages were given up; each marked every symbol stale.
     pub losses: u64,
+    /// Of those, the ones whose recovery ran out of time (or the feed went silent); the
+    /// rest were beyond what the source re-requests.
+    pub timed_out: u64,
     /// Packets held in the reorder buffer until a gap before them was filled.
     pub held: u64,
     /// Most packets held at once.
@@ -307,8 +309,8 @@ impl Sink for ShardRouter {
         self.route(offset, msg, ts_recv);
     }
 
-    fn stale(&mut self, ts_event: u64, ts_recv: u64, reason: StaleReason) {
-        self.mark_all_stale(ts_event, ts_recv, reason);
+    fn stale(&mut self, ts_event: u64, ts_recv: u64) {
+        self.mark_all_stale(ts_event, ts_recv);
     }
 }
 

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use super::integrity::{StaleReason, stale_notice};
+use super::integrity::stale_notice;
 use super::itch;
 use crate::msg::{RawFrame, SymbolName};
 use crate::runtime::edge::{EdgeOut, EdgeStats};
@@ -141,8 +141,8 @@ impl ShardRouter {
 
     /// Tells every shard, in order with the data already routed, that market data for
     /// any symbol may have been lost at exchange time `ts_event`: every symbol goes stale.
-    pub fn mark_all_stale(&mut self, ts_event: u64, ts_recv: u64, reason: StaleReason) {
-        let notice = stale_notice(0, ts_event, reason);
+    pub fn mark_all_stale(&mut self, ts_event: u64, ts_recv: u64) {
+        let notice = stale_notice(ts_event);
         self.stats.stale_notices += 1;
         self.broadcast(RawFrame::new(ts_recv, &notice).expect("a notice fits a frame"));
     }
@@ -270,7 +270,7 @@ mod tests {
     fn a_stale_notice_reaches_every_shard_in_order() {
         let (mut r, mut ins) = router(2);
         r.route(0, &directory(5, b"MSFT    "), 1);
-        r.mark_all_stale(42, 2, StaleReason::Timeout);
+        r.mark_all_stale(42, 2);
         assert_eq!(drain(&mut ins[0]), [b'!']);
         assert_eq!(drain(&mut ins[1]), [b'R', b'!']);
         assert_eq!(r.stats().stale_notices, 1);

@@ -84,8 +84,8 @@ impl Stage for Decode {
     #[inline]
     fn on_event<O: Emit<MarketEvent>>(&mut self, frame: RawFrame, out: &mut O) {
         let bytes = frame.message();
-        if let Some((locate, ts_event)) = integrity::parse_stale_notice(bytes) {
-            self.on_stale_notice(frame.ts_recv, locate, ts_event, out);
+        if let Some(ts_event) = integrity::parse_stale_notice(bytes) {
+            self.on_stale_notice(frame.ts_recv, ts_event, out);
             return;
         }
         let Ok(msg) = itch::decode(bytes) else {
@@ -130,28 +130,17 @@ impl Stage for Decode {
 }
 
 impl Decode {
-    /// A feed-integrity notice: the symbol at `locate`, or every known symbol for locate
-    /// 0, goes stale from this point in the stream.
-    fn on_stale_notice<O: Emit<MarketEvent>>(
-        &mut self,
-        ts_recv: u64,
-        locate: u16,
-        ts_event: u64,
-        out: &mut O,
-    ) {
+    /// A feed-integrity notice: every symbol a directory entry has mapped goes stale
+    /// from this point in the stream.
+    fn on_stale_notice<O: Emit<MarketEvent>>(&mut self, ts_recv: u64, ts_event: u64, out: &mut O) {
         let stamp = Stamp { ts_recv, ts_event };
-        let mut stale = |symbol| {
+        for &symbol in &self.known {
             out.emit(MarketEvent {
                 stamp,
                 symbol,
                 update: MarketUpdate::FeedStale,
             });
             self.stats.emitted += 1;
-        };
-        if locate == 0 {
-            self.known.iter().for_each(|&s| stale(s));
-        } else if let Some(symbol) = self.symbols[usize::from(locate)] {
-            stale(symbol);
         }
     }
 }

@@ -22,9 +22,17 @@
 
 use super::FeedStats;
 use super::reorder::{Held, Refused, Reorder};
-use crate::feed::integrity::StaleReason;
 use crate::feed::itch;
 use crate::feed::mold::{BLOCK_PREFIX_LEN, Packet, PacketKind, Request, Session};
+
+/// Why messages were given up.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Loss {
+    /// The gap is wider than the source re-requests: given up at once.
+    BeyondReach,
+    /// Recovery did not complete within its deadline.
+    TimedOut,
+}
 
 /// Where the sequencer's output goes: the shard router in the pipeline.
 pub trait Sink {
@@ -34,7 +42,7 @@ pub trait Sink {
     /// nothing was lost.
     fn message(&mut self, offset: u64, msg: &[u8], ts_recv: u64);
     /// Messages were given up: every symbol goes stale from here on.
-    fn stale(&mut self, ts_event: u64, ts_recv: u64, reason: StaleReason);
+    fn stale(&mut self, ts_event: u64, ts_recv: u64);
 }
 
 /// Which socket a datagram came in on.
@@ -260,7 +268,7 @@ impl Sequencer {
             Some(prev) if sequence >= prev && sequence - prev <= self.limits.max_gap => {
                 self.far = None;
                 self.reorder.clear();
-                self.give_up(sequence, StaleReason::Unrecoverable, ts_recv, sink);
+                self.give_up(sequence, Loss::BeyondReach, ts_recv, sink);
                 true
             }
             _ => {
@@ -342,7 +350,7 @@ impl Sequencer {
         self.hole = Some(hole);
         let gap_end = self.gap_end();
         if now_ns.saturating_sub(hole.since_ns) >= self.limits.recovery_timeout_ns {
-            self.give_up(gap_end, StaleReason::Timeout, now_ns, sink);
+            self.give_up(gap_end, Loss::TimedOut, now_ns, sink);
             self.release(sink);
             return None;
         }
@@ -366,9 +374,12 @@ impl Sequencer {
     }
 
     /// Gives up every message before `resume`: every symbol goes stale.
-    fn give_up<S: Sink>(&mut self, resume: u64, reason: StaleReason, ts_recv: u64, sink: &mut S) {
+    fn give_up<S: Sink>(&mut self, resume: u64, reason: Loss, ts_recv: u64, sink: &mut S) {
         self.stats.losses += 1;
-        sink.stale(self.cursor.last_ts_event, ts_recv, reason);
+        if reason == Loss::TimedOut {
+            self.stats.timed_out += 1;
+        }
+        sink.stale(self.cursor.last_ts_event, ts_recv);
         self.skip_to(resume);
     }
 
@@ -395,7 +406,8 @@ impl Sequencer {
             return;
         }
         self.stats.losses += 1;
-        sink.stale(self.cursor.last_ts_event, now_ns, StaleReason::Timeout);
+        self.stats.timed_out += 1;
+        sink.stale(self.cursor.last_ts_event, now_ns);
         while self.cursor.expected < self.high_water {
             self.skip_to(self.gap_end());
             self.release(sink);
@@ -464,7 +476,7 @@ mod tests {
     #[derive(Default)]
     struct Out {
         messages: Vec<(u64, u64)>,
-        stale: Vec<StaleReason>,
+        stale: usize,
     }
 
     impl Out {
@@ -478,8 +490,8 @@ mod tests {
             let seq = u64::from_be_bytes(msg.try_into().unwrap());
             self.messages.push((seq, offset));
         }
-        fn stale(&mut self, _ts_event: u64, _ts_recv: u64, reason: StaleReason) {
-            self.stale.push(reason);
+        fn stale(&mut self, _ts_event: u64, _ts_recv: u64) {
+            self.stale += 1;
         }
     }
 
@@ -541,7 +553,7 @@ mod tests {
         // A late duplicate answer changes nothing.
         answer(&mut s, &mut out, &packet(4, 2));
         assert_eq!(s.stats().duplicate_packets, 1);
-        assert!(out.stale.is_empty());
+        assert_eq!(out.stale, 0);
     }
 
     #[test]
@@ -561,9 +573,9 @@ mod tests {
         feed(&mut s, &mut out, &packet(4, 2));
         assert_eq!(s.poll(0, &mut out), request(2, 2));
         assert_eq!(s.poll(99 * MS, &mut out), request(2, 2));
-        assert!(out.stale.is_empty());
+        assert_eq!(out.stale, 0);
         assert_eq!(s.poll(100 * MS, &mut out), None);
-        assert_eq!(out.stale, [StaleReason::Timeout]);
+        assert_eq!((out.stale, s.stats().timed_out), (1, 1));
         assert_eq!(out.sequences(), [1, 4, 5]);
         let st = s.stats();
         assert_eq!((st.lost, st.losses, s.expected()), (2, 1, 6));
@@ -585,7 +597,7 @@ mod tests {
         assert_eq!(s.poll(90 * MS, &mut out), request(6, 4));
         // Past the first hole's deadline (100 ms), inside the second's (5 + 100 ms).
         assert_eq!(s.poll(104 * MS, &mut out), request(6, 4));
-        assert!(out.stale.is_empty());
+        assert_eq!(out.stale, 0);
         answer(&mut s, &mut out, &packet(6, 4));
         assert_eq!(out.sequences(), (1..=10).collect::<Vec<_>>());
     }
@@ -642,7 +654,7 @@ mod tests {
         feed(&mut s, &mut out, &packet(50_000, 2));
         feed(&mut s, &mut out, &packet(50_002, 1));
         assert_eq!(out.sequences(), [1, 2, 50_002]);
-        assert_eq!(out.stale, [StaleReason::Unrecoverable]);
+        assert_eq!((out.stale, s.stats().timed_out), (1, 0));
         assert_eq!((s.stats().lost, s.stats().out_of_window), (50_002 - 3, 2));
     }
 
@@ -711,7 +723,7 @@ mod tests {
         feed(&mut s, &mut out, &packet(3, 1));
         feed(&mut s, &mut out, &packet(5, 1));
         s.abandon(0, &mut out);
-        assert_eq!(out.stale, [StaleReason::Timeout]);
+        assert_eq!((out.stale, s.stats().timed_out), (1, 1));
         assert_eq!(out.sequences(), [1, 3, 5]);
         assert_eq!((s.stats().lost, s.stats().losses), (2, 1));
     }
