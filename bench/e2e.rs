@@ -442,9 +442,8 @@ impl Placement {
 }
 
 /// The median of each run's value (the lower middle for an even count).
-fn median<T: Copy + PartialOrd>(mut v: Vec<T>) -> T {
-    v.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
-    v[(v.len() - 1) / 2]
+fn median<T: Copy + PartialOrd>(v: Vec<T>) -> T {
+    *support::median_by(&v, |a, b| a.partial_cmp(b).expect("no NaN"))
 }
 
 fn median_percentiles(hs: &[&Histogram<u64>]) -> Percentiles {

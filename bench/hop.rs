@@ -742,9 +742,7 @@ struct Ratio {
 }
 
 fn median_f64(v: &[f64]) -> f64 {
-    let mut v = v.to_vec();
-    v.sort_by(f64::total_cmp);
-    v[(v.len() - 1) / 2]
+    *support::median_by(v, f64::total_cmp)
 }
 
 /// `s` against `base`, taken run by run and then the median. Within a run the two were

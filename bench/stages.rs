@@ -53,7 +53,9 @@ struct Traffic {
     universe: Arc<Universe>,
     owned: Vec<SymbolId>,
     bytes: Vec<u8>,
-    frames: Vec<RawFrame>,
+    /// One clock for every stamp and every recorder: each `MonoClock::new` has its own
+    /// epoch, and mixing two would skew the latencies recorded.
+    clock: MonoClock,
     events: Vec<MarketEvent>,
     features: Vec<Features>,
     signals: Vec<Signal>,
@@ -80,14 +82,14 @@ impl Traffic {
             universe,
             owned,
             bytes,
-            frames,
+            clock: MonoClock::new(),
             events: Vec::new(),
             features: Vec::new(),
             signals: Vec::new(),
             commands: Vec::new(),
         };
         let mut decode = t.decode();
-        t.frames
+        frames
             .iter()
             .for_each(|f| decode.on_event(*f, &mut t.events));
         let mut features = t.features_stage();
@@ -151,7 +153,7 @@ impl Traffic {
     }
 
     fn recorder(&self) -> LatencyRecorder {
-        LatencyRecorder::new(MonoClock::new())
+        LatencyRecorder::new(self.clock.clone())
     }
 }
 
@@ -278,7 +280,7 @@ fn fused_replay(c: &mut Criterion, t: &Traffic) {
                 let features = Link::new(t.features_stage(), inference, t.recorder());
                 (
                     Link::new(t.decode(), features, t.recorder()),
-                    MonoClock::new(),
+                    t.clock.clone(),
                 )
             },
             |(mut chain, clock)| {

@@ -3,7 +3,7 @@
 #
 #   scripts/bench.sh [--quick] [--no-tables]
 #
-# Benches, in this order, each only if Cargo.toml declares it (others land separately):
+# Benches, in this order:
 #   stages, feed    criterion: ns per event of single-thread compute
 #   hop, contention HDR harness: cross-thread latency
 #   e2e             HDR harness: open-loop replay through the whole pipeline
@@ -35,14 +35,6 @@ done
 
 step() { printf '\n==> %s\n' "$*"; }
 
-# The bench targets Cargo.toml declares.
-declared=$(cargo metadata --no-deps --format-version 1 --locked |
-  python3 -c 'import json,sys
-for p in json.load(sys.stdin)["packages"]:
-    for t in p["targets"]:
-        if "bench" in t["kind"]: print(t["name"])')
-has() { grep -qx "$1" <<<"$declared"; }
-
 step "build (bench profile)"
 build_start=$SECONDS
 cargo bench --locked --no-run
@@ -58,13 +50,8 @@ fi
 
 ran=()
 failed=()
-skipped=()
 run_start=$SECONDS
 for bench in stages feed hop contention e2e; do
-  if ! has "$bench"; then
-    skipped+=("$bench")
-    continue
-  fi
   case "$bench" in
     stages | feed) args=("${criterion_args[@]}") ;;
     # Each full e2e run first waits (up to 30 s) for other processes to leave the host
@@ -86,7 +73,7 @@ for bench in stages feed hop contention e2e; do
   echo "$bench: $((SECONDS - t0)) s"
 done
 echo
-echo "ran: ${ran[*]:-none}; failed: ${failed[*]:-none}; not declared yet: ${skipped[*]:-none}"
+echo "ran: ${ran[*]:-none}; failed: ${failed[*]:-none}"
 echo "measuring took $((SECONDS - run_start)) s"
 
 if ((tables)); then

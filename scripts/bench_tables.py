@@ -16,10 +16,8 @@ bench did not run, or has not landed yet) keeps its previous contents.
       the spread over runs, which threads shared a core, and the ratio to the target.
   <!-- bench:criterion:PREFIX:begin --> ... <!-- bench:criterion:PREFIX:end -->
       Criterion estimates (target/criterion/*/new/estimates.json) of every benchmark
-      whose id starts with PREFIX (e.g. "stages/" or "feed/"): mean, median, 95% CI.
-  <!-- bench:NAME:begin --> ... <!-- bench:NAME:end -->
-      Any other name: the latency rows of results.json with bench == NAME (impl, case,
-      percentiles, count, and every rate field the rows carry).
+      whose id starts with PREFIX (e.g. "stage/" or "feed/"): mean, median, 95% CI.
+Any other marker name is an error.
 """
 
 import argparse
@@ -153,31 +151,6 @@ def ratio(x):
     return f"{x:.2f}×" if x < 10 else f"{x:,.0f}×"
 
 
-def generic_block(name, rows):
-    rows = [r for r in rows if r.get("bench") == name]
-    if not rows:
-        return None
-    fixed = {"bench", "impl", "case", "count", "per_run"} | {k for _, k in PERCENTILES}
-    extras = []
-    for r in rows:
-        for k, v in r.items():
-            if k not in fixed and k not in extras and not isinstance(v, (dict, list)):
-                extras.append(k)
-    has_latency = any("p50_ns" in r for r in rows)
-    head = ["impl", "case"]
-    if has_latency:
-        head += [f"{label} (ns)" for label, _ in PERCENTILES] + ["count"]
-    head += extras
-    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in rows:
-        cells = [str(r.get("impl", "")), str(r.get("case", ""))]
-        if has_latency:
-            cells += [str(r.get(k, "–")) for _, k in PERCENTILES] + [str(r.get("count", "–"))]
-        cells += [str(r.get(k, "")) for k in extras]
-        out.append("| " + " | ".join(cells) + " |")
-    return "\n".join(out)
-
-
 def criterion_block(prefix):
     found = []
     for est in sorted(CRITERION.glob("**/new/estimates.json")):
@@ -254,7 +227,7 @@ def main():
         elif name.startswith("criterion:"):
             body = criterion_block(name.split(":", 1)[1])
         else:
-            body = generic_block(name, rows)
+            sys.exit(f"bench_tables: unknown marker 'bench:{name}' (see the header for the names)")
         if body is None:
             print(f"bench_tables: no data for '{name}'; left as it was", file=sys.stderr)
             return m.group(0)

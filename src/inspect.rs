@@ -147,7 +147,7 @@ impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "offset {}: {}: ", self.offset(), self.code())?;
         if let Some(kind) = self.message_type() {
-            write!(f, "type {}: ", Type(kind))?;
+            write!(f, "type {}: ", itch::Kind(kind))?;
         }
         match *self {
             Problem::Frame(FrameError::TruncatedLength { .. }) => {
@@ -186,19 +186,6 @@ impl fmt::Display for Problem {
                 display_name(&stock),
                 LOCATES + 1
             ),
-        }
-    }
-}
-
-/// A type byte for reports: `'A'` when printable, `0x07` otherwise.
-struct Type(u8);
-
-impl fmt::Display for Type {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.is_ascii_graphic() {
-            write!(f, "'{}'", self.0 as char)
-        } else {
-            write!(f, "{:#04x}", self.0)
         }
     }
 }

@@ -252,7 +252,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     ctrlc::set_handler(move || stop.request_stop())
         .context("installing the SIGINT/SIGTERM handler")?;
 
-    let progress = Progress::new(args.quiet);
+    let mut progress = ProgressLine::new(args.quiet);
     pipeline.wait(Duration::from_millis(50), |p| progress.tick(p.progress()));
     progress.finish();
     let report = pipeline.join();
@@ -269,34 +269,34 @@ fn run(args: RunArgs) -> Result<ExitCode> {
 
 /// Progress on stderr while a run is under way: a line rewritten in place four times a
 /// second on a terminal, a plain line every five seconds otherwise (logs, CI).
-struct Progress {
+struct ProgressLine {
     started: Instant,
     terminal: bool,
     quiet: bool,
-    last: std::cell::Cell<Instant>,
+    last: Instant,
 }
 
-impl Progress {
-    fn new(quiet: bool) -> Progress {
+impl ProgressLine {
+    fn new(quiet: bool) -> ProgressLine {
         let now = Instant::now();
-        Progress {
+        ProgressLine {
             started: now,
             terminal: std::io::stderr().is_terminal(),
             quiet,
-            last: std::cell::Cell::new(now),
+            last: now,
         }
     }
 
-    fn tick(&self, framed: u64) {
+    fn tick(&mut self, framed: u64) {
         let every = if self.terminal {
             Duration::from_millis(250)
         } else {
             Duration::from_secs(5)
         };
-        if self.quiet || self.last.get().elapsed() < every {
+        if self.quiet || self.last.elapsed() < every {
             return;
         }
-        self.last.set(Instant::now());
+        self.last = Instant::now();
         let secs = self.started.elapsed().as_secs_f64();
         let line = format!(
             "{framed:>12} messages framed  {:>8.2} M msgs/s  {secs:>6.1} s",

@@ -40,8 +40,8 @@ impl Input {
         }
     }
 
-    /// Maps the file or generates the sample. A live feed has no bytes up front: it
-    /// loads as empty, and its sockets are opened by the pipeline.
+    /// Maps the file or generates the sample. A live feed has no bytes up front (the
+    /// pipeline opens its sockets instead): asking for them is an error.
     pub fn load(&self) -> Result<InputBytes, InputError> {
         match self {
             Input::File(path) => {
@@ -51,7 +51,13 @@ impl Input {
                     .map_err(|e| InputError::open(path, e))
             }
             Input::Sample(spec) => Ok(InputBytes::Owned(generate(spec))),
-            Input::Live(_) => Ok(InputBytes::Owned(Vec::new())),
+            Input::Live(config) => Err(InputError {
+                path: PathBuf::from(config.describe()),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "a live feed has no bytes to replay",
+                ),
+            }),
         }
     }
 }

@@ -38,8 +38,8 @@ pub enum EncodeError {
     Field { kind: u8, field: &'static str },
 }
 
-/// A type byte for error messages: `'A'` when printable, `0x07` otherwise.
-struct Kind(u8);
+/// A type byte for messages and reports: `'A'` when printable, `0x07` otherwise.
+pub(crate) struct Kind(pub(crate) u8);
 
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -20,6 +20,7 @@ mod known_bytes;
 #[cfg(test)]
 pub(crate) mod testing;
 
+pub(crate) use codec::Kind;
 pub use codec::{DecodeError, EncodeError, LengthError, check_length, decode, encode};
 pub use frame::{Frame, FrameError, Framer, PREFIX_LEN, encode_framed};
 pub use message::{HEADER_LEN, Header, MAX_TIMESTAMP, MESSAGE_KINDS, Message, message_len};
