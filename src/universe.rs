@@ -58,6 +58,11 @@ impl Universe {
         self.by_name.get(name).copied()
     }
 
+    /// The id of a ticker written as text (`"AAPL"`), as config files name them.
+    pub fn id_of(&self, ticker: &str) -> Option<SymbolId> {
+        SymbolName::new(ticker).and_then(|name| self.id(&name))
+    }
+
     #[inline]
     pub fn name(&self, id: SymbolId) -> SymbolName {
         self.names[id.index()]

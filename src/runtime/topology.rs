@@ -448,7 +448,7 @@ fn shard_map(
             let mut out = vec![usize::MAX; universe.len()];
             for (ticker, &shard) in assign {
                 let key = format!("assign.{ticker}");
-                match crate::msg::SymbolName::new(ticker).and_then(|n| universe.id(&n)) {
+                match universe.id_of(ticker) {
                     None => p.add(&key, "not a ticker of the configured universe"),
                     Some(id) => {
                         p.check(shard < shards, &key, format!("shard {shard} of {shards}"));

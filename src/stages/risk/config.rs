@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::config::Problems;
-use crate::msg::{Price, SymbolName, TimeInForce};
+use crate::msg::{Price, TimeInForce};
 use crate::sys::TradingState;
 use crate::universe::Universe;
 
@@ -94,7 +94,7 @@ impl RiskConfig {
         self.defaults().validate(p);
         for (ticker, overrides) in &self.symbols {
             let mut p = p.nested("symbols");
-            let known = SymbolName::new(ticker).and_then(|name| universe.id(&name));
+            let known = universe.id_of(ticker);
             if known.is_none() {
                 p.add(ticker, "not a ticker in symbols.tickers");
             }
