@@ -68,7 +68,13 @@ pub fn check_length(msg: &[u8]) -> Result<u8, LengthError> {
 }
 
 /// Decodes one message, borrowing its alpha fields from `msg`.
-#[inline]
+///
+/// Always inlined, as is `Message::read`: left to itself the compiler calls both (a
+/// 23-arm match is over its threshold), so every message is written to the stack as a
+/// `Message` and read back before the decode stage turns it into an event. Inlined, the
+/// stage keeps only the fields it reads: `feed/decode_stage` 40.5 → 31.3 ns a message
+/// and `feed/decode_book` 69.1 → 61.1 ns (`cargo bench --bench feed`, same run).
+#[inline(always)]
 pub fn decode(msg: &[u8]) -> Result<Message<'_>, DecodeError> {
     let kind = check_length(msg)?;
     // `read` fails only on a message shorter than its fields, which the check excludes.

@@ -133,8 +133,8 @@ macro_rules! messages {
             }
 
             /// Reads a message whose length has been checked; `None` only if `msg` is
-            /// shorter than its type's fields.
-            #[inline]
+            /// shorter than its type's fields. Always inlined: see [`super::decode`].
+            #[inline(always)]
             pub(super) fn read(msg: &$lt [u8]) -> Option<Message<$lt>> {
                 let (&kind, mut rest) = msg.split_first()?;
                 let header = Header::read(&mut rest)?;
