@@ -260,24 +260,18 @@ mod tests {
         );
     }
 
+    /// A spinning producer stops rather than spin forever, and a halt ring reports the
+    /// death rather than a full ring.
     #[test]
-    fn spinning_producer_stops_when_its_consumer_is_gone() {
-        let (mut tx, rx) = edge::<u32>("t", 1, Backpressure::Spin, idler());
-        tx.emit(1);
-        drop(rx);
-        let err =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tx.emit(2))).unwrap_err();
-        assert!(err.downcast_ref::<ConsumerGone>().is_some());
-    }
-
-    #[test]
-    fn a_halt_ring_whose_consumer_died_reports_the_death_not_a_full_ring() {
-        let (mut tx, rx) = edge::<u32>("t", 1, Backpressure::Halt, idler());
-        tx.emit(1);
-        drop(rx);
-        let err =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tx.emit(2))).unwrap_err();
-        assert!(err.downcast_ref::<ConsumerGone>().is_some());
+    fn a_full_ring_whose_consumer_is_gone_reports_the_death_under_every_policy() {
+        for policy in [Backpressure::Spin, Backpressure::Halt] {
+            let (mut tx, rx) = edge::<u32>("t", 1, policy, idler());
+            tx.emit(1);
+            drop(rx);
+            let err =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tx.emit(2))).unwrap_err();
+            assert!(err.downcast_ref::<ConsumerGone>().is_some(), "{policy:?}");
+        }
     }
 
     #[test]
