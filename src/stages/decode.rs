@@ -30,8 +30,10 @@ pub struct DecodeStats {
     /// Messages that would be events but whose locate has no directory entry for a
     /// configured symbol.
     pub unmapped_locate: u64,
-    /// Messages skipped because a code the event depends on is unreadable: a side other
-    /// than `B`/`S`, a Nasdaq operational-halt action other than `H`/`T`.
+    /// Messages with a code the event depends on unreadable: a side other than `B`/`S`
+    /// or a Nasdaq operational-halt action other than `H`/`T` (skipped), or a trading
+    /// state other than `T`/`H`/`P`/`Q` (still emitted, as `Unknown`, which blocks
+    /// trading: skipping it would leave the previous state, perhaps `Trading`, in force).
     pub bad_codes: u64,
     /// Frames that are not an ITCH 5.0 message of the right length. The source checks
     /// lengths, so anything here means a source let one through.
@@ -113,6 +115,12 @@ impl Stage for Decode {
             self.stats.bad_codes += 1;
             return;
         };
+        if let MarketUpdate::Status {
+            status: TradingStatus::Unknown,
+        } = update
+        {
+            self.stats.bad_codes += 1;
+        }
         out.emit(MarketEvent {
             stamp: Stamp {
                 ts_recv: frame.ts_recv,
@@ -523,6 +531,34 @@ mod tests {
             [
                 MarketUpdate::OperationalHalt { halted: true },
                 MarketUpdate::OperationalHalt { halted: false },
+            ]
+        );
+        assert_eq!(stage.stats().bad_codes, 1);
+    }
+
+    #[test]
+    fn an_unknown_trading_state_is_a_bad_code_and_still_blocks_trading() {
+        let mut stage = stage();
+        let state = |trading_state| {
+            frame(Message::StockTradingAction {
+                header: header(5),
+                stock: b"AAPL    ",
+                trading_state,
+                reserved: b' ',
+                reason: b"    ",
+            })
+        };
+        let events = run(&mut stage, &[state(b'T'), state(b'Z')]);
+        let got: Vec<_> = events.iter().map(|e| e.update).collect();
+        assert_eq!(
+            got,
+            [
+                MarketUpdate::Status {
+                    status: TradingStatus::Trading
+                },
+                MarketUpdate::Status {
+                    status: TradingStatus::Unknown
+                },
             ]
         );
         assert_eq!(stage.stats().bad_codes, 1);
