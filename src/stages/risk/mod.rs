@@ -281,7 +281,10 @@ impl<R: ReportSource> Risk<R> {
     /// Steps 2 to 4 for the signal's symbol.
     #[inline]
     fn decide<O: Emit<VenueCommand>>(&mut self, signal: &Signal, stamp: Stamp, out: &mut O) {
-        let view = signal.view;
+        // The view goes to the venue and the marks at risk's clock, never at its own
+        // stamp: the venue must not see time go back (see `advance_clock`).
+        let mut view = signal.view;
+        view.stamp = stamp;
         let now = stamp.ts_event;
         let latch = self.latch.get();
         let policy = self.policy;
@@ -365,7 +368,9 @@ impl<R: ReportSource> Risk<R> {
         self.stats.orders_sent += 1;
     }
 
-    /// The event time to decide at: the signal's, unless that would run backwards.
+    /// The event time to decide at: the signal's, unless that would run backwards. The
+    /// source already makes event time non-decreasing (`feed::event_clock`), so a
+    /// regression here is a bug upstream: counted and reported, 0 in every correct run.
     #[inline]
     fn advance_clock(&mut self, ts_event: u64) -> u64 {
         if ts_event < self.clock {

@@ -816,8 +816,27 @@ fn event_time_never_runs_backwards() {
     let (mut risk, _) = scripted(TradingState::Active);
     run(&mut risk, signal(TSLA, 2_000, 0));
     let out = run(&mut risk, signal(AAPL, 1_000, 100));
-    assert_eq!(out[1].stamp().ts_event, 2_000);
+    assert!(matches!(out[0], VenueCommand::Tick { .. }));
+    assert!(
+        out.iter().all(|c| c.stamp().ts_event == 2_000),
+        "every command, the tick included, goes at risk's clock: {out:?}"
+    );
     assert_eq!(stats(&risk).time_regressions, 1);
+}
+
+#[test]
+fn a_crossing_bid_does_not_move_the_mark() {
+    let (mut risk, _) = scripted(TradingState::Active);
+    long_100(&mut risk); // bought 100 at 100.00; the mid is 100.01
+    let before = stats(&risk).symbols[AAPL.index()].unwrap();
+    let mut bogus = signal(AAPL, 2_000, 100);
+    bogus.view.bid_px = Price(9_000_000); // 900.00 bid over a 100.02 ask
+    bogus.view.status = TradingStatus::BookCrossed;
+    run(&mut risk, bogus);
+    let after = stats(&risk).symbols[AAPL.index()].unwrap();
+    assert_eq!(before.mark, Some(Price(1_000_100)));
+    assert_eq!(after.mark, before.mark);
+    assert_eq!(after.unrealised, before.unrealised);
 }
 
 #[test]
