@@ -21,6 +21,9 @@ pub struct VenueStats {
     pub watermarks: u64,
     /// Every report sent, of any kind.
     pub reports: u64,
+    /// Commands earlier than the one before, handled at its time instead. Risk never
+    /// sends one, so anything but 0 is a bug upstream.
+    pub time_regressions: u64,
 }
 
 /// Commands received, by kind.
@@ -65,6 +68,7 @@ impl VenueStats {
         self.cancel_rejects += other.cancel_rejects;
         self.watermarks += other.watermarks;
         self.reports += other.reports;
+        self.time_regressions += other.time_regressions;
     }
 }
 

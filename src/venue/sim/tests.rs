@@ -677,10 +677,32 @@ fn stats_count_what_was_sent_and_merge() {
 }
 
 #[test]
-#[should_panic(expected = "back in event time")]
-fn a_command_from_the_past_stops_the_venue() {
+fn a_command_from_the_past_is_handled_at_the_current_time_and_counted() {
     let mut v = venue();
-    run(&mut v, [watermark(10), watermark(9)]);
+    let out = run(
+        &mut v,
+        [
+            tick(quote(0, 99, 100, 101, 100)),
+            watermark(50),
+            buy(20, 1, 101, 10),
+            watermark(70),
+        ],
+    );
+    // The order sent "at 20" is taken as sent at 50: it arrives at 60, is answered at 70
+    // and its reports never run before the watermark already answered at 60.
+    assert_eq!(
+        brief(&out),
+        [
+            marker(60, Watermark),
+            ack(70, 1, 10),
+            fill(70, 1, 101, 10, 0),
+            marker(80, Watermark),
+        ]
+    );
+    assert_eq!(v.stats().time_regressions, 1);
+    let mut merged = v.stats().clone();
+    merged.merge(v.stats());
+    assert_eq!(merged.time_regressions, 2);
 }
 
 #[test]
