@@ -225,6 +225,17 @@ impl RunReport {
             "skipped_samples": self.source.skipped_samples,
             "untracked": self.source.untracked,
             "stale_notices": self.source.stale_notices,
+            "time_regressions": {
+                "count": self.source.time_regressions.count,
+                "max_ns": self.source.max_time_regression_ns,
+                "samples": self.source.time_regressions.samples,
+                "risk": risk.time_regressions,
+                "venue": venue.time_regressions,
+            },
+            "bad_timestamps": {
+                "count": self.source.bad_timestamps.count,
+                "samples": self.source.bad_timestamps.samples,
+            },
             "stopped_early": self.source.stopped_early,
             "feed": self.feed.as_ref().map(|f| {
                 let mut v = json!(f);
@@ -329,6 +340,28 @@ impl RunReport {
         )?;
         for s in &self.source.skipped_samples {
             writeln!(o, "    {}", s.reason)?;
+        }
+        let src = &self.source;
+        writeln!(
+            o,
+            "  event time   {} stamped back in time (by at most {} ns), {} at an impossible time (24 h or later); both restamped to event time. After the source: risk {}, venue {} (0 unless a bug)",
+            src.time_regressions.count,
+            src.max_time_regression_ns,
+            src.bad_timestamps.count,
+            risk.time_regressions,
+            self.venue.stats.time_regressions
+        )?;
+        for s in src
+            .time_regressions
+            .samples
+            .iter()
+            .chain(&src.bad_timestamps.samples)
+        {
+            writeln!(
+                o,
+                "    byte offset {}: timestamp {} ns, stamped {} ns",
+                s.offset, s.timestamp_ns, s.stamped_ns
+            )?;
         }
         let f = &self.shard.features;
         writeln!(

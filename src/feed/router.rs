@@ -5,9 +5,14 @@
 //! runs per shard. Stock directory (`R`) messages teach the router which shard owns each
 //! locate; locate 0 (system events) goes to every shard; messages for tickers outside
 //! the configured universe are counted and dropped.
+//!
+//! Event time is decided here too, once, in feed order, before routing: see
+//! [`event_clock`](super::event_clock). A message stamped before the high-water mark, or
+//! at an impossible time of day, is routed with its timestamp rewritten to the mark.
 
 use std::sync::Arc;
 
+use super::event_clock::{EventClock, Timing};
 use super::integrity::stale_notice;
 use super::itch;
 use crate::msg::{RawFrame, SymbolName};
@@ -20,6 +25,33 @@ use crate::universe::Universe;
 pub struct Skipped {
     pub offset: u64,
     pub reason: String,
+}
+
+/// A message whose timestamp was rewritten to event time, with where it was.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Restamped {
+    pub offset: u64,
+    /// The message's own ITCH timestamp.
+    pub timestamp_ns: u64,
+    /// The event time it was given: the high-water mark then.
+    pub stamped_ns: u64,
+}
+
+/// Timestamps the source rewrote, of one kind.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Restamps {
+    pub count: u64,
+    /// The first few (at most [`SourceStats::SKIP_SAMPLES`]), for the report.
+    pub samples: Vec<Restamped>,
+}
+
+impl Restamps {
+    fn record(&mut self, sample: Restamped) {
+        self.count += 1;
+        if self.samples.len() < SourceStats::SKIP_SAMPLES {
+            self.samples.push(sample);
+        }
+    }
 }
 
 /// What a source counted.
@@ -39,6 +71,12 @@ pub struct SourceStats {
     pub skipped_samples: Vec<Skipped>,
     /// Feed-integrity notices sent: times every symbol was marked stale.
     pub stale_notices: u64,
+    /// Messages stamped before the event time already reached, restamped to it.
+    pub time_regressions: Restamps,
+    /// The largest of those regressions, in nanoseconds.
+    pub max_time_regression_ns: u64,
+    /// Messages stamped at or past 24 h, restamped to the event time then.
+    pub bad_timestamps: Restamps,
     /// True if a stop was requested before the input ended.
     pub stopped_early: bool,
 }
@@ -53,6 +91,9 @@ impl Default for SourceStats {
             skipped: 0,
             skipped_samples: Vec::new(),
             stale_notices: 0,
+            time_regressions: Restamps::default(),
+            max_time_regression_ns: 0,
+            bad_timestamps: Restamps::default(),
             stopped_early: false,
         }
     }
@@ -85,6 +126,7 @@ pub struct ShardRouter {
     /// Shard of each stock locate, learnt from `R` messages.
     shard_of_locate: Box<[u16]>,
     outputs: Vec<EdgeOut<RawFrame>>,
+    clock: EventClock,
     stats: SourceStats,
 }
 
@@ -101,6 +143,7 @@ impl ShardRouter {
             shard_of_symbol,
             shard_of_locate: vec![UNROUTED; 1 << 16].into_boxed_slice(),
             outputs,
+            clock: EventClock::default(),
             stats,
         }
     }
@@ -125,7 +168,8 @@ impl ShardRouter {
         if kind == b'R' {
             self.learn_directory(locate, msg);
         }
-        let frame = RawFrame::new(ts_recv, msg).expect("ITCH messages fit a frame");
+        let mut frame = RawFrame::new(ts_recv, msg).expect("ITCH messages fit a frame");
+        self.stamp_event_time(offset, &mut frame);
         if locate == 0 {
             self.broadcast(frame);
             return;
@@ -141,10 +185,35 @@ impl ShardRouter {
 
     /// Tells every shard, in order with the data already routed, that market data for
     /// any symbol may have been lost at exchange time `ts_event`: every symbol goes stale.
+    /// The notice is stamped no earlier than the event time already reached.
     pub fn mark_all_stale(&mut self, ts_event: u64, ts_recv: u64) {
+        let (ts_event, _) = self.clock.stamp(ts_event);
         let notice = stale_notice(ts_event);
         self.stats.stale_notices += 1;
         self.broadcast(RawFrame::new(ts_recv, &notice).expect("a notice fits a frame"));
+    }
+
+    /// Applies the event-time rule to a length-checked frame: a timestamp before the
+    /// high-water mark, or past 24 h, is counted and rewritten to the mark.
+    #[inline]
+    fn stamp_event_time(&mut self, offset: u64, frame: &mut RawFrame) {
+        let ts = itch::timestamp(frame.message()).expect("length checked");
+        let (stamped, timing) = self.clock.stamp(ts);
+        let sample = Restamped {
+            offset,
+            timestamp_ns: ts,
+            stamped_ns: stamped,
+        };
+        match timing {
+            Timing::InOrder => return,
+            Timing::Regressed { by_ns } => {
+                self.stats.time_regressions.record(sample);
+                self.stats.max_time_regression_ns = self.stats.max_time_regression_ns.max(by_ns);
+            }
+            Timing::Impossible => self.stats.bad_timestamps.record(sample),
+        }
+        // The header's 6-byte big-endian timestamp follows type, locate and tracking.
+        frame.bytes[5..itch::HEADER_LEN].copy_from_slice(&stamped.to_be_bytes()[2..]);
     }
 
     fn broadcast(&mut self, frame: RawFrame) {
@@ -182,6 +251,7 @@ impl ShardRouter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::feed::event_clock::DAY_NS;
     use crate::feed::itch::{Header, Message, encode};
     use crate::runtime::edge::{Backpressure, EdgeIn, edge};
     use crate::runtime::idle::{IdleStrategy, Idler};
@@ -274,5 +344,84 @@ mod tests {
         assert_eq!(drain(&mut ins[0]), [b'!']);
         assert_eq!(drain(&mut ins[1]), [b'R', b'!']);
         assert_eq!(r.stats().stale_notices, 1);
+    }
+
+    fn delete_at(locate: u16, timestamp: u64) -> Vec<u8> {
+        bytes(&Message::OrderDelete {
+            header: Header {
+                stock_locate: locate,
+                tracking_number: 0,
+                timestamp,
+            },
+            order_ref: 9,
+        })
+    }
+
+    fn stamps(rx: &mut EdgeIn<RawFrame>) -> Vec<u64> {
+        let mut out = Vec::new();
+        rx.read_batch(64, |f| out.push(itch::timestamp(f.message()).unwrap()));
+        out
+    }
+
+    #[test]
+    fn a_message_back_in_time_is_kept_and_restamped_at_the_high_water_mark() {
+        let (mut r, mut ins) = router(1);
+        r.route(0, &directory(5, b"AAPL    "), 1);
+        r.route(10, &delete_at(5, 500), 1);
+        r.route(20, &delete_at(5, 200), 1);
+        r.route(30, &delete_at(5, 100), 1);
+        r.route(40, &delete_at(5, 600), 1);
+        assert_eq!(stamps(&mut ins[0]), [1, 500, 500, 500, 600]);
+        let s = r.stats();
+        assert_eq!(s.time_regressions.count, 2);
+        assert_eq!(s.max_time_regression_ns, 400);
+        assert_eq!(
+            s.time_regressions.samples[0],
+            Restamped {
+                offset: 20,
+                timestamp_ns: 200,
+                stamped_ns: 500
+            }
+        );
+        assert_eq!(s.bad_timestamps.count, 0);
+    }
+
+    #[test]
+    fn an_impossible_timestamp_is_stamped_at_the_mark_without_moving_it() {
+        let (mut r, mut ins) = router(1);
+        r.route(0, &directory(5, b"AAPL    "), 1);
+        r.route(10, &delete_at(5, 500), 1);
+        r.route(20, &delete_at(5, DAY_NS + 7), 1);
+        r.route(30, &delete_at(5, 600), 1);
+        assert_eq!(stamps(&mut ins[0]), [1, 500, 500, 600]);
+        let s = r.stats();
+        assert_eq!(s.bad_timestamps.count, 1);
+        assert_eq!(s.bad_timestamps.samples[0].offset, 20);
+        assert_eq!(s.time_regressions.count, 0, "600 is after the mark of 500");
+    }
+
+    #[test]
+    fn samples_are_capped_but_every_regression_is_counted() {
+        let (mut r, _ins) = router(1);
+        r.route(0, &delete_at(0, 1_000), 1);
+        for i in 1..=20 {
+            r.route(i, &delete_at(0, 1_000 - i), 1);
+        }
+        let s = r.stats();
+        assert_eq!(s.time_regressions.count, 20);
+        assert_eq!(s.time_regressions.samples.len(), SourceStats::SKIP_SAMPLES);
+        assert_eq!(s.max_time_regression_ns, 20);
+    }
+
+    #[test]
+    fn a_stale_notice_is_stamped_no_earlier_than_event_time() {
+        let (mut r, mut ins) = router(1);
+        r.route(0, &delete_at(0, 900), 1);
+        r.mark_all_stale(400, 2);
+        let mut notices = Vec::new();
+        ins[0].read_batch(64, |f| {
+            notices.push(crate::feed::integrity::parse_stale_notice(f.message()))
+        });
+        assert_eq!(notices, [None, Some(900)]);
     }
 }
