@@ -12,6 +12,11 @@
 //! entries (every other frame costs a type-byte test), so the book set can be built with
 //! every symbol's book, since it is sized at construction; the second decodes and applies.
 //!
+//! Timestamps are checked against event time as the pipeline's source keeps it
+//! ([`EventClock`]): a message stamped before an earlier one (`TIME_REGRESSION`), or at
+//! 24 h or later (`BAD_TIMESTAMP`), is a problem, though the pipeline replays it
+//! restamped.
+//!
 //! Bad input never stops the inspection while the framing still lines up. Each problem is
 //! counted under a stable code (`WRONG_LENGTH`, `UNKNOWN_REF`, …), and the first
 //! [`FIRST_KEPT`] of each code keep their byte offset and message type. Only a
@@ -23,6 +28,7 @@ use std::fmt::{self, Write as _};
 
 use serde_json::{Map, Value, json};
 
+use crate::feed::event_clock::{EventClock, Timing};
 use crate::feed::itch::{self, FrameError, Framer, LengthError, MESSAGE_KINDS, Message};
 use crate::msg::SymbolId;
 use crate::stages::decode;
@@ -70,6 +76,21 @@ pub enum Problem {
     /// An execution or cancel for more shares than the order had; applied, clamped to
     /// what it had.
     ExcessShares { offset: u64, kind: u8 },
+    /// A timestamp before one earlier in the file; the pipeline replays the message at
+    /// the latest timestamp so far (`stamped`).
+    TimeRegression {
+        offset: u64,
+        kind: u8,
+        timestamp: u64,
+        stamped: u64,
+    },
+    /// A timestamp of 24 h or more, which no time of day has; the pipeline replays the
+    /// message at the latest valid timestamp so far.
+    BadTimestamp {
+        offset: u64,
+        kind: u8,
+        timestamp: u64,
+    },
     /// A stock directory entry for a new symbol after 65 536 others, more than a
     /// `SymbolId` can number; its locate stays unmapped.
     TooManySymbols { offset: u64, stock: [u8; 8] },
@@ -104,6 +125,8 @@ impl Problem {
                 BookError::ZeroShares => "ZERO_SHARES",
             },
             Problem::ExcessShares { .. } => "EXCESS_SHARES",
+            Problem::TimeRegression { .. } => "TIME_REGRESSION",
+            Problem::BadTimestamp { .. } => "BAD_TIMESTAMP",
             Problem::TooManySymbols { .. } => "TOO_MANY_SYMBOLS",
         }
     }
@@ -117,6 +140,8 @@ impl Problem {
             | Problem::UnmappedLocate { offset, .. }
             | Problem::Book { offset, .. }
             | Problem::ExcessShares { offset, .. }
+            | Problem::TimeRegression { offset, .. }
+            | Problem::BadTimestamp { offset, .. }
             | Problem::TooManySymbols { offset, .. } => offset,
         }
     }
@@ -136,7 +161,9 @@ impl Problem {
             | Problem::BadCode { kind, .. }
             | Problem::UnmappedLocate { kind, .. }
             | Problem::Book { kind, .. }
-            | Problem::ExcessShares { kind, .. } => Some(kind),
+            | Problem::ExcessShares { kind, .. }
+            | Problem::TimeRegression { kind, .. }
+            | Problem::BadTimestamp { kind, .. } => Some(kind),
             Problem::TooManySymbols { .. } => Some(b'R'),
         }
     }
@@ -180,6 +207,17 @@ impl fmt::Display for Problem {
             Problem::ExcessShares { .. } => {
                 f.write_str("more shares than the order had; clamped to what it had")
             }
+            Problem::TimeRegression {
+                timestamp, stamped, ..
+            } => write!(
+                f,
+                "timestamp {timestamp} ns, {} ns before an earlier one; replayed at {stamped} ns",
+                stamped - timestamp
+            ),
+            Problem::BadTimestamp { timestamp, .. } => write!(
+                f,
+                "timestamp {timestamp} ns is 24 h or later; replayed at the latest valid time"
+            ),
             Problem::TooManySymbols { stock, .. } => write!(
                 f,
                 "{:?} is symbol {} or later; ignored",
@@ -276,6 +314,7 @@ pub fn inspect(bytes: &[u8]) -> Inspection {
     let mut locates: Vec<Option<SymbolId>> = vec![None; LOCATES];
     let mut problems = Problems::default();
     let mut by_type = [0u64; 256];
+    let mut clock = EventClock::default();
 
     for frame in Framer::new(bytes) {
         let frame = match frame {
@@ -295,6 +334,21 @@ pub fn inspect(bytes: &[u8]) -> Inspection {
         };
         let kind = msg.kind();
         by_type[usize::from(kind)] += 1;
+        let timestamp = msg.header().timestamp;
+        match clock.stamp(timestamp) {
+            (_, Timing::InOrder) => {}
+            (stamped, Timing::Regressed { .. }) => problems.record(Problem::TimeRegression {
+                offset,
+                kind,
+                timestamp,
+                stamped,
+            }),
+            (_, Timing::Impossible) => problems.record(Problem::BadTimestamp {
+                offset,
+                kind,
+                timestamp,
+            }),
+        }
         let locate = msg.header().stock_locate;
         if let Message::StockDirectory { stock, .. } = msg {
             // As in the decode stage, a later entry for a locate replaces the earlier one.
@@ -526,6 +580,7 @@ mod tests {
 
     use super::*;
     use crate::config::Config;
+    use crate::feed::event_clock::DAY_NS;
     use crate::feed::itch::{Header, encode_framed};
     use crate::feed::sample::{SampleSpec, generate};
     use crate::msg::{Price, RawFrame};
@@ -763,6 +818,47 @@ mod tests {
         assert!(
             text.contains(&format!(
                 "day.itch: offset {}: UNKNOWN_TYPE: type 'Z': not an ITCH 5.0 type; skipped\n",
+                at[3]
+            )),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn time_regressions_and_impossible_timestamps_are_problems_with_offsets() {
+        let event = |timestamp| Message::SystemEvent {
+            header: Header {
+                stock_locate: 0,
+                tracking_number: 0,
+                timestamp,
+            },
+            event_code: b'Q',
+        };
+        let mut bytes = Vec::new();
+        put(&mut bytes, event(1_000));
+        put(&mut bytes, event(1_000)); // equal: in order
+        put(&mut bytes, event(999)); // 1 ns back
+        put(&mut bytes, event(DAY_NS)); // no time of day
+        put(&mut bytes, event(1_500)); // in order: the bad one did not move event time
+        let at = offsets(&bytes);
+        let got = inspect(&bytes);
+        assert!(!got.is_clean());
+        assert_eq!(codes(&got), [("BAD_TIMESTAMP", 1), ("TIME_REGRESSION", 1)]);
+        let first = |code| got.problems.get(code).unwrap().first[0];
+        assert_eq!(first("TIME_REGRESSION").offset(), at[2]);
+        assert_eq!(first("BAD_TIMESTAMP").offset(), at[3]);
+        assert_eq!(got.messages, 5, "every message is still counted");
+        let text = got.problems_text("day.itch");
+        assert!(
+            text.contains(&format!(
+                "day.itch: offset {}: TIME_REGRESSION: type 'S': timestamp 999 ns, 1 ns before an earlier one; replayed at 1000 ns\n",
+                at[2]
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "day.itch: offset {}: BAD_TIMESTAMP: type 'S': timestamp {DAY_NS} ns is 24 h or later",
                 at[3]
             )),
             "{text}"
