@@ -14,6 +14,7 @@
 //! inputs; [`report`] and [`latency`] what a run reports; [`inspect`] what a file holds.
 
 #![deny(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod clock;
 pub mod config;

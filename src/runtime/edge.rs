@@ -1,8 +1,8 @@
 //! A ring edge: one bounded SPSC ring between two runners.
 //!
-//! Wraps `rtrb` (one-way hop ~1.3× the bare cache-line floor here; DESIGN.md) behind our
-//! own types so a different ring can later serve the hottest hops without touching a
-//! stage. Adds what rtrb leaves to the caller: a named backpressure policy with a
+//! Wraps `rtrb` (hop p50 1.68–1.75× the bare cache-line floor, rtt/2, on the 2-core
+//! host of BENCHMARKS.md) behind our own types so a different ring can later serve the
+//! hottest hops without touching a stage. Adds what rtrb leaves to the caller: a named backpressure policy with a
 //! counter of every time it was hit, and an explicit end-of-stream flag
 //! ([`crate::sys::CloseFlag`]) so the drain protocol cannot lose the last items.
 
