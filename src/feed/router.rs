@@ -11,8 +11,7 @@ use std::sync::Arc;
 use super::integrity::stale_notice;
 use super::itch;
 use crate::msg::{RawFrame, SymbolName};
-use crate::runtime::edge::{EdgeOut, EdgeStats};
-use crate::stages::Emit;
+use crate::sys::edge::{EdgeOut, EdgeStats, Emit};
 use crate::universe::Universe;
 
 /// A message a source could not use, with where it was.
@@ -183,8 +182,8 @@ impl ShardRouter {
 mod tests {
     use super::*;
     use crate::feed::itch::{Header, Message, encode};
-    use crate::runtime::edge::{Backpressure, EdgeIn, edge};
-    use crate::runtime::idle::{IdleStrategy, Idler};
+    use crate::sys::edge::{Backpressure, EdgeIn, edge};
+    use crate::sys::idle::{IdleStrategy, Idler};
 
     fn router(shards: usize) -> (ShardRouter, Vec<EdgeIn<RawFrame>>) {
         let universe = Arc::new(Universe::new(&["AAPL", "MSFT"]).unwrap());
