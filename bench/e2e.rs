@@ -39,9 +39,9 @@ use tickpipe::feed::replay::{Input, Pacing};
 use tickpipe::feed::sample::{SampleSpec, generate};
 use tickpipe::latency::Percentiles;
 use tickpipe::report::RunReport;
-use tickpipe::runtime::idle::IdleStrategy;
 use tickpipe::runtime::pipeline::{Pipeline, PipelineSpec};
 use tickpipe::runtime::topology::Topology;
+use tickpipe::sys::idle::IdleStrategy;
 use tickpipe::universe::Universe;
 
 // The binary's allocator, so the bench measures what `tickpipe run` runs.

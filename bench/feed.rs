@@ -31,9 +31,10 @@ use tickpipe::config::Config;
 use tickpipe::feed::itch::{Framer, decode};
 use tickpipe::feed::sample::{SampleSpec, generate};
 use tickpipe::msg::{MarketEvent, RawFrame, SymbolId};
+use tickpipe::stages::Stage;
 use tickpipe::stages::decode::Decode;
 use tickpipe::stages::features::book::{BookSet, Capacity};
-use tickpipe::stages::{Emit, Stage};
+use tickpipe::sys::edge::Emit;
 use tickpipe::universe::Universe;
 
 /// Counts the decode stage's events, keeping each one observable.

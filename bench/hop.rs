@@ -58,9 +58,8 @@ use disruptor::{
 use hdrhistogram::Histogram;
 use serde_json::{Map, json};
 use tickpipe::latency::{Percentiles, new_histogram};
-use tickpipe::runtime::edge::{Backpressure, EdgeIn, EdgeOut, edge};
-use tickpipe::runtime::idle::{IdleStrategy, Idler};
-use tickpipe::stages::Emit;
+use tickpipe::sys::edge::{Backpressure, EdgeIn, EdgeOut, Emit, edge};
+use tickpipe::sys::idle::{IdleStrategy, Idler};
 
 /// Slots in every ring (a power of two: the disruptor requires it). Never the limit here:
 /// at most one message is in flight except after a stall.
@@ -136,7 +135,7 @@ impl Impl {
     fn what(self) -> &'static str {
         match self {
             Impl::Floor => "one AtomicU64 per direction, Release store / Acquire load",
-            Impl::Tickpipe => "runtime::edge (rtrb), emit / read_batch(1)",
+            Impl::Tickpipe => "sys::edge (rtrb), emit / read_batch(1)",
             Impl::Crossbeam => "crossbeam_channel::bounded, send / try_recv",
             Impl::CrossbeamArrayQueue => "crossbeam_queue::ArrayQueue, push / pop",
             Impl::StdMpsc => "std::sync::mpsc::sync_channel, send / try_recv",

@@ -7,13 +7,15 @@
 //! - [`feed`]: where bytes come from (ITCH 5.0 codec, file replay, sample generator).
 //! - [`stages`]: decode → features → inference → risk → routing.
 //! - [`venue`]: where orders go (the simulated exchange) and reports come from.
-//! - [`runtime`]: rings, runners, idle strategies, topologies, the shutdown protocol.
-//! - [`sys`]: the one module with atomics and `unsafe`; everything else denies both.
+//! - [`runtime`]: runners, topologies, wiring a pipeline, the shutdown protocol.
+//! - [`sys`]: the one module with atomics and `unsafe` (everything else denies both), and
+//!   the ring edge every stage, source and venue produces into, with its idle strategies.
 //!
 //! [`msg`] holds the hot-path message types; [`config`] and [`universe`] the start-up
 //! inputs; [`report`] and [`latency`] what a run reports; [`inspect`] what a file holds.
 
 #![deny(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod clock;
 pub mod config;

@@ -13,7 +13,6 @@ use crate::feed::router::SourceStats;
 use crate::latency::{Percentiles, new_histogram};
 use crate::msg::Price;
 use crate::msg::SymbolName;
-use crate::runtime::edge::EdgeStats;
 use crate::runtime::pipeline::RunMeta;
 use crate::runtime::runner::RunnerOutput;
 use crate::runtime::topology::StageId;
@@ -24,6 +23,7 @@ use crate::stages::risk::RiskStats;
 use crate::stages::risk::{RejectCode, SymbolStats};
 use crate::stages::routing::RoutingStats;
 use crate::sys::Failure;
+use crate::sys::edge::EdgeStats;
 use crate::venue::runner::VenueReport;
 
 /// Everything one shard's stages report when the pipeline stops. Each stage fills its

@@ -12,7 +12,7 @@ const ITEMS: u64 = 3;
 /// The order in which a consumer with an empty ring asks "am I done?".
 #[derive(Copy, Clone)]
 enum Check {
-    /// The protocol (`runtime::edge::EdgeIn::is_finished`): the close flag, then emptiness.
+    /// The protocol (`sys::edge::EdgeIn::is_finished`): the close flag, then emptiness.
     ClosedThenEmpty,
     /// The tempting mistake: emptiness, then the flag.
     EmptyThenClosed,

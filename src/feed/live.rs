@@ -32,7 +32,7 @@ use crate::clock::MonoClock;
 use crate::config::Problem;
 use crate::feed::mold::{MAX_DATAGRAM, Session};
 use crate::feed::router::ShardRouter;
-use crate::runtime::idle::Idler;
+use crate::sys::idle::Idler;
 use crate::sys::{Progress, StopSignal};
 
 const NS_PER_MS: u64 = 1_000_000;

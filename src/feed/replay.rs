@@ -10,7 +10,7 @@ use crate::feed::itch::{FrameError, Framer};
 use crate::feed::live::LiveConfig;
 use crate::feed::router::ShardRouter;
 use crate::feed::sample::{SampleSpec, generate};
-use crate::runtime::idle::Idler;
+use crate::sys::idle::Idler;
 use crate::sys::mmap::MappedFile;
 use crate::sys::{Progress, StopSignal};
 

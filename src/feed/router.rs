@@ -16,8 +16,7 @@ use super::event_clock::{EventClock, Timing};
 use super::integrity::stale_notice;
 use super::itch;
 use crate::msg::{RawFrame, SymbolName};
-use crate::runtime::edge::{EdgeOut, EdgeStats};
-use crate::stages::Emit;
+use crate::sys::edge::{EdgeOut, EdgeStats, Emit};
 use crate::universe::Universe;
 
 /// A message a source could not use, with where it was.
@@ -253,8 +252,8 @@ mod tests {
     use super::*;
     use crate::feed::event_clock::DAY_NS;
     use crate::feed::itch::{Header, Message, encode};
-    use crate::runtime::edge::{Backpressure, EdgeIn, edge};
-    use crate::runtime::idle::{IdleStrategy, Idler};
+    use crate::sys::edge::{Backpressure, EdgeIn, edge};
+    use crate::sys::idle::{IdleStrategy, Idler};
 
     fn router(shards: usize) -> (ShardRouter, Vec<EdgeIn<RawFrame>>) {
         let universe = Arc::new(Universe::new(&["AAPL", "MSFT"]).unwrap());

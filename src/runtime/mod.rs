@@ -1,8 +1,7 @@
-//! The runtime: rings between runners, runners and their idle strategies, topologies,
-//! and the pipeline that wires them and runs the shutdown protocol.
+//! The runtime: runners, topologies, and the pipeline that wires them with rings and
+//! runs the shutdown protocol. The ring edge, `Emit` and the idle strategies are in
+//! [`crate::sys`], below the stages, sources and venues that produce into them.
 
-pub mod edge;
-pub mod idle;
 pub mod pipeline;
 pub mod runner;
 pub mod topology;

@@ -13,20 +13,16 @@ use std::thread::JoinHandle;
 
 use hdrhistogram::Histogram;
 
-use super::edge::{ConsumerGone, EdgeIn, EdgeOut, EdgeStats};
-use super::idle::Idler;
 use crate::feed::live::FeedStats;
 use crate::feed::router::SourceStats;
 use crate::latency::LatencyRecorder;
 use crate::msg::Stamped;
 use crate::report::ShardReport;
-use crate::stages::{Control, Emit, Stage};
+use crate::stages::{Control, Stage};
+use crate::sys::edge::{BATCH, ConsumerGone, EdgeIn, EdgeOut, EdgeStats, Emit};
+use crate::sys::idle::Idler;
 use crate::sys::{Failure, StopSignal};
 use crate::venue::runner::VenueReport;
-
-/// Events handed to a chain per ring read: large enough that the index update is
-/// amortised, small enough that the control ring is polled at least every 256 events.
-pub const BATCH: usize = 256;
 
 thread_local! {
     /// The stage this thread is inside, so a panic can be attributed to it. Set on entry
@@ -240,8 +236,8 @@ mod tests {
     use super::*;
     use crate::clock::MonoClock;
     use crate::msg::{Stamp, Stamped};
-    use crate::runtime::edge::{Backpressure, edge};
-    use crate::runtime::idle::IdleStrategy;
+    use crate::sys::edge::{Backpressure, edge};
+    use crate::sys::idle::IdleStrategy;
 
     #[derive(Copy, Clone, Debug, PartialEq)]
     struct Ev(u64);

@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::edge::Backpressure;
-use super::idle::IdleStrategy;
 use crate::config::{ConfigError, Problem, Problems, read_toml};
 use crate::msg::SymbolId;
 use crate::stages::risk::venue_sync::INBOX_CAPACITY;
+use crate::sys::edge::Backpressure;
+use crate::sys::idle::IdleStrategy;
 use crate::universe::Universe;
 
 /// The five stages, in pipeline order.

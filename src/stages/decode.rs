@@ -16,7 +16,8 @@ use crate::msg::{
     MarketEvent, MarketUpdate, RawFrame, Side, Stamp, SymbolId, SymbolName, TradingStatus,
 };
 use crate::report::ShardReport;
-use crate::stages::{Emit, Stage};
+use crate::stages::Stage;
+use crate::sys::edge::Emit;
 use crate::universe::Universe;
 
 /// Every value a stock locate can take.

@@ -14,7 +14,8 @@ use serde::Deserialize;
 use crate::config::Problems;
 use crate::msg::{FeatureVector, Features, Signal};
 use crate::report::ShardReport;
-use crate::stages::{Emit, Stage};
+use crate::stages::Stage;
+use crate::sys::edge::Emit;
 
 /// Scores one feature vector. Positive: the model expects the price to rise.
 pub trait Model {

@@ -21,28 +21,7 @@ pub mod routing;
 use crate::msg::{ExecReport, Stamped};
 use crate::report::ShardReport;
 use crate::sys::TradingState;
-
-/// Where a stage puts what it produces.
-///
-/// `emit` cannot fail: a full ring is handled by the edge's backpressure policy
-/// (wait, or stop the pipeline), never by a stage dropping a value.
-pub trait Emit<T> {
-    fn emit(&mut self, item: T);
-}
-
-impl<T> Emit<T> for Vec<T> {
-    #[inline]
-    fn emit(&mut self, item: T) {
-        self.push(item);
-    }
-}
-
-impl<T> Emit<T> for std::collections::VecDeque<T> {
-    #[inline]
-    fn emit(&mut self, item: T) {
-        self.push_back(item);
-    }
-}
+use crate::sys::edge::Emit;
 
 /// Control-plane events. Every runner delivers its control ring's events to its stages
 /// before it reads any data, so a halt overtakes queued market data.

@@ -12,8 +12,9 @@ use hdrhistogram::Histogram;
 use crate::latency::{LatencyRecorder, new_histogram};
 use crate::msg::{Stamp, VenueCommand};
 use crate::report::ShardReport;
-use crate::stages::{Control, Emit, Stage};
+use crate::stages::{Control, Stage};
 use crate::sys::TradingState;
+use crate::sys::edge::Emit;
 
 /// Commands routing forwarded, by kind.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]

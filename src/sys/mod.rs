@@ -1,12 +1,17 @@
-//! Every atomic and every `unsafe` in tickpipe lives here, and nowhere else.
+//! Every atomic and every `unsafe` in tickpipe lives here, and nowhere else; so does the
+//! ring edge that joins runners.
 //!
 //! The rest of the crate is `#![deny(unsafe_code)]` and holds no atomics of its own: the
 //! concurrency we own is the small set of protocols below, each model-checked with loom
 //! (`loom-tests/` includes this module by path and builds it with `--cfg loom`, where
-//! [`sync`] swaps `std` atomics for loom's). Rings are `rtrb`'s; what we add on top of
-//! them is the end-of-stream flag in [`close`].
+//! [`sync`] swaps `std` atomics for loom's). Rings are `rtrb`'s, wrapped in [`edge`]:
+//! the end-of-stream flag in [`close`], a backpressure policy whose waits use the
+//! strategies in [`idle`], and the [`Emit`](edge::Emit) trait every producer pushes
+//! through. The edge sits here because stages, sources and venues all produce into it:
+//! in the runtime, each of them would import from the layer above.
 //!
 //! Nothing here may name anything outside this module: loom-tests compiles it alone.
+//! Modules that use other crates (rtrb, serde, memmap2) are left out of the loom build.
 
 pub mod close;
 pub mod latch;
@@ -19,6 +24,10 @@ pub mod sync;
 pub mod abandon;
 #[cfg(not(loom))]
 pub mod alloc_count;
+#[cfg(not(loom))]
+pub mod edge;
+#[cfg(not(loom))]
+pub mod idle;
 #[cfg(not(loom))]
 pub mod mmap;
 

@@ -17,11 +17,13 @@ impl Progress {
         }
     }
 
+    /// Relaxed, no partner: `get` needs the count only, not what came before it.
     #[inline]
     pub fn add(&self, n: u64) {
         self.done.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// Relaxed, no partner: reads `add`'s count and nothing it might order.
     #[inline]
     pub fn get(&self) -> u64 {
         self.done.load(Ordering::Relaxed)

@@ -12,7 +12,7 @@ use super::reporter::{CancelCause, Refusal, Reporter};
 use crate::msg::{
     ClOrdId, ExecReport, MarketView, OrderIntent, Side, TimeInForce, TradingStatus, ViewCause,
 };
-use crate::stages::Emit;
+use crate::sys::edge::Emit;
 
 /// Every symbol's market and our resting orders.
 pub(super) struct Exchange {

@@ -13,7 +13,8 @@ use std::rc::Rc;
 use super::SimVenue;
 use crate::msg::{ExecReport, VenueCommand};
 use crate::runtime::runner::{Chain, RunnerOutput};
-use crate::stages::{Control, Emit, ReportSource};
+use crate::stages::{Control, ReportSource};
+use crate::sys::edge::Emit;
 
 /// Routing's output when the venue runs inline.
 pub struct InlineVenue {

@@ -7,7 +7,7 @@
 use super::book::Order;
 use super::stats::VenueStats;
 use crate::msg::{ClOrdId, ExecKind, ExecReport, Price, RejectReason, Stamp};
-use crate::stages::Emit;
+use crate::sys::edge::Emit;
 
 /// Why the venue refuses a new order: the part of [`RejectReason`] it uses.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

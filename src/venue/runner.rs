@@ -12,9 +12,8 @@ use std::collections::VecDeque;
 
 use super::{SimVenue, VenueStats};
 use crate::msg::{ExecReport, VenueCommand};
-use crate::runtime::edge::{EdgeIn, EdgeOut, EdgeStats};
-use crate::runtime::idle::Idler;
-use crate::runtime::runner::BATCH;
+use crate::sys::edge::{BATCH, EdgeIn, EdgeOut, EdgeStats};
+use crate::sys::idle::Idler;
 
 /// Reports an outbox holds before it must grow: far above what one shard's live orders
 /// produce between two passes of the venue loop.

@@ -31,7 +31,7 @@ use super::in_flight::{Action, InFlight, InFlightQueue};
 use super::reporter::{CancelCause, Reporter};
 use super::stats::VenueStats;
 use crate::msg::{ExecReport, Stamp, VenueCommand};
-use crate::stages::Emit;
+use crate::sys::edge::Emit;
 
 /// One shard's simulated venue.
 pub struct SimVenue {

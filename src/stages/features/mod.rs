@@ -18,7 +18,8 @@ use crate::msg::{
     ViewCause,
 };
 use crate::report::ShardReport;
-use crate::stages::{Emit, Stage};
+use crate::stages::Stage;
+use crate::sys::edge::Emit;
 use crate::universe::Universe;
 use book::{BookSet, BookStats, Capacity, Execution, Top};
 use signals::{Alphas, Signals};

@@ -49,7 +49,8 @@ use crate::msg::{
     ExecKind, ExecReport, OrderIntent, Side, Signal, Stamp, SymbolId, SymbolName, VenueCommand,
 };
 use crate::report::ShardReport;
-use crate::stages::{Emit, ReportSource, Stage};
+use crate::stages::{ReportSource, Stage};
+use crate::sys::edge::Emit;
 use crate::sys::{TradingLatch, TradingState};
 use crate::universe::Universe;
 

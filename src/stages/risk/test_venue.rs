@@ -24,7 +24,8 @@ use crate::msg::{
     ClOrdId, ExecKind, ExecReport, OrderIntent, Price, RejectReason, Stamp, TimeInForce,
     VenueCommand,
 };
-use crate::stages::{Emit, ReportSource};
+use crate::stages::ReportSource;
+use crate::sys::edge::Emit;
 
 /// How the venue treats orders; percentages are out of 100.
 #[derive(Copy, Clone, Debug)]

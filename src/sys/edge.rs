@@ -1,10 +1,14 @@
 //! A ring edge: one bounded SPSC ring between two runners.
 //!
-//! Wraps `rtrb` (one-way hop ~1.3× the bare cache-line floor here; DESIGN.md) behind our
-//! own types so a different ring can later serve the hottest hops without touching a
-//! stage. Adds what rtrb leaves to the caller: a named backpressure policy with a
+//! Wraps `rtrb` (hop p50 1.68–1.75× the bare cache-line floor, rtt/2, on the 2-core
+//! host of BENCHMARKS.md) behind our own types so a different ring can later serve the
+//! hottest hops without touching a stage. Adds what rtrb leaves to the caller: a named backpressure policy with a
 //! counter of every time it was hit, and an explicit end-of-stream flag
 //! ([`crate::sys::CloseFlag`]) so the drain protocol cannot lose the last items.
+//!
+//! [`Emit`], the trait every producing end implements, and [`BATCH`], the read batch of
+//! every consumer, live here too: stages, sources and venues produce through them from
+//! below the runtime, so none of them imports upward.
 
 use std::sync::Arc;
 
@@ -12,8 +16,33 @@ use rtrb::{PushError, RingBuffer};
 use serde::Deserialize;
 
 use super::idle::Idler;
-use crate::stages::Emit;
 use crate::sys::CloseFlag;
+
+/// Where a stage puts what it produces.
+///
+/// `emit` cannot fail: a full ring is handled by the edge's backpressure policy
+/// (wait, or stop the pipeline), never by a stage dropping a value.
+pub trait Emit<T> {
+    fn emit(&mut self, item: T);
+}
+
+impl<T> Emit<T> for Vec<T> {
+    #[inline]
+    fn emit(&mut self, item: T) {
+        self.push(item);
+    }
+}
+
+impl<T> Emit<T> for std::collections::VecDeque<T> {
+    #[inline]
+    fn emit(&mut self, item: T) {
+        self.push_back(item);
+    }
+}
+
+/// Events handed to a chain per ring read: large enough that the index update is
+/// amortised, small enough that the control ring is polled at least every 256 events.
+pub const BATCH: usize = 256;
 
 /// What a producer does when its ring is full.
 ///
@@ -206,7 +235,7 @@ impl<T: Copy> EdgeIn<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::idle::IdleStrategy;
+    use crate::sys::idle::IdleStrategy;
 
     fn idler() -> Idler {
         Idler::new(IdleStrategy::SpinThenYield { spins: 10 })
