@@ -174,7 +174,7 @@ impl Config {
         let Ok(target) = u32::try_from(self.model.target_qty) else {
             return; // reported by the model
         };
-        let mut check = |p: &mut Problems<'_>, key: &str, limit: Option<u32>, code: &str| {
+        let check = |p: &mut Problems<'_>, key: &str, limit: Option<u32>, code: &str| {
             if let Some(limit) = limit.filter(|&l| l < target) {
                 p.add(
                     key,
