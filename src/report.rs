@@ -2,6 +2,9 @@
 //! percentiles, and the decision digest.
 
 use std::fmt::Write;
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
@@ -44,6 +47,97 @@ impl ShardReport {
         self.inference.merge(&other.inference);
         self.risk.merge(&other.risk);
         self.routing.merge(&other.routing);
+    }
+}
+
+/// Why the JSON report could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportFileError {
+    #[error("{path}: is a directory, not a file for the JSON report")]
+    IsADirectory { path: PathBuf },
+    #[error("{path}: cannot create the JSON report's temporary file here")]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: cannot write the JSON report")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot rename {from} over {to}")]
+    Rename {
+        from: PathBuf,
+        to: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Where `--report-json` goes. The temporary file is created beside the target before
+/// the run starts, so a missing or read-only directory fails at start-up rather than
+/// after the replay; the report is written to it and renamed over the target, so a
+/// reader never sees half a report and two runs writing one path never interleave (the
+/// last rename wins, whole). Dropped without [`ReportFile::commit`], it removes the
+/// temporary file.
+pub struct ReportFile {
+    target: PathBuf,
+    temp: PathBuf,
+    file: Option<File>,
+}
+
+impl ReportFile {
+    pub fn create(target: &Path) -> Result<ReportFile, ReportFileError> {
+        if target.is_dir() {
+            return Err(ReportFileError::IsADirectory {
+                path: target.to_path_buf(),
+            });
+        }
+        let dir = match target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let name = target.file_name().unwrap_or_default().to_string_lossy();
+        // The process id keeps two concurrent runs' temporary files apart; `create_new`
+        // refuses to reuse a stale one.
+        let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+            .map_err(|source| ReportFileError::Create {
+                path: temp.clone(),
+                source,
+            })?;
+        Ok(ReportFile {
+            target: target.to_path_buf(),
+            temp,
+            file: Some(file),
+        })
+    }
+
+    /// Writes `value`, flushes it to disk, and renames it over the target.
+    pub fn commit(mut self, value: &Value) -> Result<(), ReportFileError> {
+        let text = serde_json::to_string_pretty(value).expect("a JSON value always serialises");
+        let mut file = self.file.take().expect("a ReportFile is committed once");
+        let write = |source| ReportFileError::Write {
+            path: self.temp.clone(),
+            source,
+        };
+        file.write_all(text.as_bytes()).map_err(write)?;
+        file.write_all(b"\n").map_err(write)?;
+        file.sync_all().map_err(write)?;
+        std::fs::rename(&self.temp, &self.target).map_err(|source| ReportFileError::Rename {
+            from: self.temp.clone(),
+            to: self.target.clone(),
+            source,
+        })
+    }
+}
+
+impl Drop for ReportFile {
+    fn drop(&mut self) {
+        // After a successful rename the temporary path no longer exists.
+        let _ = std::fs::remove_file(&self.temp);
     }
 }
 
@@ -631,6 +725,56 @@ mod tests {
             "a literal backslash is not an escape"
         );
         assert_eq!(escape("caf\u{e9} \u{fffd} ×"), "caf\u{e9} \u{fffd} ×");
+    }
+
+    /// A fresh directory per test (tests run in parallel), and `name` in it.
+    fn scratch(test: &str, name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("tickpipe-report-{}-{test}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join(name)
+    }
+
+    fn entries(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn the_json_report_replaces_its_target_whole_and_leaves_no_temporary_file() {
+        let target = scratch("whole", "whole.json");
+        std::fs::write(&target, "old").unwrap();
+        let file = ReportFile::create(&target).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&target).unwrap(),
+            "old",
+            "untouched until commit"
+        );
+        file.commit(&json!({"digest": "x"})).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&target).unwrap(),
+            "{\n  \"digest\": \"x\"\n}\n"
+        );
+        let abandoned = ReportFile::create(&scratch("whole", "abandoned.json")).unwrap();
+        drop(abandoned);
+        let dir = target.parent().unwrap();
+        assert_eq!(entries(dir), ["whole.json"]);
+    }
+
+    #[test]
+    fn a_json_report_path_that_cannot_be_written_fails_at_create() {
+        let missing = scratch("bad", "no-such-dir").join("r.json");
+        let e = ReportFile::create(&missing).err().unwrap();
+        assert!(matches!(e, ReportFileError::Create { .. }), "{e}");
+        assert!(e.to_string().contains("no-such-dir"), "{e}");
+        let dir = scratch("bad", "a-dir");
+        std::fs::create_dir_all(&dir).unwrap();
+        let e = ReportFile::create(&dir).err().unwrap();
+        assert!(matches!(e, ReportFileError::IsADirectory { .. }), "{e}");
     }
 
     #[test]

@@ -283,8 +283,8 @@ fn resolve(
         shards_ok,
         key,
         format!(
-            "{shards} shards; use 1 to {most} (at most one per configured symbol, of which \
-             there are {}, and at most {MAX_SHARDS} threads' worth)",
+            "{shards} shards; use 1 to {most} (each shard needs a symbol to trade, and \
+             {} are configured; a shard is a thread, at most {MAX_SHARDS})",
             universe.len()
         ),
     );
@@ -415,7 +415,7 @@ fn resolve(
     }
     let ring_bytes = ring_bytes(&file, &needed, &runners, shards);
     p.check(
-        ring_bytes <= MAX_RING_BYTES as u128,
+        !shards_ok || ring_bytes <= MAX_RING_BYTES as u128,
         "rings",
         format!(
             "{} MiB of rings for {shards} shard(s); at most {} MiB: every ring of every shard \
