@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::report::escape;
 use crate::stages::features::{FeaturesConfig, LEVEL_BYTES, MAX_LEVELS};
 use crate::stages::inference::ModelConfig;
 use crate::stages::risk::{ExecutionConfig, RiskConfig};
@@ -21,8 +22,10 @@ pub struct Problem {
 }
 
 impl fmt::Display for Problem {
+    /// The key is escaped: a table name in the file (`[risk.symbols."\u0007"]`) can hold
+    /// any character, and it must not reach the terminal raw.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.key, self.message)
+        write!(f, "{}: {}", escape(&self.key), self.message)
     }
 }
 
@@ -247,6 +250,16 @@ mod tests {
             Ok(_) => Vec::new(),
             Err(found) => found.iter().map(Problem::to_string).collect(),
         }
+    }
+
+    #[test]
+    fn a_key_from_the_file_is_escaped_when_shown() {
+        let text = format!("{SHIPPED}\n[risk.symbols.\"A\\u001b[2J\"]\nmax_position = 500\n");
+        let found = problems(&text);
+        assert_eq!(
+            found,
+            ["risk.symbols.A\\x1b[2J: not a ticker in symbols.tickers"]
+        );
     }
 
     #[test]
