@@ -37,6 +37,11 @@ pub const MAX_POSITION: u32 = 100_000_000;
 /// are nanoseconds since midnight, so a longer one is a unit mistake.
 pub const MAX_EVENT_NS: u64 = 86_400_000_000_000;
 
+/// Most live orders all symbols together may be configured for: risk and the venue
+/// each allocate every symbol's order table up front, and a million live orders is far
+/// beyond any strategy's book (the shipped config allows 32).
+pub const MAX_OPEN_ORDERS_TOTAL: u64 = 1 << 20;
+
 /// `[risk]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -116,6 +121,22 @@ impl RiskConfig {
             ),
         );
         self.defaults().validate(p);
+        if let Some(u) = universe {
+            let total: u64 = u
+                .ids()
+                .map(|id| u64::from(self.limits_for(u.name(id).as_str()).max_open_orders))
+                .sum();
+            p.check(
+                total <= MAX_OPEN_ORDERS_TOTAL,
+                "max_open_orders",
+                format!(
+                    "{total} live orders over {} symbols (overrides included); at most \
+                     {MAX_OPEN_ORDERS_TOTAL}: risk and the venue allocate every symbol's \
+                     order table up front",
+                    u.len()
+                ),
+            );
+        }
         for (ticker, overrides) in &self.symbols {
             let mut p = p.nested("symbols");
             if universe.is_some_and(|u| u.id_of(ticker).is_none()) {
@@ -429,6 +450,34 @@ pub(crate) mod tests {
             ..toml::from_str(EXECUTION).unwrap()
         };
         assert_eq!(execution_keys(&e), ["execution.order_ttl_ns"]);
+    }
+
+    #[test]
+    fn live_orders_over_the_whole_universe_are_bounded() {
+        let mut c: RiskConfig = toml::from_str(RISK).unwrap();
+        c.max_open_orders = MAX_OPEN_ORDERS_CAP;
+        c.symbols.clear();
+        let tickers: Vec<String> = (0..1024).map(|i| format!("S{i}")).collect();
+        let u = Universe::new(&tickers).unwrap();
+        let check = |c: &RiskConfig, u: &Universe| {
+            let mut out = Vec::new();
+            c.validate(Some(u), &mut Problems::new("risk", &mut out));
+            out.iter().map(Problem::to_string).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            check(&c, &u),
+            Vec::<String>::new(),
+            "1024 × 1024 is the bound"
+        );
+        let tickers: Vec<String> = (0..1025).map(|i| format!("S{i}")).collect();
+        let u = Universe::new(&tickers).unwrap();
+        let found = check(&c, &u);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with("risk.max_open_orders: 1049600 live orders over 1025 symbols"),
+            "{}",
+            found[0]
+        );
     }
 
     #[test]
