@@ -216,7 +216,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            say(format_args!("error: {e:#}\n"));
             ExitCode::from(2)
         }
     }
@@ -259,7 +259,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         .transpose()?;
     let pipeline = Pipeline::start(spec)?;
     if !args.quiet {
-        eprintln!("tickpipe: {banner}");
+        say(format_args!("tickpipe: {banner}\n"));
     }
     let stop = pipeline.stop_signal();
     ctrlc::set_handler(move || stop.request_stop())
@@ -274,11 +274,11 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     let saved = json.map_or(Ok(()), |file| file.commit(&report.to_json()));
     let mut unwritten = false;
     if let Err(e) = printed {
-        eprintln!("error: writing the report to stdout: {e}");
+        say(format_args!("error: writing the report to stdout: {e}\n"));
         unwritten = true;
     }
     if let Err(e) = saved {
-        eprintln!("error: {:#}", anyhow::Error::from(e));
+        say(format_args!("error: {:#}\n", anyhow::Error::from(e)));
         unwritten = true;
     }
     Ok(if unwritten {
@@ -299,6 +299,13 @@ fn print_report(text: &str) -> std::io::Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         result => result,
     }
+}
+
+/// Writes to stderr. `eprint!` panics when stderr cannot be written (`2> /dev/full`); a
+/// diagnostic with nowhere to go is dropped instead, and the exit status still tells.
+fn say(text: std::fmt::Arguments<'_>) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_fmt(text).and_then(|()| err.flush());
 }
 
 /// Progress on stderr while a run is under way: a line rewritten in place four times a
@@ -337,16 +344,15 @@ impl ProgressLine {
             framed as f64 / secs / 1e6
         );
         if self.terminal {
-            eprint!("\r  {line} ");
-            let _ = std::io::stderr().flush();
+            say(format_args!("\r  {line} "));
         } else {
-            eprintln!("  {line}");
+            say(format_args!("  {line}\n"));
         }
     }
 
     fn finish(&self) {
         if self.terminal && !self.quiet && self.started.elapsed() >= Duration::from_millis(250) {
-            eprintln!();
+            say(format_args!("\n"));
         }
     }
 }
@@ -515,11 +521,11 @@ fn generate_file(args: GenerateArgs) -> Result<()> {
     spec.validate().context("--messages/--seed")?;
     let bytes = generate(&spec);
     std::fs::write(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;
-    eprintln!(
-        "wrote {} ({} bytes): {}",
+    say(format_args!(
+        "wrote {} ({} bytes): {}\n",
         args.out.display(),
         bytes.len(),
         Input::Sample(spec).describe()
-    );
+    ));
     Ok(())
 }

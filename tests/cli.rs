@@ -273,6 +273,23 @@ fn a_full_disk_on_stdout_is_an_error_with_exit_status_3_not_a_panic() {
 }
 
 #[test]
+fn a_full_disk_on_stderr_does_not_stop_the_run() {
+    let input = small_session();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    // Not --quiet: the banner goes to stderr.
+    let o = Command::new(env!("CARGO_BIN_EXE_tickpipe"))
+        .args(["run", "--input", input.to_str().unwrap()])
+        .stderr(Stdio::from(full))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("status         ok"));
+}
+
+#[test]
 fn a_reader_that_closes_the_pipe_early_ends_the_run_quietly() {
     let input = small_session();
     let mut child = Command::new(env!("CARGO_BIN_EXE_tickpipe"))
