@@ -53,8 +53,8 @@ impl ShardReport {
 /// Why the JSON report could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportFileError {
-    #[error("{path}: is a directory, not a file for the JSON report")]
-    IsADirectory { path: PathBuf },
+    #[error("{path:?}: names a directory, not a file for the JSON report")]
+    NotAFile { path: PathBuf },
     #[error("{path}: cannot create the JSON report's temporary file here")]
     Create {
         path: PathBuf,
@@ -87,16 +87,17 @@ pub struct ReportFile {
 
 impl ReportFile {
     pub fn create(target: &Path) -> Result<ReportFile, ReportFileError> {
+        let not_a_file = || ReportFileError::NotAFile {
+            path: target.to_path_buf(),
+        };
         if target.is_dir() {
-            return Err(ReportFileError::IsADirectory {
-                path: target.to_path_buf(),
-            });
+            return Err(not_a_file());
         }
+        let name = target.file_name().ok_or_else(not_a_file)?.to_string_lossy();
         let dir = match target.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
         };
-        let name = target.file_name().unwrap_or_default().to_string_lossy();
         // The process id keeps two concurrent runs' temporary files apart; `create_new`
         // refuses to reuse a stale one.
         let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
@@ -773,8 +774,10 @@ mod tests {
         assert!(e.to_string().contains("no-such-dir"), "{e}");
         let dir = scratch("bad", "a-dir");
         std::fs::create_dir_all(&dir).unwrap();
-        let e = ReportFile::create(&dir).err().unwrap();
-        assert!(matches!(e, ReportFileError::IsADirectory { .. }), "{e}");
+        for not_a_file in [dir.as_path(), Path::new(""), Path::new("/")] {
+            let e = ReportFile::create(not_a_file).err().unwrap();
+            assert!(matches!(e, ReportFileError::NotAFile { .. }), "{e}");
+        }
     }
 
     #[test]
