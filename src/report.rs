@@ -53,7 +53,7 @@ impl ShardReport {
 /// Why the JSON report could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportFileError {
-    #[error("{path:?}: names a directory, not a file for the JSON report")]
+    #[error("{path:?}: not a file name for the JSON report")]
     NotAFile { path: PathBuf },
     #[error("{path}: cannot create the JSON report's temporary file here")]
     Create {
@@ -778,6 +778,56 @@ mod tests {
             let e = ReportFile::create(not_a_file).err().unwrap();
             assert!(matches!(e, ReportFileError::NotAFile { .. }), "{e}");
         }
+    }
+
+    #[test]
+    fn an_nlv_overflow_is_a_failure_of_the_run_not_a_wrapped_number() {
+        let universe = std::sync::Arc::new(crate::universe::Universe::new(&["AAPL"]).unwrap());
+        let meta = |starting_cash| RunMeta {
+            input: "test".into(),
+            topology: "test".into(),
+            topology_description: "test".into(),
+            shards: 1,
+            universe: universe.clone(),
+            starting_cash,
+            pacing: Pacing::AsFastAsPossible,
+        };
+        let output = || {
+            let mut out = RunnerOutput::new("shard0/all");
+            out.report.risk.symbols = vec![Some(SymbolStats {
+                symbol: SymbolName::new("AAPL").unwrap(),
+                position: 0,
+                avg_price: Price::ZERO,
+                realised: Price(1),
+                unrealised: Some(Price::ZERO),
+                mark: Some(Price(1)),
+                cash_flow: Price(1),
+                digest: 0,
+            })];
+            out
+        };
+        let fine = RunReport::build(
+            meta(Price(i64::MAX - 1)),
+            vec![output()],
+            Vec::new(),
+            Duration::ZERO,
+        );
+        assert!(fine.failures.is_empty());
+        assert_eq!(fine.to_json()["nlv"], json!("922337203685477.5807"));
+
+        let over = RunReport::build(
+            meta(Price(i64::MAX)),
+            vec![output()],
+            Vec::new(),
+            Duration::ZERO,
+        );
+        assert_eq!(over.failures.len(), 1);
+        assert_eq!(over.failures[0].stage, "report");
+        assert!(over.failures[0].message.contains("beyond ±922 trillion"));
+        assert_eq!(over.to_json()["nlv"], Value::Null);
+        let text = over.to_text();
+        assert!(text.contains("P&L            OVERFLOW"), "{text}");
+        assert!(!text.contains("status         ok"), "{text}");
     }
 
     #[test]

@@ -200,7 +200,7 @@ pub struct Topology {
 /// does not make a slow consumer faster, it only delays the backpressure that shows it.
 const MAX_CAPACITY: usize = 1 << 20;
 /// Every ring of every shard is allocated at start-up; all of them together may take at
-/// most 256 MiB; the shipped staged topology with 8 shards takes about 26 MiB.
+/// most 256 MiB; the shipped staged topology with 8 shards takes about 25 MiB.
 const MAX_RING_BYTES: usize = 256 << 20;
 /// Shards are threads; more than this on one host is a typo.
 const MAX_SHARDS: usize = 256;
@@ -208,6 +208,8 @@ const MAX_SHARDS: usize = 256;
 /// parks, so a longer park is a kill switch that answers late; the shipped files park at
 /// most 100 µs.
 const MAX_PARK_NS: u64 = 1_000_000_000;
+/// Largest reports ring: half of risk's pre-sized inbox, which receives a whole ring's
+/// worth at a time and keeps the reports not yet due beside them.
 const MAX_REPORTS: usize = INBOX_CAPACITY / 2;
 
 impl Topology {
@@ -726,6 +728,19 @@ control = { capacity = 8, policy = "halt" }
             "{msg}"
         );
         assert!(load(&big, Some(1)).is_ok());
+    }
+
+    #[test]
+    fn the_shipped_staged_topology_fits_the_ring_budget_with_a_shard_per_symbol() {
+        let tickers = ["A", "B", "C", "D", "E", "F", "G", "H"];
+        let u = Universe::new(&tickers).unwrap();
+        let path = Path::new("pipelines/staged.toml");
+        let t = Topology::load(path, Some(8), &u, &[0, 1]).unwrap();
+        let file: TopologyFile = read_toml(path).unwrap();
+        let needed: Vec<EdgeKind> = t.rings.keys().copied().collect();
+        let bytes = ring_bytes(&file, &needed, &t.runners, 8);
+        // 25 MiB: the budget leaves room for rings 8× deeper.
+        assert!(bytes <= MAX_RING_BYTES as u128 / 8, "{} MiB", bytes >> 20);
     }
 
     #[test]
