@@ -2,7 +2,7 @@
 
 use std::io::{IsTerminal, Write};
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,6 +16,7 @@ use tickpipe::feed::replay::{Input, Pacing};
 use tickpipe::feed::sample::{SampleSpec, generate};
 use tickpipe::feed::server::{DropPolicy, FeedServer, SendRate, ServerConfig};
 use tickpipe::inspect::inspect;
+use tickpipe::report::ReportFile;
 use tickpipe::runtime::pipeline::{Pipeline, PipelineSpec};
 use tickpipe::runtime::topology::Topology;
 use tickpipe::sys::StopSignal;
@@ -46,7 +47,10 @@ enum Command {
     /// With no options, replays the bundled sample session (generated in memory,
     /// deterministic) through pipelines/fused.toml with config/tickpipe.toml.
     /// Exit status: 0 on success, 1 if any runner failed (the report says which stage
-    /// and why), 2 on bad arguments or configuration.
+    /// and why), 2 on bad arguments or configuration (checked before the run starts,
+    /// --report-json's directory included), 3 if the report could not be written (a
+    /// full disk: stdout or --report-json). A reader that closes stdout early (`| head`)
+    /// is not an error: the rest of the text report is dropped quietly.
     Run(RunArgs),
     /// Write the bundled sample session (or a variant) to an ITCH 5.0 file.
     Generate(GenerateArgs),
@@ -86,7 +90,8 @@ struct RunArgs {
     /// Topology: which stages run on which runner and core, rings, idle strategies.
     #[arg(long, value_name = "FILE", default_value = "pipelines/fused.toml")]
     pipeline: PathBuf,
-    /// Number of shards (overrides the topology's [shards] count).
+    /// Number of shards (overrides the topology's [shards] count): 1 to the number of
+    /// configured symbols.
     #[arg(long, value_name = "N")]
     shards: Option<usize>,
     /// ITCH 5.0 file to replay, each message preceded by a 2-byte big-endian length
@@ -97,15 +102,17 @@ struct RunArgs {
     /// config/live-loopback.toml): the run ends at the feed's end of session.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["input", "rate"])]
     live: Option<PathBuf>,
-    /// Replay open loop at this many messages per second (each message stamped with
-    /// its intended send time, so queueing shows as latency); default: as fast as the
-    /// pipeline takes it.
-    #[arg(long, value_name = "MSGS_PER_SEC", value_parser = positive_rate)]
+    /// Replay open loop at this many messages per second, 1 to 1e9 (each message stamped
+    /// with its intended send time, so queueing shows as latency); default: as fast as
+    /// the pipeline takes it.
+    #[arg(long, value_name = "MSGS_PER_SEC", value_parser = replay_rate)]
     rate: Option<f64>,
     /// Engine configuration: symbols, features, model, risk limits, execution, venue.
     #[arg(long, value_name = "FILE", default_value = "config/tickpipe.toml")]
     config: PathBuf,
-    /// Also write the report as JSON to FILE (keys documented in the README).
+    /// Also write the report as JSON to FILE (keys documented in the README). Its
+    /// directory must be writable when the run starts; the report is written beside it
+    /// and renamed over it, so FILE is never seen half written.
     #[arg(long, value_name = "FILE")]
     report_json: Option<PathBuf>,
     /// Do not print progress to stderr.
@@ -118,8 +125,9 @@ struct GenerateArgs {
     /// Where to write the session.
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
-    /// Approximate number of messages.
-    #[arg(long, value_name = "N", default_value_t = SampleSpec::default_session().messages)]
+    /// Approximate number of messages, at most 100 000 000 (the session is built in
+    /// memory before it is written, about 33 bytes a message).
+    #[arg(long, value_name = "N", default_value_t = SampleSpec::default_session().messages, value_parser = generate_messages)]
     messages: u64,
     /// Random seed; the same seed and count give the same bytes.
     #[arg(long, value_name = "SEED", default_value_t = SampleSpec::default_session().seed)]
@@ -208,7 +216,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            say(format_args!("error: {e:#}\n"));
             ExitCode::from(2)
         }
     }
@@ -244,9 +252,14 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         input,
         pacing,
     };
+    let json = args
+        .report_json
+        .as_deref()
+        .map(ReportFile::create)
+        .transpose()?;
     let pipeline = Pipeline::start(spec)?;
     if !args.quiet {
-        eprintln!("tickpipe: {banner}");
+        say(format_args!("tickpipe: {banner}\n"));
     }
     let stop = pipeline.stop_signal();
     ctrlc::set_handler(move || stop.request_stop())
@@ -256,15 +269,43 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     pipeline.wait(Duration::from_millis(50), |p| progress.tick(p.progress()));
     progress.finish();
     let report = pipeline.join();
-    print!("{}", report.to_text());
-    if let Some(path) = &args.report_json {
-        write_json(path, &report.to_json())?;
+    // Both outputs are attempted whatever happens to the other.
+    let printed = print_report(&report.to_text());
+    let saved = json.map_or(Ok(()), |file| file.commit(&report.to_json()));
+    let mut unwritten = false;
+    if let Err(e) = printed {
+        say(format_args!("error: writing the report to stdout: {e}\n"));
+        unwritten = true;
     }
-    Ok(if report.failures.is_empty() {
+    if let Err(e) = saved {
+        say(format_args!("error: {:#}\n", anyhow::Error::from(e)));
+        unwritten = true;
+    }
+    Ok(if unwritten {
+        ExitCode::from(3)
+    } else if report.failures.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Writes the text report to stdout. `print!` would panic on a full disk; here that is
+/// an error for the caller, and a reader that closed the pipe (`| head`) ends the
+/// output quietly: it chose to stop reading.
+fn print_report(text: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        result => result,
+    }
+}
+
+/// Writes to stderr. `eprint!` panics when stderr cannot be written (`2> /dev/full`); a
+/// diagnostic with nowhere to go is dropped instead, and the exit status still tells.
+fn say(text: std::fmt::Arguments<'_>) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_fmt(text).and_then(|()| err.flush());
 }
 
 /// Progress on stderr while a run is under way: a line rewritten in place four times a
@@ -303,16 +344,15 @@ impl ProgressLine {
             framed as f64 / secs / 1e6
         );
         if self.terminal {
-            eprint!("\r  {line} ");
-            let _ = std::io::stderr().flush();
+            say(format_args!("\r  {line} "));
         } else {
-            eprintln!("  {line}");
+            say(format_args!("  {line}\n"));
         }
     }
 
     fn finish(&self) {
         if self.terminal && !self.quiet && self.started.elapsed() >= Duration::from_millis(250) {
-            eprintln!();
+            say(format_args!("\n"));
         }
     }
 }
@@ -441,10 +481,35 @@ fn positive_rate(s: &str) -> Result<f64, String> {
     }
 }
 
-fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
-    let text = serde_json::to_string_pretty(value).expect("a report always serialises");
-    std::fs::write(path, text + "\n")
-        .with_context(|| format!("writing the JSON report to {}", path.display()))
+/// Replay rates `--rate` accepts. Below 1 msg/s the send interval is over a second and
+/// a session takes days (and near 0 the interval is no longer a finite number of
+/// nanoseconds); above 1e9 it is under the clock's 1 ns resolution.
+const RATES: std::ops::RangeInclusive<f64> = 1.0..=1e9;
+
+fn replay_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if RATES.contains(&r) => Ok(r),
+        _ => Err(format!(
+            "{s:?} is not a rate from {} to {:e} messages per second",
+            RATES.start(),
+            RATES.end()
+        )),
+    }
+}
+
+/// Most messages `generate --messages` accepts: the session is built in memory, about
+/// 33 bytes a message, before it is written, so this is about 3.3 GB.
+const MAX_GENERATED: u64 = 100_000_000;
+
+fn generate_messages(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(n) if n <= MAX_GENERATED => Ok(n),
+        Ok(_) => Err(format!(
+            "{s} messages; at most {MAX_GENERATED}: the session is built in memory before it \
+             is written (about 33 bytes a message, 3.3 GB at the bound)"
+        )),
+        Err(_) => Err(format!("{s:?} is not a whole number of messages")),
+    }
 }
 
 fn generate_file(args: GenerateArgs) -> Result<()> {
@@ -456,11 +521,11 @@ fn generate_file(args: GenerateArgs) -> Result<()> {
     spec.validate().context("--messages/--seed")?;
     let bytes = generate(&spec);
     std::fs::write(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;
-    eprintln!(
-        "wrote {} ({} bytes): {}",
+    say(format_args!(
+        "wrote {} ({} bytes): {}\n",
         args.out.display(),
         bytes.len(),
         Input::Sample(spec).describe()
-    );
+    ));
     Ok(())
 }

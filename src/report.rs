@@ -2,6 +2,9 @@
 //! percentiles, and the decision digest.
 
 use std::fmt::Write;
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
@@ -11,8 +14,8 @@ use crate::feed::live::{FeedEnd, FeedStats};
 use crate::feed::replay::Pacing;
 use crate::feed::router::SourceStats;
 use crate::latency::{Percentiles, new_histogram};
-use crate::msg::Price;
 use crate::msg::SymbolName;
+use crate::msg::{MoneyOverflow, Price};
 use crate::runtime::pipeline::RunMeta;
 use crate::runtime::runner::RunnerOutput;
 use crate::runtime::topology::StageId;
@@ -45,6 +48,108 @@ impl ShardReport {
         self.risk.merge(&other.risk);
         self.routing.merge(&other.routing);
     }
+}
+
+/// Why the JSON report could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportFileError {
+    #[error("{path:?}: not a file name for the JSON report")]
+    NotAFile { path: PathBuf },
+    #[error("{path}: cannot create the JSON report's temporary file here")]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: cannot write the JSON report")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot rename {from} over {to}")]
+    Rename {
+        from: PathBuf,
+        to: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Where `--report-json` goes. The temporary file is created beside the target before
+/// the run starts, so a missing or read-only directory fails at start-up rather than
+/// after the replay; the report is written to it and renamed over the target, so a
+/// reader never sees half a report and two runs writing one path never interleave (the
+/// last rename wins, whole). Dropped without [`ReportFile::commit`], it removes the
+/// temporary file.
+pub struct ReportFile {
+    target: PathBuf,
+    temp: PathBuf,
+    file: Option<File>,
+}
+
+impl ReportFile {
+    pub fn create(target: &Path) -> Result<ReportFile, ReportFileError> {
+        let not_a_file = || ReportFileError::NotAFile {
+            path: target.to_path_buf(),
+        };
+        if target.is_dir() {
+            return Err(not_a_file());
+        }
+        let name = target.file_name().ok_or_else(not_a_file)?.to_string_lossy();
+        let dir = match target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        // The process id keeps two concurrent runs' temporary files apart; `create_new`
+        // refuses to reuse a stale one.
+        let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+            .map_err(|source| ReportFileError::Create {
+                path: temp.clone(),
+                source,
+            })?;
+        Ok(ReportFile {
+            target: target.to_path_buf(),
+            temp,
+            file: Some(file),
+        })
+    }
+
+    /// Writes `value`, flushes it to disk, and renames it over the target.
+    pub fn commit(mut self, value: &Value) -> Result<(), ReportFileError> {
+        let text = serde_json::to_string_pretty(value).expect("a JSON value always serialises");
+        let mut file = self.file.take().expect("a ReportFile is committed once");
+        let write = |source| ReportFileError::Write {
+            path: self.temp.clone(),
+            source,
+        };
+        file.write_all(text.as_bytes()).map_err(write)?;
+        file.write_all(b"\n").map_err(write)?;
+        file.sync_all().map_err(write)?;
+        std::fs::rename(&self.temp, &self.target).map_err(|source| ReportFileError::Rename {
+            from: self.temp.clone(),
+            to: self.target.clone(),
+            source,
+        })
+    }
+}
+
+impl Drop for ReportFile {
+    fn drop(&mut self) {
+        // After a successful rename the temporary path no longer exists.
+        let _ = std::fs::remove_file(&self.temp);
+    }
+}
+
+/// The run's money totals.
+#[derive(Copy, Clone)]
+struct Money {
+    realised: Price,
+    /// `None` if any position has no mark.
+    unrealised: Option<Price>,
+    /// `None` if any position has no mark.
+    nlv: Option<Price>,
 }
 
 /// A whole run's report: what every runner handed back, merged.
@@ -102,7 +207,7 @@ impl RunReport {
         }
         edges.sort_by(|a, b| a.name.cmp(&b.name));
         let source = source.unwrap_or_default();
-        RunReport {
+        let mut report = RunReport {
             meta,
             elapsed,
             source,
@@ -112,7 +217,15 @@ impl RunReport {
             stage_latency,
             edges,
             failures,
+        };
+        if let Err(e) = report.money() {
+            report.failures.push(Failure {
+                runner: "report".into(),
+                stage: "report".into(),
+                message: format!("P&L and NLV: {e}"),
+            });
         }
+        report
     }
 
     /// The decision digest: a hash of every symbol's ordered orders, cancels and fills.
@@ -156,21 +269,31 @@ impl RunReport {
         self.shard.risk.symbols.iter().flatten()
     }
 
-    fn pnl(&self) -> (Price, Option<Price>) {
-        let realised = Price(self.positions().map(|s| s.realised.0).sum());
-        let unrealised = self
+    /// Realised and unrealised P&L summed over symbols, and NLV; an error, which `build`
+    /// records as a failure, if a total does not fit a `Price`.
+    fn money(&self) -> Result<Money, MoneyOverflow> {
+        let realised = Price::total(self.positions().map(|s| i128::from(s.realised.0)))?;
+        let unrealised = match self
             .positions()
-            .map(|s| s.unrealised.map(|p| p.0))
-            .sum::<Option<i64>>()
-            .map(Price);
-        (realised, unrealised)
+            .map(|s| s.unrealised.map(|p| i128::from(p.0)))
+            .collect::<Option<Vec<i128>>>()
+        {
+            Some(terms) => Some(Price::total(terms)?),
+            None => None,
+        };
+        let nlv = self.shard.risk.nlv(self.meta.starting_cash)?;
+        Ok(Money {
+            realised,
+            unrealised,
+            nlv,
+        })
     }
 
     /// The report as JSON. Keys are documented in the README ("Report").
     pub fn to_json(&self) -> serde_json::Value {
         let risk = &self.shard.risk;
         let by_type: serde_json::Map<String, Value> = type_counts(&self.source.by_type)
-            .map(|(kind, n)| (kind.to_string(), json!(n)))
+            .map(|(kind, n)| (kind, json!(n)))
             .collect();
         let rejections: serde_json::Map<String, Value> = RejectCode::ALL
             .iter()
@@ -208,7 +331,7 @@ impl RunReport {
                 (name.to_string(), v)
             })
             .collect();
-        let (realised, unrealised) = self.pnl();
+        let money = self.money().ok();
         let venue = &self.venue.stats;
         json!({
             "input": self.meta.input,
@@ -254,8 +377,11 @@ impl RunReport {
             "watermarks": { "sent": risk.watermarks_sent, "waits": risk.watermark_waits },
             "orders_open_at_end": risk.orders_open_at_end,
             "positions": positions,
-            "pnl": { "realised": realised, "unrealised": unrealised },
-            "nlv": risk.nlv(self.meta.starting_cash),
+            "pnl": {
+                "realised": money.map(|m| m.realised),
+                "unrealised": money.and_then(|m| m.unrealised),
+            },
+            "nlv": money.and_then(|m| m.nlv),
             "digest": format!("{:016x}", self.digest()),
             "latency_ns": latency,
             "decode": {
@@ -301,11 +427,13 @@ impl RunReport {
         let risk = &self.shard.risk;
         let m = &self.meta;
         writeln!(o, "tickpipe run report")?;
-        writeln!(o, "  input        {}", m.input)?;
+        writeln!(o, "  input        {}", escape(&m.input))?;
         writeln!(
             o,
             "  topology     {} ({} shard(s)): {}",
-            m.topology, m.shards, m.topology_description
+            escape(&m.topology),
+            m.shards,
+            escape(&m.topology_description)
         )?;
         writeln!(
             o,
@@ -339,7 +467,7 @@ impl RunReport {
             self.source.skipped, self.source.untracked
         )?;
         for s in &self.source.skipped_samples {
-            writeln!(o, "    {}", s.reason)?;
+            writeln!(o, "    {}", escape(&s.reason))?;
         }
         let src = &self.source;
         writeln!(
@@ -378,7 +506,7 @@ impl RunReport {
             writeln!(
                 o,
                 "    {:<8} bid {:>12} x {:<8} ask {:>12} x {:<8} status {}",
-                name.to_string(),
+                escape(name.as_str()),
                 b.top.bid_px.to_string(),
                 b.top.bid_qty,
                 b.top.ask_px.to_string(),
@@ -408,7 +536,7 @@ impl RunReport {
             if n > 0 {
                 let first = risk.first_rejection[code.index()]
                     .as_ref()
-                    .map(|r| r.to_string())
+                    .map(|r| escape(&r.to_string()))
                     .unwrap_or_default();
                 writeln!(o, "  {:<18} {:>8}   first: {first}", code.as_str(), n)?;
             }
@@ -416,8 +544,9 @@ impl RunReport {
         if risk.invalid_reports > 0 {
             writeln!(
                 o,
-                "  INVALID REPORTS {} (trading halted); first: {:?}",
-                risk.invalid_reports, risk.first_invalid_report
+                "  INVALID REPORTS {} (trading halted); first: {}",
+                risk.invalid_reports,
+                escape(&format!("{:?}", risk.first_invalid_report))
             )?;
         }
         if risk.orders_open_at_end > 0 {
@@ -433,7 +562,7 @@ impl RunReport {
             writeln!(
                 o,
                 "               {:<8} {:>9} {:>12} {:>12} {:>14} {:>14}",
-                s.symbol.to_string(),
+                escape(s.symbol.as_str()),
                 s.position,
                 s.avg_price.to_string(),
                 opt(s.mark),
@@ -441,14 +570,17 @@ impl RunReport {
                 opt(s.unrealised)
             )?;
         }
-        let (realised, unrealised) = self.pnl();
-        writeln!(
-            o,
-            "P&L            realised {realised}, unrealised {} (marked to the book); NLV {} from {}",
-            opt(unrealised),
-            opt(risk.nlv(m.starting_cash)),
-            m.starting_cash
-        )?;
+        match self.money() {
+            Ok(money) => writeln!(
+                o,
+                "P&L            realised {}, unrealised {} (marked to the book); NLV {} from {}",
+                money.realised,
+                opt(money.unrealised),
+                opt(money.nlv),
+                m.starting_cash
+            )?,
+            Err(e) => writeln!(o, "P&L            OVERFLOW: {e}")?,
+        }
         writeln!(o)?;
         match m.pacing {
             Pacing::AsFastAsPossible => writeln!(
@@ -491,7 +623,7 @@ impl RunReport {
             writeln!(o, "status         ok")?;
         } else {
             for failure in &self.failures {
-                writeln!(o, "FAILED         {failure}")?;
+                writeln!(o, "FAILED         {}", escape(&failure.to_string()))?;
             }
         }
         Ok(())
@@ -503,7 +635,10 @@ fn write_feed(o: &mut String, f: &FeedStats, stale_notices: u64) -> std::fmt::Re
     writeln!(
         o,
         "live feed      session {}, {} (SO_RCVBUF {} bytes), re-requests to {}",
-        f.session, f.listen, f.recv_buffer_bytes, f.rerequest_server
+        escape(&f.session),
+        escape(&f.listen),
+        f.recv_buffer_bytes,
+        escape(&f.rerequest_server)
     )?;
     let end = f.end.map_or("running", FeedEnd::as_str);
     writeln!(
@@ -531,7 +666,10 @@ fn write_feed(o: &mut String, f: &FeedStats, stale_notices: u64) -> std::fmt::Re
         writeln!(
             o,
             "    {} datagram {}: {} ({})",
-            m.socket, m.datagram, m.detail, m.kind
+            m.socket,
+            m.datagram,
+            escape(&m.detail),
+            m.kind
         )?;
     }
     if f.books_stale() {
@@ -547,15 +685,189 @@ fn write_feed(o: &mut String, f: &FeedStats, stale_notices: u64) -> std::fmt::Re
     Ok(())
 }
 
-/// Non-zero counts by message type, in type-byte order.
-fn type_counts(by_type: &[u64; 256]) -> impl Iterator<Item = (char, u64)> + '_ {
+/// Non-zero counts by message type, in type-byte order, each type as [`type_label`].
+fn type_counts(by_type: &[u64; 256]) -> impl Iterator<Item = (String, u64)> + '_ {
     by_type
         .iter()
         .enumerate()
         .filter(|(_, n)| **n > 0)
-        .map(|(k, n)| (k as u8 as char, *n))
+        .map(|(k, n)| (type_label(k as u8), *n))
+}
+
+/// A message type byte as the report shows it: the character for printable ASCII (every
+/// ITCH type), `\xNN` for any other byte a malformed input carried.
+fn type_label(kind: u8) -> String {
+    if kind.is_ascii_graphic() {
+        char::from(kind).to_string()
+    } else {
+        format!("\\x{kind:02x}")
+    }
+}
+
+/// `text` as the text report prints input-derived strings: control characters (a bell,
+/// an escape sequence, a newline that would forge a report line), Unicode's invisible
+/// format characters (a right-to-left override) and the backslash itself are written as
+/// escapes (`\x07`, `\u{202e}`, `\\`), so nothing from the input can move the cursor,
+/// recolour the terminal or fake a line. Bytes that were not UTF-8 reached the report as
+/// U+FFFD when their producer decoded them and print as such.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() && u32::from(c) <= 0xff => {
+                let _ = write!(out, "\\x{:02x}", u32::from(c));
+            }
+            c if c.is_control() || invisible(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Unicode format characters that change how the text around them displays without
+/// showing themselves: zero-width marks, bidirectional overrides and isolates, the BOM.
+fn invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}'
+    )
 }
 
 fn opt(p: Option<Price>) -> String {
     p.map_or_else(|| "unknown".to_string(), |p| p.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_derived_text_is_escaped() {
+        assert_eq!(escape("AAPL"), "AAPL");
+        assert_eq!(escape("byte 12: type 'Z'"), "byte 12: type 'Z'");
+        assert_eq!(escape("bell\x07"), "bell\\x07");
+        assert_eq!(escape("\x1b[31mred"), "\\x1b[31mred");
+        assert_eq!(escape("two\nlines\r"), "two\\x0alines\\x0d");
+        assert_eq!(escape("\u{85}c1"), "\\x85c1");
+        assert_eq!(escape("\u{202e}lpaa"), "\\u{202e}lpaa");
+        assert_eq!(
+            escape("a\\x07"),
+            "a\\\\x07",
+            "a literal backslash is not an escape"
+        );
+        assert_eq!(escape("caf\u{e9} \u{fffd} ×"), "caf\u{e9} \u{fffd} ×");
+    }
+
+    /// A fresh directory per test (tests run in parallel), and `name` in it.
+    fn scratch(test: &str, name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("tickpipe-report-{}-{test}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join(name)
+    }
+
+    fn entries(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn the_json_report_replaces_its_target_whole_and_leaves_no_temporary_file() {
+        let target = scratch("whole", "whole.json");
+        std::fs::write(&target, "old").unwrap();
+        let file = ReportFile::create(&target).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&target).unwrap(),
+            "old",
+            "untouched until commit"
+        );
+        file.commit(&json!({"digest": "x"})).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&target).unwrap(),
+            "{\n  \"digest\": \"x\"\n}\n"
+        );
+        let abandoned = ReportFile::create(&scratch("whole", "abandoned.json")).unwrap();
+        drop(abandoned);
+        let dir = target.parent().unwrap();
+        assert_eq!(entries(dir), ["whole.json"]);
+    }
+
+    #[test]
+    fn a_json_report_path_that_cannot_be_written_fails_at_create() {
+        let missing = scratch("bad", "no-such-dir").join("r.json");
+        let e = ReportFile::create(&missing).err().unwrap();
+        assert!(matches!(e, ReportFileError::Create { .. }), "{e}");
+        assert!(e.to_string().contains("no-such-dir"), "{e}");
+        let dir = scratch("bad", "a-dir");
+        std::fs::create_dir_all(&dir).unwrap();
+        for not_a_file in [dir.as_path(), Path::new(""), Path::new("/")] {
+            let e = ReportFile::create(not_a_file).err().unwrap();
+            assert!(matches!(e, ReportFileError::NotAFile { .. }), "{e}");
+        }
+    }
+
+    #[test]
+    fn an_nlv_overflow_is_a_failure_of_the_run_not_a_wrapped_number() {
+        let universe = std::sync::Arc::new(crate::universe::Universe::new(&["AAPL"]).unwrap());
+        let meta = |starting_cash| RunMeta {
+            input: "test".into(),
+            topology: "test".into(),
+            topology_description: "test".into(),
+            shards: 1,
+            universe: universe.clone(),
+            starting_cash,
+            pacing: Pacing::AsFastAsPossible,
+        };
+        let output = || {
+            let mut out = RunnerOutput::new("shard0/all");
+            out.report.risk.symbols = vec![Some(SymbolStats {
+                symbol: SymbolName::new("AAPL").unwrap(),
+                position: 0,
+                avg_price: Price::ZERO,
+                realised: Price(1),
+                unrealised: Some(Price::ZERO),
+                mark: Some(Price(1)),
+                cash_flow: Price(1),
+                digest: 0,
+            })];
+            out
+        };
+        let fine = RunReport::build(
+            meta(Price(i64::MAX - 1)),
+            vec![output()],
+            Vec::new(),
+            Duration::ZERO,
+        );
+        assert!(fine.failures.is_empty());
+        assert_eq!(fine.to_json()["nlv"], json!("922337203685477.5807"));
+
+        let over = RunReport::build(
+            meta(Price(i64::MAX)),
+            vec![output()],
+            Vec::new(),
+            Duration::ZERO,
+        );
+        assert_eq!(over.failures.len(), 1);
+        assert_eq!(over.failures[0].stage, "report");
+        assert!(over.failures[0].message.contains("beyond ±922 trillion"));
+        assert_eq!(over.to_json()["nlv"], Value::Null);
+        let text = over.to_text();
+        assert!(text.contains("P&L            OVERFLOW"), "{text}");
+        assert!(!text.contains("status         ok"), "{text}");
+    }
+
+    #[test]
+    fn type_bytes_outside_printable_ascii_are_shown_as_hex() {
+        assert_eq!(type_label(b'A'), "A");
+        assert_eq!(type_label(0x07), "\\x07");
+        assert_eq!(type_label(b' '), "\\x20");
+        assert_eq!(type_label(0xe9), "\\xe9");
+    }
 }

@@ -16,17 +16,38 @@ pub struct Universe {
     by_name: HashMap<SymbolName, SymbolId>,
 }
 
+/// The most tickers a universe may list. Per-symbol state (books, positions, order
+/// tables) is allocated for every one at start-up, and a NASDAQ day's stock directory
+/// lists about 12 000 securities, test symbols included.
+pub const MAX_SYMBOLS: usize = 16_384;
+
+/// Punctuation NASDAQ's integrated symbology uses in ITCH stock fields, after the root:
+/// `.` class, `-` preferred, `+` warrant, `=` unit, `^` right, `#` when issued, `*`
+/// called, `$` when distributed, `%` convertible, `@` partial paid, `!` emerging
+/// company, `~` test.
+const SUFFIX_MARKS: &[u8] = b".-+=^#*$%@!~";
+
+/// Whether `ticker` is a symbol ITCH can carry: 1 to 8 upper-case letters, digits and
+/// [`SUFFIX_MARKS`] (the feed pads it with spaces to 8). Anything else — lower case,
+/// spaces, control bytes — could never match a feed message.
+fn itch_symbol(ticker: &str) -> bool {
+    (1..=8).contains(&ticker.len())
+        && ticker
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || SUFFIX_MARKS.contains(&b))
+}
+
 impl Universe {
     /// `SymbolId(i)` is `tickers[i]`. Errors name the offending ticker.
     pub fn new<S: AsRef<str>>(tickers: &[S]) -> Result<Universe, String> {
         if tickers.is_empty() {
             return Err("the universe is empty: list at least one ticker".into());
         }
-        if tickers.len() > usize::from(u16::MAX) {
+        if tickers.len() > MAX_SYMBOLS {
             return Err(format!(
-                "{} tickers; at most {} fit a SymbolId",
-                tickers.len(),
-                u16::MAX
+                "{} tickers; at most {MAX_SYMBOLS}: per-symbol state is allocated for each \
+                 at start-up, and a NASDAQ day lists about 12 000",
+                tickers.len()
             ));
         }
         let mut names = Vec::with_capacity(tickers.len());
@@ -34,7 +55,14 @@ impl Universe {
         for (i, t) in tickers.iter().enumerate() {
             let t = t.as_ref();
             let name = SymbolName::new(t)
-                .ok_or_else(|| format!("ticker {t:?} is not 1 to 8 printable ASCII characters"))?;
+                .filter(|_| itch_symbol(t))
+                .ok_or_else(|| {
+                    format!(
+                        "ticker {t:?} is not an ITCH symbol: 1 to 8 upper-case letters, digits \
+                     or NASDAQ suffix marks ({})",
+                        String::from_utf8_lossy(SUFFIX_MARKS)
+                    )
+                })?;
             if by_name.insert(name, SymbolId(i as u16)).is_some() {
                 return Err(format!("ticker {t:?} is listed twice"));
             }
@@ -70,5 +98,40 @@ impl Universe {
 
     pub fn ids(&self) -> impl Iterator<Item = SymbolId> + '_ {
         (0..self.names.len()).map(|i| SymbolId(i as u16))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tickers_are_what_itch_carries() {
+        let u = Universe::new(&["AAPL", "BRK.A", "ABC-A", "ZVZZT", "QQQ1"]).unwrap();
+        assert_eq!(u.id_of("BRK.A"), Some(SymbolId(1)));
+        for bad in [
+            "aapl",
+            "Aapl",
+            "AB CD",
+            "A\u{7}",
+            "ÄPPL",
+            "TOOLONGXX",
+            "",
+            "A/B",
+        ] {
+            let err = Universe::new(&[bad]).unwrap_err();
+            assert!(err.contains(&format!("{bad:?}")), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_universe_is_bounded_and_has_no_duplicates() {
+        let many: Vec<String> = (0..=MAX_SYMBOLS).map(|i| format!("S{i}")).collect();
+        let err = Universe::new(&many).unwrap_err();
+        assert!(err.contains("at most 16384"), "{err}");
+        assert!(Universe::new(&many[..MAX_SYMBOLS]).is_ok());
+        let err = Universe::new(&["AAPL", "AAPL"]).unwrap_err();
+        assert!(err.contains("listed twice"), "{err}");
+        assert!(Universe::new::<&str>(&[]).is_err());
     }
 }

@@ -24,7 +24,7 @@ pub use frame::RawFrame;
 pub use ids::{ClOrdId, Side, SymbolId, SymbolName, TradingStatus};
 pub use market::{MarketEvent, MarketUpdate};
 pub use order::{OrderIntent, TimeInForce, VenueCommand};
-pub use price::{ParsePriceError, Price};
+pub use price::{MoneyOverflow, ParsePriceError, Price};
 
 /// Times every hot-path message carries.
 #[repr(C)]

@@ -49,6 +49,23 @@ impl Price {
     }
 }
 
+/// A money total beyond what a [`Price`] holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a money total beyond ±922 trillion, more than 64-bit fixed point holds")]
+pub struct MoneyOverflow;
+
+impl Price {
+    /// The exact sum of `amounts` (units), added in `i128` with every step checked, so no
+    /// partial sum wraps; an error when the total does not fit a `Price`.
+    pub fn total(amounts: impl IntoIterator<Item = i128>) -> Result<Price, MoneyOverflow> {
+        let sum = amounts
+            .into_iter()
+            .try_fold(0i128, i128::checked_add)
+            .ok_or(MoneyOverflow)?;
+        i64::try_from(sum).map(Price).map_err(|_| MoneyOverflow)
+    }
+}
+
 impl fmt::Display for Price {
     /// Four decimal places, e.g. `101.2500`, `-0.0100`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -156,6 +173,15 @@ mod tests {
             "99999999999999999".parse::<Price>(),
             Err(ParsePriceError::OutOfRange(_))
         ));
+    }
+
+    #[test]
+    fn a_total_is_exact_or_an_error_never_a_wrap() {
+        let max = i128::from(i64::MAX);
+        assert_eq!(Price::total([max, 1, -1]), Ok(Price(i64::MAX)));
+        assert_eq!(Price::total([max, 1]), Err(MoneyOverflow));
+        assert_eq!(Price::total([i128::MAX, 1]), Err(MoneyOverflow));
+        assert_eq!(Price::total([]), Ok(Price::ZERO));
     }
 
     #[test]

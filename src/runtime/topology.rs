@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::config::{ConfigError, Problem, Problems, read_toml};
-use crate::msg::SymbolId;
+use crate::msg::{ExecReport, Features, MarketEvent, RawFrame, Signal, SymbolId, VenueCommand};
+use crate::stages::Control;
 use crate::stages::risk::venue_sync::INBOX_CAPACITY;
 use crate::sys::edge::Backpressure;
 use crate::sys::idle::IdleStrategy;
@@ -73,6 +74,19 @@ pub enum EdgeKind {
 }
 
 impl EdgeKind {
+    /// Bytes one slot of this ring takes: the size of the message it carries.
+    fn slot_bytes(self) -> usize {
+        match self {
+            EdgeKind::Feed => size_of::<RawFrame>(),
+            EdgeKind::Market => size_of::<MarketEvent>(),
+            EdgeKind::Features => size_of::<Features>(),
+            EdgeKind::Signals => size_of::<Signal>(),
+            EdgeKind::Orders | EdgeKind::Venue => size_of::<VenueCommand>(),
+            EdgeKind::Reports => size_of::<ExecReport>(),
+            EdgeKind::Control => size_of::<Control>(),
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             EdgeKind::Feed => "feed",
@@ -182,10 +196,18 @@ pub struct Topology {
     pub rings: BTreeMap<EdgeKind, RingSpec>,
 }
 
-/// Largest ring accepted: 16 M slots (1 GiB of 64-byte frames) is already absurd.
-const MAX_CAPACITY: usize = 1 << 24;
+/// Largest ring accepted: 1 M slots, 64× the shipped feed ring (16384). A deeper ring
+/// does not make a slow consumer faster, it only delays the backpressure that shows it.
+const MAX_CAPACITY: usize = 1 << 20;
+/// Every ring of every shard is allocated at start-up; all of them together may take at
+/// most 256 MiB; the shipped staged topology with 8 shards takes about 25 MiB.
+const MAX_RING_BYTES: usize = 256 << 20;
 /// Shards are threads; more than this on one host is a typo.
 const MAX_SHARDS: usize = 256;
+/// Longest backoff park: a parked runner reads its control ring (halt, stop) only between
+/// parks, so a longer park is a kill switch that answers late; the shipped files park at
+/// most 100 µs.
+const MAX_PARK_NS: u64 = 1_000_000_000;
 /// Largest reports ring: half of risk's pre-sized inbox, which receives a whole ring's
 /// worth at a time and keeps the reports not yet due beside them.
 const MAX_REPORTS: usize = INBOX_CAPACITY / 2;
@@ -255,21 +277,21 @@ fn resolve(
     } else {
         "shards.count"
     };
+    // One problem for a bad count: the per-shard checks below would otherwise add a
+    // line for every shard it leaves empty.
+    let most = MAX_SHARDS.min(universe.len());
+    let shards_ok = (1..=most).contains(&shards);
     p.check(
-        (1..=MAX_SHARDS).contains(&shards),
-        key,
-        format!("{shards} shards; use 1 to {MAX_SHARDS}"),
-    );
-    p.check(
-        shards <= universe.len(),
+        shards_ok,
         key,
         format!(
-            "{shards} shards for {} symbols would leave a shard with nothing to trade",
+            "{shards} shards; use 1 to {most} (each shard needs a symbol to trade, and \
+             {} are configured; a shard is a thread, at most {MAX_SHARDS})",
             universe.len()
         ),
     );
     let shard_of = shard_map(&file.shards, shards, universe, &mut p.nested("shards"));
-    if shard_of.len() == universe.len() {
+    if shards_ok && shard_of.len() == universe.len() {
         for empty in (0..shards).filter(|s| !shard_of.contains(s)) {
             p.add(
                 "shards",
@@ -286,9 +308,7 @@ fn resolve(
         );
     };
     for (key, single) in [("source", &file.source), ("venue", &file.venue)] {
-        if let Some(problem) = single.idle.problem() {
-            p.add(&format!("{key}.idle"), problem);
-        }
+        check_idle(p, &format!("{key}.idle"), &single.idle);
         if let Some(core) = single.core {
             check_core(p, &format!("{key}.core"), core);
         }
@@ -313,9 +333,7 @@ fn resolve(
                 format!("{:?} is used by an earlier runner", r.name),
             );
         }
-        if let Some(problem) = r.idle.problem() {
-            p.add(&format!("{key}.idle"), problem);
-        }
+        check_idle(p, &format!("{key}.idle"), &r.idle);
         let contiguous = r
             .stages
             .iter()
@@ -397,6 +415,18 @@ fn resolve(
             ),
         );
     }
+    let ring_bytes = ring_bytes(&file, &needed, &runners, shards);
+    p.check(
+        !shards_ok || ring_bytes <= MAX_RING_BYTES as u128,
+        "rings",
+        format!(
+            "{} MiB of rings for {shards} shard(s); at most {} MiB: every ring of every shard \
+             is allocated at start-up (capacity × message size, per shard and per runner \
+             for the control rings)",
+            ring_bytes >> 20,
+            MAX_RING_BYTES >> 20
+        ),
+    );
     for kind in file.rings.keys().filter(|k| !needed.contains(k)) {
         p.add(
             &format!("rings.{}", kind.name()),
@@ -419,6 +449,43 @@ fn resolve(
         },
         runners,
         rings: file.rings,
+    }
+}
+
+/// Bytes all the rings `needed` take, in `u128` so absurd capacities cannot wrap.
+fn ring_bytes(
+    file: &TopologyFile,
+    needed: &[EdgeKind],
+    runners: &[ShardRunner],
+    shards: usize,
+) -> u128 {
+    needed
+        .iter()
+        .filter_map(|kind| file.rings.get(kind).map(|spec| (kind, spec)))
+        .map(|(kind, spec)| {
+            // One control ring per runner per shard.
+            let copies = match kind {
+                EdgeKind::Control => runners.len() * shards,
+                _ => shards,
+            };
+            spec.capacity as u128 * kind.slot_bytes() as u128 * copies as u128
+        })
+        .sum()
+}
+
+fn check_idle(p: &mut Problems<'_>, key: &str, idle: &IdleStrategy) {
+    if let Some(problem) = idle.problem() {
+        p.add(key, problem);
+    }
+    if let IdleStrategy::Backoff { max_park_ns, .. } = *idle {
+        p.check(
+            max_park_ns <= MAX_PARK_NS,
+            &format!("{key}.max_park_ns"),
+            format!(
+                "{max_park_ns} ns; at most {MAX_PARK_NS} (1 s): a parked runner reads halts \
+                 and stops only between parks"
+            ),
+        );
     }
 }
 
@@ -617,6 +684,74 @@ control = { capacity = 8, policy = "halt" }
         let msg = problems(&big, None);
         assert!(
             msg.contains("rings.reports.capacity: 4096 slots; at most 2048"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn too_many_shards_is_one_problem_naming_the_flag() {
+        let Err(ConfigError::Invalid { problems, .. }) = load(FUSED, Some(1000)) else {
+            panic!("1000 shards for 3 symbols must be refused");
+        };
+        assert_eq!(problems.len(), 1, "{}", describe(&problems));
+        assert_eq!(problems[0].key, "--shards");
+        assert!(
+            problems[0].message.contains("use 1 to 3"),
+            "{}",
+            problems[0]
+        );
+        let Err(ConfigError::Invalid { problems, .. }) =
+            load(&FUSED.replace("count = 1", "count = 0"), None)
+        else {
+            panic!("0 shards must be refused");
+        };
+        assert_eq!(problems.len(), 1, "{}", describe(&problems));
+        assert_eq!(problems[0].key, "shards.count");
+    }
+
+    #[test]
+    fn ring_sizes_are_bounded_one_by_one_and_together() {
+        let huge = FUSED.replace("feed = { capacity = 1024", "feed = { capacity = 16777216");
+        let msg = problems(&huge, None);
+        assert!(
+            msg.contains("rings.feed.capacity: 16777216 slots; use 1 to 1048576"),
+            "{msg}"
+        );
+        // Each ring within its bound, but three shards of 1 M-slot feed, venue and
+        // reports rings exceed the total.
+        let big = FUSED
+            .replace("feed = { capacity = 1024", "feed = { capacity = 1048576")
+            .replace("venue = { capacity = 64", "venue = { capacity = 1048576");
+        let msg = problems(&big, Some(3));
+        assert!(
+            msg.contains("rings: ") && msg.contains("at most 256 MiB"),
+            "{msg}"
+        );
+        assert!(load(&big, Some(1)).is_ok());
+    }
+
+    #[test]
+    fn the_shipped_staged_topology_fits_the_ring_budget_with_a_shard_per_symbol() {
+        let tickers = ["A", "B", "C", "D", "E", "F", "G", "H"];
+        let u = Universe::new(&tickers).unwrap();
+        let path = Path::new("pipelines/staged.toml");
+        let t = Topology::load(path, Some(8), &u, &[0, 1]).unwrap();
+        let file: TopologyFile = read_toml(path).unwrap();
+        let needed: Vec<EdgeKind> = t.rings.keys().copied().collect();
+        let bytes = ring_bytes(&file, &needed, &t.runners, 8);
+        // 25 MiB: the budget leaves room for rings 8× deeper.
+        assert!(bytes <= MAX_RING_BYTES as u128 / 8, "{} MiB", bytes >> 20);
+    }
+
+    #[test]
+    fn a_park_longer_than_a_second_is_refused() {
+        let slow = FUSED.replace(
+            "[venue]\nidle = { strategy = \"spin-then-yield\", spins = 10 }",
+            "[venue]\nidle = { strategy = \"backoff\", spins = 1, yields = 1, min_park_ns = 1000, max_park_ns = 9223372036854775807 }",
+        );
+        let msg = problems(&slow, None);
+        assert!(
+            msg.contains("venue.idle.max_park_ns: 9223372036854775807 ns; at most 1000000000"),
             "{msg}"
         );
     }

@@ -15,6 +15,7 @@ use crate::config::Problems;
 use crate::msg::{FeatureVector, Features, Signal};
 use crate::report::ShardReport;
 use crate::stages::Stage;
+use crate::stages::risk::config::MAX_ORDER_QTY;
 use crate::sys::edge::Emit;
 
 /// Scores one feature vector. Positive: the model expects the price to rise.
@@ -105,9 +106,13 @@ impl ModelConfig {
             ),
         );
         p.check(
-            self.target_qty > 0,
+            (1..=MAX_ORDER_QTY as i32).contains(&self.target_qty),
             "target_qty",
-            format!("{} must be at least 1", self.target_qty),
+            format!(
+                "{}: use 1 to {MAX_ORDER_QTY} (an order to reach the target is at most \
+                 max_order_qty, itself at most {MAX_ORDER_QTY})",
+                self.target_qty
+            ),
         );
     }
 

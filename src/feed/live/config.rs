@@ -64,6 +64,16 @@ pub struct LiveConfig {
 
 /// The reorder buffer is allocated at start-up; more than this is a typo, not a plan.
 const MAX_REORDER_BYTES: usize = 1 << 30;
+/// Largest SO_RCVBUF asked for: the kernel takes an `int` and doubles it, so 1 GiB is
+/// the most that cannot overflow; Linux's default `rmem_max` is a few hundred KiB.
+const MAX_RECV_BUFFER: usize = 1 << 30;
+/// Widest gap believed: 2^32 messages, more than a whole NASDAQ day's sequence numbers.
+const MAX_GAP: u64 = 1 << 32;
+/// Bounds on the timers, in ms, each with why a longer one is a mistake.
+const MAX_REQUEST_INTERVAL_MS: u64 = 60_000; // a minute between re-requests is no recovery
+const MAX_RECOVERY_MS: u64 = 600_000; // 10 min of every later packet held behind a gap
+const MAX_FIRST_PACKET_MS: u64 = 86_400_000; // a day: starting before the open is fine
+const MAX_SILENCE_MS: u64 = 3_600_000; // MoldUDP64 heartbeats every second; an hour is a dead feed
 
 impl LiveConfig {
     /// Reads, parses and validates; on any invalid value, lists them all.
@@ -107,9 +117,13 @@ impl LiveConfig {
             format!("{server} must name a host and a port"),
         );
         p.check(
-            self.recv_buffer_bytes >= MAX_DATAGRAM,
+            (MAX_DATAGRAM..=MAX_RECV_BUFFER).contains(&self.recv_buffer_bytes),
             "recv_buffer_bytes",
-            format!("must hold at least one datagram ({MAX_DATAGRAM} bytes)"),
+            format!(
+                "{}: use {MAX_DATAGRAM} (one datagram) to {MAX_RECV_BUFFER} (the kernel \
+                 doubles it into an int)",
+                self.recv_buffer_bytes
+            ),
         );
         p.check(
             (1..=1 << 20).contains(&self.reorder_slots),
@@ -130,31 +144,55 @@ impl LiveConfig {
             format!("reorder_slots × reorder_slot_bytes must be at most {MAX_REORDER_BYTES} bytes"),
         );
         p.check(
-            self.max_gap_messages > 0,
+            (1..=MAX_GAP).contains(&self.max_gap_messages),
             "max_gap_messages",
-            "must be at least 1",
+            format!(
+                "{}: use 1 to {MAX_GAP} (more than a NASDAQ day's messages)",
+                self.max_gap_messages
+            ),
         );
         p.check(
             (1..=MAX_MESSAGES).contains(&self.max_request_messages),
             "max_request_messages",
             format!("must be 1 to {MAX_MESSAGES}"),
         );
-        p.check(
-            self.request_interval_ms > 0,
-            "request_interval_ms",
-            "must be at least 1",
-        );
+        for (key, ms, most, why) in [
+            (
+                "request_interval_ms",
+                self.request_interval_ms,
+                MAX_REQUEST_INTERVAL_MS,
+                "a gap is asked for again within a minute",
+            ),
+            (
+                "recovery_timeout_ms",
+                self.recovery_timeout_ms,
+                MAX_RECOVERY_MS,
+                "every later packet waits behind an open gap",
+            ),
+            (
+                "first_packet_timeout_ms",
+                self.first_packet_timeout_ms,
+                MAX_FIRST_PACKET_MS,
+                "one day",
+            ),
+            (
+                "silence_timeout_ms",
+                self.silence_timeout_ms,
+                MAX_SILENCE_MS,
+                "MoldUDP64 sends a heartbeat every second",
+            ),
+        ] {
+            p.check(
+                (1..=most).contains(&ms),
+                key,
+                format!("{ms} ms: use 1 to {most} ({why})"),
+            );
+        }
         p.check(
             self.recovery_timeout_ms > self.request_interval_ms,
             "recovery_timeout_ms",
             "must exceed request_interval_ms, so that a gap is asked for at least twice",
         );
-        for (key, ms) in [
-            ("first_packet_timeout_ms", self.first_packet_timeout_ms),
-            ("silence_timeout_ms", self.silence_timeout_ms),
-        ] {
-            p.check(ms > 0, key, "must be at least 1");
-        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -264,6 +302,25 @@ mod tests {
                 "reorder_slot_bytes",
                 "max_gap_messages",
                 "max_request_messages",
+                "request_interval_ms",
+                "recovery_timeout_ms",
+                "first_packet_timeout_ms",
+                "silence_timeout_ms",
+                "recovery_timeout_ms",
+            ]
+        );
+        let mut c = parse(GOOD).unwrap();
+        c.recv_buffer_bytes = usize::MAX;
+        c.max_gap_messages = u64::MAX;
+        c.request_interval_ms = u64::MAX - 1;
+        c.recovery_timeout_ms = u64::MAX;
+        c.first_packet_timeout_ms = u64::MAX;
+        c.silence_timeout_ms = MAX_SILENCE_MS + 1;
+        assert_eq!(
+            keys(&c),
+            [
+                "recv_buffer_bytes",
+                "max_gap_messages",
                 "request_interval_ms",
                 "recovery_timeout_ms",
                 "first_packet_timeout_ms",

@@ -39,10 +39,39 @@ pub struct FeaturesConfig {
     pub trade_flow_alpha: f64,
 }
 
+/// Largest `max_orders`. The order map is allocated up front at two 24-byte buckets an
+/// order (48 bytes), so this is 768 MiB a shard; a full NASDAQ day peaks at a few hundred
+/// thousand live orders per shard, and past the bound the map still grows (counted).
+pub const MAX_ORDERS: usize = 1 << 24;
+/// Largest `max_levels`. Each symbol's two sides are allocated up front at 24 bytes a
+/// level, 768 KiB a symbol at the bound: a side 16384 levels deep spans $163.84 at a
+/// cent tick, far beyond any real book's active depth, and past it a side still grows.
+pub const MAX_LEVELS: usize = 1 << 14;
+/// Bytes of ladder storage one level costs, both sides together.
+pub const LEVEL_BYTES: usize = 2 * 24;
+
 impl FeaturesConfig {
     pub fn validate(&self, p: &mut Problems<'_>) {
-        p.check(self.max_orders > 0, "max_orders", "must be at least 1");
-        p.check(self.max_levels > 0, "max_levels", "must be at least 1");
+        p.check(
+            (1..=MAX_ORDERS).contains(&self.max_orders),
+            "max_orders",
+            format!(
+                "{}: use 1 to {MAX_ORDERS} (the order map is allocated up front: 48 bytes \
+                 an order, {} MiB at the bound)",
+                self.max_orders,
+                (MAX_ORDERS * 48) >> 20
+            ),
+        );
+        p.check(
+            (1..=MAX_LEVELS).contains(&self.max_levels),
+            "max_levels",
+            format!(
+                "{}: use 1 to {MAX_LEVELS} (each symbol's two sides are allocated up front: \
+                 {LEVEL_BYTES} bytes a level, {} KiB a symbol at the bound)",
+                self.max_levels,
+                (MAX_LEVELS * LEVEL_BYTES) >> 10
+            ),
+        );
         for (key, alpha) in [
             ("volatility_alpha", self.volatility_alpha),
             ("trade_flow_alpha", self.trade_flow_alpha),

@@ -457,6 +457,25 @@ fn config_requires_every_key_and_rejects_unknown_ones() {
 }
 
 #[test]
+fn sizes_are_bounded_and_the_error_gives_the_reason() {
+    let text = "max_orders = 1000000000000000\nmax_levels = 4000000000\nvolatility_alpha = 0.05\ntrade_flow_alpha = 0.1\n";
+    let found = problems(&parse(text).unwrap());
+    let shown: Vec<String> = found.iter().map(Problem::to_string).collect();
+    assert_eq!(
+        shown,
+        [
+            "features.max_orders: 1000000000000000: use 1 to 16777216 (the order map is \
+             allocated up front: 48 bytes an order, 768 MiB at the bound)",
+            "features.max_levels: 4000000000: use 1 to 16384 (each symbol's two sides are \
+             allocated up front: 48 bytes a level, 768 KiB a symbol at the bound)",
+        ]
+    );
+    let mut c = config(1.0);
+    (c.max_orders, c.max_levels) = (MAX_ORDERS, MAX_LEVELS);
+    assert!(problems(&c).is_empty());
+}
+
+#[test]
 fn config_validation_names_every_bad_key() {
     let text = "max_orders = 0\nmax_levels = 0\nvolatility_alpha = nan\ntrade_flow_alpha = 1.5\n";
     let keys: Vec<String> = problems(&parse(text).unwrap())

@@ -19,6 +19,29 @@ use crate::universe::Universe;
 /// symbol at construction, so this bounds the memory a typo can ask for.
 pub const MAX_OPEN_ORDERS_CAP: u32 = 1024;
 
+/// Largest `starting_cash` and `max_notional`: $1 trillion. Money is `i64` units of
+/// 1/10 000 (±$922 trillion); NLV adds starting cash to every symbol's cash flow and
+/// position value, and this leaves that sum 900× headroom.
+pub const MAX_CASH: Price = Price(1_000_000_000_000 * Price::SCALE);
+
+/// Largest `max_order_qty` (and `model.target_qty`): a million shares, more than NASDAQ
+/// takes in one order, so `qty × price` stays below 2^63 for any ITCH price (at most
+/// $429 496.7295: 4.3 × 10^15 units).
+pub const MAX_ORDER_QTY: u32 = 1_000_000;
+
+/// Largest `max_position`: 100 million shares, so `position × mark` at the highest ITCH
+/// price is 4.3 × 10^17 units, 20× under `i64::MAX`.
+pub const MAX_POSITION: u32 = 100_000_000;
+
+/// Largest event-time duration (`max_mark_age_ns`, `order_ttl_ns`): one day. Event times
+/// are nanoseconds since midnight, so a longer one is a unit mistake.
+pub const MAX_EVENT_NS: u64 = 86_400_000_000_000;
+
+/// Most live orders all symbols together may be configured for: risk and the venue
+/// each allocate every symbol's order table up front, and a million live orders is far
+/// beyond any strategy's book (the shipped config allows 32).
+pub const MAX_OPEN_ORDERS_TOTAL: u64 = 1 << 20;
+
 /// `[risk]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -82,20 +105,41 @@ pub fn parse_trading_state(s: &str) -> Result<TradingState, String> {
 }
 
 impl RiskConfig {
-    pub fn validate(&self, universe: &Universe, p: &mut Problems<'_>) {
+    /// Without a `universe` (the tickers were invalid) every check but "is this override
+    /// a configured ticker" still runs.
+    pub fn validate(&self, universe: Option<&Universe>, p: &mut Problems<'_>) {
         if let Err(message) = self.initial_state() {
             p.add("trading_state", message);
         }
         p.check(
-            self.starting_cash >= Price::ZERO,
+            (Price::ZERO..=MAX_CASH).contains(&self.starting_cash),
             "starting_cash",
-            format!("{} must not be negative", self.starting_cash),
+            format!(
+                "{}: use 0 to {MAX_CASH} (net liquidation value is summed in 64-bit fixed \
+                 point, ±922 trillion)",
+                self.starting_cash
+            ),
         );
         self.defaults().validate(p);
+        if let Some(u) = universe {
+            let total: u64 = u
+                .ids()
+                .map(|id| u64::from(self.limits_for(u.name(id).as_str()).max_open_orders))
+                .sum();
+            p.check(
+                total <= MAX_OPEN_ORDERS_TOTAL,
+                "max_open_orders",
+                format!(
+                    "{total} live orders over {} symbols (overrides included); at most \
+                     {MAX_OPEN_ORDERS_TOTAL}: risk and the venue allocate every symbol's \
+                     order table up front",
+                    u.len()
+                ),
+            );
+        }
         for (ticker, overrides) in &self.symbols {
             let mut p = p.nested("symbols");
-            let known = universe.id_of(ticker);
-            if known.is_none() {
+            if universe.is_some_and(|u| u.id_of(ticker).is_none()) {
                 p.add(ticker, "not a ticker in symbols.tickers");
             }
             overrides.validate(&mut p.nested(ticker));
@@ -138,17 +182,30 @@ impl LimitOverrides {
     /// the universe's, not a limit's.
     fn validate(&self, p: &mut Problems<'_>) {
         if let Some(v) = self.max_order_qty {
-            p.check(v >= 1, "max_order_qty", "must be at least 1");
+            p.check(
+                (1..=MAX_ORDER_QTY).contains(&v),
+                "max_order_qty",
+                format!(
+                    "{v}: use 1 to {MAX_ORDER_QTY} (a million shares is more than one NASDAQ order)"
+                ),
+            );
         }
         if let Some(v) = self.max_notional {
             p.check(
-                v > Price::ZERO,
+                v > Price::ZERO && v <= MAX_CASH,
                 "max_notional",
-                format!("{v} must be positive"),
+                format!("{v}: must be positive and at most {MAX_CASH}"),
             );
         }
         if let Some(v) = self.max_position {
-            p.check(v >= 1, "max_position", "must be at least 1");
+            p.check(
+                (1..=MAX_POSITION).contains(&v),
+                "max_position",
+                format!(
+                    "{v}: use 1 to {MAX_POSITION} (position × mark must stay well inside \
+                     64-bit fixed point)"
+                ),
+            );
         }
         if let Some(v) = self.collar_bps {
             p.check(
@@ -158,13 +215,20 @@ impl LimitOverrides {
             );
         }
         if let Some(v) = self.max_mark_age_ns {
-            p.check(v >= 1, "max_mark_age_ns", "must be at least 1");
+            p.check(
+                (1..=MAX_EVENT_NS).contains(&v),
+                "max_mark_age_ns",
+                format!("{v}: use 1 to {MAX_EVENT_NS} (one day of event time)"),
+            );
         }
         if let Some(v) = self.max_open_orders {
             p.check(
                 (1..=MAX_OPEN_ORDERS_CAP).contains(&v),
                 "max_open_orders",
-                format!("{v} must be in 1..={MAX_OPEN_ORDERS_CAP}"),
+                format!(
+                    "{v} must be in 1..={MAX_OPEN_ORDERS_CAP} (each symbol's order storage is \
+                     allocated up front)"
+                ),
             );
         }
     }
@@ -193,7 +257,14 @@ pub struct ExecutionConfig {
 
 impl ExecutionConfig {
     pub fn validate(&self, p: &mut Problems<'_>) {
-        p.check(self.order_ttl_ns >= 1, "order_ttl_ns", "must be at least 1");
+        p.check(
+            (1..=MAX_EVENT_NS).contains(&self.order_ttl_ns),
+            "order_ttl_ns",
+            format!(
+                "{}: use 1 to {MAX_EVENT_NS} (one day of event time)",
+                self.order_ttl_ns
+            ),
+        );
         if let Err(message) = self.pricing() {
             p.add("price", message);
         }
@@ -254,7 +325,7 @@ pub(crate) mod tests {
 
     fn risk_keys(c: &RiskConfig) -> Vec<String> {
         let mut out = Vec::new();
-        c.validate(&universe(), &mut Problems::new("risk", &mut out));
+        c.validate(Some(&universe()), &mut Problems::new("risk", &mut out));
         out.into_iter().map(|p: Problem| p.key).collect()
     }
 
@@ -337,6 +408,75 @@ pub(crate) mod tests {
                 "execution.price",
                 "execution.time_in_force"
             ]
+        );
+    }
+
+    #[test]
+    fn every_size_has_an_upper_bound_and_says_why() {
+        let mut c: RiskConfig = toml::from_str(RISK).unwrap();
+        c.starting_cash = Price(i64::MAX - 1);
+        c.max_order_qty = MAX_ORDER_QTY + 1;
+        c.max_notional = Price(MAX_CASH.0 + 1);
+        c.max_position = u32::MAX;
+        c.max_mark_age_ns = MAX_EVENT_NS + 1;
+        c.symbols.get_mut("TSLA").unwrap().max_position = Some(MAX_POSITION + 1);
+        let mut out = Vec::new();
+        c.validate(Some(&universe()), &mut Problems::new("risk", &mut out));
+        let shown: Vec<String> = out.iter().map(Problem::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "risk.starting_cash: 922337203685477.5806: use 0 to 1000000000000.0000 (net \
+                 liquidation value is summed in 64-bit fixed point, ±922 trillion)",
+                "risk.max_order_qty: 1000001: use 1 to 1000000 (a million shares is more \
+                 than one NASDAQ order)",
+                "risk.max_notional: 1000000000000.0001: must be positive and at most \
+                 1000000000000.0000",
+                "risk.max_position: 4294967295: use 1 to 100000000 (position × mark must \
+                 stay well inside 64-bit fixed point)",
+                "risk.max_mark_age_ns: 86400000000001: use 1 to 86400000000000 (one day of \
+                 event time)",
+                "risk.symbols.TSLA.max_position: 100000001: use 1 to 100000000 (position × \
+                 mark must stay well inside 64-bit fixed point)",
+            ]
+        );
+        c = toml::from_str(RISK).unwrap();
+        (c.starting_cash, c.max_order_qty, c.max_position) =
+            (MAX_CASH, MAX_ORDER_QTY, MAX_POSITION);
+        (c.max_notional, c.max_mark_age_ns) = (MAX_CASH, MAX_EVENT_NS);
+        assert!(risk_keys(&c).is_empty());
+        let e = ExecutionConfig {
+            order_ttl_ns: MAX_EVENT_NS + 1,
+            ..toml::from_str(EXECUTION).unwrap()
+        };
+        assert_eq!(execution_keys(&e), ["execution.order_ttl_ns"]);
+    }
+
+    #[test]
+    fn live_orders_over_the_whole_universe_are_bounded() {
+        let mut c: RiskConfig = toml::from_str(RISK).unwrap();
+        c.max_open_orders = MAX_OPEN_ORDERS_CAP;
+        c.symbols.clear();
+        let tickers: Vec<String> = (0..1024).map(|i| format!("S{i}")).collect();
+        let u = Universe::new(&tickers).unwrap();
+        let check = |c: &RiskConfig, u: &Universe| {
+            let mut out = Vec::new();
+            c.validate(Some(u), &mut Problems::new("risk", &mut out));
+            out.iter().map(Problem::to_string).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            check(&c, &u),
+            Vec::<String>::new(),
+            "1024 × 1024 is the bound"
+        );
+        let tickers: Vec<String> = (0..1025).map(|i| format!("S{i}")).collect();
+        let u = Universe::new(&tickers).unwrap();
+        let found = check(&c, &u);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with("risk.max_open_orders: 1049600 live orders over 1025 symbols"),
+            "{}",
+            found[0]
         );
     }
 

@@ -10,7 +10,7 @@ use std::fmt;
 use super::checks::{RejectCode, Rejection};
 use super::digest;
 use super::orders::ReportProblem;
-use crate::msg::{ExecReport, Price, SymbolId, SymbolName};
+use crate::msg::{ExecReport, MoneyOverflow, Price, SymbolId, SymbolName};
 
 /// A report risk refused, with why.
 #[derive(Copy, Clone, Debug, PartialEq)]
@@ -167,19 +167,19 @@ impl RiskStats {
     }
 
     /// Net liquidation value: `starting_cash + Σ (cash flow + position × mark)`. `None`
-    /// when a symbol holds a position but has no mark: an unknown value is not zero.
-    pub fn nlv(&self, starting_cash: Price) -> Option<Price> {
-        self.symbols
-            .iter()
-            .flatten()
-            .try_fold(starting_cash, |nlv, s| {
-                let value = match (s.position, s.mark) {
-                    (0, _) => Price::ZERO,
-                    (position, Some(mark)) => mark.times(position),
-                    (_, None) => return None,
-                };
-                Some(Price(nlv.0 + s.cash_flow.0 + value.0))
-            })
+    /// when a symbol holds a position but has no mark: an unknown value is not zero. Summed
+    /// exactly in `i128`; a total `Price` cannot hold is an error, never a wrapped value.
+    pub fn nlv(&self, starting_cash: Price) -> Result<Option<Price>, MoneyOverflow> {
+        let mut terms = vec![i128::from(starting_cash.0)];
+        for s in self.symbols.iter().flatten() {
+            terms.push(i128::from(s.cash_flow.0));
+            match (s.position, s.mark) {
+                (0, _) => {}
+                (position, Some(mark)) => terms.push(i128::from(mark.0) * i128::from(position)),
+                (_, None) => return Ok(None),
+            }
+        }
+        Price::total(terms).map(Some)
     }
 }
 
@@ -266,7 +266,34 @@ mod tests {
             digest::combine([(SymbolId(0), 11), (SymbolId(1), 22)])
         );
         // 1 000 + (−15 + 10 × 2) + 0.5
-        assert_eq!(ab.nlv(Price(10_000_000)), Some(Price(10_055_000)));
+        assert_eq!(ab.nlv(Price(10_000_000)), Ok(Some(Price(10_055_000))));
+    }
+
+    #[test]
+    fn an_nlv_beyond_what_a_price_holds_is_an_error_not_a_wrap() {
+        let big = |name| {
+            row(
+                name,
+                100_000_000,
+                Some(Price(4_294_967_295)),
+                Price::ZERO,
+                0,
+            )
+        };
+        let s = RiskStats {
+            // Each 4.3e17 units; 22 of them pass i64::MAX (9.2e18).
+            symbols: (0..22).map(|i| Some(big(["A", "B"][i % 2]))).collect(),
+            ..RiskStats::default()
+        };
+        assert_eq!(s.nlv(Price::ZERO), Err(MoneyOverflow));
+        let s = RiskStats {
+            symbols: vec![Some(big("A"))],
+            ..RiskStats::default()
+        };
+        assert_eq!(
+            s.nlv(Price(i64::MAX - 429_496_729_500_000_000)),
+            Ok(Some(Price(i64::MAX)))
+        );
     }
 
     #[test]
@@ -275,6 +302,6 @@ mod tests {
             symbols: vec![Some(row("A", 5, None, Price::ZERO, 0))],
             ..RiskStats::default()
         };
-        assert_eq!(s.nlv(Price::ZERO), None);
+        assert_eq!(s.nlv(Price::ZERO), Ok(None));
     }
 }

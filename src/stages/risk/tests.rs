@@ -859,7 +859,7 @@ fn pnl_is_marked_to_the_book() {
     );
     assert_eq!(aapl.cash_flow, Price(-100_000_000));
     let cash = risk_config().starting_cash;
-    assert_eq!(s.nlv(cash), Some(Price(cash.0 + 1_010_000)));
+    assert_eq!(s.nlv(cash), Ok(Some(Price(cash.0 + 1_010_000))));
     assert!(s.symbols[2].is_none(), "MSFT is not owned");
 }
 
