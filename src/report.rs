@@ -210,7 +210,7 @@ impl RunReport {
             .collect();
         let (realised, unrealised) = self.pnl();
         let venue = &self.venue.stats;
-        json!({
+        let mut report = json!({
             "input": self.meta.input,
             "topology": self.meta.topology,
             "shards": self.meta.shards,
@@ -275,7 +275,12 @@ impl RunReport {
             "failures": self.failures.iter().map(|f| json!({
                 "runner": f.runner, "stage": f.stage, "message": f.message,
             })).collect::<Vec<_>>(),
-        })
+        });
+        // Added after: one more key in the literal above passes json!'s recursion limit.
+        report["resyncs"] = json!(self.source.resyncs);
+        report["resync_bytes"] = json!(self.source.resync_bytes);
+        report["resync_samples"] = json!(self.source.resync_samples);
+        report
     }
 
     /// The report as the CLI prints it.
@@ -329,6 +334,16 @@ impl RunReport {
         )?;
         for s in &self.source.skipped_samples {
             writeln!(o, "    {}", s.reason)?;
+        }
+        if self.source.resyncs > 0 {
+            writeln!(
+                o,
+                "  framing lost {} times, {} bytes skipped to resynchronise",
+                self.source.resyncs, self.source.resync_bytes
+            )?;
+            for s in &self.source.resync_samples {
+                writeln!(o, "    {}", s.reason)?;
+            }
         }
         let f = &self.shard.features;
         writeln!(

@@ -19,8 +19,6 @@ pub mod sync;
 pub mod abandon;
 #[cfg(not(loom))]
 pub mod alloc_count;
-#[cfg(not(loom))]
-pub mod mmap;
 
 pub use close::CloseFlag;
 pub use latch::{TradingLatch, TradingState};

@@ -1,0 +1,101 @@
+//! Replaying a file that changes under the replay: it must never crash the process, and
+//! what was accepted before the change is still reported.
+
+mod common;
+
+use std::path::PathBuf;
+
+use tickpipe::feed::itch::Framer;
+use tickpipe::feed::replay::{Input, Pacing};
+use tickpipe::feed::sample::{SampleSpec, generate};
+use tickpipe::runtime::pipeline::Pipeline;
+
+#[test]
+fn a_file_truncated_mid_replay_ends_the_input_at_its_last_whole_message() {
+    let bytes = generate(&SampleSpec {
+        messages: 200_000,
+        ..SampleSpec::default_session()
+    });
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("replay-truncated.itch");
+    std::fs::write(&path, &bytes).unwrap();
+    // Cut inside the message that starts at the middle of the file: ~100 k messages
+    // and 3 MiB in, well past the first reads (1 MiB each) when the cut comes.
+    let offsets: Vec<u64> = Framer::new(&bytes).map(|f| f.unwrap().offset).collect();
+    let cut_frame = offsets.len() / 2;
+    let cut = offsets[cut_frame] + 5;
+
+    let mut spec = common::spec("pipelines/fused.toml", 1, 0);
+    spec.input = Input::File(path.clone());
+    // Slow enough that the cut lands mid-run: 20 k messages in, the replay has read at
+    // most ~1.7 MiB of the 6.5 MiB file.
+    spec.pacing = Pacing::Rate {
+        messages_per_sec: 50_000.0,
+    };
+    let pipeline = Pipeline::start(spec).expect("pipeline starts");
+    common::wait_for(&pipeline, 20_000);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(cut)
+        .unwrap();
+    let report = pipeline.join();
+
+    assert_eq!(
+        report.source.messages, cut_frame as u64,
+        "every whole message was routed"
+    );
+    assert!(!report.source.stopped_early);
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    let failure = &report.failures[0];
+    assert_eq!(failure.runner, "source");
+    assert!(
+        failure.message.starts_with(&format!(
+            "input ended short at byte {}: it ends inside a message",
+            offsets[cut_frame]
+        )),
+        "{}",
+        failure.message
+    );
+    // The report still covers what was accepted: the shards decoded every message.
+    let text = report.to_text();
+    assert!(text.contains("input ended short"), "{text}");
+}
+
+#[test]
+fn a_file_that_shrinks_to_a_message_boundary_is_reported_short() {
+    let bytes = generate(&SampleSpec {
+        messages: 200_000,
+        ..SampleSpec::default_session()
+    });
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("replay-shrunk.itch");
+    std::fs::write(&path, &bytes).unwrap();
+    let offsets: Vec<u64> = Framer::new(&bytes).map(|f| f.unwrap().offset).collect();
+    let cut_frame = offsets.len() / 2;
+    let cut = offsets[cut_frame];
+
+    let mut spec = common::spec("pipelines/fused.toml", 1, 0);
+    spec.input = Input::File(path.clone());
+    spec.pacing = Pacing::Rate {
+        messages_per_sec: 50_000.0,
+    };
+    let pipeline = Pipeline::start(spec).expect("pipeline starts");
+    common::wait_for(&pipeline, 20_000);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(cut)
+        .unwrap();
+    let report = pipeline.join();
+
+    assert_eq!(report.source.messages, cut_frame as u64);
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    assert_eq!(
+        report.failures[0].message,
+        format!(
+            "input ended short at byte {cut}: the file shrank from {} bytes while being replayed",
+            bytes.len()
+        )
+    );
+}
