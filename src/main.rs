@@ -378,6 +378,20 @@ fn feed_server(args: FeedServerArgs) -> Result<ExitCode> {
     if let Some(e) = &stats.truncated_input {
         eprintln!("warning: the input ends inside a message ({e}); what came before it was played");
     }
+    if stats.skipped_input_bytes > 0 {
+        eprintln!(
+            "warning: {} bytes of the input were skipped where its framing was lost (a corrupted length prefix)",
+            stats.skipped_input_bytes
+        );
+    }
+    // A destination that refuses everything must not look like a feed delivered.
+    if stats.send_errors > 0 {
+        eprintln!(
+            "error: {} datagram(s) could not be sent (to {} or to re-requesters)",
+            stats.send_errors, args.dest
+        );
+        return Ok(ExitCode::from(1));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
