@@ -282,6 +282,9 @@ pub struct Inspection {
     /// Every symbol with a stock directory entry, by name.
     pub symbols: Vec<SymbolSummary>,
     pub problems: Problems,
+    /// Bytes passed over where the framing was lost (every `DESYNC`, not only those
+    /// kept).
+    pub desync_bytes: u64,
 }
 
 /// Inspects length-prefixed ITCH 5.0 bytes (NASDAQ's file format). Never panics on any
@@ -358,11 +361,15 @@ fn inspect_passes(
     let mut locates: Vec<Option<SymbolId>> = vec![None; LOCATES];
     let mut problems = Problems::default();
     let mut by_type = [0u64; 256];
+    let mut desync_bytes = 0;
 
     let bytes = passes(&mut |frame| {
         let frame = match frame {
             Ok(frame) => frame,
             Err(e) => {
+                if let FrameError::Desync { skipped, .. } = e {
+                    desync_bytes += skipped;
+                }
                 problems.record(Problem::Frame(e));
                 return;
             }
@@ -443,6 +450,7 @@ fn inspect_passes(
         by_type,
         symbols,
         problems,
+        desync_bytes,
     })
 }
 
@@ -529,7 +537,15 @@ impl Inspection {
     /// symbol. Problems are [`Inspection::problems_text`]'s.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "{} messages in {} bytes", self.messages, self.bytes);
+        let _ = write!(out, "{} messages in {} bytes", self.messages, self.bytes);
+        if self.desync_bytes > 0 {
+            let _ = write!(
+                out,
+                " ({} skipped where the framing was lost)",
+                self.desync_bytes
+            );
+        }
+        out.push('\n');
         let _ = writeln!(out, "messages by type:");
         for &k in &MESSAGE_KINDS {
             let n = self.by_type[usize::from(k)];

@@ -99,3 +99,53 @@ fn a_file_that_shrinks_to_a_message_boundary_is_reported_short() {
         )
     );
 }
+
+#[test]
+fn a_corrupted_length_prefix_costs_one_message_and_its_bytes_exactly() {
+    let mut bytes = generate(&SampleSpec {
+        messages: 50_000,
+        ..SampleSpec::default_session()
+    });
+    let offsets: Vec<u64> = Framer::new(&bytes).map(|f| f.unwrap().offset).collect();
+    let (at, next) = (offsets[30_000], offsets[30_001]);
+    // The high byte set: the prefix claims 256 bytes more than its message has.
+    bytes[at as usize] = 1;
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("replay-desync.itch");
+    std::fs::write(&path, &bytes).unwrap();
+
+    let report = replay(path);
+    // The same session with that message cut out cleanly.
+    let mut without = bytes.clone();
+    without.drain(at as usize..next as usize);
+    let clean = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("replay-desync-clean.itch");
+    std::fs::write(&clean, &without).unwrap();
+    let expected = replay(clean);
+
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    // Every message after the resync point was decoded and applied as in the clean run.
+    assert_eq!(report.shard.decode, expected.shard.decode);
+    assert_eq!(report.shard.features.books, expected.shard.features.books);
+    assert_eq!(report.digest(), expected.digest());
+    let source = &report.source;
+    assert_eq!((source.resyncs, source.resync_bytes), (1, next - at));
+    assert_eq!(source.resync_samples[0].offset, at);
+    assert_eq!(source.messages, 50_000 - 1);
+    assert_eq!(source.bytes, bytes.len() as u64 - (next - at));
+    let json = report.to_json();
+    assert_eq!(json["resyncs"], 1);
+    assert_eq!(json["resync_bytes"], next - at);
+    let text = report.to_text();
+    assert!(
+        text.contains(&format!(
+            "framing lost 1 times, {} bytes skipped to resynchronise",
+            next - at
+        )),
+        "{text}"
+    );
+}
+
+fn replay(path: PathBuf) -> tickpipe::report::RunReport {
+    let mut spec = common::spec("pipelines/fused.toml", 1, 0);
+    spec.input = Input::File(path);
+    Pipeline::start(spec).expect("pipeline starts").join()
+}
