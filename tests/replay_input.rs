@@ -51,8 +51,9 @@ fn a_file_truncated_mid_replay_ends_the_input_at_its_last_whole_message() {
     assert_eq!(failure.runner, "source");
     assert!(
         failure.message.starts_with(&format!(
-            "input ended short at byte {}: it ends inside a message",
-            offsets[cut_frame]
+            "input ended short at byte {}: the file shrank from {} to {cut} bytes while being replayed, ending inside a message",
+            offsets[cut_frame],
+            bytes.len()
         )),
         "{}",
         failure.message
@@ -94,7 +95,7 @@ fn a_file_that_shrinks_to_a_message_boundary_is_reported_short() {
     assert_eq!(
         report.failures[0].message,
         format!(
-            "input ended short at byte {cut}: the file shrank from {} bytes while being replayed",
+            "input ended short at byte {cut}: the file shrank from {} to {cut} bytes while being replayed",
             bytes.len()
         )
     );

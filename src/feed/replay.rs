@@ -193,18 +193,24 @@ impl ReplaySource {
             }
             None => return Err("the replay ran twice".into()),
         };
+        let shrank =
+            format!("the file shrank from {expected} to {bytes_read} bytes while being replayed");
         match ended {
             Ended::Stopped => Ok(()),
+            Ended::Inside(e) if bytes_read < expected => Err(format!(
+                "input ended short at byte {}: {shrank}, ending inside a message ({e})",
+                e.offset()
+            )),
             Ended::Inside(e) => Err(format!(
                 "input ended short at byte {}: it ends inside a message ({e})",
                 e.offset()
             )),
             Ended::ReadFailed(e) => Err(format!(
-                "input ended short at byte {bytes_read}: read failed: {e}"
+                "input ended short: reading failed after {bytes_read} bytes: {e}"
             )),
-            Ended::End if bytes_read < expected => Err(format!(
-                "input ended short at byte {bytes_read}: the file shrank from {expected} bytes while being replayed"
-            )),
+            Ended::End if bytes_read < expected => {
+                Err(format!("input ended short at byte {bytes_read}: {shrank}"))
+            }
             Ended::End => Ok(()),
         }
     }
@@ -237,13 +243,15 @@ impl ReplaySource {
                 }
             };
             sent += 1;
-            let stats = self.router.stats_mut();
             match item {
                 Ok(frame) => self.router.route(frame.offset, frame.bytes, ts_recv),
-                Err(e @ FrameError::ZeroLength { .. }) => {
-                    stats.skip(e.offset(), || format!("byte {e}"))
+                Err(e @ FrameError::ZeroLength { .. }) => self
+                    .router
+                    .stats_mut()
+                    .skip(e.offset(), || format!("byte {e}")),
+                Err(FrameError::Desync { offset, skipped }) => {
+                    self.router.stats_mut().resync(offset, skipped)
                 }
-                Err(FrameError::Desync { offset, skipped }) => stats.resync(offset, skipped),
                 Err(e) => {
                     inside = Some(e);
                     return ControlFlow::Break(());
