@@ -4,6 +4,11 @@
 //! before the next read. Nothing is allocated per message, and nothing is mapped: a file
 //! that shrinks under the reader ends its input early instead of raising SIGBUS, and one
 //! that grows is read to wherever it ends when the reader gets there.
+//!
+//! The copy costs little: framing the 2-million-message sample (65 MB, in the page
+//! cache) took 8.4 to 8.9 ns a message this way against 6.9 to 7.4 ns from an `mmap` of
+//! the same file (release build, 2-core host, 7 rounds each, same sitting): about
+//! 1.5 ns, under 1% of the ~170 ns a message costs the whole pipeline.
 
 use std::io::{self, Read};
 use std::ops::ControlFlow;
