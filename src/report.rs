@@ -338,7 +338,7 @@ impl RunReport {
         if self.source.resyncs > 0 {
             writeln!(
                 o,
-                "  framing lost {} times, {} bytes skipped to resynchronise",
+                "  resyncs      {} (framing lost), {} bytes skipped to find it again",
                 self.source.resyncs, self.source.resync_bytes
             )?;
             for s in &self.source.resync_samples {

@@ -138,7 +138,7 @@ fn a_corrupted_length_prefix_costs_one_message_and_its_bytes_exactly() {
     let text = report.to_text();
     assert!(
         text.contains(&format!(
-            "framing lost 1 times, {} bytes skipped to resynchronise",
+            "resyncs      1 (framing lost), {} bytes skipped to find it again",
             next - at
         )),
         "{text}"
