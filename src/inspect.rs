@@ -11,6 +11,8 @@
 //! Two passes over the bytes: the first frames the file and decodes only directory
 //! entries (every other frame costs a type-byte test), so the book set can be built with
 //! every symbol's book, since it is sized at construction; the second decodes and applies.
+//! A file is streamed twice through one block buffer, so its size costs no memory; a
+//! pipe cannot be read twice, so it is held in memory, up to [`MAX_UNSEEKABLE_BYTES`].
 //!
 //! Timestamps are checked against event time as the pipeline's source keeps it
 //! ([`EventClock`]): a message stamped before an earlier one (`TIME_REGRESSION`), or at
@@ -21,18 +23,30 @@
 //! counted under a stable code (`WRONG_LENGTH`, `UNKNOWN_REF`, …), and the first
 //! [`FIRST_KEPT`] of each code keep their byte offset and message type. Only a
 //! truncation — a length prefix promising more bytes than remain — ends the pass, since
-//! nothing after it can be framed; its offset is reported like any other.
+//! nothing after it can be framed; its offset is reported like any other. A length prefix
+//! that does not frame its message and is not followed by well-formed frames loses the
+//! framing: `DESYNC` counts it, with the bytes skipped to where the framing holds again.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::{self, Write as _};
+use std::fs::File;
+use std::io::{self, Read, Seek};
+use std::ops::ControlFlow;
 
 use serde_json::{Map, Value, json};
 
 use crate::feed::event_clock::{EventClock, Timing};
-use crate::feed::itch::{self, FrameError, Framer, LengthError, MESSAGE_KINDS, Message};
+use crate::feed::itch::{
+    self, Frame, FrameError, FrameReader, Framer, LengthError, MESSAGE_KINDS, Message,
+};
 use crate::msg::SymbolId;
 use crate::stages::decode;
 use crate::stages::features::book::{BookError, BookSet, Capacity, Level};
+
+/// The most bytes of a pipe (or any input that cannot be read twice) held in memory
+/// for the two passes: 4 GiB, about 130 million messages at the sample session's 32.6
+/// bytes each. A larger capture is inspected from a file, which streams.
+pub const MAX_UNSEEKABLE_BYTES: u64 = 4 << 30;
 
 /// Problems of one code kept with their offset; past this only the count grows, so a
 /// file that is wrong throughout still gives a short report.
@@ -103,6 +117,7 @@ impl Problem {
             Problem::Frame(FrameError::TruncatedLength { .. }) => "TRUNCATED_LENGTH",
             Problem::Frame(FrameError::TruncatedMessage { .. }) => "TRUNCATED_MESSAGE",
             Problem::Frame(FrameError::ZeroLength { .. }) => "ZERO_LENGTH",
+            Problem::Frame(FrameError::Desync { .. }) => "DESYNC",
             Problem::Length {
                 error: LengthError::Empty,
                 ..
@@ -187,6 +202,11 @@ impl fmt::Display for Problem {
             Problem::Frame(FrameError::ZeroLength { .. }) => {
                 f.write_str("zero length prefix; skipped")
             }
+            Problem::Frame(FrameError::Desync { skipped, .. }) => write!(
+                f,
+                "length prefix does not match its message type; {skipped} bytes skipped to the next run of {} well-formed frames",
+                itch::RESYNC_RUN
+            ),
             Problem::Length { error, .. } => match error {
                 LengthError::Empty => f.write_str("empty message; skipped"),
                 LengthError::UnknownType { .. } => f.write_str("not an ITCH 5.0 type; skipped"),
@@ -300,12 +320,77 @@ pub struct Inspection {
     /// Every symbol with a stock directory entry, by name.
     pub symbols: Vec<SymbolSummary>,
     pub problems: Problems,
+    /// Bytes passed over where the framing was lost (every `DESYNC`, not only those
+    /// kept).
+    pub desync_bytes: u64,
 }
 
 /// Inspects length-prefixed ITCH 5.0 bytes (NASDAQ's file format). Never panics on any
 /// input; see the module docs for what is counted and how far it reads.
 pub fn inspect(bytes: &[u8]) -> Inspection {
-    let directory = Directory::scan(bytes);
+    let passes = |each: &mut dyn FnMut(FrameItem<'_>)| {
+        Framer::new(bytes).for_each(each);
+        Ok(bytes.len() as u64)
+    };
+    inspect_passes(passes).expect("framing a slice reads nothing")
+}
+
+/// Inspects a file or a pipe, streaming. A regular file is read twice, block by block
+/// (see the module docs); anything else cannot be re-read, so it is read into memory
+/// first, up to [`MAX_UNSEEKABLE_BYTES`]. An empty input is an error, as for `run`.
+pub fn inspect_file(mut file: File) -> Result<Inspection, InspectError> {
+    let meta = file.metadata().map_err(InspectError::Read)?;
+    let inspection = if meta.is_file() {
+        inspect_passes(|each| {
+            file.rewind()?;
+            let mut reader = FrameReader::new(&mut file);
+            // Never broken: every pass reads to the end.
+            let _ = reader.for_each(|item| {
+                each(item);
+                ControlFlow::Continue(())
+            })?;
+            Ok(reader.bytes_read())
+        })
+        .map_err(InspectError::Read)?
+    } else {
+        let mut bytes = Vec::new();
+        let limit = MAX_UNSEEKABLE_BYTES + 1;
+        file.take(limit)
+            .read_to_end(&mut bytes)
+            .map_err(InspectError::Read)?;
+        if bytes.len() as u64 == limit {
+            return Err(InspectError::TooLong);
+        }
+        inspect(&bytes)
+    };
+    if inspection.bytes == 0 {
+        return Err(InspectError::Empty);
+    }
+    Ok(inspection)
+}
+
+/// Why [`inspect_file`] could not inspect its input.
+#[derive(Debug, thiserror::Error)]
+pub enum InspectError {
+    #[error("the input is empty: there are no messages to inspect")]
+    Empty,
+    #[error(
+        "the input is not a regular file and holds more than {MAX_UNSEEKABLE_BYTES} bytes, the most read into memory; write it to a file and inspect that"
+    )]
+    TooLong,
+    #[error("reading the input: {0}")]
+    Read(#[source] io::Error),
+}
+
+/// One item of a framing pass.
+type FrameItem<'a> = Result<Frame<'a>, FrameError>;
+
+/// The inspection, given `passes`: each call frames the whole input from its start,
+/// handing every item to its argument, and returns the bytes read.
+fn inspect_passes(
+    mut passes: impl FnMut(&mut dyn FnMut(FrameItem<'_>)) -> io::Result<u64>,
+) -> io::Result<Inspection> {
+    let directory = Directory::scan(&mut passes)?;
     let ids: Vec<SymbolId> = (0..directory.names.len())
         .map(|i| SymbolId(i as u16))
         .collect();
@@ -315,13 +400,17 @@ pub fn inspect(bytes: &[u8]) -> Inspection {
     let mut problems = Problems::default();
     let mut by_type = [0u64; 256];
     let mut clock = EventClock::default();
+    let mut desync_bytes = 0;
 
-    for frame in Framer::new(bytes) {
+    let bytes = passes(&mut |frame| {
         let frame = match frame {
             Ok(frame) => frame,
             Err(e) => {
+                if let FrameError::Desync { skipped, .. } = e {
+                    desync_bytes += skipped;
+                }
                 problems.record(Problem::Frame(e));
-                continue;
+                return;
             }
         };
         let offset = frame.offset;
@@ -329,7 +418,7 @@ pub fn inspect(bytes: &[u8]) -> Inspection {
             Ok(msg) => msg,
             Err(error) => {
                 problems.record(Problem::Length { offset, error });
-                continue;
+                return;
             }
         };
         let kind = msg.kind();
@@ -360,10 +449,10 @@ pub fn inspect(bytes: &[u8]) -> Inspection {
                 });
             }
             locates[usize::from(locate)] = id;
-            continue;
+            return;
         }
         let Some(update) = decode::update(&msg) else {
-            continue;
+            return;
         };
         let Some(symbol) = locates[usize::from(locate)] else {
             problems.record(Problem::UnmappedLocate {
@@ -371,11 +460,11 @@ pub fn inspect(bytes: &[u8]) -> Inspection {
                 kind,
                 locate,
             });
-            continue;
+            return;
         };
         let Ok(update) = update else {
             problems.record(Problem::BadCode { offset, kind });
-            continue;
+            return;
         };
         if let Message::StockTradingAction { trading_state, .. } = msg {
             states[symbol.index()] = Some(trading_state);
@@ -392,7 +481,7 @@ pub fn inspect(bytes: &[u8]) -> Inspection {
                 error,
             }),
         }
-    }
+    })?;
 
     let mut symbols: Vec<SymbolSummary> = ids
         .iter()
@@ -409,13 +498,14 @@ pub fn inspect(bytes: &[u8]) -> Inspection {
         })
         .collect();
     symbols.sort_by(|a, b| a.name.cmp(&b.name));
-    Inspection {
-        bytes: bytes.len() as u64,
+    Ok(Inspection {
+        bytes,
         messages: by_type.iter().sum(),
         by_type,
         symbols,
         problems,
-    }
+        desync_bytes,
+    })
 }
 
 /// The file's stock directory: every distinct ticker, numbered in order of appearance.
@@ -426,15 +516,18 @@ struct Directory {
 }
 
 impl Directory {
-    fn scan(bytes: &[u8]) -> Directory {
+    fn scan(
+        passes: &mut impl FnMut(&mut dyn FnMut(FrameItem<'_>)) -> io::Result<u64>,
+    ) -> io::Result<Directory> {
         let mut dir = Directory {
             by_name: HashMap::new(),
             names: Vec::new(),
         };
         // Framing errors are the second pass's to report; a truncation ends both.
-        for frame in Framer::new(bytes).flatten() {
+        passes(&mut |frame| {
+            let Ok(frame) = frame else { return };
             if frame.bytes.first() != Some(&b'R') {
-                continue;
+                return;
             }
             if let Ok(Message::StockDirectory { stock, .. }) = itch::decode(frame.bytes)
                 && dir.names.len() < LOCATES
@@ -443,8 +536,8 @@ impl Directory {
                 dir.by_name.insert(*stock, SymbolId(dir.names.len() as u16));
                 dir.names.push(*stock);
             }
-        }
-        dir
+        })?;
+        Ok(dir)
     }
 }
 
@@ -498,7 +591,15 @@ impl Inspection {
     /// symbol. Problems are [`Inspection::problems_text`]'s.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "{} messages in {} bytes", self.messages, self.bytes);
+        let _ = write!(out, "{} messages in {} bytes", self.messages, self.bytes);
+        if self.desync_bytes > 0 {
+            let _ = write!(
+                out,
+                " ({} skipped where the framing was lost)",
+                self.desync_bytes
+            );
+        }
+        out.push('\n');
         let _ = writeln!(out, "messages by type:");
         for &k in &MESSAGE_KINDS {
             let n = self.by_type[usize::from(k)];
@@ -729,11 +830,13 @@ mod tests {
         put(&mut short_add, add(1, 7, b'B', 1, 1));
         short_add[1] = 35; // an 'A' one byte short
         bytes.extend_from_slice(&short_add[..37]);
-        bytes.extend_from_slice(&[0, 3, b'Z', 1, 2]); // unknown type
+        // Each bad message has four good ones after it, so the framer trusts its prefix
+        // (next to another bad one it would be a desync).
         put(&mut bytes, add(1, 8, b'x', 1, 1)); // side 'x'
         put(&mut bytes, add(9, 9, b'B', 1, 1)); // locate 9 unmapped
         put(&mut bytes, executed(1, 99, 1)); // unknown reference
         put(&mut bytes, add(1, 1, b'B', 100, 10_000));
+        bytes.extend_from_slice(&[0, 3, b'Z', 1, 2]); // unknown type
         put(&mut bytes, add(1, 1, b'S', 100, 20_000)); // duplicate reference
         put(
             &mut bytes,
@@ -769,10 +872,10 @@ mod tests {
         assert_eq!(first("ZERO_LENGTH").offset(), at[1]);
         assert_eq!(first("WRONG_LENGTH").offset(), at[2]);
         assert_eq!(first("WRONG_LENGTH").message_type(), Some(b'A'));
-        assert_eq!(first("UNKNOWN_TYPE").offset(), at[3]);
-        assert_eq!(first("BAD_CODE").offset(), at[4]);
-        assert_eq!(first("UNMAPPED_LOCATE").offset(), at[5]);
-        assert_eq!(first("UNKNOWN_REF").offset(), at[6]);
+        assert_eq!(first("UNKNOWN_TYPE").offset(), at[7]);
+        assert_eq!(first("BAD_CODE").offset(), at[3]);
+        assert_eq!(first("UNMAPPED_LOCATE").offset(), at[4]);
+        assert_eq!(first("UNKNOWN_REF").offset(), at[5]);
         assert_eq!(first("DUPLICATE_REF").offset(), at[8]);
         assert_eq!(first("EXCESS_SHARES").offset(), at[11]);
         let end = at[11] + 2 + 31;
@@ -811,14 +914,14 @@ mod tests {
         assert!(
             text.contains(&format!(
                 "day.itch: offset {}: UNKNOWN_REF: type 'E': no live order has this reference; skipped\n",
-                at[6]
+                at[5]
             )),
             "{text}"
         );
         assert!(
             text.contains(&format!(
                 "day.itch: offset {}: UNKNOWN_TYPE: type 'Z': not an ITCH 5.0 type; skipped\n",
-                at[3]
+                at[7]
             )),
             "{text}"
         );
@@ -1003,7 +1106,7 @@ mod tests {
             }
             let len = cut.index(bytes.len() + 1);
             let got = never_panics_and_adds_up(&bytes[..len])?;
-            let framed_to_end = Framer::new(&bytes[..len]).all(|f| f.is_ok() || matches!(f, Err(FrameError::ZeroLength { .. })));
+            let framed_to_end = Framer::new(&bytes[..len]).all(|f| f.is_ok() || matches!(f, Err(FrameError::ZeroLength { .. } | FrameError::Desync { .. })));
             let truncated = got.problems.get("TRUNCATED_MESSAGE").is_some()
                 || got.problems.get("TRUNCATED_LENGTH").is_some();
             prop_assert_eq!(truncated, !framed_to_end);

@@ -15,12 +15,11 @@ use tickpipe::feed::mold::Session;
 use tickpipe::feed::replay::{Input, Pacing};
 use tickpipe::feed::sample::{SampleSpec, generate};
 use tickpipe::feed::server::{DropPolicy, FeedServer, SendRate, ServerConfig};
-use tickpipe::inspect::inspect;
+use tickpipe::inspect;
 use tickpipe::report::ReportFile;
 use tickpipe::runtime::pipeline::{Pipeline, PipelineSpec};
 use tickpipe::runtime::topology::Topology;
 use tickpipe::sys::StopSignal;
-use tickpipe::sys::mmap::MappedFile;
 
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -411,13 +410,27 @@ fn feed_server(args: FeedServerArgs) -> Result<ExitCode> {
         args.dest,
         server.request_addr()
     );
-    let stats = server.run(bytes.bytes(), args.dest, &stop)?;
+    let stats = server.run(&bytes, args.dest, &stop)?;
     println!(
         "{}",
         serde_json::to_string_pretty(&stats).expect("stats always serialise")
     );
     if let Some(e) = &stats.truncated_input {
         eprintln!("warning: the input ends inside a message ({e}); what came before it was played");
+    }
+    if stats.skipped_input_bytes > 0 {
+        eprintln!(
+            "warning: {} bytes of the input were skipped where its framing was lost (a corrupted length prefix)",
+            stats.skipped_input_bytes
+        );
+    }
+    // A destination that refuses everything must not look like a feed delivered.
+    if stats.send_errors > 0 {
+        eprintln!(
+            "error: {} datagram(s) could not be sent (to {} or to re-requesters)",
+            stats.send_errors, args.dest
+        );
+        return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -439,17 +452,7 @@ fn probability(s: &str) -> Result<f64, String> {
 fn inspect_file(args: InspectArgs) -> Result<ExitCode> {
     let path = &args.file;
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let len = file
-        .metadata()
-        .with_context(|| format!("reading {}", path.display()))?
-        .len();
-    // An empty file holds no messages; mmap refuses a zero length, so it is not mapped.
-    let mapped = if len == 0 {
-        None
-    } else {
-        Some(MappedFile::map(&file).with_context(|| format!("mapping {}", path.display()))?)
-    };
-    let inspection = inspect(mapped.as_ref().map_or(&[], MappedFile::bytes));
+    let inspection = inspect::inspect_file(file).with_context(|| path.display().to_string())?;
     let text = if args.json {
         serde_json::to_string_pretty(&inspection.to_json())
             .expect("an inspection always serialises")

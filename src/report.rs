@@ -333,7 +333,7 @@ impl RunReport {
             .collect();
         let money = self.money().ok();
         let venue = &self.venue.stats;
-        json!({
+        let mut report = json!({
             "input": self.meta.input,
             "topology": self.meta.topology,
             "shards": self.meta.shards,
@@ -412,7 +412,12 @@ impl RunReport {
             "failures": self.failures.iter().map(|f| json!({
                 "runner": f.runner, "stage": f.stage, "message": f.message,
             })).collect::<Vec<_>>(),
-        })
+        });
+        // Added after: one more key in the literal above passes json!'s recursion limit.
+        report["resyncs"] = json!(self.source.resyncs);
+        report["resync_bytes"] = json!(self.source.resync_bytes);
+        report["resync_samples"] = json!(self.source.resync_samples);
+        report
     }
 
     /// The report as the CLI prints it.
@@ -490,6 +495,16 @@ impl RunReport {
                 "    byte offset {}: timestamp {} ns, stamped {} ns",
                 s.offset, s.timestamp_ns, s.stamped_ns
             )?;
+        }
+        if self.source.resyncs > 0 {
+            writeln!(
+                o,
+                "  resyncs      {} (framing lost), {} bytes skipped to find it again",
+                self.source.resyncs, self.source.resync_bytes
+            )?;
+            for s in &self.source.resync_samples {
+                writeln!(o, "    {}", s.reason)?;
+            }
         }
         let f = &self.shard.features;
         writeln!(

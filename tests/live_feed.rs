@@ -61,6 +61,19 @@ fn live_run(
     receive: Receive,
     tweak: impl FnOnce(&mut LiveConfig),
 ) -> LiveRun {
+    live_run_after(topology, shards, messages, server, receive, tweak, |_| {})
+}
+
+/// [`live_run`], calling `before_play` with the feed address before the server starts.
+fn live_run_after(
+    topology: &str,
+    shards: usize,
+    messages: u64,
+    server: ServerConfig,
+    receive: Receive,
+    tweak: impl FnOnce(&mut LiveConfig),
+    before_play: impl FnOnce(SocketAddr),
+) -> LiveRun {
     let bytes = generate(&SampleSpec {
         messages,
         ..SampleSpec::default_session()
@@ -74,6 +87,7 @@ fn live_run(
     let dest = pipeline
         .feed_addr()
         .expect("a live pipeline has a feed address");
+    before_play(dest);
     let stop = Arc::new(StopSignal::new());
     let server_stop = Arc::clone(&stop);
     let thread = std::thread::spawn(move || server.run(&bytes, dest, &server_stop));
@@ -123,6 +137,37 @@ fn assert_same_as_replay(live: &LiveRun, replay: &RunReport) {
             replay.shard.risk.fills
         ),
         "the live run decided differently from the replay"
+    );
+}
+
+#[test]
+fn a_forged_end_of_session_ahead_of_the_stream_does_not_end_the_session() {
+    let replay = common::run("pipelines/fused.toml", 1, MESSAGES);
+    let forged_at = MESSAGES / 2;
+    let live = live_run_after(
+        "pipelines/fused.toml",
+        1,
+        MESSAGES,
+        server_config(DropPolicy::EveryKth(40), u64::MAX),
+        unicast(),
+        |_| {},
+        |dest| {
+            let forger = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let forged = PacketBuilder::new(session(), 1400).end_of_session(forged_at);
+            forger.send_to(&forged, dest).unwrap();
+        },
+    );
+    assert_same_as_replay(&live, &replay);
+    let feed = live.feed();
+    assert_eq!(feed.malformed, 1, "{feed:?}");
+    let sample = &feed.malformed_samples[0];
+    assert_eq!(
+        (sample.socket, sample.datagram, sample.kind),
+        ("feed", 1, "end_unconfirmed")
+    );
+    assert!(
+        sample.detail.contains(&format!("message {forged_at},")),
+        "{sample:?}"
     );
 }
 

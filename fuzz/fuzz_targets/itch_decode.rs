@@ -31,6 +31,11 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(offset, next);
                 next += PREFIX_LEN as u64;
             }
+            Err(FrameError::Desync { offset, skipped }) => {
+                assert_eq!(offset, next);
+                assert!(skipped > 0);
+                next += skipped;
+            }
             Err(e) => {
                 assert_eq!(e.offset(), next);
                 fatal = true;

@@ -151,12 +151,29 @@ impl FeedStats {
         kind: &'static str,
         detail: impl fmt::Display,
     ) {
+        let at = self.datagram_at(origin);
+        self.malformed_in(at, offset, kind, detail);
+    }
+
+    /// The datagram being handled: its socket and its number on that socket.
+    pub fn datagram_at(&self, origin: Origin) -> (&'static str, u64) {
+        match origin {
+            Origin::Feed => ("feed", self.packets),
+            Origin::Recovery => ("recovery", self.recovery_packets),
+        }
+    }
+
+    /// Counts a malformed datagram found earlier, `(socket, datagram)` as
+    /// [`FeedStats::datagram_at`] gave it then.
+    pub fn malformed_in(
+        &mut self,
+        (socket, datagram): (&'static str, u64),
+        offset: usize,
+        kind: &'static str,
+        detail: impl fmt::Display,
+    ) {
         self.malformed += 1;
         if self.malformed_samples.len() < Self::MALFORMED_SAMPLES {
-            let (socket, datagram) = match origin {
-                Origin::Feed => ("feed", self.packets),
-                Origin::Recovery => ("recovery", self.recovery_packets),
-            };
             self.malformed_samples.push(MalformedPacket {
                 socket,
                 datagram,
@@ -238,8 +255,10 @@ impl LiveSockets {
         };
         let feed = udp(bind)
             .and_then(|s| {
-                // Several receivers on one host may listen to the same group.
-                s.set_reuse_address(true)?;
+                // Several receivers on one host may listen to the same group. Never on
+                // a unicast port: two listeners there would both bind, and the second
+                // would re-request the whole session and trade it a second time.
+                s.set_reuse_address(group.is_some())?;
                 s.set_recv_buffer_size(config.recv_buffer_bytes)?;
                 s.bind(&bind.into())?;
                 Ok(s)
@@ -373,6 +392,7 @@ impl LiveSource {
     /// Receives until end of session, a stop request, or a deadline.
     pub fn run(&mut self) -> Result<(), LiveError> {
         let result = self.receive();
+        self.sequencer.finish();
         self.sequencer.stats_mut().end = Some(match &result {
             Ok(end) => *end,
             Err(LiveError::NoFirstPacket { .. }) => FeedEnd::NoFirstPacket,

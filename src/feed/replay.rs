@@ -1,17 +1,18 @@
-//! File replay: frames an ITCH 5.0 file (read without copying, through mmap) or the
-//! generated sample, as fast as possible or open loop at a fixed rate, and hands each
-//! message to the [`ShardRouter`].
+//! File replay: frames an ITCH 5.0 file (read in blocks into one reused buffer, see
+//! [`FrameReader`]) or the generated sample, as fast as possible or open loop at a fixed
+//! rate, and hands each message to the [`ShardRouter`].
 
+use std::io::Read;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::clock::MonoClock;
-use crate::feed::itch::{FrameError, Framer};
+use crate::feed::itch::{FrameError, FrameReader};
 use crate::feed::live::LiveConfig;
 use crate::feed::router::ShardRouter;
 use crate::feed::sample::{SampleSpec, generate};
 use crate::sys::idle::Idler;
-use crate::sys::mmap::MappedFile;
 use crate::sys::{Progress, StopSignal};
 
 /// Where the market data comes from.
@@ -40,17 +41,30 @@ impl Input {
         }
     }
 
-    /// Maps the file or generates the sample. A live feed has no bytes up front (the
-    /// pipeline opens its sockets instead): asking for them is an error.
-    pub fn load(&self) -> Result<InputBytes, InputError> {
+    /// Opens the file (refusing an empty one: there is nothing to replay) or generates
+    /// the sample. A live feed has no bytes up front (the pipeline opens its sockets
+    /// instead): asking for them is an error.
+    pub fn open(&self) -> Result<ReplayInput, InputError> {
         match self {
             Input::File(path) => {
                 let file = std::fs::File::open(path).map_err(|e| InputError::open(path, e))?;
-                MappedFile::map(&file)
-                    .map(InputBytes::Mapped)
-                    .map_err(|e| InputError::open(path, e))
+                let len = file
+                    .metadata()
+                    .map_err(|e| InputError::open(path, e))?
+                    .len();
+                if len == 0 {
+                    return Err(InputError::open(
+                        path,
+                        std::io::Error::new(std::io::ErrorKind::InvalidData, "file is empty"),
+                    ));
+                }
+                Ok(ReplayInput::File {
+                    file,
+                    path: path.clone(),
+                    len,
+                })
             }
-            Input::Sample(spec) => Ok(InputBytes::Owned(generate(spec))),
+            Input::Sample(spec) => Ok(ReplayInput::Bytes(generate(spec))),
             Input::Live(config) => Err(InputError {
                 path: PathBuf::from(config.describe()),
                 source: std::io::Error::new(
@@ -58,6 +72,24 @@ impl Input {
                     "a live feed has no bytes to replay",
                 ),
             }),
+        }
+    }
+
+    /// The whole input in memory, for a reader that needs all of it at once (the feed
+    /// server answers re-requests from anywhere in the session).
+    pub fn load(&self) -> Result<Vec<u8>, InputError> {
+        match self.open()? {
+            ReplayInput::Bytes(bytes) => Ok(bytes),
+            ReplayInput::File {
+                mut file,
+                path,
+                len,
+            } => {
+                let mut bytes = Vec::with_capacity(len as usize);
+                file.read_to_end(&mut bytes)
+                    .map_err(|e| InputError::open(&path, e))?;
+                Ok(bytes)
+            }
         }
     }
 }
@@ -79,19 +111,17 @@ impl InputError {
     }
 }
 
-/// The bytes being replayed.
-pub enum InputBytes {
-    Mapped(MappedFile),
-    Owned(Vec<u8>),
-}
-
-impl InputBytes {
-    pub fn bytes(&self) -> &[u8] {
-        match self {
-            InputBytes::Mapped(m) => m.bytes(),
-            InputBytes::Owned(v) => v,
-        }
-    }
+/// The input, opened for replay.
+pub enum ReplayInput {
+    /// A file, read front to back through [`FrameReader`]; `len` is its size when opened,
+    /// to tell a file that shrank during the replay from one that ended as expected.
+    File {
+        file: std::fs::File,
+        path: PathBuf,
+        len: u64,
+    },
+    /// The generated sample.
+    Bytes(Vec<u8>),
 }
 
 /// How fast the replay goes.
@@ -112,7 +142,8 @@ const CHECK_EVERY: u64 = 1024;
 
 /// The file-replay source: one per pipeline, on its own runner.
 pub struct ReplaySource {
-    input: Arc<InputBytes>,
+    /// Taken by [`ReplaySource::run`].
+    input: Option<ReplayInput>,
     router: ShardRouter,
     pacing: Pacing,
     /// How to wait for a paced message's due time: the source runner's idle strategy,
@@ -125,7 +156,7 @@ pub struct ReplaySource {
 
 impl ReplaySource {
     pub fn new(
-        input: Arc<InputBytes>,
+        input: ReplayInput,
         router: ShardRouter,
         pacing: Pacing,
         idle: Idler,
@@ -134,7 +165,7 @@ impl ReplaySource {
         stop: Arc<StopSignal>,
     ) -> ReplaySource {
         ReplaySource {
-            input,
+            input: Some(input),
             router,
             pacing,
             idle,
@@ -144,18 +175,56 @@ impl ReplaySource {
         }
     }
 
-    /// Replays until the input ends or a stop is requested. A framing error that leaves
-    /// no way to find the next message (a truncated file) ends the replay with an error
-    /// naming its offset; everything framed before it has been sent.
+    /// Replays until the input ends or a stop is requested. An input that ends short —
+    /// inside a message, or a file that shrank while being read — ends the replay with
+    /// an error naming the offset after the last whole message and why; everything
+    /// framed before it has been sent, so the pipeline drains and reports it.
     pub fn run(&mut self) -> Result<(), String> {
-        let input = Arc::clone(&self.input);
+        let (ended, bytes_read, expected) = match self.input.take() {
+            Some(ReplayInput::File { file, len, .. }) => {
+                let mut reader = FrameReader::new(file);
+                let ended = self.replay(&mut reader);
+                (ended, reader.bytes_read(), len)
+            }
+            Some(ReplayInput::Bytes(bytes)) => {
+                let mut reader = FrameReader::new(bytes.as_slice());
+                let ended = self.replay(&mut reader);
+                (ended, reader.bytes_read(), bytes.len() as u64)
+            }
+            None => return Err("the replay ran twice".into()),
+        };
+        let shrank =
+            format!("the file shrank from {expected} to {bytes_read} bytes while being replayed");
+        match ended {
+            Ended::Stopped => Ok(()),
+            Ended::Inside(e) if bytes_read < expected => Err(format!(
+                "input ended short at byte {}: {shrank}, ending inside a message ({e})",
+                e.offset()
+            )),
+            Ended::Inside(e) => Err(format!(
+                "input ended short at byte {}: it ends inside a message ({e})",
+                e.offset()
+            )),
+            Ended::ReadFailed(e) => Err(format!(
+                "input ended short: reading failed after {bytes_read} bytes: {e}"
+            )),
+            Ended::End if bytes_read < expected => {
+                Err(format!("input ended short at byte {bytes_read}: {shrank}"))
+            }
+            Ended::End => Ok(()),
+        }
+    }
+
+    fn replay<R: Read>(&mut self, reader: &mut FrameReader<R>) -> Ended {
         let interval_ns = match self.pacing {
             Pacing::AsFastAsPossible => None,
             Pacing::Rate { messages_per_sec } => Some(1e9 / messages_per_sec),
         };
         let start = self.clock.now_ns();
+        let mut sent = 0u64;
         let mut since_check = 0u64;
-        for (sent, item) in Framer::new(input.bytes()).enumerate() {
+        let mut inside = None;
+        let framed = reader.for_each(|item| {
             let ts_recv = match interval_ns {
                 None => self.clock.now_ns(),
                 Some(interval) => {
@@ -166,21 +235,27 @@ impl ReplaySource {
                         // behind it (at 10 msgs/s, the next check would be 100 s away).
                         if self.stop.should_stop() {
                             self.router.stats_mut().stopped_early = true;
-                            self.progress.add(since_check);
-                            return Ok(());
+                            return ControlFlow::Break(());
                         }
                         self.idle.idle();
                     }
                     due
                 }
             };
+            sent += 1;
             match item {
                 Ok(frame) => self.router.route(frame.offset, frame.bytes, ts_recv),
                 Err(e @ FrameError::ZeroLength { .. }) => self
                     .router
                     .stats_mut()
                     .skip(e.offset(), || format!("byte {e}")),
-                Err(e) => return Err(format!("input ends inside a message: byte {e}")),
+                Err(FrameError::Desync { offset, skipped }) => {
+                    self.router.stats_mut().resync(offset, skipped)
+                }
+                Err(e) => {
+                    inside = Some(e);
+                    return ControlFlow::Break(());
+                }
             }
             since_check += 1;
             if since_check == CHECK_EVERY {
@@ -188,15 +263,32 @@ impl ReplaySource {
                 since_check = 0;
                 if self.stop.should_stop() {
                     self.router.stats_mut().stopped_early = true;
-                    break;
+                    return ControlFlow::Break(());
                 }
             }
-        }
+            ControlFlow::Continue(())
+        });
         self.progress.add(since_check);
-        Ok(())
+        match (framed, inside) {
+            (Err(e), _) => Ended::ReadFailed(e),
+            (Ok(_), Some(e)) => Ended::Inside(e),
+            (Ok(ControlFlow::Break(())), None) => Ended::Stopped,
+            (Ok(ControlFlow::Continue(())), None) => Ended::End,
+        }
     }
 
     pub fn router(&self) -> &ShardRouter {
         &self.router
     }
+}
+
+/// How a replay's framing ended.
+enum Ended {
+    /// The input ran out after a whole message.
+    End,
+    /// A stop was requested.
+    Stopped,
+    /// The input ends inside a message (a truncation).
+    Inside(FrameError),
+    ReadFailed(std::io::Error),
 }

@@ -68,6 +68,14 @@ pub struct SourceStats {
     pub skipped: u64,
     /// The first skipped messages (at most [`SourceStats::SKIP_SAMPLES`]), for the report.
     pub skipped_samples: Vec<Skipped>,
+    /// Times the framing was lost (a length prefix that did not match its message type)
+    /// and found again.
+    pub resyncs: u64,
+    /// Bytes passed over while resynchronising: none of them was routed.
+    pub resync_bytes: u64,
+    /// The first resyncs (at most [`SourceStats::SKIP_SAMPLES`]): the offset of the
+    /// prefix that lost the framing, and the bytes skipped.
+    pub resync_samples: Vec<Skipped>,
     /// Feed-integrity notices sent: times every symbol was marked stale.
     pub stale_notices: u64,
     /// Messages stamped before the event time already reached, restamped to it.
@@ -89,6 +97,9 @@ impl Default for SourceStats {
             untracked: 0,
             skipped: 0,
             skipped_samples: Vec::new(),
+            resyncs: 0,
+            resync_bytes: 0,
+            resync_samples: Vec::new(),
             stale_notices: 0,
             time_regressions: Restamps::default(),
             max_time_regression_ns: 0,
@@ -110,6 +121,21 @@ impl SourceStats {
             self.skipped_samples.push(Skipped {
                 offset,
                 reason: reason(),
+            });
+        }
+    }
+
+    /// Counts a resynchronisation: the framing was lost at `offset` and found again
+    /// `skipped` bytes later.
+    pub fn resync(&mut self, offset: u64, skipped: u64) {
+        self.resyncs += 1;
+        self.resync_bytes += skipped;
+        if self.resync_samples.len() < Self::SKIP_SAMPLES {
+            self.resync_samples.push(Skipped {
+                offset,
+                reason: format!(
+                    "byte offset {offset}: length prefix does not match its message type; {skipped} bytes skipped to resynchronise"
+                ),
             });
         }
     }

@@ -146,7 +146,12 @@ pub struct ServerStats {
     pub bad_requests: u64,
     pub retransmitted_packets: u64,
     pub retransmitted_messages: u64,
+    /// Datagrams the kernel refused to send (feed, heartbeats, end of session and
+    /// re-request answers): any is a failure of the run.
     pub send_errors: u64,
+    /// Bytes of input passed over to resynchronise the framing after a length prefix
+    /// that did not match its message; nothing in them was sent.
+    pub skipped_input_bytes: u64,
     /// The input ended inside a message: what came before it was served.
     pub truncated_input: Option<String>,
     /// A stop request ended the run before end of session was sent.
@@ -210,7 +215,6 @@ impl FeedServer {
             index: &index,
             feed: &feed,
             requests: &self.requests,
-            destination,
             builder: PacketBuilder::new(self.config.session, self.config.max_packet_bytes),
             answer: PacketBuilder::new(self.config.session, self.config.max_packet_bytes),
             request_buf: [0; 64],
@@ -252,6 +256,10 @@ fn feed_socket(
                 s.set_multicast_ttl_v4(1)?;
             }
             s.bind(&local.into())?;
+            // Connected, so a unicast destination with nothing listening fails the next
+            // send with ECONNREFUSED (an unconnected socket never hears of it) and the
+            // failure is counted instead of the feed looking delivered.
+            s.connect(&destination.into())?;
             Ok(UdpSocket::from(s))
         })
         .map_err(|source| ServerError::Socket {
@@ -312,6 +320,7 @@ fn index(input: &[u8], stats: &mut ServerStats) -> Vec<u64> {
         match item {
             Ok(frame) => offsets.push(frame.offset),
             Err(FrameError::ZeroLength { offset }) => offsets.push(offset),
+            Err(FrameError::Desync { skipped, .. }) => stats.skipped_input_bytes += skipped,
             Err(e) => {
                 stats.truncated_input = Some(e.to_string());
                 break;
@@ -328,7 +337,6 @@ struct Play<'a> {
     index: &'a [u64],
     feed: &'a UdpSocket,
     requests: &'a UdpSocket,
-    destination: SocketAddr,
     /// The feed's packets.
     builder: PacketBuilder,
     /// Re-request answers, built while a feed packet waits for its due time.
@@ -394,7 +402,7 @@ impl Play<'_> {
                 self.stats.dropped_messages += count;
             } else {
                 let bytes = self.builder.bytes();
-                if self.feed.send_to(bytes, self.destination).is_err() {
+                if self.feed.send(bytes).is_err() {
                     self.stats.send_errors += 1;
                 }
                 self.last_send = Instant::now();
@@ -444,7 +452,7 @@ impl Play<'_> {
     }
 
     fn send_control(&mut self, bytes: &[u8]) {
-        if self.feed.send_to(bytes, self.destination).is_err() {
+        if self.feed.send(bytes).is_err() {
             self.stats.send_errors += 1;
         }
         self.last_send = Instant::now();
@@ -531,11 +539,15 @@ mod tests {
     }
 
     /// `n` length-prefixed 8-byte messages, message `i` holding sequence number `i`.
+    /// `n` ITCH order deletes, each carrying its sequence number as its order reference.
     fn input(n: u64) -> Vec<u8> {
         let mut out = Vec::new();
         for seq in 1..=n {
-            out.extend_from_slice(&8u16.to_be_bytes());
-            out.extend_from_slice(&seq.to_be_bytes());
+            let msg = crate::feed::itch::Message::OrderDelete {
+                header: crate::feed::itch::Header::default(),
+                order_ref: seq,
+            };
+            crate::feed::itch::encode_framed(&msg, &mut out).unwrap();
         }
         out
     }
@@ -544,8 +556,9 @@ mod tests {
         ServerConfig {
             session: session(),
             request_listen: "127.0.0.1:0".parse().unwrap(),
-            // Header plus seven 10-byte blocks: 7 messages a packet (72 is the minimum).
-            max_packet_bytes: 20 + 7 * 10 + 5,
+            // Header plus seven 21-byte blocks (an order delete and its length): 7
+            // messages a packet.
+            max_packet_bytes: 20 + 7 * 21 + 5,
             rate: SendRate::AsFastAsPossible,
             drops: DropPolicy::EveryKth(3),
             retransmit_window: 1000,
@@ -564,7 +577,7 @@ mod tests {
     fn sequences(bytes: &[u8]) -> Vec<u64> {
         let p = Packet::parse(bytes).unwrap();
         p.messages()
-            .map(|m| u64::from_be_bytes(m.try_into().unwrap()))
+            .map(|m| u64::from_be_bytes(m[11..].try_into().unwrap()))
             .collect()
     }
 

@@ -5,8 +5,9 @@ use super::{Stamp, Stamped};
 /// One ITCH message as framed by the source, before decoding.
 ///
 /// The bytes travel inside the slot (64 bytes, one cache line) rather than as an offset
-/// into the mapped file: the consumer then needs no second cache line to decode, and the
-/// same frame serves a live UDP feed whose packet buffer is reused once it is framed.
+/// into the source's buffer: the consumer then needs no second cache line to decode, and
+/// the source may reuse its buffer (a file's read block, a live UDP packet) once the
+/// message is framed.
 /// The source has already checked the length against the message type, so every frame
 /// decodes; the event time is inside the message, so only the receive time rides here.
 #[repr(C, align(64))]

@@ -18,7 +18,7 @@ use super::topology::{EdgeKind, ShardRunner, StageId, Topology};
 use crate::clock::MonoClock;
 use crate::config::Config;
 use crate::feed::live::{FeedStats, LiveConfig, LiveError, LiveSockets, LiveSource};
-use crate::feed::replay::{Input, InputBytes, InputError, Pacing, ReplaySource};
+use crate::feed::replay::{Input, InputError, Pacing, ReplayInput, ReplaySource};
 use crate::feed::router::ShardRouter;
 use crate::latency::LatencyRecorder;
 use crate::msg::{ExecReport, Features, MarketEvent, RawFrame, Signal, VenueCommand};
@@ -124,7 +124,7 @@ impl Pipeline {
         // Sockets open before any thread starts, so a bad address fails the start.
         let feed = match &input {
             Input::Live(config) => Feed::Live(config, LiveSockets::open(config)?),
-            Input::File(_) | Input::Sample(_) => Feed::Replay(Arc::new(input.load()?)),
+            Input::File(_) | Input::Sample(_) => Feed::Replay(input.open()?),
         };
         let feed_addr = match &feed {
             Feed::Live(_, sockets) => Some(sockets.listen_addr()),
@@ -251,8 +251,8 @@ impl Pipeline {
         let router = ShardRouter::new(Arc::clone(&universe), topology.shard_of.clone(), feeds);
         let source_idle = Idler::new(topology.source.idle);
         let source = match feed {
-            Feed::Replay(bytes) => Source::Replay(Box::new(ReplaySource::new(
-                bytes,
+            Feed::Replay(input) => Source::Replay(Box::new(ReplaySource::new(
+                input,
                 router,
                 pacing,
                 source_idle,
@@ -388,7 +388,7 @@ impl Pipeline {
 
 /// The input, opened: bytes to replay, or a live feed's bound sockets.
 enum Feed<'a> {
-    Replay(Arc<InputBytes>),
+    Replay(ReplayInput),
     Live(&'a LiveConfig, LiveSockets),
 }
 

@@ -28,8 +28,6 @@ pub mod alloc_count;
 pub mod edge;
 #[cfg(not(loom))]
 pub mod idle;
-#[cfg(not(loom))]
-pub mod mmap;
 
 pub use close::CloseFlag;
 pub use latch::{TradingLatch, TradingState};

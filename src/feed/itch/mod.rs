@@ -13,6 +13,7 @@
 mod codec;
 mod frame;
 mod message;
+mod reader;
 mod wire;
 
 #[cfg(test)]
@@ -22,8 +23,11 @@ pub(crate) mod testing;
 
 pub(crate) use codec::Kind;
 pub use codec::{DecodeError, EncodeError, LengthError, check_length, decode, encode};
-pub use frame::{Frame, FrameError, Framer, PREFIX_LEN, encode_framed};
+pub use frame::{
+    Carry, Frame, FrameError, Framer, MAX_LOOKAHEAD, PREFIX_LEN, RESYNC_RUN, encode_framed,
+};
 pub use message::{HEADER_LEN, Header, MAX_TIMESTAMP, MESSAGE_KINDS, Message, message_len};
+pub use reader::{BLOCK, FrameReader};
 
 /// The stock locate of a message; `None` if `msg` is shorter than a header.
 #[inline]

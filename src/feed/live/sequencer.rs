@@ -19,6 +19,13 @@
 //! packet more than `max_gap` ahead of `expected` is believed only when the next such
 //! packet agrees with it (a lone one is most likely corrupt). Once believed, a gap that
 //! wide is given up at once rather than re-requested: the receiver is that far behind.
+//!
+//! End of session ends the run, so it needs the same proof. One whose number is ahead
+//! of what has been applied is believed only when a second end of session agrees with
+//! it (the server repeats it while it lingers); until then it opens no gap and ends
+//! nothing, since one forged packet would otherwise cut the session short. Once
+//! believed, the messages before it are recovered like any gap before the run ends. One
+//! never confirmed is counted as malformed (`end_unconfirmed`) with its number.
 
 use super::FeedStats;
 use super::reorder::{Held, Refused, Reorder};
@@ -82,6 +89,13 @@ struct Asked {
     at_ns: u64,
 }
 
+/// An end of session not yet believed, and the datagram it came in.
+#[derive(Copy, Clone, Debug)]
+struct EndAhead {
+    sequence: u64,
+    datagram: (&'static str, u64),
+}
+
 /// Where the applied stream stands.
 struct Cursor {
     expected: u64,
@@ -95,8 +109,10 @@ pub struct Sequencer {
     limits: Limits,
     cursor: Cursor,
     high_water: u64,
-    /// The end-of-session packet's sequence number, once seen.
+    /// The end-of-session packet's sequence number, once believed.
     end: Option<u64>,
+    /// An end of session ahead of what was applied, waiting for a second to agree.
+    end_ahead: Option<EndAhead>,
     /// First sequence number of the last packet seen beyond `max_gap`, not yet believed.
     far: Option<u64>,
     hole: Option<Hole>,
@@ -118,6 +134,7 @@ impl Sequencer {
             },
             high_water: 1,
             end: None,
+            end_ahead: None,
             far: None,
             hole: None,
             asked: None,
@@ -184,28 +201,68 @@ impl Sequencer {
                     self.note_known(sequence, sequence);
                 }
             }
-            PacketKind::EndOfSession => {
-                if self.end.is_none() && sequence < self.cursor.expected {
-                    let received = self.cursor.expected - 1;
-                    self.stats.malformed(
-                        origin,
-                        10,
-                        "end_before_received",
-                        format_args!(
-                            "byte 10: end of session at message {sequence}, but messages up to {received} were received"
-                        ),
-                    );
-                    return;
-                }
-                self.stats.end_of_session += 1;
-                if self.believe(sequence, ts_recv, sink) {
-                    self.note_known(sequence, sequence);
-                    self.end.get_or_insert(sequence);
-                }
-            }
+            PacketKind::EndOfSession => self.on_end(sequence, origin, ts_recv, sink),
             PacketKind::Messages { .. } => {
                 self.on_messages(&packet, datagram, origin, ts_recv, sink)
             }
+        }
+    }
+
+    fn on_end<S: Sink>(&mut self, sequence: u64, origin: Origin, ts_recv: u64, sink: &mut S) {
+        if self.end.is_some() {
+            self.stats.end_of_session += 1;
+            return;
+        }
+        let known = self.high_water.max(self.cursor.expected);
+        if sequence < known {
+            self.stats.malformed(
+                origin,
+                10,
+                "end_before_received",
+                format_args!(
+                    "byte 10: end of session at message {sequence}, but messages up to {} were received",
+                    known - 1
+                ),
+            );
+            return;
+        }
+        self.stats.end_of_session += 1;
+        let confirmed = self.end_ahead.is_some_and(|e| e.sequence == sequence);
+        if sequence > self.cursor.expected && !confirmed {
+            let datagram = self.stats.datagram_at(origin);
+            if let Some(earlier) = self.end_ahead.replace(EndAhead { sequence, datagram }) {
+                self.unconfirmed(earlier);
+            }
+            return;
+        }
+        if let Some(earlier) = self.end_ahead.take()
+            && earlier.sequence != sequence
+        {
+            self.unconfirmed(earlier);
+        }
+        if self.believe(sequence, ts_recv, sink) {
+            self.note_known(sequence, sequence);
+            self.end = Some(sequence);
+        }
+    }
+
+    /// Counts an end of session that no second one confirmed.
+    fn unconfirmed(&mut self, end: EndAhead) {
+        self.stats.malformed_in(
+            end.datagram,
+            10,
+            "end_unconfirmed",
+            format_args!(
+                "byte 10: end of session at message {}, ahead of the stream and never repeated; not believed",
+                end.sequence
+            ),
+        );
+    }
+
+    /// The run is over: an end of session still waiting for confirmation never got it.
+    pub fn finish(&mut self) {
+        if let Some(end) = self.end_ahead.take() {
+            self.unconfirmed(end);
         }
     }
 
@@ -623,12 +680,66 @@ mod tests {
         assert_eq!(s.poll(0, &mut out), None);
         feed(&mut s, &mut out, &b.heartbeat(5));
         assert_eq!(s.poll(0, &mut out), request(3, 2));
+        // Ahead of what was applied: believed when the server's repeat agrees.
+        feed(&mut s, &mut out, &b.end_of_session(5));
         feed(&mut s, &mut out, &b.end_of_session(5));
         assert!(!s.is_done(), "messages 3 and 4 are still missing");
         answer(&mut s, &mut out, &packet(3, 2));
         assert!(s.is_done());
+        s.finish();
         let st = s.stats();
-        assert_eq!((st.heartbeats, st.end_of_session, st.gaps), (2, 1, 1));
+        assert_eq!((st.heartbeats, st.end_of_session, st.gaps), (2, 2, 1));
+        assert_eq!(st.malformed, 0);
+    }
+
+    #[test]
+    fn a_lone_end_of_session_ahead_of_the_stream_ends_nothing() {
+        let (mut s, mut out) = (Sequencer::new(session(), limits()), Out::default());
+        let b = PacketBuilder::new(session(), 1400);
+        feed(&mut s, &mut out, &b.end_of_session(40));
+        feed(&mut s, &mut out, &packet(1, 2));
+        // No gap opened: nothing to re-request up to the forged end.
+        assert_eq!(s.poll(0, &mut out), None);
+        for first in (3..60).step_by(3) {
+            feed(&mut s, &mut out, &packet(first, 3));
+        }
+        assert!(!s.is_done(), "the stream went past message 40");
+        assert_eq!(s.expected(), 60);
+        feed(&mut s, &mut out, &b.end_of_session(60));
+        assert!(s.is_done());
+        s.finish();
+        let st = s.stats();
+        assert_eq!((st.malformed, st.lost, out.stale), (1, 0, 0));
+        assert_eq!(st.malformed_samples[0].kind, "end_unconfirmed");
+        assert_eq!(
+            (
+                st.malformed_samples[0].socket,
+                st.malformed_samples[0].datagram
+            ),
+            ("feed", 1)
+        );
+        assert!(
+            st.malformed_samples[0].detail.contains("message 40,"),
+            "{:?}",
+            st.malformed_samples
+        );
+        assert_eq!(out.sequences(), (1..60).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn an_end_of_session_is_believed_when_repeated_and_its_gap_recovered_first() {
+        let (mut s, mut out) = (Sequencer::new(session(), limits()), Out::default());
+        let b = PacketBuilder::new(session(), 1400);
+        feed(&mut s, &mut out, &packet(1, 2));
+        feed(&mut s, &mut out, &b.end_of_session(6));
+        assert_eq!(s.poll(0, &mut out), None, "one end of session opens no gap");
+        feed(&mut s, &mut out, &b.end_of_session(6));
+        assert_eq!(s.poll(0, &mut out), request(3, 3));
+        assert!(!s.is_done());
+        answer(&mut s, &mut out, &packet(3, 3));
+        assert!(s.is_done());
+        s.finish();
+        assert_eq!(s.stats().malformed, 0);
     }
 
     #[test]

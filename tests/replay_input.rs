@@ -1,0 +1,152 @@
+//! Replaying a file that changes under the replay: it must never crash the process, and
+//! what was accepted before the change is still reported.
+
+mod common;
+
+use std::path::PathBuf;
+
+use tickpipe::feed::itch::Framer;
+use tickpipe::feed::replay::{Input, Pacing};
+use tickpipe::feed::sample::{SampleSpec, generate};
+use tickpipe::runtime::pipeline::Pipeline;
+
+#[test]
+fn a_file_truncated_mid_replay_ends_the_input_at_its_last_whole_message() {
+    let bytes = generate(&SampleSpec {
+        messages: 200_000,
+        ..SampleSpec::default_session()
+    });
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("replay-truncated.itch");
+    std::fs::write(&path, &bytes).unwrap();
+    // Cut inside the message that starts at the middle of the file: ~100 k messages
+    // and 3 MiB in, well past the first reads (1 MiB each) when the cut comes.
+    let offsets: Vec<u64> = Framer::new(&bytes).map(|f| f.unwrap().offset).collect();
+    let cut_frame = offsets.len() / 2;
+    let cut = offsets[cut_frame] + 5;
+
+    let mut spec = common::spec("pipelines/fused.toml", 1, 0);
+    spec.input = Input::File(path.clone());
+    // Slow enough that the cut lands mid-run: 20 k messages in, the replay has read at
+    // most ~1.7 MiB of the 6.5 MiB file.
+    spec.pacing = Pacing::Rate {
+        messages_per_sec: 50_000.0,
+    };
+    let pipeline = Pipeline::start(spec).expect("pipeline starts");
+    common::wait_for(&pipeline, 20_000);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(cut)
+        .unwrap();
+    let report = pipeline.join();
+
+    assert_eq!(
+        report.source.messages, cut_frame as u64,
+        "every whole message was routed"
+    );
+    assert!(!report.source.stopped_early);
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    let failure = &report.failures[0];
+    assert_eq!(failure.runner, "source");
+    assert!(
+        failure.message.starts_with(&format!(
+            "input ended short at byte {}: the file shrank from {} to {cut} bytes while being replayed, ending inside a message",
+            offsets[cut_frame],
+            bytes.len()
+        )),
+        "{}",
+        failure.message
+    );
+    // The report still covers what was accepted: the shards decoded every message.
+    let text = report.to_text();
+    assert!(text.contains("input ended short"), "{text}");
+}
+
+#[test]
+fn a_file_that_shrinks_to_a_message_boundary_is_reported_short() {
+    let bytes = generate(&SampleSpec {
+        messages: 200_000,
+        ..SampleSpec::default_session()
+    });
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("replay-shrunk.itch");
+    std::fs::write(&path, &bytes).unwrap();
+    let offsets: Vec<u64> = Framer::new(&bytes).map(|f| f.unwrap().offset).collect();
+    let cut_frame = offsets.len() / 2;
+    let cut = offsets[cut_frame];
+
+    let mut spec = common::spec("pipelines/fused.toml", 1, 0);
+    spec.input = Input::File(path.clone());
+    spec.pacing = Pacing::Rate {
+        messages_per_sec: 50_000.0,
+    };
+    let pipeline = Pipeline::start(spec).expect("pipeline starts");
+    common::wait_for(&pipeline, 20_000);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(cut)
+        .unwrap();
+    let report = pipeline.join();
+
+    assert_eq!(report.source.messages, cut_frame as u64);
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    assert_eq!(
+        report.failures[0].message,
+        format!(
+            "input ended short at byte {cut}: the file shrank from {} to {cut} bytes while being replayed",
+            bytes.len()
+        )
+    );
+}
+
+#[test]
+fn a_corrupted_length_prefix_costs_one_message_and_its_bytes_exactly() {
+    let mut bytes = generate(&SampleSpec {
+        messages: 50_000,
+        ..SampleSpec::default_session()
+    });
+    let offsets: Vec<u64> = Framer::new(&bytes).map(|f| f.unwrap().offset).collect();
+    let (at, next) = (offsets[30_000], offsets[30_001]);
+    // The high byte set: the prefix claims 256 bytes more than its message has.
+    bytes[at as usize] = 1;
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("replay-desync.itch");
+    std::fs::write(&path, &bytes).unwrap();
+
+    let report = replay(path);
+    // The same session with that message cut out cleanly.
+    let mut without = bytes.clone();
+    without.drain(at as usize..next as usize);
+    let clean = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("replay-desync-clean.itch");
+    std::fs::write(&clean, &without).unwrap();
+    let expected = replay(clean);
+
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    // Every message after the resync point was decoded and applied as in the clean run.
+    assert_eq!(report.shard.decode, expected.shard.decode);
+    assert_eq!(report.shard.features.books, expected.shard.features.books);
+    assert_eq!(report.digest(), expected.digest());
+    let source = &report.source;
+    assert_eq!((source.resyncs, source.resync_bytes), (1, next - at));
+    assert_eq!(source.resync_samples[0].offset, at);
+    assert_eq!(source.messages, 50_000 - 1);
+    assert_eq!(source.bytes, bytes.len() as u64 - (next - at));
+    let json = report.to_json();
+    assert_eq!(json["resyncs"], 1);
+    assert_eq!(json["resync_bytes"], next - at);
+    let text = report.to_text();
+    assert!(
+        text.contains(&format!(
+            "resyncs      1 (framing lost), {} bytes skipped to find it again",
+            next - at
+        )),
+        "{text}"
+    );
+}
+
+fn replay(path: PathBuf) -> tickpipe::report::RunReport {
+    let mut spec = common::spec("pipelines/fused.toml", 1, 0);
+    spec.input = Input::File(path);
+    Pipeline::start(spec).expect("pipeline starts").join()
+}
