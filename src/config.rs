@@ -108,9 +108,16 @@ pub fn read_toml<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, ConfigE
         path: path.to_path_buf(),
         source,
     })?;
+    // The parser quotes the offending line of the file: escape it line by line, so a
+    // control byte in the file cannot reach the terminal while the caret layout stays.
     toml::from_str(&text).map_err(|e| ConfigError::Parse {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        message: e
+            .to_string()
+            .lines()
+            .map(escape)
+            .collect::<Vec<_>>()
+            .join("\n"),
     })
 }
 
@@ -250,6 +257,19 @@ mod tests {
             Ok(_) => Vec::new(),
             Err(found) => found.iter().map(Problem::to_string).collect(),
         }
+    }
+
+    #[test]
+    fn a_line_of_the_file_quoted_in_a_parse_error_is_escaped() {
+        let dir = std::env::temp_dir().join(format!("tickpipe-parse-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bad.toml");
+        std::fs::write(&path, "[symbols]\ntickers = [\"A\u{7}\" \n").unwrap();
+        let err = read_toml::<toml::Value>(&path).unwrap_err().to_string();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(!err.contains('\u{7}'), "{err:?}");
+        assert!(err.contains("\\x07"), "{err:?}");
+        assert!(err.lines().count() > 1, "the caret layout stays: {err:?}");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use tickpipe::config::Config;
 use tickpipe::feed::live::LiveConfig;
 use tickpipe::feed::mold::Session;
 use tickpipe::feed::replay::{Input, Pacing};
-use tickpipe::feed::sample::{SampleSpec, generate};
+use tickpipe::feed::sample::{MAX_MESSAGES, SampleSpec, generate};
 use tickpipe::feed::server::{DropPolicy, FeedServer, SendRate, ServerConfig};
 use tickpipe::inspect;
 use tickpipe::report::ReportFile;
@@ -63,8 +63,9 @@ enum Command {
     /// it lingers for late re-requests. It can drop message packets on purpose, to test
     /// a receiver's recovery; re-request answers are never dropped. Point
     /// `tickpipe run --live FILE` at it (config/live-loopback.toml matches the
-    /// defaults below). Exit status: 0 when the whole session was played, 2 on bad
-    /// arguments or a socket that cannot be opened.
+    /// defaults below). Exit status: 0 when the whole session was played, 1 when any
+    /// datagram could not be sent, 2 on bad arguments or a socket that cannot be opened,
+    /// 3 when the statistics could not be written to stdout.
     FeedServer(FeedServerArgs),
     /// Summarise an ITCH 5.0 file: message counts by type, each symbol's final best bid
     /// and ask and trading state, and anything malformed.
@@ -80,7 +81,8 @@ enum Command {
     /// reported on stderr as `FILE: offset N: CODE: type 'A': detail` for the first few of
     /// each kind; inspection goes on wherever the framing still lines up. Exit status: 0
     /// if the file is clean, 1 if any problem was found (the summary still prints), 2 if
-    /// the file cannot be read.
+    /// the file cannot be read or is empty, 3 if the summary could not be written to
+    /// stdout (a full disk; a reader that closes the pipe early is not an error).
     Inspect(InspectArgs),
 }
 
@@ -145,8 +147,9 @@ struct FeedServerArgs {
     /// it, the bundled sample session is generated and played.
     #[arg(long, value_name = "FILE")]
     input: Option<PathBuf>,
-    /// Without --input: messages in the generated sample session.
-    #[arg(long, value_name = "N", conflicts_with = "input")]
+    /// Without --input: messages in the generated sample session, at most 100 000 000 (it
+    /// is built in memory first, about 33 bytes a message).
+    #[arg(long, value_name = "N", conflicts_with = "input", value_parser = generate_messages)]
     messages: Option<u64>,
     /// MoldUDP64 session name, 1 to 10 printable ASCII characters.
     #[arg(long, value_name = "NAME", default_value = "TICKPIPE01")]
@@ -404,32 +407,37 @@ fn feed_server(args: FeedServerArgs) -> Result<ExitCode> {
     let handler_stop = Arc::clone(&stop);
     ctrlc::set_handler(move || handler_stop.request_stop())
         .context("installing the SIGINT/SIGTERM handler")?;
-    eprintln!(
-        "tickpipe feed-server: {} to {}, re-requests on {}",
+    say(format_args!(
+        "tickpipe feed-server: {} to {}, re-requests on {}\n",
         input.describe(),
         args.dest,
         server.request_addr()
-    );
+    ));
     let stats = server.run(&bytes, args.dest, &stop)?;
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&stats).expect("stats always serialise")
-    );
+    let json = serde_json::to_string_pretty(&stats).expect("stats always serialise") + "\n";
+    if let Err(e) = print_report(&json) {
+        say(format_args!(
+            "error: writing the feed statistics to stdout: {e}\n"
+        ));
+        return Ok(ExitCode::from(3));
+    }
     if let Some(e) = &stats.truncated_input {
-        eprintln!("warning: the input ends inside a message ({e}); what came before it was played");
+        say(format_args!(
+            "warning: the input ends inside a message ({e}); what came before it was played\n"
+        ));
     }
     if stats.skipped_input_bytes > 0 {
-        eprintln!(
-            "warning: {} bytes of the input were skipped where its framing was lost (a corrupted length prefix)",
+        say(format_args!(
+            "warning: {} bytes of the input were skipped where its framing was lost (a corrupted length prefix)\n",
             stats.skipped_input_bytes
-        );
+        ));
     }
     // A destination that refuses everything must not look like a feed delivered.
     if stats.send_errors > 0 {
-        eprintln!(
-            "error: {} datagram(s) could not be sent (to {} or to re-requesters)",
+        say(format_args!(
+            "error: {} datagram(s) could not be sent (to {} or to re-requesters)\n",
             stats.send_errors, args.dest
-        );
+        ));
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
@@ -461,13 +469,16 @@ fn inspect_file(args: InspectArgs) -> Result<ExitCode> {
         inspection.to_text()
     };
     // A reader that stops early (`| head`) is not an error.
-    match std::io::stdout().lock().write_all(text.as_bytes()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            return Err(e).context("writing to stdout");
-        }
-        _ => {}
+    if let Err(e) = print_report(&text) {
+        say(format_args!(
+            "error: writing the inspection to stdout: {e}\n"
+        ));
+        return Ok(ExitCode::from(3));
     }
-    eprint!("{}", inspection.problems_text(&path.display().to_string()));
+    say(format_args!(
+        "{}",
+        inspection.problems_text(&path.display().to_string())
+    ));
     Ok(if inspection.is_clean() {
         ExitCode::SUCCESS
     } else {
@@ -500,15 +511,11 @@ fn replay_rate(s: &str) -> Result<f64, String> {
     }
 }
 
-/// Most messages `generate --messages` accepts: the session is built in memory, about
-/// 33 bytes a message, before it is written, so this is about 3.3 GB.
-const MAX_GENERATED: u64 = 100_000_000;
-
 fn generate_messages(s: &str) -> Result<u64, String> {
     match s.parse::<u64>() {
-        Ok(n) if n <= MAX_GENERATED => Ok(n),
+        Ok(n) if n <= MAX_MESSAGES => Ok(n),
         Ok(_) => Err(format!(
-            "{s} messages; at most {MAX_GENERATED}: the session is built in memory before it \
+            "{s} messages; at most {MAX_MESSAGES}: the session is built in memory before it \
              is written (about 33 bytes a message, 3.3 GB at the bound)"
         )),
         Err(_) => Err(format!("{s:?} is not a whole number of messages")),

@@ -445,3 +445,52 @@ fn control_bytes_from_the_input_are_escaped_in_the_text_report() {
         "the type byte is shown escaped: {out}"
     );
 }
+
+#[test]
+fn inspect_on_a_full_disk_is_an_error_with_exit_status_3_not_a_panic() {
+    let input = small_session();
+    for full_stream in ["stdout", "stderr"] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tickpipe"));
+        cmd.args(["inspect", input.to_str().unwrap()]);
+        if full_stream == "stdout" {
+            cmd.stdout(Stdio::from(full));
+        } else {
+            cmd.stderr(Stdio::from(full));
+        }
+        let o = cmd.output().unwrap();
+        let err = stderr(&o);
+        assert!(!err.contains("panicked"), "{full_stream}: {err}");
+        if full_stream == "stdout" {
+            assert_eq!(o.status.code(), Some(3), "{err}");
+            assert!(err.contains("No space left"), "{err}");
+        } else {
+            // Nothing to say on stderr for a clean file, and the summary is on stdout.
+            assert_eq!(o.status.code(), Some(0));
+            assert!(String::from_utf8_lossy(&o.stdout).contains("messages"));
+        }
+    }
+}
+
+#[test]
+fn feed_server_refuses_a_sample_too_large_to_build_in_memory() {
+    let o = Command::new(env!("CARGO_BIN_EXE_tickpipe"))
+        .args([
+            "feed-server",
+            "--dest",
+            "127.0.0.1:9",
+            "--messages",
+            "1000000000",
+        ])
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--messages") && err.contains("at most 100000000"),
+        "{err}"
+    );
+}
