@@ -73,16 +73,27 @@ pub enum ReportFileError {
     },
 }
 
-/// Where `--report-json` goes. The temporary file is created beside the target before
-/// the run starts, so a missing or read-only directory fails at start-up rather than
-/// after the replay; the report is written to it and renamed over the target, so a
-/// reader never sees half a report and two runs writing one path never interleave (the
-/// last rename wins, whole). Dropped without [`ReportFile::commit`], it removes the
-/// temporary file.
+/// Where `--report-json` goes.
+///
+/// A regular file (or a path that does not exist yet) is replaced whole: a temporary
+/// file is created beside it before the run starts, so a missing or read-only directory
+/// fails at start-up rather than after the replay; the report is written to it and
+/// renamed over the target, so a reader never sees half a report and two runs writing
+/// one path never interleave (the last rename wins, whole). A symbolic link is followed
+/// first, so the file it names is replaced and the link stays. Dropped without
+/// [`ReportFile::commit`], it removes the temporary file.
+///
+/// Anything else that exists (`/dev/stdout`, a named pipe) cannot be replaced, and
+/// renaming over it would put a regular file in its place: it is opened at start-up and
+/// written in place.
 pub struct ReportFile {
     target: PathBuf,
-    temp: PathBuf,
-    file: Option<File>,
+    way: Way,
+}
+
+enum Way {
+    Replace { temp: PathBuf, file: Option<File> },
+    InPlace { file: Option<File> },
 }
 
 impl ReportFile {
@@ -90,9 +101,26 @@ impl ReportFile {
         let not_a_file = || ReportFileError::NotAFile {
             path: target.to_path_buf(),
         };
-        if target.is_dir() {
-            return Err(not_a_file());
+        match std::fs::metadata(target) {
+            Ok(meta) if meta.is_dir() => return Err(not_a_file()),
+            Ok(meta) if !meta.is_file() => {
+                let file = OpenOptions::new()
+                    .write(true)
+                    .open(target)
+                    .map_err(create(target))?;
+                return Ok(ReportFile {
+                    target: target.to_path_buf(),
+                    way: Way::InPlace { file: Some(file) },
+                });
+            }
+            _ => {}
         }
+        let is_link = std::fs::symlink_metadata(target).is_ok_and(|m| m.file_type().is_symlink());
+        let target = if is_link {
+            std::fs::canonicalize(target).map_err(create(target))?
+        } else {
+            target.to_path_buf()
+        };
         let name = target.file_name().ok_or_else(not_a_file)?.to_string_lossy();
         let dir = match target.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,
@@ -105,40 +133,61 @@ impl ReportFile {
             .write(true)
             .create_new(true)
             .open(&temp)
-            .map_err(|source| ReportFileError::Create {
-                path: temp.clone(),
-                source,
-            })?;
+            .map_err(create(&temp))?;
         Ok(ReportFile {
-            target: target.to_path_buf(),
-            temp,
-            file: Some(file),
+            target,
+            way: Way::Replace {
+                temp,
+                file: Some(file),
+            },
         })
     }
 
-    /// Writes `value`, flushes it to disk, and renames it over the target.
+    /// Writes `value`; a replaced file is flushed to disk and renamed over the target.
     pub fn commit(mut self, value: &Value) -> Result<(), ReportFileError> {
-        let text = serde_json::to_string_pretty(value).expect("a JSON value always serialises");
-        let mut file = self.file.take().expect("a ReportFile is committed once");
-        let write = |source| ReportFileError::Write {
-            path: self.temp.clone(),
-            source,
-        };
-        file.write_all(text.as_bytes()).map_err(write)?;
-        file.write_all(b"\n").map_err(write)?;
-        file.sync_all().map_err(write)?;
-        std::fs::rename(&self.temp, &self.target).map_err(|source| ReportFileError::Rename {
-            from: self.temp.clone(),
-            to: self.target.clone(),
-            source,
-        })
+        let mut text = serde_json::to_string_pretty(value).expect("a JSON value always serialises");
+        text.push('\n');
+        match &mut self.way {
+            Way::InPlace { file } => {
+                let mut file = file.take().expect("a ReportFile is committed once");
+                file.write_all(text.as_bytes())
+                    .and_then(|()| file.flush())
+                    .map_err(|source| ReportFileError::Write {
+                        path: self.target.clone(),
+                        source,
+                    })
+            }
+            Way::Replace { temp, file } => {
+                let mut file = file.take().expect("a ReportFile is committed once");
+                let write = |source| ReportFileError::Write {
+                    path: temp.clone(),
+                    source,
+                };
+                file.write_all(text.as_bytes()).map_err(write)?;
+                file.sync_all().map_err(write)?;
+                std::fs::rename(&*temp, &self.target).map_err(|source| ReportFileError::Rename {
+                    from: temp.clone(),
+                    to: self.target.clone(),
+                    source,
+                })
+            }
+        }
+    }
+}
+
+fn create(path: &Path) -> impl FnOnce(std::io::Error) -> ReportFileError + '_ {
+    move |source| ReportFileError::Create {
+        path: path.to_path_buf(),
+        source,
     }
 }
 
 impl Drop for ReportFile {
     fn drop(&mut self) {
         // After a successful rename the temporary path no longer exists.
-        let _ = std::fs::remove_file(&self.temp);
+        if let Way::Replace { temp, .. } = &self.way {
+            let _ = std::fs::remove_file(temp);
+        }
     }
 }
 
@@ -812,6 +861,36 @@ mod tests {
         drop(abandoned);
         let dir = target.parent().unwrap();
         assert_eq!(entries(dir), ["whole.json"]);
+    }
+
+    #[test]
+    fn a_link_is_followed_and_a_device_or_pipe_is_written_in_place() {
+        // A link to a regular file: the file is replaced, the link stays a link.
+        let real = scratch("link", "real.json");
+        std::fs::write(&real, "old").unwrap();
+        let link = real.with_file_name("link.json");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        ReportFile::create(&link)
+            .unwrap()
+            .commit(&json!({"digest": "x"}))
+            .unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(
+            std::fs::read_to_string(&real).unwrap(),
+            "{\n  \"digest\": \"x\"\n}\n"
+        );
+        // A device (`/dev/null` stands for `/dev/stdout`): written in place, never
+        // renamed over, so it stays a device.
+        ReportFile::create(Path::new("/dev/null"))
+            .unwrap()
+            .commit(&json!({"digest": "x"}))
+            .unwrap();
+        assert!(!std::fs::metadata("/dev/null").unwrap().is_file());
     }
 
     #[test]

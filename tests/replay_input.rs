@@ -150,3 +150,59 @@ fn replay(path: PathBuf) -> tickpipe::report::RunReport {
     spec.input = Input::File(path);
     Pipeline::start(spec).expect("pipeline starts").join()
 }
+
+/// `zcat day.itch.gz | tickpipe run --input /dev/stdin`: a pipe has no size, so it is
+/// streamed to its end, with the same decisions as the file it carries.
+#[test]
+fn a_pipe_is_replayed_like_the_file_it_carries_and_an_empty_one_is_an_error() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    let bytes = generate(&SampleSpec {
+        messages: 20_000,
+        ..SampleSpec::default_session()
+    });
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("replay-pipe.itch");
+    std::fs::write(&path, &bytes).unwrap();
+    let run = |input: &str, stdin: Option<&[u8]>| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tickpipe"))
+            .args(["run", "--quiet", "--input", input])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut pipe = child.stdin.take().unwrap();
+        if let Some(data) = stdin {
+            pipe.write_all(data).unwrap();
+        }
+        drop(pipe);
+        child.wait_with_output().unwrap()
+    };
+    let digest = |o: &std::process::Output| {
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        text.lines()
+            .find(|l| l.starts_with("digest"))
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("no digest in {text}"))
+    };
+
+    let from_file = run(path.to_str().unwrap(), None);
+    let from_pipe = run("/dev/stdin", Some(&bytes));
+    assert_eq!(from_file.status.code(), Some(0));
+    assert_eq!(
+        from_pipe.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&from_pipe.stderr)
+    );
+    assert_eq!(digest(&from_pipe), digest(&from_file));
+
+    let empty = run("/dev/stdin", Some(&[]));
+    assert_eq!(empty.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&empty.stdout).contains("the input is empty"),
+        "{}",
+        String::from_utf8_lossy(&empty.stdout)
+    );
+}

@@ -42,17 +42,17 @@ impl Input {
     }
 
     /// Opens the file (refusing an empty one: there is nothing to replay) or generates
-    /// the sample. A live feed has no bytes up front (the pipeline opens its sockets
-    /// instead): asking for them is an error.
+    /// the sample. A pipe (`zcat day.itch.gz | tickpipe run --input /dev/stdin`) has no
+    /// size to check up front: it is streamed, and one that brings nothing ends the
+    /// replay with an error. A live feed has no bytes up front (the pipeline opens its
+    /// sockets instead): asking for them is an error.
     pub fn open(&self) -> Result<ReplayInput, InputError> {
         match self {
             Input::File(path) => {
                 let file = std::fs::File::open(path).map_err(|e| InputError::open(path, e))?;
-                let len = file
-                    .metadata()
-                    .map_err(|e| InputError::open(path, e))?
-                    .len();
-                if len == 0 {
+                let meta = file.metadata().map_err(|e| InputError::open(path, e))?;
+                let len = meta.is_file().then_some(meta.len());
+                if len == Some(0) {
                     return Err(InputError::open(
                         path,
                         std::io::Error::new(std::io::ErrorKind::InvalidData, "file is empty"),
@@ -85,7 +85,7 @@ impl Input {
                 path,
                 len,
             } => {
-                let mut bytes = Vec::with_capacity(len as usize);
+                let mut bytes = Vec::with_capacity(len.unwrap_or(0) as usize);
                 file.read_to_end(&mut bytes)
                     .map_err(|e| InputError::open(&path, e))?;
                 Ok(bytes)
@@ -113,12 +113,13 @@ impl InputError {
 
 /// The input, opened for replay.
 pub enum ReplayInput {
-    /// A file, read front to back through [`FrameReader`]; `len` is its size when opened,
-    /// to tell a file that shrank during the replay from one that ended as expected.
+    /// A file, read front to back through [`FrameReader`]; `len` is a regular file's
+    /// size when opened, to tell a file that shrank during the replay from one that
+    /// ended as expected, and `None` for a pipe, which has no size.
     File {
         file: std::fs::File,
         path: PathBuf,
-        len: u64,
+        len: Option<u64>,
     },
     /// The generated sample.
     Bytes(Vec<u8>),
@@ -189,29 +190,36 @@ impl ReplaySource {
             Some(ReplayInput::Bytes(bytes)) => {
                 let mut reader = FrameReader::new(bytes.as_slice());
                 let ended = self.replay(&mut reader);
-                (ended, reader.bytes_read(), bytes.len() as u64)
+                (ended, reader.bytes_read(), Some(bytes.len() as u64))
             }
             None => return Err("the replay ran twice".into()),
         };
-        let shrank =
-            format!("the file shrank from {expected} to {bytes_read} bytes while being replayed");
-        match ended {
-            Ended::Stopped => Ok(()),
-            Ended::Inside(e) if bytes_read < expected => Err(format!(
-                "input ended short at byte {}: {shrank}, ending inside a message ({e})",
-                e.offset()
+        let shrank = |expected: u64| {
+            format!("the file shrank from {expected} to {bytes_read} bytes while being replayed")
+        };
+        let short = expected.filter(|&expected| bytes_read < expected);
+        match (ended, short) {
+            (Ended::Stopped, _) => Ok(()),
+            (Ended::Inside(e), Some(expected)) => Err(format!(
+                "input ended short at byte {}: {}, ending inside a message ({e})",
+                e.offset(),
+                shrank(expected)
             )),
-            Ended::Inside(e) => Err(format!(
+            (Ended::Inside(e), None) => Err(format!(
                 "input ended short at byte {}: it ends inside a message ({e})",
                 e.offset()
             )),
-            Ended::ReadFailed(e) => Err(format!(
+            (Ended::ReadFailed(e), _) => Err(format!(
                 "input ended short: reading failed after {bytes_read} bytes: {e}"
             )),
-            Ended::End if bytes_read < expected => {
-                Err(format!("input ended short at byte {bytes_read}: {shrank}"))
+            (Ended::End, Some(expected)) => Err(format!(
+                "input ended short at byte {bytes_read}: {}",
+                shrank(expected)
+            )),
+            (Ended::End, None) if bytes_read == 0 => {
+                Err("the input is empty: nothing to replay".into())
             }
-            Ended::End => Ok(()),
+            (Ended::End, None) => Ok(()),
         }
     }
 
