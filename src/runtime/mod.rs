@@ -3,6 +3,7 @@
 
 pub mod edge;
 pub mod idle;
+pub mod inline_run;
 pub mod pipeline;
 pub mod runner;
 pub mod topology;
