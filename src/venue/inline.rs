@@ -5,12 +5,14 @@
 //! Decisions are the same as with the venue on its own thread — the protocol is in event
 //! time — but nothing crosses a core, so what is measured is the stages' compute alone.
 //! Single-threaded by construction (`Rc`): it cannot be handed to a runner thread.
+//! Used by the benches and by [`crate::runtime::inline_run`].
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 
 use super::SimVenue;
+use super::runner::VenueReport;
 use crate::msg::{ExecReport, VenueCommand};
 use crate::runtime::runner::{Chain, RunnerOutput};
 use crate::stages::{Control, ReportSource};
@@ -51,7 +53,15 @@ impl Chain for InlineVenue {
     fn batch_end(&mut self) {}
     fn control(&mut self, _control: Control) {}
     fn end(&mut self) {}
-    fn finish(self, _out: &mut RunnerOutput) {}
+
+    /// The venue's counters, as the venue runner reports them. Reports wait in a queue
+    /// that grows as needed, not an outbox in front of a ring: no outbox to report.
+    fn finish(self, out: &mut RunnerOutput) {
+        out.venue = Some(VenueReport {
+            stats: self.venue.stats().clone(),
+            ..VenueReport::default()
+        });
+    }
 }
 
 impl ReportSource for InlineReports {
