@@ -27,10 +27,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use tickpipe::config::Config;
 use tickpipe::feed::itch::{Framer, decode};
 use tickpipe::feed::sample::{SampleSpec, generate};
 use tickpipe::msg::{MarketEvent, RawFrame, SymbolId};
+use tickpipe::runtime::config::Config;
 use tickpipe::stages::Stage;
 use tickpipe::stages::decode::Decode;
 use tickpipe::stages::features::book::{BookSet, Capacity};

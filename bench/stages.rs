@@ -15,11 +15,11 @@ use std::sync::Arc;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use tickpipe::clock::MonoClock;
-use tickpipe::config::Config;
 use tickpipe::feed::itch::{Framer, check_length};
 use tickpipe::feed::sample::{SampleSpec, generate};
 use tickpipe::latency::LatencyRecorder;
 use tickpipe::msg::{ExecReport, Features, MarketEvent, RawFrame, Signal, SymbolId, VenueCommand};
+use tickpipe::runtime::config::Config;
 use tickpipe::runtime::runner::Link;
 use tickpipe::stages::Stage;
 use tickpipe::stages::decode::Decode;

@@ -680,11 +680,11 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::config::Config;
     use crate::feed::event_clock::DAY_NS;
     use crate::feed::itch::{Header, encode_framed};
     use crate::feed::sample::{SampleSpec, generate};
     use crate::msg::{Price, RawFrame};
+    use crate::runtime::config::Config;
     use crate::stages::Stage;
     use crate::stages::decode::Decode;
     use crate::stages::features::FeatureStage;

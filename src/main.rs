@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use tickpipe::config::Config;
 use tickpipe::feed::live::LiveConfig;
 use tickpipe::feed::mold::Session;
 use tickpipe::feed::replay::{Input, Pacing};
@@ -17,6 +16,7 @@ use tickpipe::feed::sample::{SampleSpec, generate};
 use tickpipe::feed::server::{DropPolicy, FeedServer, SendRate, ServerConfig};
 use tickpipe::inspect;
 use tickpipe::report::ReportFile;
+use tickpipe::runtime::config::Config;
 use tickpipe::runtime::pipeline::{Pipeline, PipelineSpec};
 use tickpipe::runtime::topology::Topology;
 use tickpipe::sys::StopSignal;

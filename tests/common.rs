@@ -5,13 +5,13 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use tickpipe::config::Config;
 use tickpipe::feed::live::{LiveConfig, Receive};
 use tickpipe::feed::mold::Session;
 use tickpipe::feed::replay::{Input, Pacing};
 use tickpipe::feed::sample::SampleSpec;
 use tickpipe::feed::server::{DropPolicy, SendRate, ServerConfig};
 use tickpipe::report::RunReport;
+use tickpipe::runtime::config::Config;
 use tickpipe::runtime::pipeline::{Pipeline, PipelineSpec};
 use tickpipe::runtime::topology::Topology;
 

@@ -13,10 +13,10 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::config::Config;
 use super::runner::{Chain, Link, Placement, RunnerOutput, drive, spawn};
 use super::topology::{EdgeKind, ShardRunner, StageId, Topology};
 use crate::clock::MonoClock;
-use crate::config::Config;
 use crate::feed::live::{FeedStats, LiveConfig, LiveError, LiveSockets, LiveSource};
 use crate::feed::replay::{Input, InputError, Pacing, ReplayInput, ReplaySource};
 use crate::feed::router::ShardRouter;
