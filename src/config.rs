@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::report::escape;
+use crate::escape::escape;
 
 /// One invalid value: its full key (`risk.max_position`) and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]

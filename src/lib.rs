@@ -12,18 +12,19 @@
 //!   the ring edge every stage, source and venue produces into, with its idle strategies.
 //!
 //! [`msg`] holds the hot-path message types; [`config`] and [`universe`] the start-up
-//! inputs; [`report`] and [`latency`] what a run reports; [`inspect`] what a file holds.
+//! inputs; [`app`] (rendering) and [`latency`] what a run reports; [`inspect`] what a file holds.
 
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod app;
 pub mod clock;
 pub mod config;
+pub mod escape;
 pub mod feed;
 pub mod inspect;
 pub mod latency;
 pub mod msg;
-pub mod report;
 pub mod runtime;
 pub mod stages;
 pub mod universe;

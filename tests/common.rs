@@ -10,9 +10,9 @@ use tickpipe::feed::mold::Session;
 use tickpipe::feed::replay::{Input, Pacing};
 use tickpipe::feed::sample::SampleSpec;
 use tickpipe::feed::server::{DropPolicy, SendRate, ServerConfig};
-use tickpipe::report::RunReport;
 use tickpipe::runtime::config::Config;
 use tickpipe::runtime::pipeline::{Pipeline, PipelineSpec};
+use tickpipe::runtime::report::RunReport;
 use tickpipe::runtime::topology::Topology;
 
 /// The bundled config and the given topology, with `shards` shards, replaying the

@@ -13,8 +13,8 @@ use tickpipe::feed::event_clock::DAY_NS;
 use tickpipe::feed::itch::{Framer, MAX_TIMESTAMP, PREFIX_LEN};
 use tickpipe::feed::replay::Input;
 use tickpipe::feed::sample::{SampleSpec, generate};
-use tickpipe::report::RunReport;
 use tickpipe::runtime::pipeline::Pipeline;
+use tickpipe::runtime::report::RunReport;
 
 /// Enough of the sample for the strategy to trade, small enough for many debug runs.
 const MESSAGES: u64 = 40_000;

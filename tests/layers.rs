@@ -27,7 +27,7 @@ use std::path::Path;
 const LAYERS: &[(&str, &[&str])] = &[
     ("msg", &["msg"]),
     ("sys", &["sys"]),
-    ("base", &["clock", "config", "universe", "latency"]),
+    ("base", &["clock", "config", "escape", "universe", "latency"]),
     ("codec", &["codec"]),
     ("tools", &["tools"]),
     ("stages", &["stages"]),

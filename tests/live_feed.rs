@@ -10,14 +10,15 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tickpipe::app::report as render;
 use tickpipe::feed::live::{FeedEnd, FeedStats, LiveConfig, Receive};
 use tickpipe::feed::mold::{PacketBuilder, Session};
 use tickpipe::feed::replay::Input;
 use tickpipe::feed::sample::{SampleSpec, generate};
 use tickpipe::feed::server::{DropPolicy, FeedServer, ServerConfig, ServerStats};
 use tickpipe::msg::TradingStatus;
-use tickpipe::report::RunReport;
 use tickpipe::runtime::pipeline::Pipeline;
+use tickpipe::runtime::report::RunReport;
 use tickpipe::stages::risk::RejectCode;
 use tickpipe::sys::StopSignal;
 
@@ -187,10 +188,10 @@ fn every_kth_packet_dropped_and_recovered_gives_the_replay_books_and_digest() {
     assert!(live.feed().gaps >= live.server.dropped_packets / 2);
     assert_same_as_replay(&live, &replay);
     // The final books are in the report, text and JSON.
-    let text = live.report.to_text();
+    let text = render::text(&live.report);
     assert!(text.contains("live feed"), "{text}");
     assert!(!text.contains("STALE"), "{text}");
-    let json = live.report.to_json();
+    let json = render::json(&live.report);
     assert_eq!(json["feed"]["lost"], 0);
     assert_eq!(json["book"]["final"]["AAPL"]["status"], "T");
 }
@@ -277,11 +278,11 @@ fn when_recovery_is_impossible_every_symbol_goes_stale_and_risk_blocks_it() {
         report.shard.risk.rejected(RejectCode::FeedStale) > 0,
         "the strategy kept signalling and risk blocked it"
     );
-    let text = report.to_text();
+    let text = render::text(report);
     assert!(text.contains("STALE"), "{text}");
     assert!(text.contains("FEED_STALE"), "{text}");
-    assert_eq!(report.to_json()["feed"]["losses"], feed.losses);
-    assert_eq!(report.to_json()["feed"]["stale_notices"], feed.losses);
+    assert_eq!(render::json(report)["feed"]["losses"], feed.losses);
+    assert_eq!(render::json(report)["feed"]["stale_notices"], feed.losses);
     common::not_hung(started);
 }
 
@@ -349,7 +350,7 @@ fn garbage_on_the_feed_socket_is_counted_and_the_run_goes_on() {
         ]
     );
     assert_same_as_replay(&live, &replay);
-    let text = live.report.to_text();
+    let text = render::text(&live.report);
     assert!(text.contains("block_past_end"), "{text}");
 }
 

@@ -4,5 +4,6 @@
 
 pub mod config;
 pub mod pipeline;
+pub mod report;
 pub mod runner;
 pub mod topology;

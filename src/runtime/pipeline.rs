@@ -14,6 +14,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::config::Config;
+use super::report::RunReport;
 use super::runner::{Chain, Link, Placement, RunnerOutput, drive, spawn};
 use super::topology::{EdgeKind, ShardRunner, StageId, Topology};
 use crate::clock::MonoClock;
@@ -22,7 +23,6 @@ use crate::feed::replay::{Input, InputError, Pacing, ReplayInput, ReplaySource};
 use crate::feed::router::ShardRouter;
 use crate::latency::LatencyRecorder;
 use crate::msg::{ExecReport, Features, MarketEvent, RawFrame, Signal, VenueCommand};
-use crate::report::RunReport;
 use crate::stages::decode::Decode;
 use crate::stages::features::FeatureStage;
 use crate::stages::inference::Inference;

@@ -15,7 +15,7 @@ use crate::feed::itch::{self, Message};
 use crate::msg::{
     MarketEvent, MarketUpdate, RawFrame, Side, Stamp, SymbolId, SymbolName, TradingStatus,
 };
-use crate::report::ShardReport;
+use crate::stages::ShardReport;
 use crate::stages::Stage;
 use crate::sys::edge::Emit;
 use crate::universe::Universe;

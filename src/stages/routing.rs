@@ -11,7 +11,7 @@ use hdrhistogram::Histogram;
 
 use crate::latency::{LatencyRecorder, new_histogram};
 use crate::msg::{Stamp, VenueCommand};
-use crate::report::ShardReport;
+use crate::stages::ShardReport;
 use crate::stages::{Control, Stage};
 use crate::sys::TradingState;
 use crate::sys::edge::Emit;

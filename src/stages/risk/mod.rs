@@ -48,7 +48,7 @@ use self::venue_sync::VenueSync;
 use crate::msg::{
     ExecKind, ExecReport, OrderIntent, Side, Signal, Stamp, SymbolId, SymbolName, VenueCommand,
 };
-use crate::report::ShardReport;
+use crate::stages::ShardReport;
 use crate::stages::{ReportSource, Stage};
 use crate::sys::edge::Emit;
 use crate::sys::{TradingLatch, TradingState};
