@@ -9,17 +9,17 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use tickpipe::app::inspect;
 use tickpipe::app::report::{self as render, ReportFile};
-use tickpipe::feed::live::LiveConfig;
-use tickpipe::feed::mold::Session;
-use tickpipe::feed::replay::{Input, Pacing};
-use tickpipe::feed::sample::{SampleSpec, generate};
-use tickpipe::feed::server::{DropPolicy, FeedServer, SendRate, ServerConfig};
-use tickpipe::inspect;
+use tickpipe::codec::mold::Session;
 use tickpipe::runtime::config::Config;
 use tickpipe::runtime::pipeline::{Pipeline, PipelineSpec};
 use tickpipe::runtime::topology::Topology;
+use tickpipe::source::live::LiveConfig;
+use tickpipe::source::replay::{Input, Pacing};
 use tickpipe::sys::StopSignal;
+use tickpipe::tools::sample::{SampleSpec, generate};
+use tickpipe::tools::server::{DropPolicy, FeedServer, SendRate, ServerConfig};
 
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;

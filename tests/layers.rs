@@ -27,7 +27,10 @@ use std::path::Path;
 const LAYERS: &[(&str, &[&str])] = &[
     ("msg", &["msg"]),
     ("sys", &["sys"]),
-    ("base", &["clock", "config", "escape", "universe", "latency"]),
+    (
+        "base",
+        &["clock", "config", "escape", "universe", "latency"],
+    ),
     ("codec", &["codec"]),
     ("tools", &["tools"]),
     ("stages", &["stages"]),

@@ -11,16 +11,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tickpipe::app::report as render;
-use tickpipe::feed::live::{FeedEnd, FeedStats, LiveConfig, Receive};
-use tickpipe::feed::mold::{PacketBuilder, Session};
-use tickpipe::feed::replay::Input;
-use tickpipe::feed::sample::{SampleSpec, generate};
-use tickpipe::feed::server::{DropPolicy, FeedServer, ServerConfig, ServerStats};
+use tickpipe::codec::mold::{PacketBuilder, Session};
 use tickpipe::msg::TradingStatus;
 use tickpipe::runtime::pipeline::Pipeline;
 use tickpipe::runtime::report::RunReport;
+use tickpipe::source::live::{FeedEnd, FeedStats, LiveConfig, Receive};
+use tickpipe::source::replay::Input;
 use tickpipe::stages::risk::RejectCode;
 use tickpipe::sys::StopSignal;
+use tickpipe::tools::sample::{SampleSpec, generate};
+use tickpipe::tools::server::{DropPolicy, FeedServer, ServerConfig, ServerStats};
 
 /// Enough of the sample for the strategy to trade (see tests/determinism.rs), small
 /// enough that a debug build plays it in a few seconds.
@@ -374,7 +374,7 @@ fn a_feed_that_goes_silent_fails_the_run_with_stale_books_within_its_deadline() 
     let mut seq = 1;
     packet.start(seq);
     let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
-    for frame in tickpipe::feed::itch::Framer::new(&bytes).map(Result::unwrap) {
+    for frame in tickpipe::codec::itch::Framer::new(&bytes).map(Result::unwrap) {
         if packet.push(frame.bytes).is_err() {
             sender.send_to(packet.bytes(), dest).unwrap();
             seq += u64::from(packet.count());

@@ -6,10 +6,10 @@ mod common;
 use std::path::PathBuf;
 
 use tickpipe::app::report as render;
-use tickpipe::feed::itch::Framer;
-use tickpipe::feed::replay::{Input, Pacing};
-use tickpipe::feed::sample::{SampleSpec, generate};
+use tickpipe::codec::itch::Framer;
 use tickpipe::runtime::pipeline::Pipeline;
+use tickpipe::source::replay::{Input, Pacing};
+use tickpipe::tools::sample::{SampleSpec, generate};
 
 #[test]
 fn a_file_truncated_mid_replay_ends_the_input_at_its_last_whole_message() {

@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::escape::escape;
-use crate::feed::live::{FeedEnd, FeedStats};
-use crate::feed::replay::Pacing;
 use crate::msg::Price;
 use crate::runtime::report::RunReport;
+use crate::source::live::{FeedEnd, FeedStats};
+use crate::source::replay::Pacing;
 use crate::stages::risk::RejectCode;
 
 /// Why the JSON report could not be written.

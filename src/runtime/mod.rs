@@ -3,6 +3,7 @@
 //! [`crate::sys`], below the stages, sources and venues that produce into them.
 
 pub mod config;
+pub mod inline;
 pub mod pipeline;
 pub mod report;
 pub mod runner;

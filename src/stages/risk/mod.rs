@@ -370,7 +370,7 @@ impl<R: ReportSource> Risk<R> {
     }
 
     /// The event time to decide at: the signal's, unless that would run backwards. The
-    /// source already makes event time non-decreasing (`feed::event_clock`), so a
+    /// source already makes event time non-decreasing (`source::event_clock`), so a
     /// regression here is a bug upstream: counted and reported, 0 in every correct run.
     #[inline]
     fn advance_clock(&mut self, ts_event: u64) -> u64 {

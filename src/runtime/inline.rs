@@ -10,11 +10,11 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use super::SimVenue;
 use crate::msg::{ExecReport, VenueCommand};
 use crate::runtime::runner::{Chain, RunnerOutput};
 use crate::stages::{Control, ReportSource};
 use crate::sys::edge::Emit;
+use crate::venue::SimVenue;
 
 /// Routing's output when the venue runs inline.
 pub struct InlineVenue {
