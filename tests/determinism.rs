@@ -1,5 +1,5 @@
 //! The same input gives the same orders and fills whatever the topology or shard count:
-//! decisions run in event time, never on thread timing (DESIGN.md).
+//! decisions run in event time, never on thread timing (ARCHITECTURE.md, "Event time").
 
 mod common;
 

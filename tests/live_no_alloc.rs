@@ -1,6 +1,6 @@
 //! No heap allocation per packet on the live path once it is warm — receiving,
 //! detecting gaps, requesting, holding packets, applying recovered ones — in the live
-//! source, the shards, or the feed server answering re-requests (DESIGN.md). Its own
+//! source, the shards, or the feed server answering re-requests (README, "What it guarantees"). Its own
 //! test binary: the counting allocator is process-wide.
 
 mod common;
