@@ -1,7 +1,7 @@
 //! The layering check: no module imports from a layer above its own, and no two
 //! top-level modules of one layer import each other, directly or round a cycle.
 //!
-//! [`LAYERS`] is the target layout, leaves first; ARCHITECTURE.md describes each layer.
+//! [`LAYERS`] is the layout, leaves first; ARCHITECTURE.md describes each layer.
 //! The checker reads every `.rs` file under `src/` and resolves each `use crate::…`,
 //! `crate::…` path, `super::…` path and `mod` declaration to the top-level module it
 //! points into. `src/lib.rs`'s `mod` declarations must each name a module of the table,
