@@ -4,7 +4,7 @@
 //! Every model applies the same update (a top-of-book or trade change to a 64-byte
 //! per-symbol state) from the same pre-generated streams:
 //!
-//! - **sharded** (tickpipe, DESIGN.md "Shards"): symbol `s` belongs to shard `s % 2`,
+//! - **sharded** (tickpipe's shards): symbol `s` belongs to shard `s % 2`,
 //!   and each writer thread owns its shard's states in a plain array indexed by
 //!   `SymbolId`, as tickpipe's stages do. No lock, nothing shared. A writer updates only
 //!   its own symbols, so with one symbol the second writer has nothing to do and stays

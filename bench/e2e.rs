@@ -34,14 +34,14 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde_json::{Map, Value, json};
 use support::Row;
-use tickpipe::config::Config;
-use tickpipe::feed::replay::{Input, Pacing};
-use tickpipe::feed::sample::{SampleSpec, generate};
 use tickpipe::latency::Percentiles;
-use tickpipe::report::RunReport;
+use tickpipe::runtime::config::Config;
 use tickpipe::runtime::pipeline::{Pipeline, PipelineSpec};
+use tickpipe::runtime::report::RunReport;
 use tickpipe::runtime::topology::Topology;
+use tickpipe::source::replay::{Input, Pacing};
 use tickpipe::sys::idle::IdleStrategy;
+use tickpipe::tools::sample::{SampleSpec, generate};
 use tickpipe::universe::Universe;
 
 // The binary's allocator, so the bench measures what `tickpipe run` runs.

@@ -2,7 +2,7 @@
 //! over the default sample session (2 000 000 messages), reported per message.
 //!
 //! - `feed/itch_decode`: frame and `itch::decode` every message: the codec alone, each
-//!   message materialised as a [`Message`](tickpipe::feed::itch::Message).
+//!   message materialised as a [`Message`](tickpipe::codec::itch::Message).
 //! - `feed/decode_stage`: frame, copy into a [`RawFrame`] (the source's work) and run the
 //!   decode stage: locate → symbol, ITCH → [`MarketEvent`] for the configured symbols.
 //! - `feed/decode_book`: the same, each event applied to the features stage's
@@ -27,14 +27,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use tickpipe::config::Config;
-use tickpipe::feed::itch::{Framer, decode};
-use tickpipe::feed::sample::{SampleSpec, generate};
+use tickpipe::codec::itch::{Framer, decode};
 use tickpipe::msg::{MarketEvent, RawFrame, SymbolId};
+use tickpipe::runtime::config::Config;
 use tickpipe::stages::Stage;
 use tickpipe::stages::decode::Decode;
 use tickpipe::stages::features::book::{BookSet, Capacity};
 use tickpipe::sys::edge::Emit;
+use tickpipe::tools::sample::{SampleSpec, generate};
 use tickpipe::universe::Universe;
 
 /// Counts the decode stage's events, keeping each one observable.

@@ -15,11 +15,11 @@ use std::sync::Arc;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use tickpipe::clock::MonoClock;
-use tickpipe::config::Config;
-use tickpipe::feed::itch::{Framer, check_length};
-use tickpipe::feed::sample::{SampleSpec, generate};
+use tickpipe::codec::itch::{Framer, check_length};
 use tickpipe::latency::LatencyRecorder;
 use tickpipe::msg::{ExecReport, Features, MarketEvent, RawFrame, Signal, SymbolId, VenueCommand};
+use tickpipe::runtime::config::Config;
+use tickpipe::runtime::inline::{InlineReports, InlineVenue, inline_venue};
 use tickpipe::runtime::runner::Link;
 use tickpipe::stages::Stage;
 use tickpipe::stages::decode::Decode;
@@ -29,9 +29,9 @@ use tickpipe::stages::risk::Risk;
 use tickpipe::stages::routing::Routing;
 use tickpipe::sys::TradingLatch;
 use tickpipe::sys::edge::Emit;
+use tickpipe::tools::sample::{SampleSpec, generate};
 use tickpipe::universe::Universe;
 use tickpipe::venue::SimVenue;
-use tickpipe::venue::inline::{InlineReports, InlineVenue, inline_venue};
 
 /// Messages of the sample session the benches replay: a quarter of the default day,
 /// about 16 MB, so one pass of the fused replay takes ~0.15 s.

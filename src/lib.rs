@@ -2,30 +2,36 @@
 //!
 //! Market data arrives as exchange bytes and orders leave for a venue; in between, five
 //! single-threaded stages decide, joined by bounded SPSC rings or fused on one thread.
-//! Read the tree in pipeline order:
+//! The modules stack in layers, leaves first; each imports only from its own layer and
+//! the ones before it (ARCHITECTURE.md has the table, `tests/layers.rs` enforces it):
 //!
-//! - [`feed`]: where bytes come from (ITCH 5.0 codec, file replay, sample generator).
-//! - [`stages`]: decode → features → inference → risk → routing.
-//! - [`venue`]: where orders go (the simulated exchange) and reports come from.
-//! - [`runtime`]: runners, topologies, wiring a pipeline, the shutdown protocol.
+//! - [`msg`]: the hot-path message types.
 //! - [`sys`]: the one module with atomics and `unsafe` (everything else denies both), and
 //!   the ring edge every stage, source and venue produces into, with its idle strategies.
-//!
-//! [`msg`] holds the hot-path message types; [`config`] and [`universe`] the start-up
-//! inputs; [`report`] and [`latency`] what a run reports; [`inspect`] what a file holds.
+//! - base: [`clock`], [`config`] (problem reporting), [`escape`], [`universe`], [`latency`].
+//! - [`codec`]: wire formats (ITCH 5.0, MoldUDP64, the stale-feed notice).
+//! - [`tools`]: the sample session generator and the MoldUDP64 feed server.
+//! - [`stages`]: decode → features → inference → risk → routing, and their statistics.
+//! - io: [`source`] (file replay, live feed, the shard router) and [`venue`] (the
+//!   simulated exchange and its thread).
+//! - [`runtime`]: runners, topologies, the aggregate config, wiring a pipeline, the
+//!   shutdown protocol, the run report's data.
+//! - [`app`]: report rendering and `inspect`; the binary (`main.rs`) is the CLI.
 
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod app;
 pub mod clock;
+pub mod codec;
 pub mod config;
-pub mod feed;
-pub mod inspect;
+pub mod escape;
 pub mod latency;
 pub mod msg;
-pub mod report;
 pub mod runtime;
+pub mod source;
 pub mod stages;
+pub mod tools;
 pub mod universe;
 pub mod venue;
 

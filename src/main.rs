@@ -9,17 +9,17 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use tickpipe::config::Config;
-use tickpipe::feed::live::LiveConfig;
-use tickpipe::feed::mold::Session;
-use tickpipe::feed::replay::{Input, Pacing};
-use tickpipe::feed::sample::{MAX_MESSAGES, SampleSpec, generate};
-use tickpipe::feed::server::{DropPolicy, FeedServer, SendRate, ServerConfig};
-use tickpipe::inspect;
-use tickpipe::report::ReportFile;
+use tickpipe::app::inspect;
+use tickpipe::app::report::{self as render, ReportFile};
+use tickpipe::codec::mold::Session;
+use tickpipe::runtime::config::Config;
 use tickpipe::runtime::pipeline::{Pipeline, PipelineSpec};
 use tickpipe::runtime::topology::Topology;
+use tickpipe::source::live::LiveConfig;
+use tickpipe::source::replay::{Input, Pacing};
 use tickpipe::sys::StopSignal;
+use tickpipe::tools::sample::{MAX_MESSAGES, SampleSpec, generate};
+use tickpipe::tools::server::{DropPolicy, FeedServer, SendRate, ServerConfig};
 
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -272,8 +272,8 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     progress.finish();
     let report = pipeline.join();
     // Both outputs are attempted whatever happens to the other.
-    let printed = print_report(&report.to_text());
-    let saved = json.map_or(Ok(()), |file| file.commit(&report.to_json()));
+    let printed = print_report(&render::text(&report));
+    let saved = json.map_or(Ok(()), |file| file.commit(&render::json(&report)));
     let mut unwritten = false;
     if let Err(e) = printed {
         say(format_args!("error: writing the report to stdout: {e}\n"));

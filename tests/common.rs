@@ -5,15 +5,15 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use tickpipe::config::Config;
-use tickpipe::feed::live::{LiveConfig, Receive};
-use tickpipe::feed::mold::Session;
-use tickpipe::feed::replay::{Input, Pacing};
-use tickpipe::feed::sample::SampleSpec;
-use tickpipe::feed::server::{DropPolicy, SendRate, ServerConfig};
-use tickpipe::report::RunReport;
+use tickpipe::codec::mold::Session;
+use tickpipe::runtime::config::Config;
 use tickpipe::runtime::pipeline::{Pipeline, PipelineSpec};
+use tickpipe::runtime::report::RunReport;
 use tickpipe::runtime::topology::Topology;
+use tickpipe::source::live::{LiveConfig, Receive};
+use tickpipe::source::replay::{Input, Pacing};
+use tickpipe::tools::sample::SampleSpec;
+use tickpipe::tools::server::{DropPolicy, SendRate, ServerConfig};
 
 /// The bundled config and the given topology, with `shards` shards, replaying the
 /// default sample session cut to `messages`.

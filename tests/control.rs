@@ -3,8 +3,8 @@
 
 mod common;
 
-use tickpipe::feed::replay::Pacing;
 use tickpipe::runtime::pipeline::Pipeline;
+use tickpipe::source::replay::Pacing;
 use tickpipe::stages::risk::RejectCode;
 use tickpipe::sys::TradingState;
 

@@ -1,5 +1,5 @@
 //! The same input gives the same orders and fills whatever the topology or shard count:
-//! decisions run in event time, never on thread timing (DESIGN.md).
+//! decisions run in event time, never on thread timing (ARCHITECTURE.md, "Event time").
 
 mod common;
 
@@ -40,4 +40,61 @@ fn a_replay_repeats_itself_exactly() {
     let a = common::run("pipelines/staged.toml", 2, MESSAGES / 3);
     let b = common::run("pipelines/staged.toml", 2, MESSAGES / 3);
     assert_eq!(a.digest(), b.digest());
+}
+
+/// Every way to cut the five stages into contiguous runners (16), so every generated
+/// launch arm (each run of stages a runner can drive, 15) starts a chain, and each split
+/// decides as fused does.
+#[test]
+fn every_split_of_the_stages_into_runners_decides_the_same() {
+    const STAGES: [&str; 5] = ["decode", "features", "inference", "risk", "routing"];
+    let messages = MESSAGES / 6;
+    let base = common::run("pipelines/fused.toml", 1, messages);
+    assert!(base.shard.risk.orders_sent > 0, "the cut must trade");
+    let staged = std::fs::read_to_string("pipelines/staged.toml").unwrap();
+    let rings = &staged[staged.find("[rings]").unwrap()..];
+    // The ring after each stage but the last, named as in the topology file.
+    const BOUNDARIES: [&str; 4] = ["market", "features", "signals", "orders"];
+    let head = &staged[..staged.find("[[runner]]").unwrap()];
+    let dir = std::env::temp_dir().join(format!("tickpipe-splits-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut runs = std::collections::BTreeSet::new();
+    // Bit i of `cuts` set: a runner ends after stage i.
+    for cuts in 0..1u32 << (STAGES.len() - 1) {
+        let mut text = head.to_string();
+        let mut first = 0;
+        for last in 0..STAGES.len() {
+            if last == STAGES.len() - 1 || cuts & (1 << last) != 0 {
+                let stages: Vec<String> = STAGES[first..=last]
+                    .iter()
+                    .map(|s| format!("\"{s}\""))
+                    .collect();
+                text.push_str(&format!(
+                    "[[runner]]\nname = \"r{first}{last}\"\nstages = [{}]\n\
+                     idle = {{ strategy = \"backoff\", spins = 64, yields = 16, min_park_ns = 1000, max_park_ns = 50000 }}\n\n",
+                    stages.join(", ")
+                ));
+                runs.insert((first, last));
+                first = last + 1;
+            }
+        }
+        // A ring exists only where a runner ends; the others must not be configured.
+        for line in rings.lines() {
+            let key = line.split(' ').next().unwrap_or("");
+            match BOUNDARIES.iter().position(|b| *b == key) {
+                Some(i) if cuts & (1 << i) == 0 => {}
+                _ => text.push_str(&format!("{line}\n")),
+            }
+        }
+        let path = dir.join(format!("split{cuts}.toml"));
+        std::fs::write(&path, text).unwrap();
+        let other = common::run(path.to_str().unwrap(), 1, messages);
+        assert_eq!(
+            (other.digest(), other.shard.risk.fills),
+            (base.digest(), base.shard.risk.fills),
+            "split {cuts:04b} decided differently from fused"
+        );
+    }
+    assert_eq!(runs.len(), 15, "every run of stages was a runner");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

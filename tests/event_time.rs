@@ -9,12 +9,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use proptest::prelude::*;
-use tickpipe::feed::event_clock::DAY_NS;
-use tickpipe::feed::itch::{Framer, MAX_TIMESTAMP, PREFIX_LEN};
-use tickpipe::feed::replay::Input;
-use tickpipe::feed::sample::{SampleSpec, generate};
-use tickpipe::report::RunReport;
+use tickpipe::codec::itch::{Framer, MAX_TIMESTAMP, PREFIX_LEN};
 use tickpipe::runtime::pipeline::Pipeline;
+use tickpipe::runtime::report::RunReport;
+use tickpipe::source::event_clock::DAY_NS;
+use tickpipe::source::replay::Input;
+use tickpipe::tools::sample::{SampleSpec, generate};
 
 /// Enough of the sample for the strategy to trade, small enough for many debug runs.
 const MESSAGES: u64 = 40_000;

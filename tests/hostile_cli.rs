@@ -5,7 +5,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use tickpipe::feed::live::{LiveConfig, LiveSockets, Receive};
+use tickpipe::source::live::{LiveConfig, LiveSockets, Receive};
 
 fn tickpipe(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tickpipe"))

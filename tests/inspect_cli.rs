@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-use tickpipe::feed::sample::{SampleSpec, generate};
+use tickpipe::tools::sample::{SampleSpec, generate};
 
 /// A file in the target directory's temp space, named for the test.
 fn file(name: &str, bytes: &[u8]) -> PathBuf {
@@ -59,7 +59,7 @@ fn a_truncated_file_reports_its_offset_and_exits_one() {
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(stdout.starts_with("1999 messages in "), "{stdout}");
     let stderr = String::from_utf8(out.stderr).unwrap();
-    let last_frame = tickpipe::feed::itch::Framer::new(&bytes)
+    let last_frame = tickpipe::codec::itch::Framer::new(&bytes)
         .map(|f| f.unwrap().offset)
         .last()
         .unwrap();
@@ -133,7 +133,7 @@ fn a_pipe_is_inspected_like_the_file_it_carries() {
 #[test]
 fn a_corrupted_length_prefix_is_a_desync_with_its_skipped_bytes() {
     let mut bytes = sample();
-    let offsets: Vec<u64> = tickpipe::feed::itch::Framer::new(&bytes)
+    let offsets: Vec<u64> = tickpipe::codec::itch::Framer::new(&bytes)
         .map(|f| f.unwrap().offset)
         .collect();
     let (at, next) = (offsets[1000], offsets[1001]);

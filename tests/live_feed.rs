@@ -10,16 +10,17 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tickpipe::feed::live::{FeedEnd, FeedStats, LiveConfig, Receive};
-use tickpipe::feed::mold::{PacketBuilder, Session};
-use tickpipe::feed::replay::Input;
-use tickpipe::feed::sample::{SampleSpec, generate};
-use tickpipe::feed::server::{DropPolicy, FeedServer, ServerConfig, ServerStats};
+use tickpipe::app::report as render;
+use tickpipe::codec::mold::{PacketBuilder, Session};
 use tickpipe::msg::TradingStatus;
-use tickpipe::report::RunReport;
 use tickpipe::runtime::pipeline::Pipeline;
+use tickpipe::runtime::report::RunReport;
+use tickpipe::source::live::{FeedEnd, FeedStats, LiveConfig, Receive};
+use tickpipe::source::replay::Input;
 use tickpipe::stages::risk::RejectCode;
 use tickpipe::sys::StopSignal;
+use tickpipe::tools::sample::{SampleSpec, generate};
+use tickpipe::tools::server::{DropPolicy, FeedServer, ServerConfig, ServerStats};
 
 /// Enough of the sample for the strategy to trade (see tests/determinism.rs), small
 /// enough that a debug build plays it in a few seconds.
@@ -187,10 +188,10 @@ fn every_kth_packet_dropped_and_recovered_gives_the_replay_books_and_digest() {
     assert!(live.feed().gaps >= live.server.dropped_packets / 2);
     assert_same_as_replay(&live, &replay);
     // The final books are in the report, text and JSON.
-    let text = live.report.to_text();
+    let text = render::text(&live.report);
     assert!(text.contains("live feed"), "{text}");
     assert!(!text.contains("STALE"), "{text}");
-    let json = live.report.to_json();
+    let json = render::json(&live.report);
     assert_eq!(json["feed"]["lost"], 0);
     assert_eq!(json["book"]["final"]["AAPL"]["status"], "T");
 }
@@ -277,11 +278,11 @@ fn when_recovery_is_impossible_every_symbol_goes_stale_and_risk_blocks_it() {
         report.shard.risk.rejected(RejectCode::FeedStale) > 0,
         "the strategy kept signalling and risk blocked it"
     );
-    let text = report.to_text();
+    let text = render::text(report);
     assert!(text.contains("STALE"), "{text}");
     assert!(text.contains("FEED_STALE"), "{text}");
-    assert_eq!(report.to_json()["feed"]["losses"], feed.losses);
-    assert_eq!(report.to_json()["feed"]["stale_notices"], feed.losses);
+    assert_eq!(render::json(report)["feed"]["losses"], feed.losses);
+    assert_eq!(render::json(report)["feed"]["stale_notices"], feed.losses);
     common::not_hung(started);
 }
 
@@ -349,7 +350,7 @@ fn garbage_on_the_feed_socket_is_counted_and_the_run_goes_on() {
         ]
     );
     assert_same_as_replay(&live, &replay);
-    let text = live.report.to_text();
+    let text = render::text(&live.report);
     assert!(text.contains("block_past_end"), "{text}");
 }
 
@@ -373,7 +374,7 @@ fn a_feed_that_goes_silent_fails_the_run_with_stale_books_within_its_deadline() 
     let mut seq = 1;
     packet.start(seq);
     let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
-    for frame in tickpipe::feed::itch::Framer::new(&bytes).map(Result::unwrap) {
+    for frame in tickpipe::codec::itch::Framer::new(&bytes).map(Result::unwrap) {
         if packet.push(frame.bytes).is_err() {
             sender.send_to(packet.bytes(), dest).unwrap();
             seq += u64::from(packet.count());

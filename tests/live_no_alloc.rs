@@ -1,20 +1,20 @@
 //! No heap allocation per packet on the live path once it is warm — receiving,
 //! detecting gaps, requesting, holding packets, applying recovered ones — in the live
-//! source, the shards, or the feed server answering re-requests (DESIGN.md). Its own
+//! source, the shards, or the feed server answering re-requests (README, "What it guarantees"). Its own
 //! test binary: the counting allocator is process-wide.
 
 mod common;
 
 use std::sync::Arc;
 
-use tickpipe::feed::live::Receive;
-use tickpipe::feed::mold::Session;
-use tickpipe::feed::replay::Input;
-use tickpipe::feed::sample::{SampleSpec, generate};
-use tickpipe::feed::server::{DropPolicy, FeedServer};
+use tickpipe::codec::mold::Session;
 use tickpipe::runtime::pipeline::Pipeline;
+use tickpipe::source::live::Receive;
+use tickpipe::source::replay::Input;
 use tickpipe::sys::StopSignal;
 use tickpipe::sys::alloc_count::{CountingAllocator, allocations};
+use tickpipe::tools::sample::{SampleSpec, generate};
+use tickpipe::tools::server::{DropPolicy, FeedServer};
 
 #[global_allocator]
 static COUNTING: CountingAllocator = CountingAllocator;

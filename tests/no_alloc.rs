@@ -1,4 +1,4 @@
-//! No heap allocation per event once the pipeline is warm (DESIGN.md): every runner,
+//! No heap allocation per event once the pipeline is warm (README, "What it guarantees"): every runner,
 //! ring, book, order table and histogram is sized at start-up.
 
 mod common;

@@ -5,10 +5,11 @@ mod common;
 
 use std::path::PathBuf;
 
-use tickpipe::feed::itch::Framer;
-use tickpipe::feed::replay::{Input, Pacing};
-use tickpipe::feed::sample::{SampleSpec, generate};
+use tickpipe::app::report as render;
+use tickpipe::codec::itch::Framer;
 use tickpipe::runtime::pipeline::Pipeline;
+use tickpipe::source::replay::{Input, Pacing};
+use tickpipe::tools::sample::{SampleSpec, generate};
 
 #[test]
 fn a_file_truncated_mid_replay_ends_the_input_at_its_last_whole_message() {
@@ -59,7 +60,7 @@ fn a_file_truncated_mid_replay_ends_the_input_at_its_last_whole_message() {
         failure.message
     );
     // The report still covers what was accepted: the shards decoded every message.
-    let text = report.to_text();
+    let text = render::text(&report);
     assert!(text.contains("input ended short"), "{text}");
 }
 
@@ -132,10 +133,10 @@ fn a_corrupted_length_prefix_costs_one_message_and_its_bytes_exactly() {
     assert_eq!(source.resync_samples[0].offset, at);
     assert_eq!(source.messages, 50_000 - 1);
     assert_eq!(source.bytes, bytes.len() as u64 - (next - at));
-    let json = report.to_json();
+    let json = render::json(&report);
     assert_eq!(json["resyncs"], 1);
     assert_eq!(json["resync_bytes"], next - at);
-    let text = report.to_text();
+    let text = render::text(&report);
     assert!(
         text.contains(&format!(
             "resyncs      1 (framing lost), {} bytes skipped to find it again",
@@ -145,7 +146,7 @@ fn a_corrupted_length_prefix_costs_one_message_and_its_bytes_exactly() {
     );
 }
 
-fn replay(path: PathBuf) -> tickpipe::report::RunReport {
+fn replay(path: PathBuf) -> tickpipe::runtime::report::RunReport {
     let mut spec = common::spec("pipelines/fused.toml", 1, 0);
     spec.input = Input::File(path);
     Pipeline::start(spec).expect("pipeline starts").join()

@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tickpipe::inspect::inspect;
+use tickpipe::app::inspect::inspect;
 
 fuzz_target!(|data: &[u8]| {
     let got = inspect(data);

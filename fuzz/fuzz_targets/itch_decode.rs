@@ -7,7 +7,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tickpipe::feed::itch::{
+use tickpipe::codec::itch::{
     self, FrameError, Framer, PREFIX_LEN, check_length, decode, encode, message_len,
 };
 

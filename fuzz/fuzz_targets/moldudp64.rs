@@ -10,8 +10,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tickpipe::feed::live::{Limits, Origin, Sequencer, Sink};
-use tickpipe::feed::mold::{BLOCK_PREFIX_LEN, HEADER_LEN, Packet, Request, Session};
+use tickpipe::codec::mold::{BLOCK_PREFIX_LEN, HEADER_LEN, Packet, Request, Session};
+use tickpipe::source::live::{Limits, Origin, Sequencer, Sink};
 
 /// Checks that the stream offsets it is given only grow, as sequence order requires.
 struct Check {

@@ -17,8 +17,8 @@ use std::sync::LazyLock;
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
-use tickpipe::feed::itch::{Framer, HEADER_LEN, MAX_TIMESTAMP};
-use tickpipe::feed::sample::{SampleSpec, generate};
+use tickpipe::codec::itch::{Framer, HEADER_LEN, MAX_TIMESTAMP};
+use tickpipe::tools::sample::{SampleSpec, generate};
 
 /// Messages in the session: the open, every ticker's directory and opening cross, then
 /// continuous trading in which risk sends orders, cancels them and gets fills; small

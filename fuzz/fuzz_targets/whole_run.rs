@@ -8,10 +8,10 @@
 
 use std::sync::{Arc, LazyLock};
 
-use tickpipe::config::Config;
-use tickpipe::feed::itch::{FrameError, Framer};
-use tickpipe::report::RunReport;
+use tickpipe::codec::itch::{FrameError, Framer};
+use tickpipe::runtime::config::Config;
 use tickpipe::runtime::inline_run::run_inline;
+use tickpipe::runtime::report::RunReport;
 use tickpipe::universe::Universe;
 
 /// The binary's allocator. Each run allocates about 3 MB of latency histograms (14 of

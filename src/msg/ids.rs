@@ -103,7 +103,7 @@ pub enum TradingStatus {
     /// No `H` message seen yet; treated as not trading (fail closed).
     Unknown = b'?',
     /// Market data that may concern the symbol was lost: its book cannot be trusted for
-    /// the rest of the session ([`crate::feed::integrity`]).
+    /// the rest of the session ([`crate::codec::notice`]).
     FeedStale = b'!',
     /// The book is crossed or locked after a complete update: something upstream is
     /// wrong until it clears.

@@ -56,7 +56,7 @@ pub enum MarketUpdate {
     Trade { price: Price, shares: u32 },
     /// ITCH `Q`: a cross (auction) print.
     Cross { price: Price, shares: u64 },
-    /// The feed lost data that may concern this symbol ([`crate::feed::integrity`]):
+    /// The feed lost data that may concern this symbol ([`crate::codec::notice`]):
     /// its book is stale for the rest of the session.
     FeedStale,
 }

@@ -14,16 +14,17 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::inline::inline_venue;
 use super::pipeline::RunMeta;
 use super::runner::{Chain, Link, RunnerOutput, drive};
 use crate::clock::MonoClock;
-use crate::config::Config;
-use crate::feed::itch::Framer;
-use crate::feed::replay::{Pacing, ReplayInput, ReplaySource};
-use crate::feed::router::ShardRouter;
+use crate::codec::itch::Framer;
 use crate::latency::LatencyRecorder;
 use crate::msg::SymbolId;
-use crate::report::RunReport;
+use crate::runtime::config::Config;
+use crate::runtime::report::RunReport;
+use crate::source::replay::{Pacing, ReplayInput, ReplaySource};
+use crate::source::router::ShardRouter;
 use crate::stages::Control;
 use crate::stages::decode::Decode;
 use crate::stages::features::FeatureStage;
@@ -35,7 +36,6 @@ use crate::sys::idle::{IdleStrategy, Idler};
 use crate::sys::{Failure, Progress, StopSignal, TradingLatch};
 use crate::universe::Universe;
 use crate::venue::SimVenue;
-use crate::venue::inline::inline_venue;
 
 /// Runs `bytes` (a NASDAQ-format ITCH 5.0 file: 2-byte big-endian length before each
 /// message) through one shard that owns every symbol, and reports as a run would.
@@ -146,12 +146,12 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::feed::itch::{Header, Message, PREFIX_LEN, encode, testing};
-    use crate::feed::replay::Input;
-    use crate::feed::sample::{SampleSpec, generate};
+    use crate::codec::itch::{Header, Message, PREFIX_LEN, encode, testing};
     use crate::runtime::pipeline::{Pipeline, PipelineSpec};
     use crate::runtime::topology::Topology;
+    use crate::source::replay::Input;
     use crate::stages::risk::RiskStats;
+    use crate::tools::sample::{SampleSpec, generate};
 
     fn config() -> (Config, Arc<Universe>) {
         let (config, universe) =

@@ -2,7 +2,10 @@
 //! runs the shutdown protocol. The ring edge, `Emit` and the idle strategies are in
 //! [`crate::sys`], below the stages, sources and venues that produce into them.
 
+pub mod config;
+pub mod inline;
 pub mod inline_run;
 pub mod pipeline;
+pub mod report;
 pub mod runner;
 pub mod topology;

@@ -13,19 +13,20 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::config::Config;
+use super::report::RunReport;
 use super::runner::{Chain, Link, Placement, RunnerOutput, drive, spawn};
-use super::topology::{EdgeKind, ShardRunner, StageId, Topology};
+use super::topology::{EdgeKind, RingSpec, ShardRunner, StageId, Topology};
 use crate::clock::MonoClock;
-use crate::config::Config;
-use crate::feed::live::{FeedStats, LiveConfig, LiveError, LiveSockets, LiveSource};
-use crate::feed::replay::{Input, InputError, Pacing, ReplayInput, ReplaySource};
-use crate::feed::router::ShardRouter;
 use crate::latency::LatencyRecorder;
-use crate::msg::{ExecReport, Features, MarketEvent, RawFrame, Signal, VenueCommand};
-use crate::report::RunReport;
+use crate::msg::{ExecReport, RawFrame, VenueCommand};
+use crate::source::live::{FeedStats, LiveConfig, LiveError, LiveSockets, LiveSource};
+use crate::source::replay::{Input, InputError, Pacing, ReplayInput, ReplaySource};
+use crate::source::router::ShardRouter;
 use crate::stages::decode::Decode;
 use crate::stages::features::FeatureStage;
 use crate::stages::inference::Inference;
+use crate::stages::list::stage_list;
 use crate::stages::risk::Risk;
 use crate::stages::routing::Routing;
 use crate::stages::{Control, ReportSource};
@@ -434,26 +435,40 @@ fn runner_of(topology: &Topology, stage: StageId) -> &ShardRunner {
         .expect("validated: every stage has a runner")
 }
 
-/// One shard's stage objects before they are handed to runners.
-struct ShardStages {
-    decode: Option<Decode>,
-    features: Option<FeatureStage>,
-    inference: Option<Inference>,
-    risk: Option<Risk<VenueReports>>,
-    routing: Option<Routing>,
+/// Generates a shard's stage and ring slots from the stage list.
+macro_rules! shard_slots {
+    ($( ($id:ident, $field:ident, stage: $stage:ty, stats: $stats:ty $(, ring: $edge:ident $ring:ident: $msg:ty)?) ),* $(,)?) => {
+        /// One shard's stage objects before they are handed to runners; `R` is risk's
+        /// report source.
+        struct ShardStages<R: ReportSource> {
+            $($field: Option<$stage>,)*
+        }
+
+        /// One shard's rings before they are handed to runners: the input of each stage
+        /// that starts a runner, and the output of each stage that ends one.
+        #[derive(Default)]
+        struct ShardRings {
+            frames_in: Option<EdgeIn<RawFrame>>,
+            $($($ring: (Option<EdgeOut<$msg>>, Option<EdgeIn<$msg>>),)?)*
+            venue_out: Option<EdgeOut<VenueCommand>>,
+        }
+
+        impl ShardRings {
+            /// Creates the stage-boundary ring `kind`.
+            fn open(&mut self, kind: EdgeKind, name: String, spec: RingSpec, idle: Idler) {
+                match kind {
+                    $($(EdgeKind::$edge => {
+                        let (out, inp) = edge(name, spec.capacity, spec.policy, idle);
+                        self.$ring = (Some(out), Some(inp));
+                    })?)*
+                    _ => unreachable!("edge_after gives only stage-to-stage rings"),
+                }
+            }
+        }
+    };
 }
 
-/// One shard's rings before they are handed to runners: the input of each stage that
-/// starts a runner, and the output of each stage that ends one.
-#[derive(Default)]
-struct ShardRings {
-    frames_in: Option<EdgeIn<RawFrame>>,
-    market: (Option<EdgeOut<MarketEvent>>, Option<EdgeIn<MarketEvent>>),
-    features: (Option<EdgeOut<Features>>, Option<EdgeIn<Features>>),
-    signals: (Option<EdgeOut<Signal>>, Option<EdgeIn<Signal>>),
-    orders: (Option<EdgeOut<VenueCommand>>, Option<EdgeIn<VenueCommand>>),
-    venue_out: Option<EdgeOut<VenueCommand>>,
-}
+stage_list!(shard_slots);
 
 struct Wiring<'a> {
     topology: &'a Topology,
@@ -466,7 +481,7 @@ impl Wiring<'_> {
     fn spawn_shard(
         &mut self,
         shard: usize,
-        mut stages: ShardStages,
+        mut stages: ShardStages<VenueReports>,
         frames_in: EdgeIn<RawFrame>,
         venue_out: EdgeOut<VenueCommand>,
         clock: &MonoClock,
@@ -479,28 +494,8 @@ impl Wiring<'_> {
         };
         for runner in &t.runners {
             if let Some(kind) = t.edge_after(runner.last) {
-                let spec = t.ring(kind);
                 let name = format!("shard{shard}/{}", kind.name());
-                let idle = Idler::new(runner.idle);
-                match kind {
-                    EdgeKind::Market => pair(
-                        &mut rings.market,
-                        edge(name, spec.capacity, spec.policy, idle),
-                    ),
-                    EdgeKind::Features => pair(
-                        &mut rings.features,
-                        edge(name, spec.capacity, spec.policy, idle),
-                    ),
-                    EdgeKind::Signals => pair(
-                        &mut rings.signals,
-                        edge(name, spec.capacity, spec.policy, idle),
-                    ),
-                    EdgeKind::Orders => pair(
-                        &mut rings.orders,
-                        edge(name, spec.capacity, spec.policy, idle),
-                    ),
-                    _ => unreachable!("edge_after gives only stage-to-stage rings"),
-                }
+                rings.open(kind, name, t.ring(kind), Idler::new(runner.idle));
             }
         }
         // Downstream runners first within a shard. The venue starts after every shard,
@@ -548,13 +543,6 @@ impl Wiring<'_> {
     }
 }
 
-fn pair<T>(
-    slot: &mut (Option<EdgeOut<T>>, Option<EdgeIn<T>>),
-    (out, inp): (EdgeOut<T>, EdgeIn<T>),
-) {
-    *slot = (Some(out), Some(inp));
-}
-
 /// What every stage runner needs besides its stages.
 struct Launch<'a> {
     placement: Placement,
@@ -590,15 +578,15 @@ fn go<In: Copy + Send + 'static, C: Emit<In> + Chain + Send + 'static>(
 
 /// Builds a runner's chain from its stages — nested [`Link`]s ending in its output ring —
 /// and starts it. One arm per contiguous run of stages, so every chain is a concrete,
-/// monomorphised type: no `dyn` on the hot path.
+/// monomorphised type: no `dyn` on the hot path. The arms are generated from the stage
+/// list (`launch_arms!`, below): with `n` stages there are `n(n+1)/2` of them.
 fn launch_runner(
     runner: &ShardRunner,
     launch: Launch<'_>,
-    s: &mut ShardStages,
+    s: &mut ShardStages<VenueReports>,
     r: &mut ShardRings,
     clock: &MonoClock,
 ) -> Result<JoinHandle<RunnerOutput>, StartError> {
-    use StageId::{Decode as D, Features as F, Inference as I, Risk as K, Routing as O};
     let rec = || LatencyRecorder::new(clock.clone());
     macro_rules! take {
         ($slot:expr) => {
@@ -611,80 +599,40 @@ fn launch_runner(
         ($out:expr; $last:ident) => { Link::new(take!(s.$last), $out, rec()) };
         ($out:expr; $first:ident, $($rest:ident),+) => { Link::new(take!(s.$first), chain!($out; $($rest),+), rec()) };
     }
-    match (runner.first, runner.last) {
-        (D, D) => go(
-            launch,
-            take!(r.frames_in),
-            chain!(take!(r.market.0); decode),
-        ),
-        (D, F) => go(
-            launch,
-            take!(r.frames_in),
-            chain!(take!(r.features.0); decode, features),
-        ),
-        (D, I) => go(
-            launch,
-            take!(r.frames_in),
-            chain!(take!(r.signals.0); decode, features, inference),
-        ),
-        (D, K) => go(
-            launch,
-            take!(r.frames_in),
-            chain!(take!(r.orders.0); decode, features, inference, risk),
-        ),
-        (D, O) => go(
-            launch,
-            take!(r.frames_in),
-            chain!(take!(r.venue_out); decode, features, inference, risk, routing),
-        ),
-        (F, F) => go(
-            launch,
-            take!(r.market.1),
-            chain!(take!(r.features.0); features),
-        ),
-        (F, I) => go(
-            launch,
-            take!(r.market.1),
-            chain!(take!(r.signals.0); features, inference),
-        ),
-        (F, K) => go(
-            launch,
-            take!(r.market.1),
-            chain!(take!(r.orders.0); features, inference, risk),
-        ),
-        (F, O) => go(
-            launch,
-            take!(r.market.1),
-            chain!(take!(r.venue_out); features, inference, risk, routing),
-        ),
-        (I, I) => go(
-            launch,
-            take!(r.features.1),
-            chain!(take!(r.signals.0); inference),
-        ),
-        (I, K) => go(
-            launch,
-            take!(r.features.1),
-            chain!(take!(r.orders.0); inference, risk),
-        ),
-        (I, O) => go(
-            launch,
-            take!(r.features.1),
-            chain!(take!(r.venue_out); inference, risk, routing),
-        ),
-        (K, K) => go(launch, take!(r.signals.1), chain!(take!(r.orders.0); risk)),
-        (K, O) => go(
-            launch,
-            take!(r.signals.1),
-            chain!(take!(r.venue_out); risk, routing),
-        ),
-        (O, O) => go(
-            launch,
-            take!(r.orders.1),
-            chain!(take!(r.venue_out); routing),
-        ),
-        (first, last) => {
-            unreachable!("validated topology: {first:?}..{last:?} is not a forward run")
-        }
+    // A tt-muncher over the stage list, two loops deep. The outer loop (`@first`) takes
+    // each stage in turn as a runner's first, with the ring it reads (`r.frames_in` for
+    // the first stage, else the ring after the stage before). The inner loop (`@last`)
+    // walks from there to the end of the list, adding one arm per possible last stage:
+    // its chain is the stages walked so far, ending in the ring after the last one (the
+    // venue ring after the final stage). Arms accumulate in `{ … }` until the outer loop
+    // runs out, then become the match.
+    macro_rules! launch_arms {
+        ($( ($id:ident, $field:ident, stage: $stage:ty, stats: $stats:ty $(, ring: $edge:ident $ring:ident: $msg:ty)?) ),* $(,)?) => {
+            launch_arms!(@first (r.frames_in) {} [$([$id $field ($($ring)?)])*])
+        };
+        (@first $input:tt { $($arms:tt)* } []) => {
+            match (runner.first, runner.last) {
+                $($arms)*
+                (first, last) => {
+                    unreachable!("validated topology: {first:?}..{last:?} is not a forward run")
+                }
+            }
+        };
+        (@first $input:tt $arms:tt [[$id:ident $field:ident ($($ring:ident)?)] $($rest:tt)*]) => {
+            launch_arms!(@last $input $id [] $arms [[$id $field ($($ring)?)] $($rest)*] ($(r.$ring.1)?) [$($rest)*])
+        };
+        (@last $input:tt $first:ident [$($chain:ident)*] { $($arms:tt)* } [[$id:ident $field:ident ($ring:ident)] $($rows:tt)*] $next:tt $outer:tt) => {
+            launch_arms!(@last $input $first [$($chain)* $field] {
+                $($arms)*
+                (StageId::$first, StageId::$id) => go(launch, take!($input), chain!(take!(r.$ring.0); $($chain,)* $field)),
+            } [$($rows)*] $next $outer)
+        };
+        (@last $input:tt $first:ident [$($chain:ident)*] { $($arms:tt)* } [[$id:ident $field:ident ()]] $next:tt $outer:tt) => {
+            launch_arms!(@first $next {
+                $($arms)*
+                (StageId::$first, StageId::$id) => go(launch, take!($input), chain!(take!(r.venue_out); $($chain,)* $field)),
+            } $outer)
+        };
     }
+    stage_list!(launch_arms)
 }

@@ -13,11 +13,11 @@ use std::thread::JoinHandle;
 
 use hdrhistogram::Histogram;
 
-use crate::feed::live::FeedStats;
-use crate::feed::router::SourceStats;
 use crate::latency::LatencyRecorder;
 use crate::msg::Stamped;
-use crate::report::ShardReport;
+use crate::source::live::FeedStats;
+use crate::source::router::SourceStats;
+use crate::stages::ShardReport;
 use crate::stages::{Control, Stage};
 use crate::sys::edge::{BATCH, ConsumerGone, EdgeIn, EdgeOut, EdgeStats, Emit};
 use crate::sys::idle::Idler;

@@ -10,107 +10,91 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::config::{ConfigError, Problem, Problems, read_toml};
-use crate::msg::{ExecReport, Features, MarketEvent, RawFrame, Signal, SymbolId, VenueCommand};
+use crate::msg::{ExecReport, RawFrame, SymbolId, VenueCommand};
 use crate::stages::Control;
+use crate::stages::list::stage_list;
 use crate::stages::risk::venue_sync::INBOX_CAPACITY;
 use crate::sys::edge::Backpressure;
 use crate::sys::idle::IdleStrategy;
 use crate::universe::Universe;
 
-/// The five stages, in pipeline order.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum StageId {
-    Decode = 0,
-    Features = 1,
-    Inference = 2,
-    Risk = 3,
-    Routing = 4,
+/// Generates [`StageId`] and [`EdgeKind`] from the stage list: one id per stage, one
+/// ring kind per stage boundary, and the rings that are not stage boundaries.
+macro_rules! stage_kinds {
+    (@after) => { None };
+    (@after $edge:ident) => { Some(EdgeKind::$edge) };
+    ($( ($id:ident, $field:ident, stage: $stage:ty, stats: $stats:ty $(, ring: $edge:ident $ring:ident: $msg:ty)?) ),* $(,)?) => {
+        /// The stages, in pipeline order.
+        #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+        #[serde(rename_all = "kebab-case")]
+        pub enum StageId {
+            $($id,)*
+        }
+
+        impl StageId {
+            pub const ALL: [StageId; [$(StageId::$id),*].len()] = [$(StageId::$id),*];
+
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(StageId::$id => stringify!($field),)*
+                }
+            }
+        }
+
+        /// The rings a pipeline can have. The ring after a stage exists only where the
+        /// next stage runs on a different runner.
+        #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+        #[serde(rename_all = "kebab-case")]
+        pub enum EdgeKind {
+            /// source → decode, one per shard.
+            Feed,
+            $($(
+                #[doc = concat!("The ring after ", stringify!($field), ".")]
+                $edge,
+            )?)*
+            /// routing → venue.
+            Venue,
+            /// venue → risk (execution reports). The venue never waits on it (its outbox
+            /// takes what does not fit, `venue::runner`), so its `policy` is not applied
+            /// and its `full` count is the passes that found it full.
+            Reports,
+            /// the pipeline's owner → every runner.
+            Control,
+        }
+
+        impl EdgeKind {
+            /// Bytes one slot of this ring takes: the size of the message it carries.
+            fn slot_bytes(self) -> usize {
+                match self {
+                    EdgeKind::Feed => size_of::<RawFrame>(),
+                    $($(EdgeKind::$edge => size_of::<$msg>(),)?)*
+                    EdgeKind::Venue => size_of::<VenueCommand>(),
+                    EdgeKind::Reports => size_of::<ExecReport>(),
+                    EdgeKind::Control => size_of::<Control>(),
+                }
+            }
+
+            pub fn name(self) -> &'static str {
+                match self {
+                    EdgeKind::Feed => "feed",
+                    $($(EdgeKind::$edge => stringify!($ring),)?)*
+                    EdgeKind::Venue => "venue",
+                    EdgeKind::Reports => "reports",
+                    EdgeKind::Control => "control",
+                }
+            }
+
+            /// The ring after `stage` when the next stage runs elsewhere.
+            fn after(stage: StageId) -> Option<EdgeKind> {
+                match stage {
+                    $(StageId::$id => stage_kinds!(@after $($edge)?),)*
+                }
+            }
+        }
+    };
 }
 
-impl StageId {
-    pub const ALL: [StageId; 5] = [
-        StageId::Decode,
-        StageId::Features,
-        StageId::Inference,
-        StageId::Risk,
-        StageId::Routing,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            StageId::Decode => "decode",
-            StageId::Features => "features",
-            StageId::Inference => "inference",
-            StageId::Risk => "risk",
-            StageId::Routing => "routing",
-        }
-    }
-}
-
-/// The rings a pipeline can have. `Market`..`Orders` exist only where consecutive stages
-/// run on different runners.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum EdgeKind {
-    /// source → decode, one per shard.
-    Feed,
-    /// decode → features.
-    Market,
-    /// features → inference.
-    Features,
-    /// inference → risk.
-    Signals,
-    /// risk → routing.
-    Orders,
-    /// routing → venue.
-    Venue,
-    /// venue → risk (execution reports). The venue never waits on it (its outbox takes
-    /// what does not fit, `venue::runner`), so its `policy` is not applied and its
-    /// `full` count is the passes that found it full.
-    Reports,
-    /// the pipeline's owner → every runner.
-    Control,
-}
-
-impl EdgeKind {
-    /// Bytes one slot of this ring takes: the size of the message it carries.
-    fn slot_bytes(self) -> usize {
-        match self {
-            EdgeKind::Feed => size_of::<RawFrame>(),
-            EdgeKind::Market => size_of::<MarketEvent>(),
-            EdgeKind::Features => size_of::<Features>(),
-            EdgeKind::Signals => size_of::<Signal>(),
-            EdgeKind::Orders | EdgeKind::Venue => size_of::<VenueCommand>(),
-            EdgeKind::Reports => size_of::<ExecReport>(),
-            EdgeKind::Control => size_of::<Control>(),
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            EdgeKind::Feed => "feed",
-            EdgeKind::Market => "market",
-            EdgeKind::Features => "features",
-            EdgeKind::Signals => "signals",
-            EdgeKind::Orders => "orders",
-            EdgeKind::Venue => "venue",
-            EdgeKind::Reports => "reports",
-            EdgeKind::Control => "control",
-        }
-    }
-
-    /// The ring after `stage` when the next stage runs elsewhere.
-    fn after(stage: StageId) -> Option<EdgeKind> {
-        match stage {
-            StageId::Decode => Some(EdgeKind::Market),
-            StageId::Features => Some(EdgeKind::Features),
-            StageId::Inference => Some(EdgeKind::Signals),
-            StageId::Risk => Some(EdgeKind::Orders),
-            StageId::Routing => None,
-        }
-    }
-}
+stage_list!(stage_kinds);
 
 /// One ring's size and full-ring policy.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Deserialize)]

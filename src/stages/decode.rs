@@ -10,12 +10,12 @@
 
 use std::sync::Arc;
 
-use crate::feed::integrity;
-use crate::feed::itch::{self, Message};
+use crate::codec::itch::{self, Message};
+use crate::codec::notice;
 use crate::msg::{
     MarketEvent, MarketUpdate, RawFrame, Side, Stamp, SymbolId, SymbolName, TradingStatus,
 };
-use crate::report::ShardReport;
+use crate::stages::ShardReport;
 use crate::stages::Stage;
 use crate::sys::edge::Emit;
 use crate::universe::Universe;
@@ -87,7 +87,7 @@ impl Stage for Decode {
     #[inline]
     fn on_event<O: Emit<MarketEvent>>(&mut self, frame: RawFrame, out: &mut O) {
         let bytes = frame.message();
-        if let Some(ts_event) = integrity::parse_stale_notice(bytes) {
+        if let Some(ts_event) = notice::parse_stale_notice(bytes) {
             self.on_stale_notice(frame.ts_recv, ts_event, out);
             return;
         }
@@ -155,7 +155,8 @@ impl Decode {
 }
 
 /// The event a message becomes; `None` for messages that are only counted. Shared with
-/// [`crate::inspect`], so a file is read the way the pipeline reads it.
+/// `tickpipe inspect` (the application layer), so a file is read the way the pipeline
+/// reads it.
 #[inline]
 pub(crate) fn update(msg: &Message<'_>) -> Option<Result<MarketUpdate, BadCode>> {
     let update = match *msg {
@@ -259,7 +260,7 @@ fn side_of(code: u8) -> Result<Side, BadCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::feed::itch::{Header, encode};
+    use crate::codec::itch::{Header, encode};
     use crate::msg::Price;
 
     const TS: u64 = 34_200_000_001_000;
@@ -279,7 +280,7 @@ mod tests {
     }
 
     fn directory(locate: u16, stock: &[u8; 8]) -> RawFrame {
-        frame(crate::feed::itch::testing::stock_directory(
+        frame(crate::codec::itch::testing::stock_directory(
             header(locate),
             stock,
         ))
@@ -620,8 +621,8 @@ mod tests {
 
     #[test]
     fn the_sample_session_decodes_cleanly() {
-        use crate::feed::itch::Framer;
-        use crate::feed::sample::{SampleSpec, generate};
+        use crate::codec::itch::Framer;
+        use crate::tools::sample::{SampleSpec, generate};
 
         let spec = SampleSpec {
             messages: 30_000,

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::config::Problems;
 use crate::msg::{FeatureVector, Features, Signal};
-use crate::report::ShardReport;
+use crate::stages::ShardReport;
 use crate::stages::Stage;
 use crate::stages::risk::config::MAX_ORDER_QTY;
 use crate::sys::edge::Emit;

@@ -15,11 +15,13 @@
 pub mod decode;
 pub mod features;
 pub mod inference;
+pub mod list;
+pub mod report;
 pub mod risk;
 pub mod routing;
 
+pub use self::report::ShardReport;
 use crate::msg::{ExecReport, Stamped};
-use crate::report::ShardReport;
 use crate::sys::TradingState;
 use crate::sys::edge::Emit;
 

@@ -1,6 +1,6 @@
 //! Stage 5, routing: the shard's gateway to its venue.
 //!
-//! Risk owns order and position state (DESIGN.md: one thread owns it); routing is what
+//! Risk owns order and position state (one thread owns it, ARCHITECTURE.md); routing is what
 //! stands between that decision and the wire. It measures tick-to-order — receipt of
 //! the market data behind an order to the order leaving for the venue — and answers a
 //! halt on the control ring with a mass cancel, so open orders are pulled even if risk
@@ -11,7 +11,7 @@ use hdrhistogram::Histogram;
 
 use crate::latency::{LatencyRecorder, new_histogram};
 use crate::msg::{Stamp, VenueCommand};
-use crate::report::ShardReport;
+use crate::stages::ShardReport;
 use crate::stages::{Control, Stage};
 use crate::sys::TradingState;
 use crate::sys::edge::Emit;

@@ -11,7 +11,7 @@
 //! in the runtime, each of them would import from the layer above.
 //!
 //! Nothing here may name anything outside this module: loom-tests compiles it alone.
-//! Modules that use other crates (rtrb, serde, memmap2) are left out of the loom build.
+//! Modules that use other crates (rtrb, serde) are left out of the loom build.
 
 pub mod close;
 pub mod latch;

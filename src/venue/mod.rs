@@ -14,12 +14,10 @@
 //! - `reporter`: stamps and counts every report.
 //! - `stats`: the counters it reports.
 //! - [`runner`]: the venue's thread, serving every shard's lane.
-//! - [`inline`]: the same venue called on the shard's own thread, for single-core benches.
 
 mod book;
 mod exchange;
 mod in_flight;
-pub mod inline;
 mod market;
 mod reporter;
 pub mod runner;

@@ -17,7 +17,7 @@ use crate::msg::{
     Features, MarketEvent, MarketUpdate, MarketView, Price, Side, SymbolId, TradingStatus,
     ViewCause,
 };
-use crate::report::ShardReport;
+use crate::stages::ShardReport;
 use crate::stages::Stage;
 use crate::sys::edge::Emit;
 use crate::universe::Universe;

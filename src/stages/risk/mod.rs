@@ -48,7 +48,7 @@ use self::venue_sync::VenueSync;
 use crate::msg::{
     ExecKind, ExecReport, OrderIntent, Side, Signal, Stamp, SymbolId, SymbolName, VenueCommand,
 };
-use crate::report::ShardReport;
+use crate::stages::ShardReport;
 use crate::stages::{ReportSource, Stage};
 use crate::sys::edge::Emit;
 use crate::sys::{TradingLatch, TradingState};
@@ -370,7 +370,7 @@ impl<R: ReportSource> Risk<R> {
     }
 
     /// The event time to decide at: the signal's, unless that would run backwards. The
-    /// source already makes event time non-decreasing (`feed::event_clock`), so a
+    /// source already makes event time non-decreasing (`source::event_clock`), so a
     /// regression here is a bug upstream: counted and reported, 0 in every correct run.
     #[inline]
     fn advance_clock(&mut self, ts_event: u64) -> u64 {

@@ -91,7 +91,7 @@ impl<R: Read> FrameReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::feed::sample::{SampleSpec, generate};
+    use crate::codec::itch::testing::session;
 
     /// What `FrameReader` yields, as owned items.
     fn read_all(bytes: &[u8]) -> Vec<Result<(u64, Vec<u8>), FrameError>> {
@@ -110,15 +110,10 @@ mod tests {
 
     #[test]
     fn blocks_frame_exactly_as_the_whole_input_does() {
-        let spec = SampleSpec {
-            messages: 100_000,
-            ..SampleSpec::default_session()
-        };
-        let mut bytes = generate(&spec);
+        let (mut bytes, offsets) = session(120_000);
         assert!(bytes.len() > 3 * BLOCK, "the input spans several blocks");
         // Corrupt the prefixes of the frame that straddles each block boundary and of
         // the one before it (one desync over both), and cut the last message short.
-        let offsets: Vec<u64> = Framer::new(&bytes).map(|f| f.unwrap().offset).collect();
         for boundary in [BLOCK, 2 * BLOCK] {
             let i = offsets.partition_point(|&o| (o as usize) < boundary) - 1;
             for j in [i - 1, i] {

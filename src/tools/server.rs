@@ -28,8 +28,8 @@ use rand::RngCore;
 use rand_pcg::Pcg64Mcg;
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::feed::itch::{FrameError, Framer, PREFIX_LEN};
-use crate::feed::mold::{MAX_DATAGRAM, PacketBuilder, PushError, Request, Session};
+use crate::codec::itch::{FrameError, Framer, PREFIX_LEN};
+use crate::codec::mold::{MAX_DATAGRAM, PacketBuilder, PushError, Request, Session};
 use crate::sys::StopSignal;
 
 /// How fast the server sends message packets.
@@ -274,7 +274,7 @@ fn udp(addr: SocketAddr) -> io::Result<Socket> {
 }
 
 fn check(config: &ServerConfig) -> Result<(), ServerError> {
-    let min = crate::feed::mold::HEADER_LEN + 2 + 50;
+    let min = crate::codec::mold::HEADER_LEN + 2 + 50;
     if !(min..=MAX_DATAGRAM).contains(&config.max_packet_bytes) {
         return Err(ServerError::Config(format!(
             "packet size {} must be {min} to {MAX_DATAGRAM} bytes (room for the longest ITCH message)",
@@ -532,7 +532,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::feed::mold::{Packet, PacketKind};
+    use crate::codec::mold::{Packet, PacketKind};
 
     fn session() -> Session {
         Session::new("SRVTEST").unwrap()
@@ -543,11 +543,11 @@ mod tests {
     fn input(n: u64) -> Vec<u8> {
         let mut out = Vec::new();
         for seq in 1..=n {
-            let msg = crate::feed::itch::Message::OrderDelete {
-                header: crate::feed::itch::Header::default(),
+            let msg = crate::codec::itch::Message::OrderDelete {
+                header: crate::codec::itch::Header::default(),
                 order_ref: seq,
             };
-            crate::feed::itch::encode_framed(&msg, &mut out).unwrap();
+            crate::codec::itch::encode_framed(&msg, &mut out).unwrap();
         }
         out
     }

@@ -28,7 +28,7 @@ use std::collections::VecDeque;
 use rand::RngCore;
 use rand_pcg::Pcg64Mcg;
 
-use crate::feed::itch::{Header, Message, encode_framed};
+use crate::codec::itch::{Header, Message, encode_framed};
 use crate::msg::{Price, Side, SymbolName};
 
 /// What to generate.
@@ -1260,7 +1260,7 @@ mod tests {
     use std::sync::OnceLock;
 
     use super::*;
-    use crate::feed::itch::{Framer, MESSAGE_KINDS, decode, message_len};
+    use crate::codec::itch::{Framer, MESSAGE_KINDS, decode, message_len};
 
     fn spec(seed: u64, messages: u64) -> SampleSpec {
         SampleSpec {

@@ -16,7 +16,7 @@
 /// The notice's type byte; not an ITCH 5.0 message type.
 pub const STALE_NOTICE: u8 = b'!';
 /// Length of a notice: an ITCH header (locate 0: every symbol) and nothing more.
-pub const STALE_NOTICE_LEN: usize = crate::feed::itch::HEADER_LEN;
+pub const STALE_NOTICE_LEN: usize = crate::codec::itch::HEADER_LEN;
 
 /// A notice that every symbol went stale at exchange time `ts_event`.
 pub fn stale_notice(ts_event: u64) -> [u8; STALE_NOTICE_LEN] {
@@ -31,7 +31,7 @@ pub fn parse_stale_notice(bytes: &[u8]) -> Option<u64> {
     if bytes.len() != STALE_NOTICE_LEN || bytes[0] != STALE_NOTICE {
         return None;
     }
-    crate::feed::itch::timestamp(bytes)
+    crate::codec::itch::timestamp(bytes)
 }
 
 #[cfg(test)]
@@ -42,8 +42,8 @@ mod tests {
     fn round_trips_and_is_no_itch_message() {
         let n = stale_notice(34_200_000_000_123);
         assert_eq!(parse_stale_notice(&n), Some(34_200_000_000_123));
-        assert_eq!(crate::feed::itch::message_len(STALE_NOTICE), None);
-        assert_eq!(crate::feed::itch::stock_locate(&n), Some(0));
+        assert_eq!(crate::codec::itch::message_len(STALE_NOTICE), None);
+        assert_eq!(crate::codec::itch::stock_locate(&n), Some(0));
         assert_eq!(parse_stale_notice(&n[..10]), None);
     }
 }

@@ -35,11 +35,11 @@ use std::ops::ControlFlow;
 
 use serde_json::{Map, Value, json};
 
-use crate::feed::event_clock::{EventClock, Timing};
-use crate::feed::itch::{
+use crate::codec::itch::{
     self, Frame, FrameError, FrameReader, Framer, LengthError, MESSAGE_KINDS, Message,
 };
 use crate::msg::SymbolId;
+use crate::source::event_clock::{EventClock, Timing};
 use crate::stages::decode;
 use crate::stages::features::book::{BookError, BookSet, Capacity, Level};
 
@@ -680,14 +680,14 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::config::Config;
-    use crate::feed::event_clock::DAY_NS;
-    use crate::feed::itch::{Header, encode_framed};
-    use crate::feed::sample::{SampleSpec, generate};
+    use crate::codec::itch::{Header, encode_framed};
     use crate::msg::{Price, RawFrame};
+    use crate::runtime::config::Config;
+    use crate::source::event_clock::DAY_NS;
     use crate::stages::Stage;
     use crate::stages::decode::Decode;
     use crate::stages::features::FeatureStage;
+    use crate::tools::sample::{SampleSpec, generate};
 
     fn header(locate: u16) -> Header {
         Header {
@@ -702,7 +702,7 @@ mod tests {
     }
 
     fn directory(locate: u16, stock: &[u8; 8]) -> Message<'_> {
-        crate::feed::itch::testing::stock_directory(header(locate), stock)
+        crate::codec::itch::testing::stock_directory(header(locate), stock)
     }
 
     fn trading_action(locate: u16, state: u8) -> Message<'static> {

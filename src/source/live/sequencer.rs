@@ -29,8 +29,8 @@
 
 use super::FeedStats;
 use super::reorder::{Held, Refused, Reorder};
-use crate::feed::itch;
-use crate::feed::mold::{BLOCK_PREFIX_LEN, Packet, PacketKind, Request, Session};
+use crate::codec::itch;
+use crate::codec::mold::{BLOCK_PREFIX_LEN, Packet, PacketKind, Request, Session};
 
 /// Why messages were given up.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -501,7 +501,7 @@ fn apply<S: Sink>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::feed::mold::PacketBuilder;
+    use crate::codec::mold::PacketBuilder;
 
     const MS: u64 = 1_000_000;
 

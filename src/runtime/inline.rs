@@ -11,12 +11,12 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use super::SimVenue;
-use super::runner::VenueReport;
 use crate::msg::{ExecReport, VenueCommand};
 use crate::runtime::runner::{Chain, RunnerOutput};
 use crate::stages::{Control, ReportSource};
 use crate::sys::edge::Emit;
+use crate::venue::SimVenue;
+use crate::venue::runner::VenueReport;
 
 /// Routing's output when the venue runs inline.
 pub struct InlineVenue {

@@ -13,8 +13,8 @@
 use std::sync::Arc;
 
 use super::event_clock::{EventClock, Timing};
-use super::integrity::stale_notice;
-use super::itch;
+use crate::codec::itch;
+use crate::codec::notice::stale_notice;
 use crate::msg::{RawFrame, SymbolName};
 use crate::sys::edge::{EdgeOut, EdgeStats, Emit};
 use crate::universe::Universe;
@@ -276,8 +276,8 @@ impl ShardRouter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::feed::event_clock::DAY_NS;
-    use crate::feed::itch::{Header, Message, encode};
+    use crate::codec::itch::{Header, Message, encode};
+    use crate::source::event_clock::DAY_NS;
     use crate::sys::edge::{Backpressure, EdgeIn, edge};
     use crate::sys::idle::{IdleStrategy, Idler};
 
@@ -311,7 +311,7 @@ mod tests {
     }
 
     fn directory(locate: u16, stock: &'static [u8; 8]) -> Vec<u8> {
-        bytes(&crate::feed::itch::testing::stock_directory(
+        bytes(&crate::codec::itch::testing::stock_directory(
             header(locate),
             stock,
         ))
@@ -445,7 +445,7 @@ mod tests {
         r.mark_all_stale(400, 2);
         let mut notices = Vec::new();
         ins[0].read_batch(64, |f| {
-            notices.push(crate::feed::integrity::parse_stale_notice(f.message()))
+            notices.push(crate::codec::notice::parse_stale_notice(f.message()))
         });
         assert_eq!(notices, [None, Some(900)]);
     }

@@ -29,9 +29,9 @@ pub use config::{LiveConfig, Receive};
 pub use sequencer::{Limits, Origin, Sequencer, Sink};
 
 use crate::clock::MonoClock;
+use crate::codec::mold::{MAX_DATAGRAM, Session};
 use crate::config::Problem;
-use crate::feed::mold::{MAX_DATAGRAM, Session};
-use crate::feed::router::ShardRouter;
+use crate::source::router::ShardRouter;
 use crate::sys::idle::Idler;
 use crate::sys::{Progress, StopSignal};
 
@@ -196,7 +196,7 @@ pub enum LiveError {
     #[error("live feed: {} invalid value(s):{}", .0.len(), list(.0))]
     Config(Vec<Problem>),
     #[error("live feed: bad session name: {0}")]
-    Session(#[from] crate::feed::mold::SessionError),
+    Session(#[from] crate::codec::mold::SessionError),
     #[error("live feed: cannot open the {socket} socket on {addr}: {source}")]
     Socket {
         socket: &'static str,

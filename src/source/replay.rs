@@ -8,12 +8,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::clock::MonoClock;
-use crate::feed::itch::{FrameError, FrameReader};
-use crate::feed::live::LiveConfig;
-use crate::feed::router::ShardRouter;
-use crate::feed::sample::{SampleSpec, generate};
+use crate::codec::itch::{FrameError, FrameReader};
+use crate::source::live::LiveConfig;
+use crate::source::router::ShardRouter;
 use crate::sys::idle::Idler;
 use crate::sys::{Progress, StopSignal};
+use crate::tools::sample::{SampleSpec, generate};
 
 /// Where the market data comes from.
 #[derive(Debug, Clone)]
@@ -22,7 +22,7 @@ pub enum Input {
     File(PathBuf),
     /// The deterministic sample session, generated in memory.
     Sample(SampleSpec),
-    /// A live MoldUDP64 feed over UDP ([`crate::feed::live`]).
+    /// A live MoldUDP64 feed over UDP ([`crate::source::live`]).
     Live(Box<LiveConfig>),
 }
 

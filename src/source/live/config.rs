@@ -7,8 +7,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::codec::mold::{BLOCK_PREFIX_LEN, HEADER_LEN, MAX_DATAGRAM, MAX_MESSAGES, Session};
 use crate::config::{ConfigError, Problem, Problems, read_toml};
-use crate::feed::mold::{BLOCK_PREFIX_LEN, HEADER_LEN, MAX_DATAGRAM, MAX_MESSAGES, Session};
 
 /// Where the feed's packets arrive.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -87,7 +87,7 @@ impl LiveConfig {
     }
 
     /// The session as it appears on the wire; the name was checked by `validate`.
-    pub fn session(&self) -> Result<Session, crate::feed::mold::SessionError> {
+    pub fn session(&self) -> Result<Session, crate::codec::mold::SessionError> {
         Session::new(&self.session)
     }
 

@@ -290,7 +290,8 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::feed::itch::{Header, check_length};
+    use crate::codec::itch::testing::session;
+    use crate::codec::itch::{Header, check_length};
 
     fn frames(bytes: &[u8]) -> Vec<Result<Frame<'_>, FrameError>> {
         Framer::new(bytes).collect()
@@ -400,18 +401,7 @@ mod tests {
         let got: Vec<_> = Framer::new(&out).map(Result::unwrap).collect();
         assert_eq!(got.len(), 2);
         assert_eq!(got[1].offset, 21);
-        assert_eq!(crate::feed::itch::decode(got[1].bytes), Ok(msg));
-    }
-
-    /// A session of `messages` messages, and the offset of each length prefix in it.
-    fn session(messages: u64) -> (Vec<u8>, Vec<u64>) {
-        let spec = crate::feed::sample::SampleSpec {
-            messages,
-            ..crate::feed::sample::SampleSpec::default_session()
-        };
-        let bytes = crate::feed::sample::generate(&spec);
-        let offsets = Framer::new(&bytes).map(|f| f.unwrap().offset).collect();
-        (bytes, offsets)
+        assert_eq!(crate::codec::itch::decode(got[1].bytes), Ok(msg));
     }
 
     #[test]
@@ -445,7 +435,7 @@ mod tests {
         assert!(items.iter().all(Result::is_ok));
         assert_eq!(
             check_length(items[100].unwrap().bytes).err(),
-            Some(crate::feed::itch::LengthError::UnknownType { kind: b'~' })
+            Some(crate::codec::itch::LengthError::UnknownType { kind: b'~' })
         );
     }
 

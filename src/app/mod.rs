@@ -1,0 +1,5 @@
+//! The application layer: what the CLI shows and writes. Rendering the run report (text
+//! and JSON) lives here, above the runtime that assembles the report's data.
+
+pub mod inspect;
+pub mod report;

@@ -1,0 +1,243 @@
+//! Typed configuration (`config/tickpipe.toml`): symbols, features, model, risk limits,
+//! venue. Unknown keys are errors; every key is required (no silent defaults); and
+//! [`Config::load`] reports every invalid value at once, each with its key. Each section
+//! is its owner's struct (a stage's, the venue's); this module assembles them and checks
+//! the keys that only make sense together.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::config::{ConfigError, Problem, Problems, read_toml};
+use crate::stages::features::{FeaturesConfig, LEVEL_BYTES, MAX_LEVELS};
+use crate::stages::inference::ModelConfig;
+use crate::stages::risk::{ExecutionConfig, RiskConfig};
+use crate::universe::Universe;
+use crate::venue::VenueConfig;
+
+/// The symbols tickpipe trades.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SymbolsConfig {
+    /// Tickers; `SymbolId(i)` is the i-th.
+    pub tickers: Vec<String>,
+}
+
+/// Most bytes of book ladders all symbols together may pre-allocate: 1 GiB.
+const MAX_LADDER_BYTES: usize = 1 << 30;
+
+/// Everything in `config/tickpipe.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub symbols: SymbolsConfig,
+    pub features: FeaturesConfig,
+    pub model: ModelConfig,
+    pub risk: RiskConfig,
+    pub execution: ExecutionConfig,
+    pub venue: VenueConfig,
+}
+
+impl Config {
+    /// Reads, parses and validates; on any invalid value, lists them all.
+    pub fn load(path: &Path) -> Result<(Config, Universe), ConfigError> {
+        let config: Config = read_toml(path)?;
+        config
+            .validate()
+            .map_err(|problems| ConfigError::Invalid {
+                path: path.to_path_buf(),
+                problems,
+            })
+            .map(|universe| (config, universe))
+    }
+
+    /// Every symbol's two ladders are allocated up front, so the product of two bounded
+    /// keys needs a bound of its own.
+    fn check_ladders(&self, universe: &Universe, p: &mut Problems<'_>) {
+        let levels = self.features.max_levels;
+        if levels > MAX_LEVELS {
+            return; // already reported on its own
+        }
+        let bytes = universe.len() * levels * LEVEL_BYTES;
+        p.check(
+            bytes <= MAX_LADDER_BYTES,
+            "max_levels",
+            format!(
+                "{levels} levels for {} symbols pre-allocate {} MiB of ladders \
+                 ({LEVEL_BYTES} bytes a level); at most {} MiB",
+                universe.len(),
+                bytes >> 20,
+                MAX_LADDER_BYTES >> 20
+            ),
+        );
+    }
+
+    /// A limit below the model's target refuses every order that opens a position
+    /// toward it, all session: that is a configuration error, not a day of rejections.
+    fn check_target(&self, p: &mut Problems<'_>) {
+        let Ok(target) = u32::try_from(self.model.target_qty) else {
+            return; // reported by the model
+        };
+        let check = |p: &mut Problems<'_>, key: &str, limit: Option<u32>, code: &str| {
+            if let Some(limit) = limit.filter(|&l| l < target) {
+                p.add(
+                    key,
+                    format!(
+                        "{limit} is below model.target_qty ({target}): every order from flat \
+                         to the target would be refused ({code})"
+                    ),
+                );
+            }
+        };
+        let risk = &self.risk;
+        check(
+            p,
+            "max_order_qty",
+            Some(risk.max_order_qty),
+            "MAX_ORDER_QTY",
+        );
+        check(p, "max_position", Some(risk.max_position), "MAX_POSITION");
+        for (ticker, o) in &risk.symbols {
+            let p = &mut p.nested("symbols");
+            let p = &mut p.nested(ticker);
+            check(p, "max_order_qty", o.max_order_qty, "MAX_ORDER_QTY");
+            check(p, "max_position", o.max_position, "MAX_POSITION");
+        }
+    }
+
+    /// Checks every value; returns the universe it defines, or every problem found.
+    pub fn validate(&self) -> Result<Universe, Vec<Problem>> {
+        let mut problems = Vec::new();
+        let universe = match Universe::new(&self.symbols.tickers) {
+            Ok(u) => Some(u),
+            Err(message) => {
+                problems.push(Problem {
+                    key: "symbols.tickers".into(),
+                    message,
+                });
+                None
+            }
+        };
+        self.features
+            .validate(&mut Problems::new("features", &mut problems));
+        self.model
+            .validate(&mut Problems::new("model", &mut problems));
+        self.execution
+            .validate(&mut Problems::new("execution", &mut problems));
+        self.venue
+            .validate(&mut Problems::new("venue", &mut problems));
+        self.risk
+            .validate(universe.as_ref(), &mut Problems::new("risk", &mut problems));
+        if let Some(u) = &universe {
+            self.check_ladders(u, &mut Problems::new("features", &mut problems));
+        }
+        self.check_target(&mut Problems::new("risk", &mut problems));
+        match universe {
+            Some(u) if problems.is_empty() => Ok(u),
+            _ => Err(problems),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHIPPED: &str = include_str!("../../config/tickpipe.toml");
+
+    fn problems(text: &str) -> Vec<String> {
+        let config: Config = toml::from_str(text).unwrap();
+        match config.validate() {
+            Ok(_) => Vec::new(),
+            Err(found) => found.iter().map(Problem::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn a_key_from_the_file_is_escaped_when_shown() {
+        let text = format!("{SHIPPED}\n[risk.symbols.\"A\\u001b[2J\"]\nmax_position = 500\n");
+        let found = problems(&text);
+        assert_eq!(
+            found,
+            ["risk.symbols.A\\x1b[2J: not a ticker in symbols.tickers"]
+        );
+    }
+
+    #[test]
+    fn the_shipped_config_is_valid() {
+        assert_eq!(problems(SHIPPED), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_target_the_limits_never_allow_is_an_error_naming_both_keys() {
+        let text = SHIPPED
+            .replace("target_qty = 100", "target_qty = 600")
+            .replace(
+                "max_position = 200",
+                "max_position = 200\nmax_order_qty = 700",
+            );
+        let found = problems(&text);
+        assert_eq!(
+            found,
+            [
+                "risk.max_order_qty: 500 is below model.target_qty (600): every order from \
+                 flat to the target would be refused (MAX_ORDER_QTY)",
+                "risk.symbols.TSLA.max_position: 200 is below model.target_qty (600): every \
+                 order from flat to the target would be refused (MAX_POSITION)",
+            ]
+        );
+        let text = SHIPPED.replace("max_position = 1000", "max_position = 99");
+        assert_eq!(problems(&text).len(), 1, "{:?}", problems(&text));
+        assert!(problems(&text)[0].starts_with("risk.max_position: 99 is below"));
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once_with_its_key() {
+        let text = SHIPPED
+            .replace("\"AMD\"]", "\"amd\"]")
+            .replace("max_orders = 16384", "max_orders = 1000000000000000")
+            .replace("target_qty = 100", "target_qty = 2000000")
+            .replace(
+                "starting_cash = \"1000000.00\"",
+                "starting_cash = \"900000000000000\"",
+            )
+            .replace("order_ttl_ns = 5000000", "order_ttl_ns = 100000000000000");
+        let keys: Vec<String> = problems(&text)
+            .iter()
+            .map(|p| p.split(':').next().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "symbols.tickers",
+                "features.max_orders",
+                "model.target_qty",
+                "execution.order_ttl_ns",
+                "risk.starting_cash",
+                "risk.max_order_qty",
+                "risk.max_position",
+                "risk.symbols.TSLA.max_position",
+            ],
+        );
+    }
+
+    #[test]
+    fn ladders_for_the_whole_universe_are_bounded_together() {
+        let tickers: Vec<String> = (0..16_384).map(|i| format!("\"S{i}\"")).collect();
+        let text = SHIPPED
+            .replace(
+                "tickers = [\"AAPL\", \"MSFT\", \"AMZN\", \"NVDA\", \"GOOGL\", \"META\", \"TSLA\", \"AMD\"]",
+                &format!("tickers = [\"TSLA\", {}]", tickers[..16_383].join(", ")),
+            )
+            .replace("max_levels = 1024", "max_levels = 16384");
+        let found = problems(&text);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with(
+                "features.max_levels: 16384 levels for 16384 symbols pre-allocate 12288 MiB"
+            ),
+            "{}",
+            found[0]
+        );
+    }
+}

@@ -1,0 +1,172 @@
+//! A run's report as data: every runner's output merged (per-shard stage counters, the
+//! source's and the venue's, latency histograms, rings, failures), the money totals and
+//! the decision digest. Rendering it is the application's (`app::report`).
+
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use super::pipeline::RunMeta;
+use super::runner::RunnerOutput;
+use super::topology::StageId;
+use crate::latency::{Percentiles, new_histogram};
+use crate::msg::SymbolName;
+use crate::msg::{MoneyOverflow, Price};
+use crate::source::live::FeedStats;
+use crate::source::router::SourceStats;
+use crate::stages::ShardReport;
+use crate::stages::features::FinalBook;
+use crate::stages::risk::SymbolStats;
+use crate::sys::Failure;
+use crate::sys::edge::EdgeStats;
+use crate::venue::runner::VenueReport;
+
+/// The run's money totals.
+#[derive(Copy, Clone)]
+pub struct Money {
+    pub realised: Price,
+    /// `None` if any position has no mark.
+    pub unrealised: Option<Price>,
+    /// `None` if any position has no mark.
+    pub nlv: Option<Price>,
+}
+
+/// A whole run's report: what every runner handed back, merged.
+pub struct RunReport {
+    pub meta: RunMeta,
+    pub elapsed: Duration,
+    pub source: SourceStats,
+    /// The live source's counters; `None` for a replay.
+    pub feed: Option<FeedStats>,
+    /// Every shard's stage reports, merged.
+    pub shard: ShardReport,
+    pub venue: VenueReport,
+    /// Time since receipt at entry to each stage, merged across shards, in pipeline order.
+    pub stage_latency: Vec<(&'static str, Histogram<u64>)>,
+    pub edges: Vec<EdgeStats>,
+    pub failures: Vec<Failure>,
+}
+
+impl RunReport {
+    pub fn build(
+        meta: RunMeta,
+        outputs: Vec<RunnerOutput>,
+        failures: Vec<Failure>,
+        elapsed: Duration,
+    ) -> RunReport {
+        let mut shard = ShardReport::default();
+        let mut source = None;
+        let mut feed = None;
+        let mut venue = VenueReport::default();
+        let mut stage_latency: Vec<(&'static str, Histogram<u64>)> = StageId::ALL
+            .iter()
+            .map(|s| (s.name(), new_histogram()))
+            .collect();
+        let mut edges = Vec::new();
+        for out in outputs {
+            shard.merge(&out.report);
+            for (name, h) in &out.latency {
+                if let Some((_, merged)) = stage_latency.iter_mut().find(|(n, _)| n == name) {
+                    merged.add(h).expect("stage histograms share bounds");
+                }
+            }
+            edges.extend(out.edges);
+            if let Some(s) = out.source {
+                source = Some(s);
+            }
+            if let Some(f) = out.feed {
+                feed = Some(f);
+            }
+            if let Some(v) = out.venue {
+                venue.stats.merge(&v.stats);
+                venue.outbox_high_water = venue.outbox_high_water.max(v.outbox_high_water);
+                venue.undelivered += v.undelivered;
+                edges.extend(v.edges);
+            }
+        }
+        edges.sort_by(|a, b| a.name.cmp(&b.name));
+        let source = source.unwrap_or_default();
+        let mut report = RunReport {
+            meta,
+            elapsed,
+            source,
+            feed,
+            shard,
+            venue,
+            stage_latency,
+            edges,
+            failures,
+        };
+        if let Err(e) = report.money() {
+            report.failures.push(Failure {
+                runner: "report".into(),
+                stage: "report".into(),
+                message: format!("P&L and NLV: {e}"),
+            });
+        }
+        report
+    }
+
+    /// The decision digest: a hash of every symbol's ordered orders, cancels and fills.
+    pub fn digest(&self) -> u64 {
+        self.shard.risk.digest()
+    }
+
+    /// Framed messages per second of wall time, start to last runner exit.
+    pub fn messages_per_sec(&self) -> f64 {
+        self.source.messages as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// Percentiles of each stage's latency, then tick-to-order, in pipeline order.
+    pub fn latency_rows(&self) -> Vec<(&'static str, Percentiles)> {
+        let mut rows: Vec<_> = self
+            .stage_latency
+            .iter()
+            .map(|(n, h)| (*n, Percentiles::of(h)))
+            .collect();
+        rows.push((
+            "tick_to_order",
+            Percentiles::of(&self.shard.routing.tick_to_order),
+        ));
+        rows
+    }
+
+    /// Each symbol's final book, from the shard that owns it, in `SymbolId` order.
+    pub fn books(&self) -> impl Iterator<Item = (SymbolName, FinalBook)> + '_ {
+        self.meta.universe.ids().filter_map(|id| {
+            let book = self
+                .shard
+                .features
+                .books
+                .get(id.index())
+                .copied()
+                .flatten()?;
+            Some((self.meta.universe.name(id), book))
+        })
+    }
+
+    /// Every symbol's position statistics, from the shard that owns it.
+    pub fn positions(&self) -> impl Iterator<Item = &SymbolStats> {
+        self.shard.risk.symbols.iter().flatten()
+    }
+
+    /// Realised and unrealised P&L summed over symbols, and NLV; an error, which `build`
+    /// records as a failure, if a total does not fit a `Price`.
+    pub fn money(&self) -> Result<Money, MoneyOverflow> {
+        let realised = Price::total(self.positions().map(|s| i128::from(s.realised.0)))?;
+        let unrealised = match self
+            .positions()
+            .map(|s| s.unrealised.map(|p| i128::from(p.0)))
+            .collect::<Option<Vec<i128>>>()
+        {
+            Some(terms) => Some(Price::total(terms)?),
+            None => None,
+        };
+        let nlv = self.shard.risk.nlv(self.meta.starting_cash)?;
+        Ok(Money {
+            realised,
+            unrealised,
+            nlv,
+        })
+    }
+}
