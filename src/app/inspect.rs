@@ -214,7 +214,9 @@ impl fmt::Display for Problem {
                     expected, actual, ..
                 } => write!(f, "{actual} bytes, expected {expected}; skipped"),
             },
-            Problem::BadCode { .. } => f.write_str("unreadable side or halt action; skipped"),
+            Problem::BadCode { .. } => {
+                f.write_str("unreadable side or halt action, or a zero price; skipped")
+            }
             Problem::UnmappedLocate { locate, .. } => {
                 write!(f, "locate {locate} has no stock directory entry; skipped")
             }

@@ -216,7 +216,7 @@ impl ReplaySource {
                 "input ended short at byte {bytes_read}: {}",
                 shrank(expected)
             )),
-            (Ended::End, None) if bytes_read == 0 => {
+            (Ended::End, None) if expected.is_none() && bytes_read == 0 => {
                 Err("the input is empty: nothing to replay".into())
             }
             (Ended::End, None) => Ok(()),

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use crate::codec::itch::{self, Message};
 use crate::codec::notice;
 use crate::msg::{
-    MarketEvent, MarketUpdate, RawFrame, Side, Stamp, SymbolId, SymbolName, TradingStatus,
+    MarketEvent, MarketUpdate, Price, RawFrame, Side, Stamp, SymbolId, SymbolName, TradingStatus,
 };
 use crate::stages::ShardReport;
 use crate::stages::Stage;
@@ -31,8 +31,10 @@ pub struct DecodeStats {
     /// Messages that would be events but whose locate has no directory entry for a
     /// configured symbol.
     pub unmapped_locate: u64,
-    /// Messages with a code the event depends on unreadable: a side other than `B`/`S`
-    /// or a Nasdaq operational-halt action other than `H`/`T` (skipped), or a trading
+    /// Messages with a field the event depends on unreadable: a side other than `B`/`S`,
+    /// a Nasdaq operational-halt action other than `H`/`T`, or a price of zero in an
+    /// order or a print (skipped: no order rests, and nothing trades, at $0, and a book
+    /// level or print there would let the simulated venue fill at $0), or a trading
     /// state other than `T`/`H`/`P`/`Q` (still emitted, as `Unknown`, which blocks
     /// trading: skipping it would leave the previous state, perhaps `Trading`, in force).
     pub bad_codes: u64,
@@ -50,7 +52,8 @@ impl DecodeStats {
     }
 }
 
-/// A code field the event needs holds a value that means nothing to it.
+/// A field the event needs holds a value that means nothing to it: a code, or a price
+/// of zero.
 pub(crate) struct BadCode;
 
 pub struct Decode {
@@ -173,11 +176,13 @@ pub(crate) fn update(msg: &Message<'_>) -> Option<Result<MarketUpdate, BadCode>>
             shares,
             price,
             ..
-        } => side_of(side).map(|side| MarketUpdate::Add {
-            order_ref,
-            price,
-            shares,
-            side,
+        } => side_of(side).and_then(|side| {
+            Ok(MarketUpdate::Add {
+                order_ref,
+                price: priced(price)?,
+                shares,
+                side,
+            })
         }),
         Message::OrderExecuted {
             order_ref,
@@ -193,9 +198,9 @@ pub(crate) fn update(msg: &Message<'_>) -> Option<Result<MarketUpdate, BadCode>>
             printable,
             execution_price,
             ..
-        } => Ok(MarketUpdate::ExecuteAtPrice {
+        } => priced(execution_price).map(|price| MarketUpdate::ExecuteAtPrice {
             order_ref,
-            price: execution_price,
+            price,
             shares: executed_shares,
             printable: printable == b'Y',
         }),
@@ -214,22 +219,21 @@ pub(crate) fn update(msg: &Message<'_>) -> Option<Result<MarketUpdate, BadCode>>
             shares,
             price,
             ..
-        } => Ok(MarketUpdate::Replace {
+        } => priced(price).map(|price| MarketUpdate::Replace {
             order_ref: original_order_ref,
             new_order_ref,
             price,
             shares,
         }),
         // The side byte is not read: see `MarketUpdate::Trade`.
-        Message::Trade { shares, price, .. } => Ok(MarketUpdate::Trade { price, shares }),
+        Message::Trade { shares, price, .. } => {
+            priced(price).map(|price| MarketUpdate::Trade { price, shares })
+        }
         Message::CrossTrade {
             shares,
             cross_price,
             ..
-        } => Ok(MarketUpdate::Cross {
-            price: cross_price,
-            shares,
-        }),
+        } => priced(cross_price).map(|price| MarketUpdate::Cross { price, shares }),
         Message::StockTradingAction { trading_state, .. } => Ok(MarketUpdate::Status {
             status: TradingStatus::from_itch(trading_state),
         }),
@@ -246,6 +250,16 @@ pub(crate) fn update(msg: &Message<'_>) -> Option<Result<MarketUpdate, BadCode>>
         _ => return None,
     };
     Some(update)
+}
+
+/// ITCH prices are unsigned, so zero is the one that cannot be a price.
+#[inline]
+fn priced(price: Price) -> Result<Price, BadCode> {
+    if price > Price::ZERO {
+        Ok(price)
+    } else {
+        Err(BadCode)
+    }
 }
 
 #[inline]
@@ -593,6 +607,63 @@ mod tests {
         assert_eq!(s.bad_codes, 1);
         assert_eq!(s.malformed, 2);
         assert_eq!(s.emitted, 1);
+    }
+
+    /// A fuzzed session put a sell order at $0 on the book; the simulated venue filled a
+    /// resting buy against it, and risk (rightly) refused a fill at $0 as invalid, which
+    /// left the order open at the end and the venue's fill unapplied.
+    #[test]
+    fn a_zero_price_in_an_order_or_a_print_is_a_bad_code_and_skipped() {
+        let zero = Price::ZERO;
+        let mut stage = stage();
+        let frames = [
+            frame(Message::AddOrder {
+                header: header(5),
+                order_ref: 11,
+                side: b'S',
+                shares: 300,
+                stock: b"AAPL    ",
+                price: zero,
+            }),
+            frame(Message::OrderReplace {
+                header: header(5),
+                original_order_ref: 11,
+                new_order_ref: 12,
+                shares: 100,
+                price: zero,
+            }),
+            frame(Message::OrderExecutedWithPrice {
+                header: header(5),
+                order_ref: 11,
+                executed_shares: 100,
+                match_number: 1,
+                printable: b'Y',
+                execution_price: zero,
+            }),
+            frame(Message::Trade {
+                header: header(5),
+                order_ref: 0,
+                side: b'B',
+                shares: 100,
+                stock: b"AAPL    ",
+                price: zero,
+                match_number: 2,
+            }),
+            frame(Message::CrossTrade {
+                header: header(5),
+                shares: 100,
+                stock: b"AAPL    ",
+                cross_price: zero,
+                match_number: 3,
+                cross_type: b'O',
+            }),
+        ];
+        let events = run(&mut stage, &frames);
+        assert!(events.is_empty(), "{events:?}");
+        assert_eq!(stage.stats().bad_codes, 5);
+        assert_eq!(stage.stats().emitted, 0);
+        // One unit above zero is a price.
+        assert_eq!(run(&mut stage, &[add(5, b'S')]).len(), 1);
     }
 
     #[test]
