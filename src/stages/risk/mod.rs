@@ -45,6 +45,7 @@ use self::orders::{Applied, LiveOrders, ReportProblem};
 use self::positions::{MarkSource, Position};
 use self::sizing::{Holdings, Policy};
 use self::venue_sync::VenueSync;
+use crate::merge::Merge;
 use crate::msg::{
     ExecKind, ExecReport, OrderIntent, Side, Signal, Stamp, SymbolId, SymbolName, VenueCommand,
 };
