@@ -25,8 +25,8 @@ use crate::universe::Universe;
 const LOCATES: usize = 1 << 16;
 
 crate::stats! {
-    /// Decode counters. Merging adds field by field.
-    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    /// Decode counters, the report's `decode` section. Merging adds field by field.
+    #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
     pub struct DecodeStats {
         /// Events emitted.
         pub emitted: u64,

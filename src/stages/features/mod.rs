@@ -85,30 +85,41 @@ impl FeaturesConfig {
 }
 
 crate::stats! {
-    /// Features counters.
-    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    /// Features counters. Serialized, they are the report's `book` section but for its
+    /// `final` books, which the report names by ticker.
+    #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
     pub struct FeatureStats {
         /// Market events received.
         pub events: u64,
         /// [`Features`] emitted.
         pub views: u64,
         /// Events for symbols this shard does not own; skipped.
+        #[serde(skip)]
         pub not_owned: u64,
         /// Book errors by kind, crossed/locked transitions, capacity growths.
+        #[serde(flatten)]
         pub book: BookStats,
         /// Each owned symbol's book when the stage reported, indexed by `SymbolId`; `None`
         /// for symbols another shard owns. What a live run and a replay of the same session
         /// must agree on.
+        #[serde(skip)]
         pub books: Vec<Option<FinalBook>> => crate::merge::place,
     }
 }
 
 /// A book as the run left it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct FinalBook {
+    #[serde(flatten)]
     pub top: Top,
     /// The state risk last saw: `FeedStale` once the feed lost data.
+    #[serde(serialize_with = "status_char")]
     pub status: TradingStatus,
+}
+
+/// A status as its one-character code (`T`, `H`, …), as the report shows it.
+fn status_char<S: serde::Serializer>(status: &TradingStatus, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&status.as_char())
 }
 
 /// A print in one event.

@@ -44,9 +44,11 @@ impl fmt::Display for InvalidReport {
     }
 }
 
-/// One symbol at the end of the run.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+/// One symbol at the end of the run. Serialized, it is its row of the report's
+/// `positions`, which is keyed by the symbol and carries no per-symbol digest.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct SymbolStats {
+    #[serde(skip)]
     pub symbol: SymbolName,
     /// Shares; negative when short.
     pub position: i64,
@@ -58,6 +60,7 @@ pub struct SymbolStats {
     pub mark: Option<Price>,
     pub cash_flow: Price,
     /// The symbol's decision digest ([`digest`]).
+    #[serde(skip)]
     pub digest: u64,
 }
 

@@ -52,18 +52,22 @@ pub enum BookError {
 
 crate::stats! {
     /// Counters. Events for a symbol without a book are not counted here: whether that is
-    /// an error is the caller's call.
-    #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+    /// an error is the caller's call. The report's `book` section shows the kinds that
+    /// happen on a well-formed feed; the rest stay out of it.
+    #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
     pub struct BookStats {
         /// Execute, cancel, delete or replace of a reference that is not live.
         pub unknown_ref: u64,
         /// Add, or replace to a new reference, with a reference already live.
         pub duplicate_ref: u64,
         /// An event naming a live reference of another symbol.
+        #[serde(skip)]
         pub wrong_symbol: u64,
         /// Add or replace with zero shares.
+        #[serde(skip)]
         pub zero_shares: u64,
         /// Executions or cancels for more shares than remained; applied, clamped.
+        #[serde(skip)]
         pub excess_shares: u64,
         /// Times a book became crossed or locked.
         pub crossings: u64,
@@ -98,7 +102,7 @@ pub struct Execution {
 }
 
 /// Top of book; price and shares are zero on an empty side.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Top {
     pub bid_px: Price,
     pub bid_qty: u64,
