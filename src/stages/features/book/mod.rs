@@ -52,8 +52,8 @@ pub enum BookError {
 
 crate::stats! {
     /// Counters. Events for a symbol without a book are not counted here: whether that is
-    /// an error is the caller's call. The report's `book` section shows the kinds that
-    /// happen on a well-formed feed; the rest stay out of it.
+    /// an error is the caller's call. Serialized, they are the counters of the JSON
+    /// report's `book` section, which has only the keys README documents.
     #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
     pub struct BookStats {
         /// Execute, cancel, delete or replace of a reference that is not live.
