@@ -132,9 +132,7 @@ impl Traffic {
     }
 
     fn risk<R: tickpipe::stages::ReportSource>(&self, reports: R) -> Risk<R> {
-        let latch = Arc::new(TradingLatch::new(
-            self.config.risk.initial_state().expect("valid"),
-        ));
+        let latch = Arc::new(TradingLatch::new(self.config.risk.trading_state));
         Risk::new(
             Arc::clone(&self.universe),
             &self.owned,

@@ -8,7 +8,8 @@
 //! - [`msg`]: the hot-path message types.
 //! - [`sys`]: the one module with atomics and `unsafe` (everything else denies both), and
 //!   the ring edge every stage, source and venue produces into, with its idle strategies.
-//! - base: [`clock`], [`config`] (problem reporting), [`escape`], [`universe`], [`latency`].
+//! - base: [`clock`], [`config`] (problem reporting), [`escape`], [`universe`], [`latency`],
+//!   [`merge`] (statistics merged across shards, declared once by [`stats!`]).
 //! - [`codec`]: wire formats (ITCH 5.0, MoldUDP64, the stale-feed notice).
 //! - [`tools`]: the sample session generator and the MoldUDP64 feed server.
 //! - [`stages`]: decode → features → inference → risk → routing, and their statistics.
@@ -27,6 +28,7 @@ pub mod codec;
 pub mod config;
 pub mod escape;
 pub mod latency;
+pub mod merge;
 pub mod msg;
 pub mod runtime;
 pub mod source;

@@ -37,18 +37,36 @@ fn itch_symbol(ticker: &str) -> bool {
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || SUFFIX_MARKS.contains(&b))
 }
 
+/// Why a list of tickers is not a universe. Each names the offending ticker or count.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UniverseError {
+    #[error("the universe is empty: list at least one ticker")]
+    Empty,
+    #[error(
+        "{count} tickers; at most {MAX_SYMBOLS}: per-symbol state is allocated for each at \
+         start-up, and a NASDAQ day lists about 12 000"
+    )]
+    TooMany { count: usize },
+    #[error(
+        "ticker {ticker:?} is not an ITCH symbol: 1 to 8 upper-case letters, digits or \
+         NASDAQ suffix marks ({})",
+        String::from_utf8_lossy(SUFFIX_MARKS)
+    )]
+    NotItch { ticker: String },
+    #[error("ticker {ticker:?} is listed twice")]
+    Duplicate { ticker: String },
+}
+
 impl Universe {
-    /// `SymbolId(i)` is `tickers[i]`. Errors name the offending ticker.
-    pub fn new<S: AsRef<str>>(tickers: &[S]) -> Result<Universe, String> {
+    /// `SymbolId(i)` is `tickers[i]`.
+    pub fn new<S: AsRef<str>>(tickers: &[S]) -> Result<Universe, UniverseError> {
         if tickers.is_empty() {
-            return Err("the universe is empty: list at least one ticker".into());
+            return Err(UniverseError::Empty);
         }
         if tickers.len() > MAX_SYMBOLS {
-            return Err(format!(
-                "{} tickers; at most {MAX_SYMBOLS}: per-symbol state is allocated for each \
-                 at start-up, and a NASDAQ day lists about 12 000",
-                tickers.len()
-            ));
+            return Err(UniverseError::TooMany {
+                count: tickers.len(),
+            });
         }
         let mut names = Vec::with_capacity(tickers.len());
         let mut by_name = HashMap::with_capacity(tickers.len());
@@ -56,15 +74,13 @@ impl Universe {
             let t = t.as_ref();
             let name = SymbolName::new(t)
                 .filter(|_| itch_symbol(t))
-                .ok_or_else(|| {
-                    format!(
-                        "ticker {t:?} is not an ITCH symbol: 1 to 8 upper-case letters, digits \
-                     or NASDAQ suffix marks ({})",
-                        String::from_utf8_lossy(SUFFIX_MARKS)
-                    )
+                .ok_or_else(|| UniverseError::NotItch {
+                    ticker: t.to_string(),
                 })?;
             if by_name.insert(name, SymbolId(i as u16)).is_some() {
-                return Err(format!("ticker {t:?} is listed twice"));
+                return Err(UniverseError::Duplicate {
+                    ticker: t.to_string(),
+                });
             }
             names.push(name);
         }
@@ -120,7 +136,15 @@ mod tests {
             "A/B",
         ] {
             let err = Universe::new(&[bad]).unwrap_err();
-            assert!(err.contains(&format!("{bad:?}")), "{bad:?}: {err}");
+            assert_eq!(
+                err,
+                UniverseError::NotItch {
+                    ticker: bad.to_string()
+                }
+            );
+            let shown = err.to_string();
+            assert!(shown.contains(&format!("{bad:?}")), "{bad:?}: {shown}");
+            assert!(shown.contains("suffix marks (.-+=^#*$%@!~)"), "{shown}");
         }
     }
 
@@ -128,10 +152,14 @@ mod tests {
     fn a_universe_is_bounded_and_has_no_duplicates() {
         let many: Vec<String> = (0..=MAX_SYMBOLS).map(|i| format!("S{i}")).collect();
         let err = Universe::new(&many).unwrap_err();
-        assert!(err.contains("at most 16384"), "{err}");
+        assert_eq!(err, UniverseError::TooMany { count: 16_385 });
+        assert!(
+            err.to_string().starts_with("16385 tickers; at most 16384"),
+            "{err}"
+        );
         assert!(Universe::new(&many[..MAX_SYMBOLS]).is_ok());
         let err = Universe::new(&["AAPL", "AAPL"]).unwrap_err();
-        assert!(err.contains("listed twice"), "{err}");
-        assert!(Universe::new::<&str>(&[]).is_err());
+        assert_eq!(err.to_string(), "ticker \"AAPL\" is listed twice");
+        assert_eq!(Universe::new::<&str>(&[]), Err(UniverseError::Empty),);
     }
 }

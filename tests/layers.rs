@@ -29,7 +29,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("sys", &["sys"]),
     (
         "base",
-        &["clock", "config", "escape", "universe", "latency"],
+        &["clock", "config", "escape", "universe", "latency", "merge"],
     ),
     ("codec", &["codec"]),
     ("tools", &["tools"]),

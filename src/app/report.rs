@@ -168,17 +168,7 @@ pub fn json(r: &RunReport) -> Value {
         .collect();
     let positions: serde_json::Map<String, Value> = r
         .positions()
-        .map(|s| {
-            let v = json!({
-                "position": s.position,
-                "avg_price": s.avg_price,
-                "mark": s.mark,
-                "realised": s.realised,
-                "unrealised": s.unrealised,
-                "cash_flow": s.cash_flow,
-            });
-            (s.symbol.to_string(), v)
-        })
+        .map(|s| (s.symbol.to_string(), json!(s)))
         .collect();
     let latency: serde_json::Map<String, Value> = r
         .latency_rows()
@@ -187,17 +177,10 @@ pub fn json(r: &RunReport) -> Value {
         .collect();
     let books: serde_json::Map<String, Value> = r
         .books()
-        .map(|(name, b)| {
-            let v = json!({
-                "bid_px": b.top.bid_px,
-                "bid_qty": b.top.bid_qty,
-                "ask_px": b.top.ask_px,
-                "ask_qty": b.top.ask_qty,
-                "status": b.status.as_char().to_string(),
-            });
-            (name.to_string(), v)
-        })
+        .map(|(name, b)| (name.to_string(), json!(b)))
         .collect();
+    let mut book = json!(r.shard.features);
+    book["final"] = Value::Object(books);
     let money = r.money().ok();
     let venue = &r.venue.stats;
     let mut report = json!({
@@ -251,21 +234,8 @@ pub fn json(r: &RunReport) -> Value {
         "nlv": money.and_then(|m| m.nlv),
         "digest": format!("{:016x}", r.digest()),
         "latency_ns": latency,
-        "decode": {
-            "emitted": r.shard.decode.emitted,
-            "unmapped_locate": r.shard.decode.unmapped_locate,
-            "bad_codes": r.shard.decode.bad_codes,
-            "malformed": r.shard.decode.malformed,
-        },
-        "book": {
-            "events": r.shard.features.events,
-            "views": r.shard.features.views,
-            "unknown_ref": r.shard.features.book.unknown_ref,
-            "duplicate_ref": r.shard.features.book.duplicate_ref,
-            "crossings": r.shard.features.book.crossings,
-            "capacity_growths": r.shard.features.book.capacity_growths,
-            "final": books,
-        },
+        "decode": r.shard.decode,
+        "book": book,
         "venue": {
             "acks": venue.acks,
             "fills": venue.fills,

@@ -2,9 +2,10 @@
 
 use super::{ClOrdId, MarketView, Price, Side, Stamp, SymbolId};
 
-/// How long an order may rest.
+/// How long an order may rest; `time_in_force` in `[execution]` (`"day"`, `"ioc"`).
 #[repr(u8)]
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum TimeInForce {
     /// Rests until filled, cancelled or the end of the session.
     Day,

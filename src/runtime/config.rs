@@ -110,10 +110,10 @@ impl Config {
         let mut problems = Vec::new();
         let universe = match Universe::new(&self.symbols.tickers) {
             Ok(u) => Some(u),
-            Err(message) => {
+            Err(e) => {
                 problems.push(Problem {
                     key: "symbols.tickers".into(),
-                    message,
+                    message: e.to_string(),
                 });
                 None
             }

@@ -95,12 +95,7 @@ pub fn run_inline(bytes: &[u8], config: &Config, universe: Arc<Universe>) -> Run
         .sum();
     let venue = SimVenue::new(universe.len(), &config.venue, open_limit);
     let (venue, reports) = inline_venue(venue, open_limit);
-    let latch = Arc::new(TradingLatch::new(
-        config
-            .risk
-            .initial_state()
-            .expect("validated config has a trading state"),
-    ));
+    let latch = Arc::new(TradingLatch::new(config.risk.trading_state));
     let rec = || LatencyRecorder::new(clock.clone());
     let routing = Link::new(Routing::new(rec()), venue, rec());
     let risk = Risk::new(

@@ -132,11 +132,7 @@ impl Pipeline {
             Feed::Replay(_) => None,
         };
         let stop = Arc::new(StopSignal::new());
-        let initial = config
-            .risk
-            .initial_state()
-            .expect("validated config has a trading state");
-        let latch = Arc::new(TradingLatch::new(initial));
+        let latch = Arc::new(TradingLatch::new(config.risk.trading_state));
         let progress = Arc::new(Progress::new());
         let clock = MonoClock::new();
         let meta = RunMeta {

@@ -10,6 +10,7 @@ use super::pipeline::RunMeta;
 use super::runner::RunnerOutput;
 use super::topology::StageId;
 use crate::latency::{Percentiles, new_histogram};
+use crate::merge::{self, Merge};
 use crate::msg::SymbolName;
 use crate::msg::{MoneyOverflow, Price};
 use crate::source::live::FeedStats;
@@ -67,7 +68,7 @@ impl RunReport {
             shard.merge(&out.report);
             for (name, h) in &out.latency {
                 if let Some((_, merged)) = stage_latency.iter_mut().find(|(n, _)| n == name) {
-                    merged.add(h).expect("stage histograms share bounds");
+                    merge::histogram(merged, h);
                 }
             }
             edges.extend(out.edges);
@@ -79,7 +80,7 @@ impl RunReport {
             }
             if let Some(v) = out.venue {
                 venue.stats.merge(&v.stats);
-                venue.outbox_high_water = venue.outbox_high_water.max(v.outbox_high_water);
+                merge::max(&mut venue.outbox_high_water, &v.outbox_high_water);
                 venue.undelivered += v.undelivered;
                 edges.extend(v.edges);
             }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use crate::codec::itch::{self, Message};
 use crate::codec::notice;
+use crate::merge::Merge;
 use crate::msg::{
     MarketEvent, MarketUpdate, Price, RawFrame, Side, Stamp, SymbolId, SymbolName, TradingStatus,
 };
@@ -23,32 +24,25 @@ use crate::universe::Universe;
 /// Every value a stock locate can take.
 const LOCATES: usize = 1 << 16;
 
-/// Decode counters. Merging adds field by field.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DecodeStats {
-    /// Events emitted.
-    pub emitted: u64,
-    /// Messages that would be events but whose locate has no directory entry for a
-    /// configured symbol.
-    pub unmapped_locate: u64,
-    /// Messages with a field the event depends on unreadable: a side other than `B`/`S`,
-    /// a Nasdaq operational-halt action other than `H`/`T`, or a price of zero in an
-    /// order or a print (skipped: no order rests, and nothing trades, at $0, and a book
-    /// level or print there would let the simulated venue fill at $0), or a trading
-    /// state other than `T`/`H`/`P`/`Q` (still emitted, as `Unknown`, which blocks
-    /// trading: skipping it would leave the previous state, perhaps `Trading`, in force).
-    pub bad_codes: u64,
-    /// Frames that are not an ITCH 5.0 message of the right length. The source checks
-    /// lengths, so anything here means a source let one through.
-    pub malformed: u64,
-}
-
-impl DecodeStats {
-    pub fn merge(&mut self, other: &DecodeStats) {
-        self.emitted += other.emitted;
-        self.unmapped_locate += other.unmapped_locate;
-        self.bad_codes += other.bad_codes;
-        self.malformed += other.malformed;
+crate::stats! {
+    /// Decode counters, the report's `decode` section. Merging adds field by field.
+    #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+    pub struct DecodeStats {
+        /// Events emitted.
+        pub emitted: u64,
+        /// Messages that would be events but whose locate has no directory entry for a
+        /// configured symbol.
+        pub unmapped_locate: u64,
+        /// Messages with a field the event depends on unreadable: a side other than `B`/`S`,
+        /// a Nasdaq operational-halt action other than `H`/`T`, or a price of zero in an
+        /// order or a print (skipped: no order rests, and nothing trades, at $0, and a book
+        /// level or print there would let the simulated venue fill at $0), or a trading
+        /// state other than `T`/`H`/`P`/`Q` (still emitted, as `Unknown`, which blocks
+        /// trading: skipping it would leave the previous state, perhaps `Trading`, in force).
+        pub bad_codes: u64,
+        /// Frames that are not an ITCH 5.0 message of the right length. The source checks
+        /// lengths, so anything here means a source let one through.
+        pub malformed: u64,
     }
 }
 

@@ -12,6 +12,7 @@
 use serde::Deserialize;
 
 use crate::config::Problems;
+use crate::merge::Merge;
 use crate::msg::{FeatureVector, Features, Signal};
 use crate::stages::ShardReport;
 use crate::stages::Stage;
@@ -167,26 +168,18 @@ impl TargetPolicy {
     }
 }
 
-/// Counters, merged across shards.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct InferenceStats {
-    /// Signals emitted (one per `Features`).
-    pub signals: u64,
-    /// Features from a book that was not two-sided: not scored.
-    pub unscored: u64,
-    /// Times a symbol's target changed to long, short or flat.
-    pub long_targets: u64,
-    pub short_targets: u64,
-    pub flat_targets: u64,
-}
-
-impl InferenceStats {
-    pub fn merge(&mut self, other: &InferenceStats) {
-        self.signals += other.signals;
-        self.unscored += other.unscored;
-        self.long_targets += other.long_targets;
-        self.short_targets += other.short_targets;
-        self.flat_targets += other.flat_targets;
+crate::stats! {
+    /// Counters, merged across shards.
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    pub struct InferenceStats {
+        /// Signals emitted (one per `Features`).
+        pub signals: u64,
+        /// Features from a book that was not two-sided: not scored.
+        pub unscored: u64,
+        /// Times a symbol's target changed to long, short or flat.
+        pub long_targets: u64,
+        pub short_targets: u64,
+        pub flat_targets: u64,
     }
 }
 

@@ -19,7 +19,7 @@
 /// - `stage` is the stage's type. `Risk` takes the shard's report source as `R`; the
 ///   runtime's stage slots are generic over it.
 /// - `stats` is what the stage reports (`Stage::report` fills `ShardReport.field`); it
-///   needs `Default` and `merge(&mut self, &Self)`.
+///   needs `Default` and [`Merge`](crate::merge::Merge) (declare it with `stats!`).
 /// - `ring` is the ring after the stage, used when the next stage runs on another runner:
 ///   its `EdgeKind` variant, its name in topology files (the variant in kebab case), and
 ///   the message it carries (the stage's `Out`). The last stage has none: its output is

@@ -13,9 +13,9 @@ macro_rules! shard_report {
             $(pub $field: $stats,)*
         }
 
-        impl ShardReport {
-            pub fn merge(&mut self, other: &ShardReport) {
-                $(self.$field.merge(&other.$field);)*
+        impl $crate::merge::Merge for ShardReport {
+            fn merge(&mut self, other: &ShardReport) {
+                $($crate::merge::Merge::merge(&mut self.$field, &other.$field);)*
             }
         }
     };

@@ -10,29 +10,34 @@
 use hdrhistogram::Histogram;
 
 use crate::latency::{LatencyRecorder, new_histogram};
+use crate::merge::Merge;
 use crate::msg::{Stamp, VenueCommand};
 use crate::stages::ShardReport;
 use crate::stages::{Control, Stage};
 use crate::sys::TradingState;
 use crate::sys::edge::Emit;
 
-/// Commands routing forwarded, by kind.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
-pub struct RoutingCounts {
-    pub new_orders: u64,
-    pub cancels: u64,
-    /// Mass cancels sent: on a control event into `Halted`, or forwarded from risk when
-    /// its own decision found the latch halted.
-    pub cancel_alls: u64,
-    pub ticks: u64,
-    pub watermarks: u64,
+crate::stats! {
+    /// Commands routing forwarded, by kind.
+    #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+    pub struct RoutingCounts {
+        pub new_orders: u64,
+        pub cancels: u64,
+        /// Mass cancels sent: on a control event into `Halted`, or forwarded from risk when
+        /// its own decision found the latch halted.
+        pub cancel_alls: u64,
+        pub ticks: u64,
+        pub watermarks: u64,
+    }
 }
 
-/// Routing's report: its counts and the tick-to-order histogram.
-pub struct RoutingStats {
-    pub counts: RoutingCounts,
-    /// Receipt of the market data behind each new order to its hand-off to the venue.
-    pub tick_to_order: Histogram<u64>,
+crate::stats! {
+    /// Routing's report: its counts and the tick-to-order histogram.
+    pub struct RoutingStats {
+        pub counts: RoutingCounts,
+        /// Receipt of the market data behind each new order to its hand-off to the venue.
+        pub tick_to_order: Histogram<u64> => crate::merge::histogram,
+    }
 }
 
 impl Default for RoutingStats {
@@ -41,20 +46,6 @@ impl Default for RoutingStats {
             counts: RoutingCounts::default(),
             tick_to_order: new_histogram(),
         }
-    }
-}
-
-impl RoutingStats {
-    pub fn merge(&mut self, other: &RoutingStats) {
-        let (a, b) = (&mut self.counts, &other.counts);
-        a.new_orders += b.new_orders;
-        a.cancels += b.cancels;
-        a.cancel_alls += b.cancel_alls;
-        a.ticks += b.ticks;
-        a.watermarks += b.watermarks;
-        self.tick_to_order
-            .add(&other.tick_to_order)
-            .expect("routing histograms share bounds");
     }
 }
 

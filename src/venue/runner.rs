@@ -11,6 +11,7 @@
 use std::collections::VecDeque;
 
 use super::{SimVenue, VenueStats};
+use crate::merge::Merge;
 use crate::msg::{ExecReport, VenueCommand};
 use crate::sys::edge::{BATCH, EdgeIn, EdgeOut, EdgeStats};
 use crate::sys::idle::Idler;

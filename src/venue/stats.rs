@@ -1,74 +1,67 @@
-//! What a simulated venue counts. One instance per shard; the run's report merges them.
+//! What a simulated venue counts. One instance per shard; the run's report merges them
+//! ([`crate::merge`]).
 
 use crate::msg::VenueCommand;
 
-/// Counters of one [`SimVenue`](super::SimVenue). Report counters are taken from the
-/// reports actually sent, so they always agree with what risk received.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct VenueStats {
+crate::stats! {
+    /// Counters of one [`SimVenue`](super::SimVenue). Report counters are taken from the
+    /// reports actually sent, so they always agree with what risk received.
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    pub struct VenueStats {
+        /// Commands received, by kind.
+        pub commands: CommandCounts,
+        pub acks: u64,
+        pub rejects: RejectCounts,
+        /// `Fill` reports.
+        pub fills: u64,
+        /// Shares in those fills.
+        pub filled_shares: u64,
+        pub cancels: CancelCounts,
+        /// Cancels for an order that was not resting.
+        pub cancel_rejects: u64,
+        /// Watermarks answered.
+        pub watermarks: u64,
+        /// Every report sent, of any kind.
+        pub reports: u64,
+        /// Commands earlier than the one before, handled at its time instead. Risk never
+        /// sends one, so anything but 0 is a bug upstream.
+        pub time_regressions: u64,
+    }
+}
+
+crate::stats! {
     /// Commands received, by kind.
-    pub commands: CommandCounts,
-    pub acks: u64,
-    pub rejects: RejectCounts,
-    /// `Fill` reports.
-    pub fills: u64,
-    /// Shares in those fills.
-    pub filled_shares: u64,
-    pub cancels: CancelCounts,
-    /// Cancels for an order that was not resting.
-    pub cancel_rejects: u64,
-    /// Watermarks answered.
-    pub watermarks: u64,
-    /// Every report sent, of any kind.
-    pub reports: u64,
-    /// Commands earlier than the one before, handled at its time instead. Risk never
-    /// sends one, so anything but 0 is a bug upstream.
-    pub time_regressions: u64,
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    pub struct CommandCounts {
+        pub new: u64,
+        pub cancel: u64,
+        pub cancel_all: u64,
+        pub tick: u64,
+        pub watermark: u64,
+        pub end_of_session: u64,
+    }
 }
 
-/// Commands received, by kind.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CommandCounts {
-    pub new: u64,
-    pub cancel: u64,
-    pub cancel_all: u64,
-    pub tick: u64,
-    pub watermark: u64,
-    pub end_of_session: u64,
+crate::stats! {
+    /// `Rejected` reports, by reason.
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    pub struct RejectCounts {
+        pub duplicate_id: u64,
+        pub no_market: u64,
+        pub halted: u64,
+    }
 }
 
-/// `Rejected` reports, by reason.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RejectCounts {
-    pub duplicate_id: u64,
-    pub no_market: u64,
-    pub halted: u64,
-}
-
-/// `Cancelled` reports, by reason.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CancelCounts {
-    /// By `Cancel` or `CancelAll`.
-    pub requested: u64,
-    /// IOC remainders.
-    pub immediate_or_cancel: u64,
-    /// Resting at the end of the session.
-    pub end_of_session: u64,
-}
-
-impl VenueStats {
-    /// Adds another shard's counters.
-    pub fn merge(&mut self, other: &VenueStats) {
-        self.commands.merge(&other.commands);
-        self.acks += other.acks;
-        self.rejects.merge(&other.rejects);
-        self.fills += other.fills;
-        self.filled_shares += other.filled_shares;
-        self.cancels.merge(&other.cancels);
-        self.cancel_rejects += other.cancel_rejects;
-        self.watermarks += other.watermarks;
-        self.reports += other.reports;
-        self.time_regressions += other.time_regressions;
+crate::stats! {
+    /// `Cancelled` reports, by reason.
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    pub struct CancelCounts {
+        /// By `Cancel` or `CancelAll`.
+        pub requested: u64,
+        /// IOC remainders.
+        pub immediate_or_cancel: u64,
+        /// Resting at the end of the session.
+        pub end_of_session: u64,
     }
 }
 
@@ -84,15 +77,6 @@ impl CommandCounts {
         };
         *counter += 1;
     }
-
-    fn merge(&mut self, other: &CommandCounts) {
-        self.new += other.new;
-        self.cancel += other.cancel;
-        self.cancel_all += other.cancel_all;
-        self.tick += other.tick;
-        self.watermark += other.watermark;
-        self.end_of_session += other.end_of_session;
-    }
 }
 
 impl RejectCounts {
@@ -100,23 +84,11 @@ impl RejectCounts {
     pub fn total(&self) -> u64 {
         self.duplicate_id + self.no_market + self.halted
     }
-
-    fn merge(&mut self, other: &RejectCounts) {
-        self.duplicate_id += other.duplicate_id;
-        self.no_market += other.no_market;
-        self.halted += other.halted;
-    }
 }
 
 impl CancelCounts {
     /// Every reason together.
     pub fn total(&self) -> u64 {
         self.requested + self.immediate_or_cancel + self.end_of_session
-    }
-
-    fn merge(&mut self, other: &CancelCounts) {
-        self.requested += other.requested;
-        self.immediate_or_cancel += other.immediate_or_cancel;
-        self.end_of_session += other.end_of_session;
     }
 }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use crate::config::Problems;
+use crate::merge::Merge;
 use crate::msg::{
     Features, MarketEvent, MarketUpdate, MarketView, Price, Side, SymbolId, TradingStatus,
     ViewCause,
@@ -83,47 +84,42 @@ impl FeaturesConfig {
     }
 }
 
-/// Features counters.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FeatureStats {
-    /// Market events received.
-    pub events: u64,
-    /// [`Features`] emitted.
-    pub views: u64,
-    /// Events for symbols this shard does not own; skipped.
-    pub not_owned: u64,
-    /// Book errors by kind, crossed/locked transitions, capacity growths.
-    pub book: BookStats,
-    /// Each owned symbol's book when the stage reported, indexed by `SymbolId`; `None`
-    /// for symbols another shard owns. What a live run and a replay of the same session
-    /// must agree on.
-    pub books: Vec<Option<FinalBook>>,
+crate::stats! {
+    /// Features counters. Serialized, they are the report's `book` section but for its
+    /// `final` books, which the report names by ticker.
+    #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+    pub struct FeatureStats {
+        /// Market events received.
+        pub events: u64,
+        /// [`Features`] emitted.
+        pub views: u64,
+        /// Events for symbols this shard does not own; skipped.
+        #[serde(skip)]
+        pub not_owned: u64,
+        /// Book errors by kind, crossed/locked transitions, capacity growths.
+        #[serde(flatten)]
+        pub book: BookStats,
+        /// Each owned symbol's book when the stage reported, indexed by `SymbolId`; `None`
+        /// for symbols another shard owns. What a live run and a replay of the same session
+        /// must agree on.
+        #[serde(skip)]
+        pub books: Vec<Option<FinalBook>> => crate::merge::place,
+    }
 }
 
 /// A book as the run left it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct FinalBook {
+    #[serde(flatten)]
     pub top: Top,
     /// The state risk last saw: `FeedStale` once the feed lost data.
+    #[serde(serialize_with = "status_char")]
     pub status: TradingStatus,
 }
 
-impl FeatureStats {
-    pub fn merge(&mut self, other: &FeatureStats) {
-        self.events += other.events;
-        self.views += other.views;
-        self.not_owned += other.not_owned;
-        self.book.merge(&other.book);
-        // Shards own disjoint symbols, so merging places each book; idempotent.
-        if self.books.len() < other.books.len() {
-            self.books.resize(other.books.len(), None);
-        }
-        for (mine, theirs) in self.books.iter_mut().zip(&other.books) {
-            if theirs.is_some() {
-                *mine = *theirs;
-            }
-        }
-    }
+/// A status as its one-character code (`T`, `H`, …), as the report shows it.
+fn status_char<S: serde::Serializer>(status: &TradingStatus, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&status.as_char())
 }
 
 /// A print in one event.

@@ -1,14 +1,15 @@
 //! `[risk]` (the limits every order is checked against) and `[execution]` (how orders
 //! are sized, priced and timed out).
 //!
-//! The three enumerated settings (`trading_state`, `price`, `time_in_force`) are read as
-//! strings and parsed by [`RiskConfig::validate`] / [`ExecutionConfig::validate`] rather
-//! than by serde, so a file with several bad values reports all of them, each with its
-//! key, instead of stopping at the first.
+//! The three enumerated settings (`trading_state`, `price`, `time_in_force`) are typed:
+//! serde refuses an unknown value while parsing, quoting the key's line and listing the
+//! accepted values. The numeric limits are checked after parsing, every bad one
+//! reported at once with its key.
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
 
 use crate::config::Problems;
 use crate::msg::{Price, TimeInForce};
@@ -42,75 +43,101 @@ pub const MAX_EVENT_NS: u64 = 86_400_000_000_000;
 /// beyond any strategy's book (the shipped config allows 32).
 pub const MAX_OPEN_ORDERS_TOTAL: u64 = 1 << 20;
 
-/// `[risk]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RiskConfig {
-    /// The latch's state at start-up: `"active"`, `"reduce-only"` or `"halted"`. The
-    /// pipeline creates the latch from it ([`RiskConfig::initial_state`]); risk itself
-    /// only reads the latch.
-    pub trading_state: String,
-    /// Cash before the first fill, for net liquidation value (decimal string).
-    pub starting_cash: Price,
-    pub max_order_qty: u32,
+/// Declares the per-symbol limits once. Each row is a required key of `[risk]` (the
+/// default), an optional key of `[risk.symbols.TICKER]` (an override) and a field of the
+/// resolved [`Limits`]. Adding a limit is a row here, its bound in
+/// [`LimitOverrides::validate`] (which destructures every limit, so the compiler asks for
+/// it) and its check in `checks.rs`.
+macro_rules! limits {
+    ($( $(#[$doc:meta])* $name:ident: $ty:ty, )*) => {
+        /// `[risk]`.
+        #[derive(Debug, Clone, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct RiskConfig {
+            /// The latch's state at start-up: `"active"`, `"reduce-only"` or `"halted"`.
+            /// The pipeline creates the latch from it; risk itself only reads the latch.
+            #[serde(deserialize_with = "trading_state")]
+            pub trading_state: TradingState,
+            /// Cash before the first fill, for net liquidation value (decimal string).
+            pub starting_cash: Price,
+            $( $(#[$doc])* pub $name: $ty, )*
+            /// Per-ticker overrides, e.g. `[risk.symbols.TSLA] max_position = 200`.
+            pub symbols: BTreeMap<String, LimitOverrides>,
+        }
+
+        /// `[risk.symbols.<TICKER>]`: any subset of the per-symbol limits.
+        #[derive(Copy, Clone, Debug, Default, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct LimitOverrides {
+            $( pub $name: Option<$ty>, )*
+        }
+
+        /// One symbol's limits, resolved from the defaults and its overrides.
+        #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+        pub struct Limits {
+            $( $(#[$doc])* pub $name: $ty, )*
+        }
+
+        impl RiskConfig {
+            /// The `[risk]` defaults.
+            fn defaults(&self) -> Limits {
+                Limits { $( $name: self.$name, )* }
+            }
+        }
+
+        impl LimitOverrides {
+            /// These overrides over `defaults`.
+            fn over(&self, defaults: &Limits) -> Limits {
+                Limits { $( $name: self.$name.unwrap_or(defaults.$name), )* }
+            }
+        }
+
+        impl From<Limits> for LimitOverrides {
+            /// Every limit set, so one function validates the defaults and the overrides.
+            fn from(limits: Limits) -> LimitOverrides {
+                LimitOverrides { $( $name: Some(limits.$name), )* }
+            }
+        }
+    };
+}
+
+limits! {
+    max_order_qty: u32,
     /// Largest `qty × price` of one order (decimal string).
-    pub max_notional: Price,
+    max_notional: Price,
     /// Largest |position| an order may lead to, counting same-side open orders.
-    pub max_position: u32,
+    max_position: u32,
     /// Largest distance of an order's price from the mark, in basis points of the mark.
-    pub collar_bps: u32,
+    collar_bps: u32,
     /// A last-trade mark older than this (event time) blocks orders.
-    pub max_mark_age_ns: u64,
+    max_mark_age_ns: u64,
     /// Most live orders per symbol; sizes each symbol's order storage.
-    pub max_open_orders: u32,
-    /// Per-ticker overrides, e.g. `[risk.symbols.TSLA] max_position = 200`.
-    pub symbols: BTreeMap<String, LimitOverrides>,
+    max_open_orders: u32,
 }
 
-/// `[risk.symbols.<TICKER>]`: any subset of the per-symbol limits.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LimitOverrides {
-    pub max_order_qty: Option<u32>,
-    pub max_notional: Option<Price>,
-    pub max_position: Option<u32>,
-    pub collar_bps: Option<u32>,
-    pub max_mark_age_ns: Option<u64>,
-    pub max_open_orders: Option<u32>,
-}
+/// Every state the latch may start in, and their config names ([`TradingState::as_str`]).
+const TRADING_STATES: [TradingState; 3] = [
+    TradingState::Active,
+    TradingState::ReduceOnly,
+    TradingState::Halted,
+];
+const TRADING_STATE_NAMES: &[&str] = &["active", "reduce-only", "halted"];
 
-/// One symbol's limits, resolved from the defaults and its overrides.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct Limits {
-    pub max_order_qty: u32,
-    pub max_notional: Price,
-    pub max_position: u32,
-    pub collar_bps: u32,
-    pub max_mark_age_ns: u64,
-    pub max_open_orders: u32,
-}
-
-/// Parses a latch state as written in config files.
-pub fn parse_trading_state(s: &str) -> Result<TradingState, String> {
-    [
-        TradingState::Active,
-        TradingState::ReduceOnly,
-        TradingState::Halted,
-    ]
-    .into_iter()
-    .find(|state| state.as_str() == s)
-    .ok_or_else(|| {
-        format!("unknown trading state {s:?}; expected \"active\", \"reduce-only\" or \"halted\"")
-    })
+/// `trading_state` by its config name; anything else is serde's "unknown variant" error,
+/// listing the names. `TradingState` lives in `sys`, which has no serde (`loom-tests`
+/// compiles it alone), so it cannot derive `Deserialize`.
+fn trading_state<'de, D: Deserializer<'de>>(d: D) -> Result<TradingState, D::Error> {
+    let name = String::deserialize(d)?;
+    TRADING_STATES
+        .into_iter()
+        .find(|state| state.as_str() == name)
+        .ok_or_else(|| D::Error::unknown_variant(&name, TRADING_STATE_NAMES))
 }
 
 impl RiskConfig {
     /// Without a `universe` (the tickers were invalid) every check but "is this override
     /// a configured ticker" still runs.
     pub fn validate(&self, universe: Option<&Universe>, p: &mut Problems<'_>) {
-        if let Err(message) = self.initial_state() {
-            p.add("trading_state", message);
-        }
         p.check(
             (Price::ZERO..=MAX_CASH).contains(&self.starting_cash),
             "starting_cash",
@@ -120,7 +147,7 @@ impl RiskConfig {
                 self.starting_cash
             ),
         );
-        self.defaults().validate(p);
+        LimitOverrides::from(self.defaults()).validate(p);
         if let Some(u) = universe {
             let total: u64 = u
                 .ids()
@@ -146,34 +173,12 @@ impl RiskConfig {
         }
     }
 
-    /// The latch state to start in.
-    pub fn initial_state(&self) -> Result<TradingState, String> {
-        parse_trading_state(&self.trading_state)
-    }
-
     /// The limits for `ticker`: its overrides over the defaults.
     pub fn limits_for(&self, ticker: &str) -> Limits {
-        let o = self.symbols.get(ticker).cloned().unwrap_or_default();
-        Limits {
-            max_order_qty: o.max_order_qty.unwrap_or(self.max_order_qty),
-            max_notional: o.max_notional.unwrap_or(self.max_notional),
-            max_position: o.max_position.unwrap_or(self.max_position),
-            collar_bps: o.collar_bps.unwrap_or(self.collar_bps),
-            max_mark_age_ns: o.max_mark_age_ns.unwrap_or(self.max_mark_age_ns),
-            max_open_orders: o.max_open_orders.unwrap_or(self.max_open_orders),
-        }
-    }
-
-    /// The defaults as a full set of overrides, so one function validates both.
-    fn defaults(&self) -> LimitOverrides {
-        LimitOverrides {
-            max_order_qty: Some(self.max_order_qty),
-            max_notional: Some(self.max_notional),
-            max_position: Some(self.max_position),
-            collar_bps: Some(self.collar_bps),
-            max_mark_age_ns: Some(self.max_mark_age_ns),
-            max_open_orders: Some(self.max_open_orders),
-        }
+        let defaults = self.defaults();
+        self.symbols
+            .get(ticker)
+            .map_or(defaults, |o| o.over(&defaults))
     }
 }
 
@@ -181,7 +186,15 @@ impl LimitOverrides {
     /// A zero limit would block every order of the symbol; that is the latch's job, or
     /// the universe's, not a limit's.
     fn validate(&self, p: &mut Problems<'_>) {
-        if let Some(v) = self.max_order_qty {
+        let LimitOverrides {
+            max_order_qty,
+            max_notional,
+            max_position,
+            collar_bps,
+            max_mark_age_ns,
+            max_open_orders,
+        } = *self;
+        if let Some(v) = max_order_qty {
             p.check(
                 (1..=MAX_ORDER_QTY).contains(&v),
                 "max_order_qty",
@@ -190,14 +203,14 @@ impl LimitOverrides {
                 ),
             );
         }
-        if let Some(v) = self.max_notional {
+        if let Some(v) = max_notional {
             p.check(
                 v > Price::ZERO && v <= MAX_CASH,
                 "max_notional",
                 format!("{v}: must be positive and at most {MAX_CASH}"),
             );
         }
-        if let Some(v) = self.max_position {
+        if let Some(v) = max_position {
             p.check(
                 (1..=MAX_POSITION).contains(&v),
                 "max_position",
@@ -207,21 +220,21 @@ impl LimitOverrides {
                 ),
             );
         }
-        if let Some(v) = self.collar_bps {
+        if let Some(v) = collar_bps {
             p.check(
                 (1..=10_000).contains(&v),
                 "collar_bps",
                 format!("{v} must be in 1..=10000"),
             );
         }
-        if let Some(v) = self.max_mark_age_ns {
+        if let Some(v) = max_mark_age_ns {
             p.check(
                 (1..=MAX_EVENT_NS).contains(&v),
                 "max_mark_age_ns",
                 format!("{v}: use 1 to {MAX_EVENT_NS} (one day of event time)"),
             );
         }
-        if let Some(v) = self.max_open_orders {
+        if let Some(v) = max_open_orders {
             p.check(
                 (1..=MAX_OPEN_ORDERS_CAP).contains(&v),
                 "max_open_orders",
@@ -234,8 +247,9 @@ impl LimitOverrides {
     }
 }
 
-/// How an order is priced against the touch.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+/// How an order is priced against the touch; `price` in `[execution]`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Pricing {
     /// Rest at our side's best price: buy at the bid, sell at the ask.
     Join,
@@ -249,10 +263,10 @@ pub enum Pricing {
 pub struct ExecutionConfig {
     /// A live order older than this (event time) is cancelled.
     pub order_ttl_ns: u64,
-    /// `"join"` or `"cross"` ([`Pricing`]).
-    pub price: String,
+    /// `"join"` or `"cross"`.
+    pub price: Pricing,
     /// `"day"` or `"ioc"`.
-    pub time_in_force: String,
+    pub time_in_force: TimeInForce,
 }
 
 impl ExecutionConfig {
@@ -265,32 +279,6 @@ impl ExecutionConfig {
                 self.order_ttl_ns
             ),
         );
-        if let Err(message) = self.pricing() {
-            p.add("price", message);
-        }
-        if let Err(message) = self.tif() {
-            p.add("time_in_force", message);
-        }
-    }
-
-    pub fn pricing(&self) -> Result<Pricing, String> {
-        match self.price.as_str() {
-            "join" => Ok(Pricing::Join),
-            "cross" => Ok(Pricing::Cross),
-            other => Err(format!(
-                "unknown pricing {other:?}; expected \"join\" or \"cross\""
-            )),
-        }
-    }
-
-    pub fn tif(&self) -> Result<TimeInForce, String> {
-        match self.time_in_force.as_str() {
-            "day" => Ok(TimeInForce::Day),
-            "ioc" => Ok(TimeInForce::Ioc),
-            other => Err(format!(
-                "unknown time in force {other:?}; expected \"day\" or \"ioc\""
-            )),
-        }
     }
 }
 
@@ -339,7 +327,7 @@ pub(crate) mod tests {
     fn example_validates_and_overrides_resolve() {
         let c: RiskConfig = toml::from_str(RISK).unwrap();
         assert!(risk_keys(&c).is_empty());
-        assert_eq!(c.initial_state(), Ok(TradingState::Active));
+        assert_eq!(c.trading_state, TradingState::Active);
         let tsla = c.limits_for("TSLA");
         assert_eq!(tsla.max_position, 200);
         assert_eq!(tsla.max_notional, Price(500_000_000));
@@ -347,23 +335,64 @@ pub(crate) mod tests {
         assert_eq!(c.limits_for("AAPL").max_position, 1000);
         let e: ExecutionConfig = toml::from_str(EXECUTION).unwrap();
         assert!(execution_keys(&e).is_empty());
-        assert_eq!(e.pricing(), Ok(Pricing::Join));
-        assert_eq!(e.tif(), Ok(TimeInForce::Day));
+        assert_eq!(e.price, Pricing::Join);
+        assert_eq!(e.time_in_force, TimeInForce::Day);
     }
 
     #[test]
     fn trading_states_parse_by_their_config_names() {
-        for s in ["active", "reduce-only", "halted"] {
-            assert_eq!(parse_trading_state(s).unwrap().as_str(), s);
+        let names: Vec<&str> = TRADING_STATES.iter().map(|s| s.as_str()).collect();
+        assert_eq!(names, TRADING_STATE_NAMES);
+        for state in TRADING_STATES {
+            let text = RISK.replace("\"active\"", &format!("{:?}", state.as_str()));
+            let c: RiskConfig = toml::from_str(&text).unwrap();
+            assert_eq!(c.trading_state, state);
         }
-        assert!(parse_trading_state("Active").is_err());
-        assert!(parse_trading_state("reduce_only").is_err());
+    }
+
+    /// An unknown value of an enumerated setting fails the parse, on the key's line,
+    /// listing every accepted value.
+    fn refused(error: String, key: &str, accepted: &[&str]) {
+        assert!(
+            error.contains(&format!("{key} = ")),
+            "the key's line: {error}"
+        );
+        assert!(error.contains("unknown variant"), "{error}");
+        for value in accepted {
+            assert!(error.contains(&format!("`{value}`")), "{value}: {error}");
+        }
+    }
+
+    #[test]
+    fn unknown_enumerated_values_are_refused_naming_the_key_and_the_accepted_values() {
+        for bad in ["paused", "Active", "reduce_only"] {
+            let text = RISK.replace("\"active\"", &format!("{bad:?}"));
+            let e = toml::from_str::<RiskConfig>(&text).unwrap_err().to_string();
+            refused(e, "trading_state", &["active", "reduce-only", "halted"]);
+        }
+        let text = EXECUTION.replace("\"join\"", "\"mid\"");
+        let e = toml::from_str::<ExecutionConfig>(&text)
+            .unwrap_err()
+            .to_string();
+        refused(e, "price", &["join", "cross"]);
+        let text = EXECUTION.replace("\"day\"", "\"gtc\"");
+        let e = toml::from_str::<ExecutionConfig>(&text)
+            .unwrap_err()
+            .to_string();
+        refused(e, "time_in_force", &["day", "ioc"]);
+        let text = EXECUTION
+            .replace("\"join\"", "\"cross\"")
+            .replace("\"day\"", "\"ioc\"");
+        let e: ExecutionConfig = toml::from_str(&text).unwrap();
+        assert_eq!(
+            (e.price, e.time_in_force),
+            (Pricing::Cross, TimeInForce::Ioc)
+        );
     }
 
     #[test]
     fn validate_names_every_bad_key() {
         let mut c: RiskConfig = toml::from_str(RISK).unwrap();
-        c.trading_state = "paused".into();
         c.starting_cash = Price(-1);
         c.max_order_qty = 0;
         c.max_notional = Price::ZERO;
@@ -382,7 +411,6 @@ pub(crate) mod tests {
         assert_eq!(
             risk_keys(&c),
             [
-                "risk.trading_state",
                 "risk.starting_cash",
                 "risk.max_order_qty",
                 "risk.max_notional",
@@ -398,17 +426,9 @@ pub(crate) mod tests {
 
         let e = ExecutionConfig {
             order_ttl_ns: 0,
-            price: "mid".into(),
-            time_in_force: "gtc".into(),
+            ..toml::from_str(EXECUTION).unwrap()
         };
-        assert_eq!(
-            execution_keys(&e),
-            [
-                "execution.order_ttl_ns",
-                "execution.price",
-                "execution.time_in_force"
-            ]
-        );
+        assert_eq!(execution_keys(&e), ["execution.order_ttl_ns"]);
     }
 
     #[test]

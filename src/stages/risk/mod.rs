@@ -45,6 +45,7 @@ use self::orders::{Applied, LiveOrders, ReportProblem};
 use self::positions::{MarkSource, Position};
 use self::sizing::{Holdings, Policy};
 use self::venue_sync::VenueSync;
+use crate::merge::Merge;
 use crate::msg::{
     ExecKind, ExecReport, OrderIntent, Side, Signal, Stamp, SymbolId, SymbolName, VenueCommand,
 };
@@ -116,16 +117,9 @@ impl<R: ReportSource> Risk<R> {
         latch: Arc<TradingLatch>,
         reports: R,
     ) -> Risk<R> {
-        let invalid = |key: &str, message: String| -> ! {
-            panic!("risk: {key}: {message}; validate the config before building the stage")
-        };
         let policy = Policy {
-            pricing: execution
-                .pricing()
-                .unwrap_or_else(|m| invalid("execution.price", m)),
-            tif: execution
-                .tif()
-                .unwrap_or_else(|m| invalid("execution.time_in_force", m)),
+            pricing: execution.price,
+            tif: execution.time_in_force,
             order_ttl_ns: execution.order_ttl_ns,
         };
         let mut symbols: Vec<Option<SymbolState>> = (0..universe.len()).map(|_| None).collect();

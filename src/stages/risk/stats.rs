@@ -10,6 +10,7 @@ use std::fmt;
 use super::checks::{RejectCode, Rejection};
 use super::digest;
 use super::orders::ReportProblem;
+use crate::merge;
 use crate::msg::{ExecReport, MoneyOverflow, Price, SymbolId, SymbolName};
 
 /// A report risk refused, with why.
@@ -43,9 +44,11 @@ impl fmt::Display for InvalidReport {
     }
 }
 
-/// One symbol at the end of the run.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+/// One symbol at the end of the run. Serialized, it is its row of the report's
+/// `positions`, which is keyed by the symbol and carries no per-symbol digest.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct SymbolStats {
+    #[serde(skip)]
     pub symbol: SymbolName,
     /// Shares; negative when short.
     pub position: i64,
@@ -57,48 +60,52 @@ pub struct SymbolStats {
     pub mark: Option<Price>,
     pub cash_flow: Price,
     /// The symbol's decision digest ([`digest`]).
+    #[serde(skip)]
     pub digest: u64,
 }
 
-/// Risk's counters and state, merged across shards.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RiskStats {
-    /// `New` commands sent.
-    pub orders_sent: u64,
-    pub cancels_sent: u64,
-    /// Mass cancels sent because the latch became `Halted`.
-    pub cancel_alls_sent: u64,
-    pub acks: u64,
-    pub fills: u64,
-    pub filled_shares: u64,
-    /// Orders the venue rejected.
-    pub venue_rejects: u64,
-    /// Cancels we asked for that the venue confirmed.
-    pub cancels_confirmed: u64,
-    /// Orders the venue cancelled on its own: IOC remainders, session end, cancel-all.
-    pub venue_cancels: u64,
-    /// Cancels the venue refused, mostly because they crossed the order's last fill.
-    pub cancel_rejects: u64,
-    /// Proposals refused by each check, indexed by [`RejectCode::index`].
-    pub rejections: [u64; RejectCode::COUNT],
-    /// The earliest rejection of each code, with its context.
-    pub first_rejection: [Option<Rejection>; RejectCode::COUNT],
-    /// Proposals not made because the side to price from was empty.
-    pub no_touch: u64,
-    /// `Watermark` commands sent, each a wait for the venue.
-    pub watermarks_sent: u64,
-    /// Times a decision had to wait for the venue's answer (the rest arrived in time).
-    pub watermark_waits: u64,
-    /// Signals whose event time was earlier than a previous one's; decided at the later
-    /// time so commands stay ordered.
-    pub time_regressions: u64,
-    /// Reports that were not legal transitions; each halted trading.
-    pub invalid_reports: u64,
-    pub first_invalid_report: Option<InvalidReport>,
-    /// Live orders left after the venue's end of session (must be 0).
-    pub orders_open_at_end: u64,
-    /// Indexed by `SymbolId`; `None` for symbols no merged shard owns.
-    pub symbols: Vec<Option<SymbolStats>>,
+crate::stats! {
+    /// Risk's counters and state, merged across shards.
+    #[derive(Debug, Clone, Default, PartialEq)]
+    pub struct RiskStats {
+        /// `New` commands sent.
+        pub orders_sent: u64,
+        pub cancels_sent: u64,
+        /// Mass cancels sent because the latch became `Halted`.
+        pub cancel_alls_sent: u64,
+        pub acks: u64,
+        pub fills: u64,
+        pub filled_shares: u64,
+        /// Orders the venue rejected.
+        pub venue_rejects: u64,
+        /// Cancels we asked for that the venue confirmed.
+        pub cancels_confirmed: u64,
+        /// Orders the venue cancelled on its own: IOC remainders, session end, cancel-all.
+        pub venue_cancels: u64,
+        /// Cancels the venue refused, mostly because they crossed the order's last fill.
+        pub cancel_rejects: u64,
+        /// Proposals refused by each check, indexed by [`RejectCode::index`].
+        pub rejections: [u64; RejectCode::COUNT],
+        /// The earliest rejection of each code, with its context.
+        pub first_rejection: [Option<Rejection>; RejectCode::COUNT] =>
+            merge::each(merge::earliest(|r: &Rejection| (r.ts_event, r.symbol))),
+        /// Proposals not made because the side to price from was empty.
+        pub no_touch: u64,
+        /// `Watermark` commands sent, each a wait for the venue.
+        pub watermarks_sent: u64,
+        /// Times a decision had to wait for the venue's answer (the rest arrived in time).
+        pub watermark_waits: u64,
+        /// Signals whose event time was earlier than a previous one's; decided at the later
+        /// time so commands stay ordered.
+        pub time_regressions: u64,
+        /// Reports that were not legal transitions; each halted trading.
+        pub invalid_reports: u64,
+        pub first_invalid_report: Option<InvalidReport> => merge::earliest(InvalidReport::key),
+        /// Live orders left after the venue's end of session (must be 0).
+        pub orders_open_at_end: u64,
+        /// Indexed by `SymbolId`; `None` for symbols no merged shard owns.
+        pub symbols: Vec<Option<SymbolStats>> => merge::place,
+    }
 }
 
 impl RiskStats {
@@ -114,45 +121,6 @@ impl RiskStats {
         self.rejections[i] += 1;
         if self.first_rejection[i].is_none() {
             self.first_rejection[i] = Some(r);
-        }
-    }
-
-    pub fn merge(&mut self, other: &RiskStats) {
-        self.orders_sent += other.orders_sent;
-        self.cancels_sent += other.cancels_sent;
-        self.cancel_alls_sent += other.cancel_alls_sent;
-        self.acks += other.acks;
-        self.fills += other.fills;
-        self.filled_shares += other.filled_shares;
-        self.venue_rejects += other.venue_rejects;
-        self.cancels_confirmed += other.cancels_confirmed;
-        self.venue_cancels += other.venue_cancels;
-        self.cancel_rejects += other.cancel_rejects;
-        for i in 0..RejectCode::COUNT {
-            self.rejections[i] += other.rejections[i];
-            self.first_rejection[i] =
-                earliest(self.first_rejection[i], other.first_rejection[i], |r| {
-                    (r.ts_event, r.symbol)
-                });
-        }
-        self.no_touch += other.no_touch;
-        self.watermarks_sent += other.watermarks_sent;
-        self.watermark_waits += other.watermark_waits;
-        self.time_regressions += other.time_regressions;
-        self.invalid_reports += other.invalid_reports;
-        self.first_invalid_report = earliest(
-            self.first_invalid_report,
-            other.first_invalid_report,
-            InvalidReport::key,
-        );
-        self.orders_open_at_end += other.orders_open_at_end;
-        if self.symbols.len() < other.symbols.len() {
-            self.symbols.resize(other.symbols.len(), None);
-        }
-        for (mine, theirs) in self.symbols.iter_mut().zip(&other.symbols) {
-            if theirs.is_some() {
-                *mine = *theirs;
-            }
         }
     }
 
@@ -183,16 +151,10 @@ impl RiskStats {
     }
 }
 
-fn earliest<T: Copy, K: Ord>(a: Option<T>, b: Option<T>, key: impl Fn(&T) -> K) -> Option<T> {
-    match (a, b) {
-        (Some(x), Some(y)) => Some(if key(&y) < key(&x) { y } else { x }),
-        (x, y) => x.or(y),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::merge::Merge;
     use crate::stages::risk::checks::Breach;
 
     fn row(

@@ -238,8 +238,8 @@ fn first_order_is_preceded_by_a_tick_and_ids_are_per_symbol() {
 #[test]
 fn cross_pricing_and_ioc() {
     let mut e = execution();
-    e.price = "cross".into();
-    e.time_in_force = "ioc".into();
+    e.price = Pricing::Cross;
+    e.time_in_force = TimeInForce::Ioc;
     let (mut risk, _) = scripted_with(TradingState::Active, &risk_config(), &e);
     let order = news(&run(&mut risk, signal(AAPL, 1_000, 100)))[0];
     assert_eq!((order.price, order.tif), (ASK, TimeInForce::Ioc));
@@ -990,7 +990,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
 fn configs(s: &Scenario) -> (RiskConfig, ExecutionConfig) {
     let l = s.limits;
     let risk = RiskConfig {
-        trading_state: s.start.as_str().into(),
+        trading_state: s.start,
         starting_cash: Price(1_000_000 * Price::SCALE),
         max_order_qty: l.max_order_qty,
         max_notional: l.max_notional,
@@ -1002,8 +1002,16 @@ fn configs(s: &Scenario) -> (RiskConfig, ExecutionConfig) {
     };
     let execution = ExecutionConfig {
         order_ttl_ns: s.ttl,
-        price: if s.pricing_cross { "cross" } else { "join" }.into(),
-        time_in_force: if s.ioc { "ioc" } else { "day" }.into(),
+        price: if s.pricing_cross {
+            Pricing::Cross
+        } else {
+            Pricing::Join
+        },
+        time_in_force: if s.ioc {
+            TimeInForce::Ioc
+        } else {
+            TimeInForce::Day
+        },
     };
     (risk, execution)
 }

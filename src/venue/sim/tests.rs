@@ -1,6 +1,7 @@
 //! Scripted command streams, one rule each.
 
 use super::*;
+use crate::merge::Merge;
 use crate::msg::{
     ClOrdId, ExecKind, MarketView, OrderIntent, Price, RejectReason, Side, SymbolId, TimeInForce,
     TradingStatus, ViewCause,

@@ -50,37 +50,33 @@ pub enum BookError {
     ZeroShares,
 }
 
-/// Counters. Events for a symbol without a book are not counted here: whether that is
-/// an error is the caller's call.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
-pub struct BookStats {
-    /// Execute, cancel, delete or replace of a reference that is not live.
-    pub unknown_ref: u64,
-    /// Add, or replace to a new reference, with a reference already live.
-    pub duplicate_ref: u64,
-    /// An event naming a live reference of another symbol.
-    pub wrong_symbol: u64,
-    /// Add or replace with zero shares.
-    pub zero_shares: u64,
-    /// Executions or cancels for more shares than remained; applied, clamped.
-    pub excess_shares: u64,
-    /// Times a book became crossed or locked.
-    pub crossings: u64,
-    /// Times the order map or a side's level storage grew past its pre-sized capacity.
-    pub capacity_growths: u64,
+crate::stats! {
+    /// Counters. Events for a symbol without a book are not counted here: whether that is
+    /// an error is the caller's call. Serialized, they are the counters of the JSON
+    /// report's `book` section, which has only the keys README documents.
+    #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+    pub struct BookStats {
+        /// Execute, cancel, delete or replace of a reference that is not live.
+        pub unknown_ref: u64,
+        /// Add, or replace to a new reference, with a reference already live.
+        pub duplicate_ref: u64,
+        /// An event naming a live reference of another symbol.
+        #[serde(skip)]
+        pub wrong_symbol: u64,
+        /// Add or replace with zero shares.
+        #[serde(skip)]
+        pub zero_shares: u64,
+        /// Executions or cancels for more shares than remained; applied, clamped.
+        #[serde(skip)]
+        pub excess_shares: u64,
+        /// Times a book became crossed or locked.
+        pub crossings: u64,
+        /// Times the order map or a side's level storage grew past its pre-sized capacity.
+        pub capacity_growths: u64,
+    }
 }
 
 impl BookStats {
-    pub fn merge(&mut self, other: &BookStats) {
-        self.unknown_ref += other.unknown_ref;
-        self.duplicate_ref += other.duplicate_ref;
-        self.wrong_symbol += other.wrong_symbol;
-        self.zero_shares += other.zero_shares;
-        self.excess_shares += other.excess_shares;
-        self.crossings += other.crossings;
-        self.capacity_growths += other.capacity_growths;
-    }
-
     fn count(&mut self, error: BookError) {
         match error {
             BookError::UnknownSymbol => {}
@@ -106,7 +102,7 @@ pub struct Execution {
 }
 
 /// Top of book; price and shares are zero on an empty side.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Top {
     pub bid_px: Price,
     pub bid_qty: u64,
