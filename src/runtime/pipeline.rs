@@ -8,24 +8,26 @@
 //! hands back its counters and histograms as it exits, and [`Pipeline::join`] joins
 //! every thread and merges them into one report.
 
+use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::builder::Engine;
 use super::config::Config;
 use super::report::RunReport;
 use super::runner::{Chain, Link, Placement, RunnerOutput, drive, spawn};
 use super::topology::{EdgeKind, RingSpec, ShardRunner, StageId, Topology};
 use crate::clock::MonoClock;
 use crate::latency::LatencyRecorder;
-use crate::msg::{ExecReport, RawFrame, VenueCommand};
-use crate::source::live::{FeedStats, LiveConfig, LiveError, LiveSockets, LiveSource};
-use crate::source::replay::{Input, InputError, Pacing, ReplayInput, ReplaySource};
+use crate::msg::{ExecReport, RawFrame, VenueCommand, VenueTiming};
+use crate::source::replay::{Input, OpenError, Pacing};
 use crate::source::router::ShardRouter;
+use crate::source::{Source, SourceContext};
 use crate::stages::decode::Decode;
 use crate::stages::features::FeatureStage;
-use crate::stages::inference::Inference;
+use crate::stages::inference::{Inference, Model, ModelSetup};
 use crate::stages::list::stage_list;
 use crate::stages::risk::Risk;
 use crate::stages::routing::Routing;
@@ -35,9 +37,11 @@ use crate::sys::idle::{IdleStrategy, Idler};
 use crate::sys::{Failure, Progress, StopSignal, TradingLatch, TradingState};
 use crate::universe::Universe;
 use crate::venue::runner::{self as venue_runner, Lane};
-use crate::venue::sim::SimVenue;
+use crate::venue::{Venue, VenueSetup};
 
-/// Everything a run needs, validated.
+/// Everything a run of the built-in engine needs (the linear model, the simulated
+/// exchange, the input the CLI names), validated. [`Engine`] runs other models, venues
+/// and sources.
 pub struct PipelineSpec {
     pub topology: Topology,
     pub config: Config,
@@ -49,10 +53,11 @@ pub struct PipelineSpec {
 /// Why a pipeline did not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("cannot open the input")]
-    Input(#[from] InputError),
     #[error(transparent)]
-    Live(#[from] LiveError),
+    Open(#[from] OpenError),
+    /// The config does not fit the model or venue plugged in (a `kind` naming another).
+    #[error("the configuration does not fit this engine:{}", list(.0))]
+    Config(Vec<crate::config::Problem>),
     #[error("could not start runner '{runner}': {source}")]
     Spawn {
         runner: String,
@@ -60,14 +65,21 @@ pub enum StartError {
     },
 }
 
-/// The execution reports a risk stage reads: the venue's ring, waited on with the risk
-/// runner's idle strategy.
-pub struct VenueReports {
-    ring: EdgeIn<ExecReport>,
-    idle: Idler,
+fn list(problems: &[crate::config::Problem]) -> String {
+    problems.iter().map(|p| format!("\n  {p}")).collect()
 }
 
-impl ReportSource for VenueReports {
+/// The execution reports a risk stage reads: the venue's ring, waited on with the risk
+/// runner's idle strategy. `V` is the venue behind it, whose timing risk follows.
+pub struct VenueReports<V: Venue> {
+    ring: EdgeIn<ExecReport>,
+    idle: Idler,
+    venue: PhantomData<fn() -> V>,
+}
+
+impl<V: Venue> ReportSource for VenueReports<V> {
+    const TIMING: VenueTiming = V::TIMING;
+
     #[inline]
     fn drain_into(&mut self, sink: &mut std::collections::VecDeque<ExecReport>) -> usize {
         let n = self.ring.read_batch(usize::MAX, |r| sink.push_back(r));
@@ -111,26 +123,36 @@ pub struct RunMeta {
     pub pacing: Pacing,
 }
 
+/// The parts of a run, as [`Engine`] hands them over.
+pub(super) struct Parts<M, V> {
+    pub topology: Topology,
+    pub config: Config,
+    pub universe: Arc<Universe>,
+    pub source: Box<dyn Source>,
+    pub model: Box<dyn Fn(&ModelSetup<'_>) -> M>,
+    pub venue: Box<dyn Fn(&VenueSetup<'_>) -> V>,
+}
+
 impl Pipeline {
-    /// Loads the input, builds every ring and stage, and starts the runners (each shard's
-    /// downstream first, then the venue, the source last).
+    /// Runs the built-in engine: opens the input (a live feed's sockets bind now, so a
+    /// bad address fails the start), then [`Engine::start`].
     pub fn start(spec: PipelineSpec) -> Result<Pipeline, StartError> {
-        let PipelineSpec {
+        let source = spec.input.source(spec.pacing)?;
+        Engine::new(spec.topology, spec.config, spec.universe, source).start()
+    }
+
+    /// Builds every ring and stage, and starts the runners (each shard's downstream
+    /// first, then the venue, the source last).
+    pub(super) fn launch<M: Model, V: Venue>(parts: Parts<M, V>) -> Result<Pipeline, StartError> {
+        let Parts {
             topology,
             config,
             universe,
-            input,
-            pacing,
-        } = spec;
-        // Sockets open before any thread starts, so a bad address fails the start.
-        let feed = match &input {
-            Input::Live(config) => Feed::Live(config, LiveSockets::open(config)?),
-            Input::File(_) | Input::Sample(_) => Feed::Replay(input.open()?),
-        };
-        let feed_addr = match &feed {
-            Feed::Live(_, sockets) => Some(sockets.listen_addr()),
-            Feed::Replay(_) => None,
-        };
+            source,
+            model,
+            venue: new_venue,
+        } = parts;
+        let feed_addr = source.listen_addr();
         let stop = Arc::new(StopSignal::new());
         let initial = config
             .risk
@@ -140,16 +162,13 @@ impl Pipeline {
         let progress = Arc::new(Progress::new());
         let clock = MonoClock::new();
         let meta = RunMeta {
-            input: match feed_addr {
-                Some(addr) => format!("{} (bound to {addr})", input.describe()),
-                None => input.describe(),
-            },
+            input: source.describe(),
             topology: topology.path.display().to_string(),
             topology_description: topology.description.clone(),
             shards: topology.shards,
             universe: Arc::clone(&universe),
             starting_cash: config.risk.starting_cash,
-            pacing,
+            pacing: source.pacing(),
         };
         let mut wiring = Wiring {
             topology: &topology,
@@ -186,7 +205,7 @@ impl Pipeline {
             );
             let owned = topology.owned(shard);
             // The venue holds at most what risk lets the shard have open at once.
-            let open_limit: usize = owned
+            let capacity: usize = owned
                 .iter()
                 .map(|&id| {
                     config
@@ -195,9 +214,18 @@ impl Pipeline {
                         .max_open_orders as usize
                 })
                 .sum();
-            let venue = SimVenue::new(universe.len(), &config.venue, open_limit);
+            let venue = new_venue(&VenueSetup {
+                universe_len: universe.len(),
+                capacity,
+                config: &config.venue,
+            });
             lanes.push(Lane::new(venue, venue_in, reports_out));
             let risk_idle = Idler::new(runner_of(&topology, StageId::Risk).idle);
+            let model = model(&ModelSetup {
+                universe_len: universe.len(),
+                owned: &owned,
+                config: &config.model,
+            });
             let stages = ShardStages {
                 decode: Some(Decode::new(Arc::clone(&universe))),
                 features: Some(FeatureStage::new(
@@ -205,7 +233,11 @@ impl Pipeline {
                     &owned,
                     &config.features,
                 )),
-                inference: Some(Inference::new(&config.model, universe.len())),
+                inference: Some(Inference::with_model(
+                    model,
+                    config.model.policy(),
+                    universe.len(),
+                )),
                 risk: Some(Risk::new(
                     Arc::clone(&universe),
                     &owned,
@@ -215,6 +247,7 @@ impl Pipeline {
                     VenueReports {
                         ring: reports_in,
                         idle: risk_idle,
+                        venue: PhantomData::<fn() -> V>,
                     },
                 )),
                 routing: Some(Routing::new(LatencyRecorder::new(clock.clone()))),
@@ -249,33 +282,12 @@ impl Pipeline {
             }
         }
 
-        let router = ShardRouter::new(Arc::clone(&universe), topology.shard_of.clone(), feeds);
-        let source_idle = Idler::new(topology.source.idle);
-        let source = match feed {
-            Feed::Replay(input) => Source::Replay(Box::new(ReplaySource::new(
-                input,
-                router,
-                pacing,
-                source_idle,
-                clock.clone(),
-                Arc::clone(&progress),
-                Arc::clone(&stop),
-            ))),
-            Feed::Live(config, sockets) => {
-                let live = LiveSource::new(
-                    config,
-                    sockets,
-                    router,
-                    source_idle,
-                    clock.clone(),
-                    Arc::clone(&progress),
-                    Arc::clone(&stop),
-                );
-                match live {
-                    Ok(live) => Source::Live(Box::new(live)),
-                    Err(e) => return Err(wiring.abort(e.into())),
-                }
-            }
+        let ctx = SourceContext {
+            router: ShardRouter::new(Arc::clone(&universe), topology.shard_of.clone(), feeds),
+            idle: Idler::new(topology.source.idle),
+            clock: clock.clone(),
+            progress: Arc::clone(&progress),
+            stop: Arc::clone(&stop),
         };
         let source_stop = Arc::clone(&stop);
         let handle = spawn(
@@ -284,20 +296,20 @@ impl Pipeline {
                 core: topology.source.core.map(core),
             },
             Arc::clone(&stop),
-            source,
-            move |src| {
-                if let Err(message) = src.run() {
+            (source, ctx),
+            move |(source, ctx)| {
+                if let Err(e) = source.run(ctx) {
                     source_stop.fail(Failure {
                         runner: "source".into(),
                         stage: "source".into(),
-                        message,
+                        message: e.to_string(),
                     });
                 }
             },
-            |src, out| {
-                out.edges = src.router().edge_stats();
-                out.source = Some(src.router().stats().clone());
-                out.feed = src.feed_stats();
+            |(source, ctx), out| {
+                out.edges = ctx.router.edge_stats();
+                out.source = Some(ctx.router.stats().clone());
+                out.feed = source.feed_stats();
             },
         );
         match handle {
@@ -387,42 +399,6 @@ impl Pipeline {
     }
 }
 
-/// The input, opened: bytes to replay, or a live feed's bound sockets.
-enum Feed<'a> {
-    Replay(ReplayInput),
-    Live(&'a LiveConfig, LiveSockets),
-}
-
-/// The source runner's work. Boxed: each holds its router's ~2 KiB of counters, and
-/// the enum is moved into the runner once.
-enum Source {
-    Replay(Box<ReplaySource>),
-    Live(Box<LiveSource>),
-}
-
-impl Source {
-    fn run(&mut self) -> Result<(), String> {
-        match self {
-            Source::Replay(s) => s.run(),
-            Source::Live(s) => s.run().map_err(|e| e.to_string()),
-        }
-    }
-
-    fn router(&self) -> &ShardRouter {
-        match self {
-            Source::Replay(s) => s.router(),
-            Source::Live(s) => s.router(),
-        }
-    }
-
-    fn feed_stats(&self) -> Option<FeedStats> {
-        match self {
-            Source::Replay(_) => None,
-            Source::Live(s) => Some(s.stats().clone()),
-        }
-    }
-}
-
 fn core(id: usize) -> core_affinity::CoreId {
     core_affinity::CoreId { id }
 }
@@ -439,8 +415,8 @@ fn runner_of(topology: &Topology, stage: StageId) -> &ShardRunner {
 macro_rules! shard_slots {
     ($( ($id:ident, $field:ident, stage: $stage:ty, stats: $stats:ty $(, ring: $edge:ident $ring:ident: $msg:ty)?) ),* $(,)?) => {
         /// One shard's stage objects before they are handed to runners; `R` is risk's
-        /// report source.
-        struct ShardStages<R: ReportSource> {
+        /// report source, `M` the model.
+        struct ShardStages<R: ReportSource, M: Model> {
             $($field: Option<$stage>,)*
         }
 
@@ -478,10 +454,10 @@ struct Wiring<'a> {
 }
 
 impl Wiring<'_> {
-    fn spawn_shard(
+    fn spawn_shard<V: Venue, M: Model>(
         &mut self,
         shard: usize,
-        mut stages: ShardStages<VenueReports>,
+        mut stages: ShardStages<VenueReports<V>, M>,
         frames_in: EdgeIn<RawFrame>,
         venue_out: EdgeOut<VenueCommand>,
         clock: &MonoClock,
@@ -580,10 +556,10 @@ fn go<In: Copy + Send + 'static, C: Emit<In> + Chain + Send + 'static>(
 /// and starts it. One arm per contiguous run of stages, so every chain is a concrete,
 /// monomorphised type: no `dyn` on the hot path. The arms are generated from the stage
 /// list (`launch_arms!`, below): with `n` stages there are `n(n+1)/2` of them.
-fn launch_runner(
+fn launch_runner<V: Venue, M: Model>(
     runner: &ShardRunner,
     launch: Launch<'_>,
-    s: &mut ShardStages<VenueReports>,
+    s: &mut ShardStages<VenueReports<V>, M>,
     r: &mut ShardRings,
     clock: &MonoClock,
 ) -> Result<JoinHandle<RunnerOutput>, StartError> {

@@ -16,8 +16,8 @@
 /// - `Id` becomes the `StageId` variant; `field` is the stage's name in topology files,
 ///   reports and histograms (it must equal the stage's `Stage::NAME`), and its field in
 ///   `ShardReport` and in a shard's stage slots.
-/// - `stage` is the stage's type. `Risk` takes the shard's report source as `R`; the
-///   runtime's stage slots are generic over it.
+/// - `stage` is the stage's type. `Risk` takes the shard's report source as `R` and
+///   `Inference` the model as `M`; the runtime's stage slots are generic over both.
 /// - `stats` is what the stage reports (`Stage::report` fills `ShardReport.field`); it
 ///   needs `Default` and `merge(&mut self, &Self)`.
 /// - `ring` is the ring after the stage, used when the next stage runs on another runner:
@@ -48,7 +48,7 @@ macro_rules! stage_list {
             ),
             (
                 Inference, inference,
-                stage: $crate::stages::inference::Inference,
+                stage: $crate::stages::inference::Inference<M>,
                 stats: $crate::stages::inference::InferenceStats,
                 ring: Signals signals: $crate::msg::Signal
             ),
