@@ -16,9 +16,10 @@ use std::time::{Duration, Instant};
 
 use super::builder::Engine;
 use super::config::Config;
+use super::inline::inline_venue;
 use super::report::RunReport;
 use super::runner::{Chain, Link, Placement, RunnerOutput, drive, spawn};
-use super::topology::{EdgeKind, RingSpec, ShardRunner, StageId, Topology};
+use super::topology::{EdgeKind, RingSpec, ShardRunner, StageId, Topology, VenueRunner};
 use crate::clock::MonoClock;
 use crate::latency::LatencyRecorder;
 use crate::msg::{ExecReport, RawFrame, VenueCommand, VenueTiming};
@@ -188,21 +189,6 @@ impl Pipeline {
                 Idler::new(topology.source.idle),
             );
             feeds.push(feed_out);
-            let venue_spec = topology.ring(EdgeKind::Venue);
-            let routing_idle = runner_of(&topology, StageId::Routing).idle;
-            let (venue_out, venue_in) = edge(
-                format!("shard{shard}/venue"),
-                venue_spec.capacity,
-                venue_spec.policy,
-                Idler::new(routing_idle),
-            );
-            let reports_spec = topology.ring(EdgeKind::Reports);
-            let (reports_out, reports_in) = edge(
-                format!("shard{shard}/reports"),
-                reports_spec.capacity,
-                reports_spec.policy,
-                Idler::new(topology.venue.idle),
-            );
             let owned = topology.owned(shard);
             // The venue holds at most what risk lets the shard have open at once.
             let capacity: usize = owned
@@ -219,66 +205,84 @@ impl Pipeline {
                 capacity,
                 config: &config.venue,
             });
-            lanes.push(Lane::new(venue, venue_in, reports_out));
-            let risk_idle = Idler::new(runner_of(&topology, StageId::Risk).idle);
             let model = model(&ModelSetup {
                 universe_len: universe.len(),
                 owned: &owned,
                 config: &config.model,
             });
-            let stages = ShardStages {
-                decode: Some(Decode::new(Arc::clone(&universe))),
-                features: Some(FeatureStage::new(
-                    Arc::clone(&universe),
-                    &owned,
-                    &config.features,
-                )),
-                inference: Some(Inference::with_model(
-                    model,
-                    config.model.policy(),
-                    universe.len(),
-                )),
-                risk: Some(Risk::new(
-                    Arc::clone(&universe),
-                    &owned,
-                    &config.risk,
-                    &config.execution,
-                    Arc::clone(&latch),
-                    VenueReports {
-                        ring: reports_in,
-                        idle: risk_idle,
-                        venue: PhantomData::<fn() -> V>,
-                    },
-                )),
-                routing: Some(Routing::new(LatencyRecorder::new(clock.clone()))),
+            let shard_parts = ShardParts {
+                config: &config,
+                universe: &universe,
+                owned: &owned,
+                latch: &latch,
+                clock: &clock,
             };
-            if let Err(e) = wiring.spawn_shard(shard, stages, feed_in, venue_out, &clock) {
+            let spawned = match &topology.venue {
+                VenueRunner::Thread(venue_runner) => {
+                    let venue_spec = topology.ring(EdgeKind::Venue);
+                    let routing_idle = runner_of(&topology, StageId::Routing).idle;
+                    let (venue_out, venue_in) = edge(
+                        format!("shard{shard}/venue"),
+                        venue_spec.capacity,
+                        venue_spec.policy,
+                        Idler::new(routing_idle),
+                    );
+                    let reports_spec = topology.ring(EdgeKind::Reports);
+                    let (reports_out, reports_in) = edge(
+                        format!("shard{shard}/reports"),
+                        reports_spec.capacity,
+                        reports_spec.policy,
+                        Idler::new(venue_runner.idle),
+                    );
+                    lanes.push(Lane::new(venue, venue_in, reports_out));
+                    let reports = VenueReports {
+                        ring: reports_in,
+                        idle: Idler::new(runner_of(&topology, StageId::Risk).idle),
+                        venue: PhantomData::<fn() -> V>,
+                    };
+                    let stages = shard_parts.stages(model, reports);
+                    wiring.spawn_shard(
+                        shard,
+                        stages,
+                        feed_in,
+                        VenueEnd::<V>::Ring(venue_out),
+                        &clock,
+                    )
+                }
+                VenueRunner::Inline => {
+                    let stages = shard_parts.stages(model, Unwired(PhantomData::<fn() -> V>));
+                    wiring.spawn_shard(shard, stages, feed_in, VenueEnd::Inline(venue), &clock)
+                }
+            };
+            if let Err(e) = spawned {
                 // Close the rings the started runners read, or joining them waits forever.
                 drop((feeds, lanes));
                 return Err(wiring.abort(e));
             }
         }
 
-        let venue_placement = Placement {
-            name: "venue".into(),
-            core: topology.venue.core.map(core),
-        };
-        let venue_idle = Idler::new(topology.venue.idle);
-        let handle = spawn(
-            venue_placement,
-            Arc::clone(&stop),
-            (lanes, venue_idle),
-            |(lanes, idle)| venue_runner::serve(lanes, idle),
-            |(lanes, _), out| out.venue = Some(venue_runner::report(lanes)),
-        );
-        match handle {
-            Ok(h) => wiring.handles.push(h),
-            Err(source) => {
-                drop(feeds);
-                return Err(wiring.abort(StartError::Spawn {
-                    runner: "venue".into(),
-                    source,
-                }));
+        if let VenueRunner::Thread(venue_runner) = &topology.venue {
+            let venue_placement = Placement {
+                name: "venue".into(),
+                core: venue_runner.core.map(core),
+            };
+            let venue_idle = Idler::new(venue_runner.idle);
+            let handle = spawn(
+                venue_placement,
+                Arc::clone(&stop),
+                (lanes, venue_idle),
+                |(lanes, idle)| venue_runner::serve(lanes, idle),
+                |(lanes, _), out| out.venue = Some(venue_runner::report(lanes)),
+            );
+            match handle {
+                Ok(h) => wiring.handles.push(h),
+                Err(source) => {
+                    drop(feeds);
+                    return Err(wiring.abort(StartError::Spawn {
+                        runner: "venue".into(),
+                        source,
+                    }));
+                }
             }
         }
 
@@ -399,6 +403,69 @@ impl Pipeline {
     }
 }
 
+/// What builds one shard's stages.
+struct ShardParts<'a> {
+    config: &'a Config,
+    universe: &'a Arc<Universe>,
+    owned: &'a [crate::msg::SymbolId],
+    latch: &'a Arc<TradingLatch>,
+    clock: &'a MonoClock,
+}
+
+impl ShardParts<'_> {
+    /// The shard's five stages, running `model`, with risk reading `reports`.
+    fn stages<R: ReportSource, M: Model>(&self, model: M, reports: R) -> ShardStages<R, M> {
+        let (config, universe) = (self.config, self.universe);
+        ShardStages {
+            decode: Some(Decode::new(Arc::clone(universe))),
+            features: Some(FeatureStage::new(
+                Arc::clone(universe),
+                self.owned,
+                &config.features,
+            )),
+            inference: Some(Inference::with_model(
+                model,
+                config.model.policy(),
+                universe.len(),
+            )),
+            risk: Some(Risk::new(
+                Arc::clone(universe),
+                self.owned,
+                &config.risk,
+                &config.execution,
+                Arc::clone(self.latch),
+                reports,
+            )),
+            routing: Some(Routing::new(LatencyRecorder::new(self.clock.clone()))),
+        }
+    }
+}
+
+/// Risk's report source while the venue is inline, until the runner's own thread wires
+/// the venue in ([`Risk::with_reports`]): the inline pair shares an `Rc`, so it is built
+/// there. Never read.
+struct Unwired<V>(PhantomData<fn() -> V>);
+
+impl<V: Venue> ReportSource for Unwired<V> {
+    const TIMING: VenueTiming = V::TIMING;
+
+    fn drain_into(&mut self, _sink: &mut std::collections::VecDeque<ExecReport>) -> usize {
+        unreachable!("the inline venue is wired in before the runner reads anything")
+    }
+
+    fn is_finished(&self) -> bool {
+        unreachable!("the inline venue is wired in before the runner reads anything")
+    }
+}
+
+/// Where a shard's routing sends its commands.
+enum VenueEnd<V> {
+    /// The ring to the venue thread.
+    Ring(EdgeOut<VenueCommand>),
+    /// The venue itself, called on the runner that drives risk and routing.
+    Inline(V),
+}
+
 fn core(id: usize) -> core_affinity::CoreId {
     core_affinity::CoreId { id }
 }
@@ -454,18 +521,22 @@ struct Wiring<'a> {
 }
 
 impl Wiring<'_> {
-    fn spawn_shard<V: Venue, M: Model>(
+    fn spawn_shard<R: ReportSource + Send + 'static, V: Venue, M: Model>(
         &mut self,
         shard: usize,
-        mut stages: ShardStages<VenueReports<V>, M>,
+        mut stages: ShardStages<R, M>,
         frames_in: EdgeIn<RawFrame>,
-        venue_out: EdgeOut<VenueCommand>,
+        venue: VenueEnd<V>,
         clock: &MonoClock,
     ) -> Result<(), StartError> {
         let t = self.topology;
+        let (venue_out, mut inline) = match venue {
+            VenueEnd::Ring(ring) => (Some(ring), None),
+            VenueEnd::Inline(venue) => (None, Some(venue)),
+        };
         let mut rings = ShardRings {
             frames_in: Some(frames_in),
-            venue_out: Some(venue_out),
+            venue_out,
             ..ShardRings::default()
         };
         for runner in &t.runners {
@@ -496,7 +567,8 @@ impl Wiring<'_> {
                 idle: Idler::new(runner.idle),
                 control: control_in,
             };
-            let handle = launch_runner(runner, launch, &mut stages, &mut rings, clock)?;
+            let handle =
+                launch_runner(runner, launch, &mut stages, &mut rings, &mut inline, clock)?;
             self.handles.push(handle);
         }
         Ok(())
@@ -552,15 +624,64 @@ fn go<In: Copy + Send + 'static, C: Emit<In> + Chain + Send + 'static>(
     })
 }
 
+/// Starts a runner whose chain ends in the venue itself. `build` runs on the runner's
+/// thread — the chain holds the inline venue's `Rc` pair, so it cannot be built
+/// elsewhere — and the chain's counters are collected there when the input ends. A
+/// runner that panics leaves them out; the failure is reported.
+fn go_inline<In, C, F>(
+    launch: Launch<'_>,
+    input: EdgeIn<In>,
+    build: F,
+) -> Result<JoinHandle<RunnerOutput>, StartError>
+where
+    In: Copy + Send + 'static,
+    C: Emit<In> + Chain,
+    F: FnOnce() -> C + Send + 'static,
+{
+    let Launch {
+        placement,
+        stop,
+        idle,
+        control,
+    } = launch;
+    let name = placement.name.clone();
+    spawn(
+        placement,
+        Arc::clone(stop),
+        (input, control, idle, Some(build), None),
+        |(input, control, idle, build, done)| {
+            let build = build.take().expect("the runner builds its chain once");
+            let mut chain = build();
+            drive(input, control, &mut chain, idle);
+            let mut out = RunnerOutput::new("");
+            chain.finish(&mut out);
+            *done = Some(out);
+        },
+        |(.., done), out| {
+            if let Some(done) = done {
+                out.report = done.report;
+                out.latency = done.latency;
+                out.edges = done.edges;
+                out.venue = done.venue;
+            }
+        },
+    )
+    .map_err(|source| StartError::Spawn {
+        runner: name,
+        source,
+    })
+}
+
 /// Builds a runner's chain from its stages — nested [`Link`]s ending in its output ring —
 /// and starts it. One arm per contiguous run of stages, so every chain is a concrete,
 /// monomorphised type: no `dyn` on the hot path. The arms are generated from the stage
 /// list (`launch_arms!`, below): with `n` stages there are `n(n+1)/2` of them.
-fn launch_runner<V: Venue, M: Model>(
+fn launch_runner<R: ReportSource + Send + 'static, V: Venue, M: Model>(
     runner: &ShardRunner,
     launch: Launch<'_>,
-    s: &mut ShardStages<VenueReports<V>, M>,
+    s: &mut ShardStages<R, M>,
     r: &mut ShardRings,
+    inline: &mut Option<V>,
     clock: &MonoClock,
 ) -> Result<JoinHandle<RunnerOutput>, StartError> {
     let rec = || LatencyRecorder::new(clock.clone());
@@ -575,6 +696,24 @@ fn launch_runner<V: Venue, M: Model>(
         ($out:expr; $last:ident) => { Link::new(take!(s.$last), $out, rec()) };
         ($out:expr; $first:ident, $($rest:ident),+) => { Link::new(take!(s.$first), chain!($out; $($rest),+), rec()) };
     }
+    // The same chain from stages already taken into locals named after them, for a
+    // chain built on its runner's thread; `$rec` makes each stage's latency recorder.
+    macro_rules! chain_of {
+        ($rec:ident, $out:expr; $last:ident) => { Link::new($last, $out, $rec()) };
+        ($rec:ident, $out:expr; $first:ident, $($rest:ident),+) => { Link::new($first, chain_of!($rec, $out; $($rest),+), $rec()) };
+    }
+    // Risk reads the inline venue's reports; every other stage is used as it is.
+    macro_rules! wire {
+        (risk, $stage:ident, $reports:ident) => {
+            $stage.with_reports($reports)
+        };
+        ($other:ident, $stage:ident, $reports:ident) => {
+            $stage
+        };
+    }
+    // Room for the reports the inline venue makes between two of risk's reads: as many
+    // as risk's inbox holds without growing.
+    let inline_reports = crate::stages::risk::venue_sync::INBOX_CAPACITY;
     // A tt-muncher over the stage list, two loops deep. The outer loop (`@first`) takes
     // each stage in turn as a runner's first, with the ring it reads (`r.frames_in` for
     // the first stage, else the ring after the stage before). The inner loop (`@last`)
@@ -606,7 +745,23 @@ fn launch_runner<V: Venue, M: Model>(
         (@last $input:tt $first:ident [$($chain:ident)*] { $($arms:tt)* } [[$id:ident $field:ident ()]] $next:tt $outer:tt) => {
             launch_arms!(@first $next {
                 $($arms)*
-                (StageId::$first, StageId::$id) => go(launch, take!($input), chain!(take!(r.venue_out); $($chain,)* $field)),
+                (StageId::$first, StageId::$id) => match inline.take() {
+                    None => go(launch, take!($input), chain!(take!(r.venue_out); $($chain,)* $field)),
+                    Some(venue) => {
+                        $(let $chain = take!(s.$chain);)*
+                        let $field = take!(s.$field);
+                        let clock = clock.clone();
+                        go_inline(launch, take!($input), move || {
+                            let rec = || LatencyRecorder::new(clock.clone());
+                            // Unused in the arms of runners without risk: generated
+                            // too, never taken (an inline venue's runner drives risk).
+                            #[allow(unused_variables)]
+                            let (venue, reports) = inline_venue(venue, inline_reports);
+                            $(let $chain = wire!($chain, $chain, reports);)*
+                            chain_of!(rec, venue; $($chain,)* $field)
+                        })
+                    }
+                },
             } $outer)
         };
     }

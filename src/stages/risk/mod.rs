@@ -167,6 +167,32 @@ impl<R: ReportSource> Risk<R> {
         }
     }
 
+    /// The same stage reading `reports` instead: for a report source that can only be
+    /// built where the stage will run (an inline venue's, on the runner's thread).
+    ///
+    /// # Panics
+    /// If any report has been received: they would be lost.
+    pub fn with_reports<S: ReportSource>(self, reports: S) -> Risk<S> {
+        assert!(
+            self.sync.is_empty(),
+            "risk: the report source is replaced only before any report is received"
+        );
+        Risk {
+            symbols: self.symbols,
+            policy: self.policy,
+            latch: self.latch,
+            reports,
+            sync: self.sync,
+            live_orders: self.live_orders,
+            clock: self.clock,
+            last_ts_recv: self.last_ts_recv,
+            last_report_ts: self.last_report_ts,
+            session: self.session,
+            last_latch: self.last_latch,
+            stats: self.stats,
+        }
+    }
+
     /// Applies one received report; an illegal one is counted, recorded, and halts. An
     /// out-of-order report that is otherwise legal is still booked: the venue did fill it.
     /// Order is judged only for an event-time venue: an asynchronous one promises none.

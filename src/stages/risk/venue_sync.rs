@@ -81,6 +81,11 @@ impl VenueSync {
         }
     }
 
+    /// Nothing received and nothing asked for yet.
+    pub fn is_empty(&self) -> bool {
+        self.inbox.is_empty() && self.watermark == 0 && self.in_flight.is_none()
+    }
+
     /// Every report with `ts_event ≤ t` has been received.
     #[inline]
     pub fn covers(&self, t: u64) -> bool {
