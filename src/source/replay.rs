@@ -1,6 +1,6 @@
 //! File replay: frames an ITCH 5.0 file (read in blocks into one reused buffer, see
 //! [`FrameReader`]) or the generated sample, as fast as possible or open loop at a fixed
-//! rate, and hands each message to the [`ShardRouter`].
+//! rate, and hands each message to the [`ShardRouter`](super::router::ShardRouter).
 
 use std::io::Read;
 use std::ops::ControlFlow;

@@ -236,7 +236,7 @@ impl TargetPolicy {
 pub struct InferenceStats {
     /// Signals emitted (one per `Features`).
     pub signals: u64,
-    /// Features from a book that was not two-sided: not scored.
+    /// Features the model did not score (the linear model: a book not two-sided).
     pub unscored: u64,
     /// Times a symbol's target changed to long, short or flat.
     pub long_targets: u64,
