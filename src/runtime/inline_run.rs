@@ -69,9 +69,10 @@ pub fn run_inline(bytes: &[u8], config: &Config, universe: Arc<Universe>) -> Run
         progress: Arc::new(Progress::new()),
         stop: Arc::clone(&stop),
     };
+    let input = format!("{} bytes in memory", bytes.len());
     let mut source = ReplaySource::new(
         ReplayInput::Bytes(bytes.to_vec()),
-        String::new(),
+        input.clone(),
         Pacing::AsFastAsPossible,
     );
     if let Err(e) = source.run(&mut ctx) {
@@ -126,7 +127,7 @@ pub fn run_inline(bytes: &[u8], config: &Config, universe: Arc<Universe>) -> Run
     chain.finish(&mut shard_out);
 
     let meta = RunMeta {
-        input: format!("{} bytes in memory", bytes.len()),
+        input,
         topology: "inline".into(),
         topology_description: "one shard: source, five stages and the simulated venue on \
                                the calling thread"

@@ -27,9 +27,9 @@
 ///
 /// Adding a stage is one row here plus the stage itself (its `Stage` impl and statistics
 /// type). What the list cannot say, the compiler asks for: its constructor in
-/// `Pipeline::start` (where a shard's stages are built, with their config section), and
-/// that config section in `runtime::config::Config` if it has one; the topology files
-/// place it like any other stage. Every generated launch arm is a concrete chain type
+/// `ShardParts::stages` in `runtime::pipeline` (where a shard's stages are built, with
+/// their config section), and that config section in `runtime::config::Config` if it
+/// has one; the topology files place it like any other stage. Every generated launch arm is a concrete chain type
 /// (nested `Link`s, monomorphised, no `dyn`).
 macro_rules! stage_list {
     ($then:ident) => {
