@@ -38,7 +38,7 @@ use tickpipe::latency::Percentiles;
 use tickpipe::runtime::config::Config;
 use tickpipe::runtime::pipeline::{Pipeline, PipelineSpec};
 use tickpipe::runtime::report::RunReport;
-use tickpipe::runtime::topology::Topology;
+use tickpipe::runtime::topology::{Topology, VenueRunner};
 use tickpipe::source::replay::{Input, Pacing};
 use tickpipe::sys::idle::IdleStrategy;
 use tickpipe::tools::sample::{SampleSpec, generate};
@@ -385,10 +385,11 @@ struct Placement {
 
 impl Placement {
     fn of(t: &Topology, host_cores: usize) -> Placement {
-        let mut threads: Vec<(String, Option<usize>, IdleStrategy)> = vec![
-            ("source".into(), t.source.core, t.source.idle),
-            ("venue".into(), t.venue.core, t.venue.idle),
-        ];
+        let mut threads: Vec<(String, Option<usize>, IdleStrategy)> =
+            vec![("source".into(), t.source.core, t.source.idle)];
+        if let VenueRunner::Thread(venue) = &t.venue {
+            threads.push(("venue".into(), venue.core, venue.idle));
+        }
         for shard in 0..t.shards {
             for r in &t.runners {
                 let name = if t.runners.len() == 1 {

@@ -13,10 +13,11 @@
 //! - [`codec`]: wire formats (ITCH 5.0, MoldUDP64, the stale-feed notice).
 //! - [`tools`]: the sample session generator and the MoldUDP64 feed server.
 //! - [`stages`]: decode → features → inference → risk → routing, and their statistics.
-//! - io: [`source`] (file replay, live feed, the shard router) and [`venue`] (the
-//!   simulated exchange and its thread).
+//! - io: [`source`] (the `Source` trait: file replay, live feed; the shard router) and
+//!   [`venue`] (the `Venue` trait: the simulated exchange; the venue thread).
 //! - [`runtime`]: runners, topologies, the aggregate config, wiring a pipeline, the
-//!   shutdown protocol, the run report's data.
+//!   shutdown protocol, the run report's data, and the builder a user runs their own
+//!   model, venue or source with (`runtime::builder::Engine`).
 //! - [`app`]: report rendering and `inspect`; the binary (`main.rs`) is the CLI.
 
 #![deny(unsafe_code)]

@@ -12,8 +12,8 @@ use clap::{Parser, Subcommand};
 use tickpipe::app::inspect;
 use tickpipe::app::report::{self as render, ReportFile};
 use tickpipe::codec::mold::Session;
+use tickpipe::runtime::builder::Engine;
 use tickpipe::runtime::config::Config;
-use tickpipe::runtime::pipeline::{Pipeline, PipelineSpec};
 use tickpipe::runtime::topology::Topology;
 use tickpipe::source::live::LiveConfig;
 use tickpipe::source::replay::{Input, Pacing};
@@ -247,19 +247,13 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         args.pipeline.display(),
         topology.shards
     );
-    let spec = PipelineSpec {
-        topology,
-        config,
-        universe: Arc::new(universe),
-        input,
-        pacing,
-    };
     let json = args
         .report_json
         .as_deref()
         .map(ReportFile::create)
         .transpose()?;
-    let pipeline = Pipeline::start(spec)?;
+    let source = input.source(pacing)?;
+    let pipeline = Engine::new(topology, config, Arc::new(universe), source).start()?;
     if !args.quiet {
         say(format_args!("tickpipe: {banner}\n"));
     }

@@ -35,6 +35,48 @@ fn fused_and_staged_with_one_and_two_shards_give_identical_decisions() {
     }
 }
 
+/// The venue inline on the shard's thread decides as the venue on its own thread does:
+/// fused and staged (risk and routing on one runner), with 1 and 2 shards.
+#[test]
+fn an_inline_venue_decides_as_a_venue_thread_does() {
+    let base = common::run("pipelines/fused.toml", 1, MESSAGES);
+    assert!(base.shard.risk.fills > 10, "the sample must trade and fill");
+    let path = std::env::temp_dir().join(format!(
+        "tickpipe-staged-inline-{}.toml",
+        std::process::id()
+    ));
+    std::fs::write(&path, staged_inline()).unwrap();
+    for (topology, shards) in [
+        ("pipelines/fused-inline.toml", 1),
+        ("pipelines/fused-inline.toml", 2),
+        (path.to_str().unwrap(), 1),
+        (path.to_str().unwrap(), 2),
+    ] {
+        let inline = common::run(topology, shards, MESSAGES);
+        assert!(inline.failures.is_empty(), "{:?}", inline.failures);
+        assert_eq!(
+            (
+                inline.digest(),
+                inline.shard.risk.orders_sent,
+                inline.shard.risk.fills,
+                inline.shard.risk.orders_open_at_end
+            ),
+            (
+                base.digest(),
+                base.shard.risk.orders_sent,
+                base.shard.risk.fills,
+                0
+            ),
+            "{topology} with {shards} shard(s) decided differently from the venue on its thread"
+        );
+        assert_eq!(
+            inline.venue.stats.commands.new,
+            base.venue.stats.commands.new
+        );
+    }
+    std::fs::remove_file(&path).unwrap();
+}
+
 #[test]
 fn a_replay_repeats_itself_exactly() {
     let a = common::run("pipelines/staged.toml", 2, MESSAGES / 3);
@@ -97,4 +139,35 @@ fn every_split_of_the_stages_into_runners_decides_the_same() {
     }
     assert_eq!(runs.len(), 15, "every run of stages was a runner");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `pipelines/staged.toml` with the venue inline: risk and routing on one runner (an
+/// inline venue is called from it), no venue thread, no venue rings.
+fn staged_inline() -> String {
+    let staged = std::fs::read_to_string("pipelines/staged.toml").unwrap();
+    let idle = "idle = { strategy = \"backoff\", spins = 64, yields = 16, min_park_ns = 1000, max_park_ns = 50000 }\n";
+    let text = staged
+        .replace(
+            &format!("[venue]\nplacement = \"thread\"\n{idle}"),
+            "[venue]\nplacement = \"inline\"\n",
+        )
+        .replace(
+            &format!("[[runner]]\nname = \"routing\"\nstages = [\"routing\"]\n{idle}\n"),
+            "",
+        )
+        .replace("stages = [\"risk\"]", "stages = [\"risk\", \"routing\"]");
+    let text: String = text
+        .lines()
+        .filter(|l| {
+            !["orders = ", "venue = ", "reports = "]
+                .iter()
+                .any(|r| l.starts_with(r))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(
+        text.contains("placement = \"inline\"") && !text.contains("name = \"routing\""),
+        "staged.toml changed shape: {text}"
+    );
+    text
 }

@@ -13,7 +13,11 @@ const MESSAGES: u64 = 1_000_000;
 
 #[test]
 fn steady_state_allocates_nothing_in_any_thread() {
-    for topology in ["pipelines/fused.toml", "pipelines/staged.toml"] {
+    for topology in [
+        "pipelines/fused.toml",
+        "pipelines/staged.toml",
+        "pipelines/fused-inline.toml",
+    ] {
         let pipeline =
             Pipeline::start(common::spec(topology, 2, MESSAGES)).expect("pipeline starts");
         // The source runs at most a ring (16 Ki frames) ahead of the shards, so between

@@ -2,6 +2,21 @@
 
 use super::{ClOrdId, Price, Side, Stamp, SymbolId};
 
+/// How a venue keeps time: the half of its contract that decides how risk reads its
+/// reports (`stages::risk::venue_sync`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum VenueTiming {
+    /// The venue runs in event time (the simulated exchange): reports leave in
+    /// non-decreasing `ts_event` and a `Watermark` request is answered once every earlier
+    /// report has been sent. Risk applies reports merged with signals by event time and
+    /// may wait for a watermark, so a replay decides the same whatever the threads did.
+    EventTime,
+    /// The venue reports whenever things happen (a live broker): no watermarks, no
+    /// promise about order. Risk applies reports in arrival order and never waits for
+    /// one; decisions then depend on when reports arrive.
+    Asynchronous,
+}
+
 /// What a report says.
 #[repr(u8)]
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

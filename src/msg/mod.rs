@@ -18,7 +18,7 @@ mod market;
 mod order;
 mod price;
 
-pub use exec::{ExecKind, ExecReport, RejectReason};
+pub use exec::{ExecKind, ExecReport, RejectReason, VenueTiming};
 pub use features::{FeatureVector, Features, MarketView, Signal, ViewCause};
 pub use frame::RawFrame;
 pub use ids::{ClOrdId, Side, SymbolId, SymbolName, TradingStatus};

@@ -10,10 +10,10 @@ use serde::Deserialize;
 
 use crate::config::{ConfigError, Problem, Problems, read_toml};
 use crate::stages::features::{FeaturesConfig, LEVEL_BYTES, MAX_LEVELS};
-use crate::stages::inference::ModelConfig;
+use crate::stages::inference::{LinearModel, Model, ModelConfig};
 use crate::stages::risk::{ExecutionConfig, RiskConfig};
 use crate::universe::Universe;
-use crate::venue::VenueConfig;
+use crate::venue::{SimVenue, Venue, VenueConfig};
 
 /// The symbols tickpipe trades.
 #[derive(Debug, Clone, Deserialize)]
@@ -38,12 +38,42 @@ pub struct Config {
     pub venue: VenueConfig,
 }
 
+/// The `kind`s `[model]` and `[venue]` must name: those of the model and the venue that
+/// will run.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Kinds {
+    pub model: &'static str,
+    pub venue: &'static str,
+}
+
+impl Kinds {
+    /// The linear model and the simulated exchange: what the `tickpipe` binary runs.
+    pub const BUILT_IN: Kinds = Kinds {
+        model: LinearModel::KIND,
+        venue: SimVenue::KIND,
+    };
+
+    /// The kinds of model `M` and venue `V`.
+    pub fn of<M: Model, V: Venue>() -> Kinds {
+        Kinds {
+            model: M::KIND,
+            venue: V::KIND,
+        }
+    }
+}
+
 impl Config {
-    /// Reads, parses and validates; on any invalid value, lists them all.
+    /// Reads, parses and validates for the built-in model and venue; on any invalid
+    /// value, lists them all.
     pub fn load(path: &Path) -> Result<(Config, Universe), ConfigError> {
+        Config::load_for(path, Kinds::BUILT_IN)
+    }
+
+    /// Reads, parses and validates for the model and venue `kinds` name.
+    pub fn load_for(path: &Path, kinds: Kinds) -> Result<(Config, Universe), ConfigError> {
         let config: Config = read_toml(path)?;
         config
-            .validate()
+            .validate_for(kinds)
             .map_err(|problems| ConfigError::Invalid {
                 path: path.to_path_buf(),
                 problems,
@@ -105,8 +135,14 @@ impl Config {
         }
     }
 
-    /// Checks every value; returns the universe it defines, or every problem found.
+    /// [`Config::validate_for`] the built-in model and venue.
     pub fn validate(&self) -> Result<Universe, Vec<Problem>> {
+        self.validate_for(Kinds::BUILT_IN)
+    }
+
+    /// Checks every value, for the model and venue `kinds` name; returns the universe it
+    /// defines, or every problem found.
+    pub fn validate_for(&self, kinds: Kinds) -> Result<Universe, Vec<Problem>> {
         let mut problems = Vec::new();
         let universe = match Universe::new(&self.symbols.tickers) {
             Ok(u) => Some(u),
@@ -121,11 +157,11 @@ impl Config {
         self.features
             .validate(&mut Problems::new("features", &mut problems));
         self.model
-            .validate(&mut Problems::new("model", &mut problems));
+            .validate(kinds.model, &mut Problems::new("model", &mut problems));
         self.execution
             .validate(&mut Problems::new("execution", &mut problems));
         self.venue
-            .validate(&mut Problems::new("venue", &mut problems));
+            .validate(kinds.venue, &mut Problems::new("venue", &mut problems));
         self.risk
             .validate(universe.as_ref(), &mut Problems::new("risk", &mut problems));
         if let Some(u) = &universe {

@@ -1,55 +1,64 @@
-//! The simulated venue called directly on the shard's own thread, for single-core
-//! measurement (bench `fused_replay`): routing's output goes straight into the
-//! [`SimVenue`], whose reports wait in a queue the risk stage reads.
+//! The venue called directly on the shard's own thread: routing's output goes straight
+//! into the [`Venue`], whose reports wait in a queue the risk stage reads.
 //!
 //! Decisions are the same as with the venue on its own thread — the protocol is in event
-//! time — but nothing crosses a core, so what is measured is the stages' compute alone.
-//! Single-threaded by construction (`Rc`): it cannot be handed to a runner thread.
-//! Used by the benches and by [`crate::runtime::inline_run`].
+//! time — but nothing crosses a core: no risk ↔ venue round trip sits on the decision
+//! path. Used by the pipeline when the topology says `[venue] placement = "inline"`, by
+//! [`crate::runtime::inline_run`] and by the benches.
+//!
+//! Single-threaded by construction (`Rc`): the pair is built on the thread that runs it
+//! (the pipeline builds an inline runner's chain on the runner's own thread).
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use crate::msg::{ExecReport, VenueCommand};
+use crate::msg::{ExecReport, VenueCommand, VenueTiming};
 use crate::runtime::runner::{Chain, RunnerOutput};
 use crate::stages::{Control, ReportSource};
 use crate::sys::edge::Emit;
-use crate::venue::SimVenue;
 use crate::venue::runner::VenueReport;
+use crate::venue::{SimVenue, Venue};
+
+/// The venue and the reports it has made that risk has not yet read.
+struct Shared<V> {
+    venue: V,
+    reports: VecDeque<ExecReport>,
+}
 
 /// Routing's output when the venue runs inline.
-pub struct InlineVenue {
-    venue: SimVenue,
-    reports: Rc<RefCell<VecDeque<ExecReport>>>,
+pub struct InlineVenue<V: Venue = SimVenue> {
+    shared: Rc<RefCell<Shared<V>>>,
 }
 
 /// Risk's report source when the venue runs inline.
-pub struct InlineReports {
-    reports: Rc<RefCell<VecDeque<ExecReport>>>,
+pub struct InlineReports<V: Venue = SimVenue> {
+    shared: Rc<RefCell<Shared<V>>>,
 }
 
 /// A venue and the report source that reads it; `capacity` pre-sizes the report queue.
-pub fn inline_venue(venue: SimVenue, capacity: usize) -> (InlineVenue, InlineReports) {
-    let reports = Rc::new(RefCell::new(VecDeque::with_capacity(capacity)));
+pub fn inline_venue<V: Venue>(venue: V, capacity: usize) -> (InlineVenue<V>, InlineReports<V>) {
+    let shared = Rc::new(RefCell::new(Shared {
+        venue,
+        reports: VecDeque::with_capacity(capacity),
+    }));
     (
         InlineVenue {
-            venue,
-            reports: Rc::clone(&reports),
+            shared: Rc::clone(&shared),
         },
-        InlineReports { reports },
+        InlineReports { shared },
     )
 }
 
-impl Emit<VenueCommand> for InlineVenue {
+impl<V: Venue> Emit<VenueCommand> for InlineVenue<V> {
     #[inline]
     fn emit(&mut self, command: VenueCommand) {
-        self.venue
-            .on_command(command, &mut *self.reports.borrow_mut());
+        let shared = &mut *self.shared.borrow_mut();
+        shared.venue.on_command(command, &mut shared.reports);
     }
 }
 
-impl Chain for InlineVenue {
+impl<V: Venue> Chain for InlineVenue<V> {
     fn batch_end(&mut self) {}
     fn control(&mut self, _control: Control) {}
     fn end(&mut self) {}
@@ -58,21 +67,25 @@ impl Chain for InlineVenue {
     /// that grows as needed, not an outbox in front of a ring: no outbox to report.
     fn finish(self, out: &mut RunnerOutput) {
         out.venue = Some(VenueReport {
-            stats: self.venue.stats().clone(),
+            stats: self.shared.borrow().venue.stats().clone(),
             ..VenueReport::default()
         });
     }
 }
 
-impl ReportSource for InlineReports {
+impl<V: Venue> ReportSource for InlineReports<V> {
+    const TIMING: VenueTiming = V::TIMING;
+
     #[inline]
     fn drain_into(&mut self, sink: &mut VecDeque<ExecReport>) -> usize {
-        self.reports.borrow_mut().drain_into(sink)
+        let shared = &mut *self.shared.borrow_mut();
+        shared.venue.poll(&mut shared.reports);
+        shared.reports.drain_into(sink)
     }
 
-    /// The venue answers every command before `emit` returns, so a report that is not
-    /// here yet never will be.
+    /// An inline venue answers every command before `emit` returns (one placed inline
+    /// runs in-process), so a report that is not here yet never will be.
     fn is_finished(&self) -> bool {
-        self.reports.borrow().is_empty()
+        self.shared.borrow().reports.is_empty()
     }
 }

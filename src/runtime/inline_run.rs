@@ -25,6 +25,7 @@ use crate::runtime::config::Config;
 use crate::runtime::report::RunReport;
 use crate::source::replay::{Pacing, ReplayInput, ReplaySource};
 use crate::source::router::ShardRouter;
+use crate::source::{Source, SourceContext};
 use crate::stages::Control;
 use crate::stages::decode::Decode;
 use crate::stages::features::FeatureStage;
@@ -57,32 +58,35 @@ pub fn run_inline(bytes: &[u8], config: &Config, universe: Arc<Universe>) -> Run
     // Room for every frame the source can route: one shard gets at most one per message.
     let frames = Framer::new(bytes).filter(Result::is_ok).count();
     let (feed_out, mut feed_in) = edge("shard0/feed", frames.max(1), Backpressure::Halt, idle());
-    let router = ShardRouter::new(
-        Arc::clone(&universe),
-        vec![0; universe.len()],
-        vec![feed_out],
-    );
+    let mut ctx = SourceContext {
+        router: ShardRouter::new(
+            Arc::clone(&universe),
+            vec![0; universe.len()],
+            vec![feed_out],
+        ),
+        idle: idle(),
+        clock: clock.clone(),
+        progress: Arc::new(Progress::new()),
+        stop: Arc::clone(&stop),
+    };
+    let input = format!("{} bytes in memory", bytes.len());
     let mut source = ReplaySource::new(
         ReplayInput::Bytes(bytes.to_vec()),
-        router,
+        input.clone(),
         Pacing::AsFastAsPossible,
-        idle(),
-        clock.clone(),
-        Arc::new(Progress::new()),
-        Arc::clone(&stop),
     );
-    if let Err(message) = source.run() {
+    if let Err(e) = source.run(&mut ctx) {
         stop.fail(Failure {
             runner: "source".into(),
             stage: "source".into(),
-            message,
+            message: e.to_string(),
         });
     }
     let mut source_out = RunnerOutput::new("source");
-    source_out.edges = source.router().edge_stats();
-    source_out.source = Some(source.router().stats().clone());
-    // Dropping the source closes the feed ring: the shard drains it and ends.
-    drop(source);
+    source_out.edges = ctx.router.edge_stats();
+    source_out.source = Some(ctx.router.stats().clone());
+    // Dropping the router closes the feed ring: the shard drains it and ends.
+    drop(ctx);
 
     let open_limit = owned
         .iter()
@@ -118,7 +122,7 @@ pub fn run_inline(bytes: &[u8], config: &Config, universe: Arc<Universe>) -> Run
     chain.finish(&mut shard_out);
 
     let meta = RunMeta {
-        input: format!("{} bytes in memory", bytes.len()),
+        input,
         topology: "inline".into(),
         topology_description: "one shard: source, five stages and the simulated venue on \
                                the calling thread"

@@ -2,6 +2,7 @@
 //! runs the shutdown protocol. The ring edge, `Emit` and the idle strategies are in
 //! [`crate::sys`], below the stages, sources and venues that produce into them.
 
+pub mod builder;
 pub mod config;
 pub mod inline;
 pub mod inline_run;

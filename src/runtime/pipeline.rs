@@ -8,24 +8,27 @@
 //! hands back its counters and histograms as it exits, and [`Pipeline::join`] joins
 //! every thread and merges them into one report.
 
+use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::builder::Engine;
 use super::config::Config;
+use super::inline::inline_venue;
 use super::report::RunReport;
 use super::runner::{Chain, Link, Placement, RunnerOutput, drive, spawn};
-use super::topology::{EdgeKind, RingSpec, ShardRunner, StageId, Topology};
+use super::topology::{EdgeKind, RingSpec, ShardRunner, StageId, Topology, VenueRunner};
 use crate::clock::MonoClock;
 use crate::latency::LatencyRecorder;
-use crate::msg::{ExecReport, RawFrame, VenueCommand};
-use crate::source::live::{FeedStats, LiveConfig, LiveError, LiveSockets, LiveSource};
-use crate::source::replay::{Input, InputError, Pacing, ReplayInput, ReplaySource};
+use crate::msg::{ExecReport, RawFrame, VenueCommand, VenueTiming};
+use crate::source::replay::{Input, OpenError, Pacing};
 use crate::source::router::ShardRouter;
+use crate::source::{Source, SourceContext};
 use crate::stages::decode::Decode;
 use crate::stages::features::FeatureStage;
-use crate::stages::inference::Inference;
+use crate::stages::inference::{Inference, Model, ModelSetup};
 use crate::stages::list::stage_list;
 use crate::stages::risk::Risk;
 use crate::stages::routing::Routing;
@@ -35,9 +38,11 @@ use crate::sys::idle::{IdleStrategy, Idler};
 use crate::sys::{Failure, Progress, StopSignal, TradingLatch, TradingState};
 use crate::universe::Universe;
 use crate::venue::runner::{self as venue_runner, Lane};
-use crate::venue::sim::SimVenue;
+use crate::venue::{Venue, VenueSetup};
 
-/// Everything a run needs, validated.
+/// Everything a run of the built-in engine needs (the linear model, the simulated
+/// exchange, the input the CLI names), validated. [`Engine`] runs other models, venues
+/// and sources.
 pub struct PipelineSpec {
     pub topology: Topology,
     pub config: Config,
@@ -49,10 +54,11 @@ pub struct PipelineSpec {
 /// Why a pipeline did not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("cannot open the input")]
-    Input(#[from] InputError),
     #[error(transparent)]
-    Live(#[from] LiveError),
+    Open(#[from] OpenError),
+    /// The config does not fit the model or venue plugged in (a `kind` naming another).
+    #[error("the configuration does not fit this engine:{}", list(.0))]
+    Config(Vec<crate::config::Problem>),
     #[error("could not start runner '{runner}': {source}")]
     Spawn {
         runner: String,
@@ -60,14 +66,21 @@ pub enum StartError {
     },
 }
 
-/// The execution reports a risk stage reads: the venue's ring, waited on with the risk
-/// runner's idle strategy.
-pub struct VenueReports {
-    ring: EdgeIn<ExecReport>,
-    idle: Idler,
+fn list(problems: &[crate::config::Problem]) -> String {
+    problems.iter().map(|p| format!("\n  {p}")).collect()
 }
 
-impl ReportSource for VenueReports {
+/// The execution reports a risk stage reads: the venue's ring, waited on with the risk
+/// runner's idle strategy. `V` is the venue behind it, whose timing risk follows.
+pub struct VenueReports<V: Venue> {
+    ring: EdgeIn<ExecReport>,
+    idle: Idler,
+    venue: PhantomData<fn() -> V>,
+}
+
+impl<V: Venue> ReportSource for VenueReports<V> {
+    const TIMING: VenueTiming = V::TIMING;
+
     #[inline]
     fn drain_into(&mut self, sink: &mut std::collections::VecDeque<ExecReport>) -> usize {
         let n = self.ring.read_batch(usize::MAX, |r| sink.push_back(r));
@@ -111,41 +124,48 @@ pub struct RunMeta {
     pub pacing: Pacing,
 }
 
+/// The parts of a run, as [`Engine`] hands them over.
+pub(super) struct Parts<M, V> {
+    pub topology: Topology,
+    pub config: Config,
+    pub universe: Arc<Universe>,
+    pub source: Box<dyn Source>,
+    pub model: Box<dyn Fn(&ModelSetup<'_>) -> M>,
+    pub venue: Box<dyn Fn(&VenueSetup<'_>) -> V>,
+}
+
 impl Pipeline {
-    /// Loads the input, builds every ring and stage, and starts the runners (each shard's
-    /// downstream first, then the venue, the source last).
+    /// Runs the built-in engine: opens the input (a live feed's sockets bind now, so a
+    /// bad address fails the start), then [`Engine::start`].
     pub fn start(spec: PipelineSpec) -> Result<Pipeline, StartError> {
-        let PipelineSpec {
+        let source = spec.input.source(spec.pacing)?;
+        Engine::new(spec.topology, spec.config, spec.universe, source).start()
+    }
+
+    /// Builds every ring and stage, and starts the runners (each shard's downstream
+    /// first, then the venue, the source last).
+    pub(super) fn launch<M: Model, V: Venue>(parts: Parts<M, V>) -> Result<Pipeline, StartError> {
+        let Parts {
             topology,
             config,
             universe,
-            input,
-            pacing,
-        } = spec;
-        // Sockets open before any thread starts, so a bad address fails the start.
-        let feed = match &input {
-            Input::Live(config) => Feed::Live(config, LiveSockets::open(config)?),
-            Input::File(_) | Input::Sample(_) => Feed::Replay(input.open()?),
-        };
-        let feed_addr = match &feed {
-            Feed::Live(_, sockets) => Some(sockets.listen_addr()),
-            Feed::Replay(_) => None,
-        };
+            source,
+            model,
+            venue: new_venue,
+        } = parts;
+        let feed_addr = source.listen_addr();
         let stop = Arc::new(StopSignal::new());
         let latch = Arc::new(TradingLatch::new(config.risk.trading_state));
         let progress = Arc::new(Progress::new());
         let clock = MonoClock::new();
         let meta = RunMeta {
-            input: match feed_addr {
-                Some(addr) => format!("{} (bound to {addr})", input.describe()),
-                None => input.describe(),
-            },
+            input: source.describe(),
             topology: topology.path.display().to_string(),
             topology_description: topology.description.clone(),
             shards: topology.shards,
             universe: Arc::clone(&universe),
             starting_cash: config.risk.starting_cash,
-            pacing,
+            pacing: source.pacing(),
         };
         let mut wiring = Wiring {
             topology: &topology,
@@ -165,24 +185,9 @@ impl Pipeline {
                 Idler::new(topology.source.idle),
             );
             feeds.push(feed_out);
-            let venue_spec = topology.ring(EdgeKind::Venue);
-            let routing_idle = runner_of(&topology, StageId::Routing).idle;
-            let (venue_out, venue_in) = edge(
-                format!("shard{shard}/venue"),
-                venue_spec.capacity,
-                venue_spec.policy,
-                Idler::new(routing_idle),
-            );
-            let reports_spec = topology.ring(EdgeKind::Reports);
-            let (reports_out, reports_in) = edge(
-                format!("shard{shard}/reports"),
-                reports_spec.capacity,
-                reports_spec.policy,
-                Idler::new(topology.venue.idle),
-            );
             let owned = topology.owned(shard);
             // The venue holds at most what risk lets the shard have open at once.
-            let open_limit: usize = owned
+            let capacity: usize = owned
                 .iter()
                 .map(|&id| {
                     config
@@ -191,87 +196,98 @@ impl Pipeline {
                         .max_open_orders as usize
                 })
                 .sum();
-            let venue = SimVenue::new(universe.len(), &config.venue, open_limit);
-            lanes.push(Lane::new(venue, venue_in, reports_out));
-            let risk_idle = Idler::new(runner_of(&topology, StageId::Risk).idle);
-            let stages = ShardStages {
-                decode: Some(Decode::new(Arc::clone(&universe))),
-                features: Some(FeatureStage::new(
-                    Arc::clone(&universe),
-                    &owned,
-                    &config.features,
-                )),
-                inference: Some(Inference::new(&config.model, universe.len())),
-                risk: Some(Risk::new(
-                    Arc::clone(&universe),
-                    &owned,
-                    &config.risk,
-                    &config.execution,
-                    Arc::clone(&latch),
-                    VenueReports {
-                        ring: reports_in,
-                        idle: risk_idle,
-                    },
-                )),
-                routing: Some(Routing::new(LatencyRecorder::new(clock.clone()))),
+            let venue = new_venue(&VenueSetup {
+                universe_len: universe.len(),
+                capacity,
+                config: &config.venue,
+            });
+            let model = model(&ModelSetup {
+                universe_len: universe.len(),
+                owned: &owned,
+                config: &config.model,
+            });
+            let shard_parts = ShardParts {
+                config: &config,
+                universe: &universe,
+                owned: &owned,
+                latch: &latch,
+                clock: &clock,
             };
-            if let Err(e) = wiring.spawn_shard(shard, stages, feed_in, venue_out, &clock) {
+            let spawned = match &topology.venue {
+                VenueRunner::Thread(venue_runner) => {
+                    let venue_spec = topology.ring(EdgeKind::Venue);
+                    let routing_idle = runner_of(&topology, StageId::Routing).idle;
+                    let (venue_out, venue_in) = edge(
+                        format!("shard{shard}/venue"),
+                        venue_spec.capacity,
+                        venue_spec.policy,
+                        Idler::new(routing_idle),
+                    );
+                    let reports_spec = topology.ring(EdgeKind::Reports);
+                    let (reports_out, reports_in) = edge(
+                        format!("shard{shard}/reports"),
+                        reports_spec.capacity,
+                        reports_spec.policy,
+                        Idler::new(venue_runner.idle),
+                    );
+                    lanes.push(Lane::new(venue, venue_in, reports_out));
+                    let reports = VenueReports {
+                        ring: reports_in,
+                        idle: Idler::new(runner_of(&topology, StageId::Risk).idle),
+                        venue: PhantomData::<fn() -> V>,
+                    };
+                    let stages = shard_parts.stages(model, reports);
+                    wiring.spawn_shard(
+                        shard,
+                        stages,
+                        feed_in,
+                        VenueEnd::<V>::Ring(venue_out),
+                        &clock,
+                    )
+                }
+                VenueRunner::Inline => {
+                    let stages = shard_parts.stages(model, Unwired(PhantomData::<fn() -> V>));
+                    wiring.spawn_shard(shard, stages, feed_in, VenueEnd::Inline(venue), &clock)
+                }
+            };
+            if let Err(e) = spawned {
                 // Close the rings the started runners read, or joining them waits forever.
                 drop((feeds, lanes));
                 return Err(wiring.abort(e));
             }
         }
 
-        let venue_placement = Placement {
-            name: "venue".into(),
-            core: topology.venue.core.map(core),
-        };
-        let venue_idle = Idler::new(topology.venue.idle);
-        let handle = spawn(
-            venue_placement,
-            Arc::clone(&stop),
-            (lanes, venue_idle),
-            |(lanes, idle)| venue_runner::serve(lanes, idle),
-            |(lanes, _), out| out.venue = Some(venue_runner::report(lanes)),
-        );
-        match handle {
-            Ok(h) => wiring.handles.push(h),
-            Err(source) => {
-                drop(feeds);
-                return Err(wiring.abort(StartError::Spawn {
-                    runner: "venue".into(),
-                    source,
-                }));
+        if let VenueRunner::Thread(venue_runner) = &topology.venue {
+            let venue_placement = Placement {
+                name: "venue".into(),
+                core: venue_runner.core.map(core),
+            };
+            let venue_idle = Idler::new(venue_runner.idle);
+            let handle = spawn(
+                venue_placement,
+                Arc::clone(&stop),
+                (lanes, venue_idle),
+                |(lanes, idle)| venue_runner::serve(lanes, idle),
+                |(lanes, _), out| out.venue = Some(venue_runner::report(lanes)),
+            );
+            match handle {
+                Ok(h) => wiring.handles.push(h),
+                Err(source) => {
+                    drop(feeds);
+                    return Err(wiring.abort(StartError::Spawn {
+                        runner: "venue".into(),
+                        source,
+                    }));
+                }
             }
         }
 
-        let router = ShardRouter::new(Arc::clone(&universe), topology.shard_of.clone(), feeds);
-        let source_idle = Idler::new(topology.source.idle);
-        let source = match feed {
-            Feed::Replay(input) => Source::Replay(Box::new(ReplaySource::new(
-                input,
-                router,
-                pacing,
-                source_idle,
-                clock.clone(),
-                Arc::clone(&progress),
-                Arc::clone(&stop),
-            ))),
-            Feed::Live(config, sockets) => {
-                let live = LiveSource::new(
-                    config,
-                    sockets,
-                    router,
-                    source_idle,
-                    clock.clone(),
-                    Arc::clone(&progress),
-                    Arc::clone(&stop),
-                );
-                match live {
-                    Ok(live) => Source::Live(Box::new(live)),
-                    Err(e) => return Err(wiring.abort(e.into())),
-                }
-            }
+        let ctx = SourceContext {
+            router: ShardRouter::new(Arc::clone(&universe), topology.shard_of.clone(), feeds),
+            idle: Idler::new(topology.source.idle),
+            clock: clock.clone(),
+            progress: Arc::clone(&progress),
+            stop: Arc::clone(&stop),
         };
         let source_stop = Arc::clone(&stop);
         let handle = spawn(
@@ -280,20 +296,20 @@ impl Pipeline {
                 core: topology.source.core.map(core),
             },
             Arc::clone(&stop),
-            source,
-            move |src| {
-                if let Err(message) = src.run() {
+            (source, ctx),
+            move |(source, ctx)| {
+                if let Err(e) = source.run(ctx) {
                     source_stop.fail(Failure {
                         runner: "source".into(),
                         stage: "source".into(),
-                        message,
+                        message: e.to_string(),
                     });
                 }
             },
-            |src, out| {
-                out.edges = src.router().edge_stats();
-                out.source = Some(src.router().stats().clone());
-                out.feed = src.feed_stats();
+            |(source, ctx), out| {
+                out.edges = ctx.router.edge_stats();
+                out.source = Some(ctx.router.stats().clone());
+                out.feed = source.feed_stats();
             },
         );
         match handle {
@@ -383,40 +399,67 @@ impl Pipeline {
     }
 }
 
-/// The input, opened: bytes to replay, or a live feed's bound sockets.
-enum Feed<'a> {
-    Replay(ReplayInput),
-    Live(&'a LiveConfig, LiveSockets),
+/// What builds one shard's stages.
+struct ShardParts<'a> {
+    config: &'a Config,
+    universe: &'a Arc<Universe>,
+    owned: &'a [crate::msg::SymbolId],
+    latch: &'a Arc<TradingLatch>,
+    clock: &'a MonoClock,
 }
 
-/// The source runner's work. Boxed: each holds its router's ~2 KiB of counters, and
-/// the enum is moved into the runner once.
-enum Source {
-    Replay(Box<ReplaySource>),
-    Live(Box<LiveSource>),
+impl ShardParts<'_> {
+    /// The shard's five stages, running `model`, with risk reading `reports`.
+    fn stages<R: ReportSource, M: Model>(&self, model: M, reports: R) -> ShardStages<R, M> {
+        let (config, universe) = (self.config, self.universe);
+        ShardStages {
+            decode: Some(Decode::new(Arc::clone(universe))),
+            features: Some(FeatureStage::new(
+                Arc::clone(universe),
+                self.owned,
+                &config.features,
+            )),
+            inference: Some(Inference::with_model(
+                model,
+                config.model.policy(),
+                universe.len(),
+            )),
+            risk: Some(Risk::new(
+                Arc::clone(universe),
+                self.owned,
+                &config.risk,
+                &config.execution,
+                Arc::clone(self.latch),
+                reports,
+            )),
+            routing: Some(Routing::new(LatencyRecorder::new(self.clock.clone()))),
+        }
+    }
 }
 
-impl Source {
-    fn run(&mut self) -> Result<(), String> {
-        match self {
-            Source::Replay(s) => s.run(),
-            Source::Live(s) => s.run().map_err(|e| e.to_string()),
-        }
+/// Risk's report source while the venue is inline, until the runner's own thread wires
+/// the venue in ([`Risk::with_reports`]): the inline pair shares an `Rc`, so it is built
+/// there. Never read.
+struct Unwired<V>(PhantomData<fn() -> V>);
+
+impl<V: Venue> ReportSource for Unwired<V> {
+    const TIMING: VenueTiming = V::TIMING;
+
+    fn drain_into(&mut self, _sink: &mut std::collections::VecDeque<ExecReport>) -> usize {
+        unreachable!("the inline venue is wired in before the runner reads anything")
     }
 
-    fn router(&self) -> &ShardRouter {
-        match self {
-            Source::Replay(s) => s.router(),
-            Source::Live(s) => s.router(),
-        }
+    fn is_finished(&self) -> bool {
+        unreachable!("the inline venue is wired in before the runner reads anything")
     }
+}
 
-    fn feed_stats(&self) -> Option<FeedStats> {
-        match self {
-            Source::Replay(_) => None,
-            Source::Live(s) => Some(s.stats().clone()),
-        }
-    }
+/// Where a shard's routing sends its commands.
+enum VenueEnd<V> {
+    /// The ring to the venue thread.
+    Ring(EdgeOut<VenueCommand>),
+    /// The venue itself, called on the runner that drives risk and routing.
+    Inline(V),
 }
 
 fn core(id: usize) -> core_affinity::CoreId {
@@ -435,8 +478,8 @@ fn runner_of(topology: &Topology, stage: StageId) -> &ShardRunner {
 macro_rules! shard_slots {
     ($( ($id:ident, $field:ident, stage: $stage:ty, stats: $stats:ty $(, ring: $edge:ident $ring:ident: $msg:ty)?) ),* $(,)?) => {
         /// One shard's stage objects before they are handed to runners; `R` is risk's
-        /// report source.
-        struct ShardStages<R: ReportSource> {
+        /// report source, `M` the model.
+        struct ShardStages<R: ReportSource, M: Model> {
             $($field: Option<$stage>,)*
         }
 
@@ -474,18 +517,22 @@ struct Wiring<'a> {
 }
 
 impl Wiring<'_> {
-    fn spawn_shard(
+    fn spawn_shard<R: ReportSource + Send + 'static, V: Venue, M: Model>(
         &mut self,
         shard: usize,
-        mut stages: ShardStages<VenueReports>,
+        mut stages: ShardStages<R, M>,
         frames_in: EdgeIn<RawFrame>,
-        venue_out: EdgeOut<VenueCommand>,
+        venue: VenueEnd<V>,
         clock: &MonoClock,
     ) -> Result<(), StartError> {
         let t = self.topology;
+        let (venue_out, mut inline) = match venue {
+            VenueEnd::Ring(ring) => (Some(ring), None),
+            VenueEnd::Inline(venue) => (None, Some(venue)),
+        };
         let mut rings = ShardRings {
             frames_in: Some(frames_in),
-            venue_out: Some(venue_out),
+            venue_out,
             ..ShardRings::default()
         };
         for runner in &t.runners {
@@ -516,7 +563,8 @@ impl Wiring<'_> {
                 idle: Idler::new(runner.idle),
                 control: control_in,
             };
-            let handle = launch_runner(runner, launch, &mut stages, &mut rings, clock)?;
+            let handle =
+                launch_runner(runner, launch, &mut stages, &mut rings, &mut inline, clock)?;
             self.handles.push(handle);
         }
         Ok(())
@@ -572,15 +620,64 @@ fn go<In: Copy + Send + 'static, C: Emit<In> + Chain + Send + 'static>(
     })
 }
 
+/// Starts a runner whose chain ends in the venue itself. `build` runs on the runner's
+/// thread — the chain holds the inline venue's `Rc` pair, so it cannot be built
+/// elsewhere — and the chain's counters are collected there when the input ends. A
+/// runner that panics leaves them out; the failure is reported.
+fn go_inline<In, C, F>(
+    launch: Launch<'_>,
+    input: EdgeIn<In>,
+    build: F,
+) -> Result<JoinHandle<RunnerOutput>, StartError>
+where
+    In: Copy + Send + 'static,
+    C: Emit<In> + Chain,
+    F: FnOnce() -> C + Send + 'static,
+{
+    let Launch {
+        placement,
+        stop,
+        idle,
+        control,
+    } = launch;
+    let name = placement.name.clone();
+    spawn(
+        placement,
+        Arc::clone(stop),
+        (input, control, idle, Some(build), None),
+        |(input, control, idle, build, done)| {
+            let build = build.take().expect("the runner builds its chain once");
+            let mut chain = build();
+            drive(input, control, &mut chain, idle);
+            let mut out = RunnerOutput::new("");
+            chain.finish(&mut out);
+            *done = Some(out);
+        },
+        |(.., done), out| {
+            if let Some(done) = done {
+                out.report = done.report;
+                out.latency = done.latency;
+                out.edges = done.edges;
+                out.venue = done.venue;
+            }
+        },
+    )
+    .map_err(|source| StartError::Spawn {
+        runner: name,
+        source,
+    })
+}
+
 /// Builds a runner's chain from its stages — nested [`Link`]s ending in its output ring —
 /// and starts it. One arm per contiguous run of stages, so every chain is a concrete,
 /// monomorphised type: no `dyn` on the hot path. The arms are generated from the stage
 /// list (`launch_arms!`, below): with `n` stages there are `n(n+1)/2` of them.
-fn launch_runner(
+fn launch_runner<R: ReportSource + Send + 'static, V: Venue, M: Model>(
     runner: &ShardRunner,
     launch: Launch<'_>,
-    s: &mut ShardStages<VenueReports>,
+    s: &mut ShardStages<R, M>,
     r: &mut ShardRings,
+    inline: &mut Option<V>,
     clock: &MonoClock,
 ) -> Result<JoinHandle<RunnerOutput>, StartError> {
     let rec = || LatencyRecorder::new(clock.clone());
@@ -595,6 +692,24 @@ fn launch_runner(
         ($out:expr; $last:ident) => { Link::new(take!(s.$last), $out, rec()) };
         ($out:expr; $first:ident, $($rest:ident),+) => { Link::new(take!(s.$first), chain!($out; $($rest),+), rec()) };
     }
+    // The same chain from stages already taken into locals named after them, for a
+    // chain built on its runner's thread; `$rec` makes each stage's latency recorder.
+    macro_rules! chain_of {
+        ($rec:ident, $out:expr; $last:ident) => { Link::new($last, $out, $rec()) };
+        ($rec:ident, $out:expr; $first:ident, $($rest:ident),+) => { Link::new($first, chain_of!($rec, $out; $($rest),+), $rec()) };
+    }
+    // Risk reads the inline venue's reports; every other stage is used as it is.
+    macro_rules! wire {
+        (risk, $stage:ident, $reports:ident) => {
+            $stage.with_reports($reports)
+        };
+        ($other:ident, $stage:ident, $reports:ident) => {
+            $stage
+        };
+    }
+    // Room for the reports the inline venue makes between two of risk's reads: as many
+    // as risk's inbox holds without growing.
+    let inline_reports = crate::stages::risk::venue_sync::INBOX_CAPACITY;
     // A tt-muncher over the stage list, two loops deep. The outer loop (`@first`) takes
     // each stage in turn as a runner's first, with the ring it reads (`r.frames_in` for
     // the first stage, else the ring after the stage before). The inner loop (`@last`)
@@ -626,7 +741,23 @@ fn launch_runner(
         (@last $input:tt $first:ident [$($chain:ident)*] { $($arms:tt)* } [[$id:ident $field:ident ()]] $next:tt $outer:tt) => {
             launch_arms!(@first $next {
                 $($arms)*
-                (StageId::$first, StageId::$id) => go(launch, take!($input), chain!(take!(r.venue_out); $($chain,)* $field)),
+                (StageId::$first, StageId::$id) => match inline.take() {
+                    None => go(launch, take!($input), chain!(take!(r.venue_out); $($chain,)* $field)),
+                    Some(venue) => {
+                        $(let $chain = take!(s.$chain);)*
+                        let $field = take!(s.$field);
+                        let clock = clock.clone();
+                        go_inline(launch, take!($input), move || {
+                            let rec = || LatencyRecorder::new(clock.clone());
+                            // Unused in the arms of runners without risk: generated
+                            // too, never taken (an inline venue's runner drives risk).
+                            #[allow(unused_variables)]
+                            let (venue, reports) = inline_venue(venue, inline_reports);
+                            $(let $chain = wire!($chain, $chain, reports);)*
+                            chain_of!(rec, venue; $($chain,)* $field)
+                        })
+                    }
+                },
             } $outer)
         };
     }

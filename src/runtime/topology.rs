@@ -128,6 +128,27 @@ struct SingleFile {
     core: Option<usize>,
 }
 
+/// Where the venue runs.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VenuePlacement {
+    /// On its own thread, serving every shard over rings.
+    Thread,
+    /// Called directly on the shard runner that drives risk and routing: no ring and no
+    /// risk ↔ venue round trip across threads on the decision path.
+    Inline,
+}
+
+/// `[venue]`: `idle` and `core` belong to a venue thread, so only `placement = "thread"`
+/// has them (and needs `idle`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VenueFile {
+    placement: VenuePlacement,
+    idle: Option<IdleStrategy>,
+    core: Option<usize>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RunnerFile {
@@ -144,7 +165,7 @@ struct TopologyFile {
     description: String,
     shards: ShardsFile,
     source: SingleFile,
-    venue: SingleFile,
+    venue: VenueFile,
     runner: Vec<RunnerFile>,
     rings: BTreeMap<EdgeKind, RingSpec>,
 }
@@ -154,6 +175,13 @@ struct TopologyFile {
 pub struct SingleRunner {
     pub idle: IdleStrategy,
     pub core: Option<usize>,
+}
+
+/// Where the venue runs, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VenueRunner {
+    Thread(SingleRunner),
+    Inline,
 }
 
 /// One per-shard runner: a contiguous run of stages.
@@ -175,7 +203,7 @@ pub struct Topology {
     /// Shard of each symbol, indexed by `SymbolId`.
     pub shard_of: Vec<usize>,
     pub source: SingleRunner,
-    pub venue: SingleRunner,
+    pub venue: VenueRunner,
     pub runners: Vec<ShardRunner>,
     pub rings: BTreeMap<EdgeKind, RingSpec>,
 }
@@ -291,11 +319,28 @@ fn resolve(
             format!("core {core} does not exist on this host (usable cores: {cores:?})"),
         );
     };
-    for (key, single) in [("source", &file.source), ("venue", &file.venue)] {
-        check_idle(p, &format!("{key}.idle"), &single.idle);
-        if let Some(core) = single.core {
-            check_core(p, &format!("{key}.core"), core);
-        }
+    check_idle(p, "source.idle", &file.source.idle);
+    if let Some(core) = file.source.core {
+        check_core(p, "source.core", core);
+    }
+    let venue = &file.venue;
+    let venue_thread = venue.placement == VenuePlacement::Thread;
+    match (&venue.idle, venue_thread) {
+        (Some(idle), true) => check_idle(p, "venue.idle", idle),
+        (None, true) => p.add("venue.idle", "required for placement = \"thread\""),
+        (Some(_), false) => p.add(
+            "venue.idle",
+            "an inline venue runs on its shard's runner, with that runner's idle strategy",
+        ),
+        (None, false) => {}
+    }
+    match (venue.core, venue_thread) {
+        (Some(core), true) => check_core(p, "venue.core", core),
+        (Some(_), false) => p.add(
+            "venue.core",
+            "an inline venue runs on its shard's runner, on that runner's core",
+        ),
+        (None, _) => {}
     }
 
     let mut runners = Vec::new();
@@ -368,12 +413,26 @@ fn resolve(
         );
     }
 
-    let mut needed = vec![
-        EdgeKind::Feed,
-        EdgeKind::Venue,
-        EdgeKind::Reports,
-        EdgeKind::Control,
-    ];
+    if !venue_thread
+        && let Some(risk) = runners
+            .iter()
+            .find(|r| r.first <= StageId::Risk && StageId::Risk <= r.last)
+        && risk.last != StageId::Routing
+    {
+        p.add(
+            "venue.placement",
+            format!(
+                "\"inline\" calls the venue from the runner that drives risk, so risk and \
+                 routing must be on one runner; runner {:?} ends at {}",
+                risk.name,
+                risk.last.name()
+            ),
+        );
+    }
+    let mut needed = vec![EdgeKind::Feed, EdgeKind::Control];
+    if venue_thread {
+        needed.extend([EdgeKind::Venue, EdgeKind::Reports]);
+    }
     needed.extend(runners.iter().filter_map(|r| EdgeKind::after(r.last)));
     for kind in &needed {
         match file.rings.get(kind) {
@@ -412,9 +471,13 @@ fn resolve(
         ),
     );
     for kind in file.rings.keys().filter(|k| !needed.contains(k)) {
+        let why = match kind {
+            EdgeKind::Venue | EdgeKind::Reports => "the venue is inline",
+            _ => "the stages on either side of it run on the same runner",
+        };
         p.add(
             &format!("rings.{}", kind.name()),
-            "not a ring in this topology: the stages on either side of it run on the same runner",
+            format!("not a ring in this topology: {why}"),
         );
     }
 
@@ -427,9 +490,13 @@ fn resolve(
             idle: file.source.idle,
             core: file.source.core,
         },
-        venue: SingleRunner {
-            idle: file.venue.idle,
-            core: file.venue.core,
+        venue: match (file.venue.placement, file.venue.idle) {
+            (VenuePlacement::Thread, Some(idle)) => VenueRunner::Thread(SingleRunner {
+                idle,
+                core: file.venue.core,
+            }),
+            // Without an idle strategy the problem is reported; the topology is not used.
+            _ => VenueRunner::Inline,
         },
         runners,
         rings: file.rings,
@@ -540,6 +607,7 @@ map = "round-robin"
 [source]
 idle = { strategy = "busy-spin" }
 [venue]
+placement = "thread"
 idle = { strategy = "spin-then-yield", spins = 10 }
 [[runner]]
 name = "shard"
@@ -693,6 +761,88 @@ control = { capacity = 8, policy = "halt" }
         assert_eq!(problems[0].key, "shards.count");
     }
 
+    /// The fused topology with the venue inline: no venue thread, no venue rings.
+    fn inline() -> String {
+        FUSED
+            .replace(
+                "placement = \"thread\"\nidle = { strategy = \"spin-then-yield\", spins = 10 }",
+                "placement = \"inline\"",
+            )
+            .replace("venue = { capacity = 64, policy = \"spin\" }\n", "")
+            .replace("reports = { capacity = 64, policy = \"spin\" }\n", "")
+    }
+
+    #[test]
+    fn an_inline_venue_has_no_thread_and_no_rings() {
+        let t = load(&inline(), None).unwrap();
+        assert_eq!(t.venue, VenueRunner::Inline);
+        assert!(!t.rings.contains_key(&EdgeKind::Venue));
+        assert!(!t.rings.contains_key(&EdgeKind::Reports));
+
+        let with_rings = inline().replace(
+            "[rings]",
+            "[rings]\nvenue = { capacity = 64, policy = \"spin\" }",
+        );
+        let msg = problems(&with_rings, None);
+        assert!(
+            msg.contains("rings.venue: not a ring in this topology: the venue is inline"),
+            "{msg}"
+        );
+        let threaded = load(FUSED, None).unwrap();
+        assert!(matches!(threaded.venue, VenueRunner::Thread(_)));
+    }
+
+    #[test]
+    fn an_inline_venue_needs_risk_and_routing_on_one_runner() {
+        let split = inline().replace(
+            "stages = [\"decode\", \"features\", \"inference\", \"risk\", \"routing\"]\nidle = { strategy = \"busy-spin\" }",
+            "stages = [\"decode\", \"features\", \"inference\", \"risk\"]\nidle = { strategy = \"busy-spin\" }\n\
+             [[runner]]\nname = \"out\"\nstages = [\"routing\"]\nidle = { strategy = \"busy-spin\" }",
+        );
+        let split = split.replace(
+            "[rings]",
+            "[rings]\norders = { capacity = 64, policy = \"spin\" }",
+        );
+        let Err(ConfigError::Invalid { problems, .. }) = load(&split, None) else {
+            panic!("risk and routing apart must be refused with an inline venue");
+        };
+        assert_eq!(problems.len(), 1, "{}", describe(&problems));
+        assert_eq!(problems[0].key, "venue.placement");
+        assert!(
+            problems[0]
+                .message
+                .contains("runner \"shard\" ends at risk")
+        );
+    }
+
+    #[test]
+    fn idle_and_core_belong_to_a_venue_thread_alone() {
+        let inline_idle = inline().replace(
+            "placement = \"inline\"",
+            "placement = \"inline\"\nidle = { strategy = \"busy-spin\" }\ncore = 0",
+        );
+        let msg = problems(&inline_idle, None);
+        assert!(
+            msg.contains("venue.idle: an inline venue runs on its shard's runner"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("venue.core: an inline venue runs on its shard's runner"),
+            "{msg}"
+        );
+        let thread_without_idle = FUSED.replace(
+            "idle = { strategy = \"spin-then-yield\", spins = 10 }\n",
+            "",
+        );
+        let msg = problems(&thread_without_idle, None);
+        assert!(
+            msg.contains("venue.idle: required for placement = \"thread\""),
+            "{msg}"
+        );
+        let unknown = FUSED.replace("placement = \"thread\"", "placement = \"remote\"");
+        assert!(load(&unknown, None).is_err());
+    }
+
     #[test]
     fn ring_sizes_are_bounded_one_by_one_and_together() {
         let huge = FUSED.replace("feed = { capacity = 1024", "feed = { capacity = 16777216");
@@ -730,8 +880,8 @@ control = { capacity = 8, policy = "halt" }
     #[test]
     fn a_park_longer_than_a_second_is_refused() {
         let slow = FUSED.replace(
-            "[venue]\nidle = { strategy = \"spin-then-yield\", spins = 10 }",
-            "[venue]\nidle = { strategy = \"backoff\", spins = 1, yields = 1, min_park_ns = 1000, max_park_ns = 9223372036854775807 }",
+            "[venue]\nplacement = \"thread\"\nidle = { strategy = \"spin-then-yield\", spins = 10 }",
+            "[venue]\nplacement = \"thread\"\nidle = { strategy = \"backoff\", spins = 1, yields = 1, min_park_ns = 1000, max_park_ns = 9223372036854775807 }",
         );
         let msg = problems(&slow, None);
         assert!(

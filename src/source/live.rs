@@ -21,19 +21,16 @@ mod sequencer;
 use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
-use std::sync::Arc;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
 pub use config::{LiveConfig, Receive};
 pub use sequencer::{Limits, Origin, Sequencer, Sink};
 
-use crate::clock::MonoClock;
 use crate::codec::mold::{MAX_DATAGRAM, Session};
 use crate::config::Problem;
 use crate::source::router::ShardRouter;
-use crate::sys::idle::Idler;
-use crate::sys::{Progress, StopSignal};
+use crate::source::{Source, SourceContext, SourceError};
 
 const NS_PER_MS: u64 = 1_000_000;
 
@@ -337,27 +334,19 @@ impl Sink for ShardRouter {
 pub struct LiveSource {
     sockets: LiveSockets,
     sequencer: Sequencer,
-    router: ShardRouter,
+    /// For the report: the feed and where it is bound.
+    description: String,
     /// One datagram; MoldUDP64 packets never exceed a UDP payload.
     buf: Box<[u8]>,
-    idle: Idler,
-    clock: MonoClock,
-    progress: Arc<Progress>,
-    stop: Arc<StopSignal>,
     first_packet_timeout_ns: u64,
     silence_timeout_ns: u64,
 }
 
 impl LiveSource {
-    pub fn new(
-        config: &LiveConfig,
-        sockets: LiveSockets,
-        router: ShardRouter,
-        idle: Idler,
-        clock: MonoClock,
-        progress: Arc<Progress>,
-        stop: Arc<StopSignal>,
-    ) -> Result<LiveSource, LiveError> {
+    /// Validates `config` and opens its sockets ([`LiveSockets::open`]): a bad address
+    /// fails here, before any thread starts.
+    pub fn open(config: &LiveConfig) -> Result<LiveSource, LiveError> {
+        let sockets = LiveSockets::open(config)?;
         let session: Session = config.session()?;
         let mut sequencer = Sequencer::new(
             session,
@@ -376,22 +365,18 @@ impl LiveSource {
         stats.rerequest_server = config.rerequest_server.to_string();
         stats.recv_buffer_bytes = sockets.recv_buffer_bytes;
         Ok(LiveSource {
+            description: format!("{} (bound to {})", config.describe(), sockets.listen),
             sockets,
             sequencer,
-            router,
             buf: vec![0; MAX_DATAGRAM + 1].into_boxed_slice(),
-            idle,
-            clock,
-            progress,
-            stop,
             first_packet_timeout_ns: config.first_packet_timeout_ms.saturating_mul(NS_PER_MS),
             silence_timeout_ns: config.silence_timeout_ms.saturating_mul(NS_PER_MS),
         })
     }
 
-    /// Receives until end of session, a stop request, or a deadline.
-    pub fn run(&mut self) -> Result<(), LiveError> {
-        let result = self.receive();
+    /// Receives until end of session, a stop request, or a deadline; notes how it ended.
+    fn receive_all(&mut self, ctx: &mut SourceContext) -> Result<(), LiveError> {
+        let result = self.receive(ctx);
         self.sequencer.finish();
         self.sequencer.stats_mut().end = Some(match &result {
             Ok(end) => *end,
@@ -400,39 +385,39 @@ impl LiveSource {
             Err(_) => FeedEnd::SocketError,
         });
         if matches!(result, Ok(FeedEnd::Stopped)) {
-            self.router.stats_mut().stopped_early = true;
+            ctx.router.stats_mut().stopped_early = true;
         }
         result.map(|_| ())
     }
 
-    fn receive(&mut self) -> Result<FeedEnd, LiveError> {
-        let start = self.clock.now_ns();
+    fn receive(&mut self, ctx: &mut SourceContext) -> Result<FeedEnd, LiveError> {
+        let start = ctx.clock.now_ns();
         let mut last_datagram: Option<u64> = None;
         let mut reported = 0u64;
         loop {
-            let got = self.drain(Origin::Feed)? + self.drain(Origin::Recovery)?;
-            let now = self.clock.now_ns();
+            let got = self.drain(Origin::Feed, ctx)? + self.drain(Origin::Recovery, ctx)?;
+            let now = ctx.clock.now_ns();
             if got > 0 {
                 last_datagram = Some(now);
             }
-            if let Some(request) = self.sequencer.poll(now, &mut self.router)
+            if let Some(request) = self.sequencer.poll(now, &mut ctx.router)
                 && self.sockets.requests.send(&request.to_bytes()).is_err()
             {
                 self.sequencer.stats_mut().request_errors += 1;
             }
             let applied = self.sequencer.stats().messages;
             if applied > reported {
-                self.progress.add(applied - reported);
+                ctx.progress.add(applied - reported);
                 reported = applied;
             }
             if self.sequencer.is_done() {
                 return Ok(FeedEnd::EndOfSession);
             }
-            if self.stop.should_stop() {
+            if ctx.stop.should_stop() {
                 return Ok(FeedEnd::Stopped);
             }
             if got > 0 {
-                self.idle.reset();
+                ctx.idle.reset();
                 continue;
             }
             match last_datagram {
@@ -443,27 +428,26 @@ impl LiveSource {
                     });
                 }
                 Some(last) if now - last > self.silence_timeout_ns => {
-                    self.sequencer.abandon(now, &mut self.router);
+                    self.sequencer.abandon(now, &mut ctx.router);
                     return Err(LiveError::Silent {
                         ms: self.silence_timeout_ns / NS_PER_MS,
                         expected: self.sequencer.expected(),
                     });
                 }
-                _ => self.idle.idle(),
+                _ => ctx.idle.idle(),
             }
         }
     }
 
     /// Reads up to [`RECV_BATCH`] datagrams from one socket; returns how many.
-    fn drain(&mut self, origin: Origin) -> Result<usize, LiveError> {
+    fn drain(&mut self, origin: Origin, ctx: &mut SourceContext) -> Result<usize, LiveError> {
         let LiveSource {
             sockets,
             sequencer,
-            router,
             buf,
-            clock,
             ..
         } = self;
+        let SourceContext { router, clock, .. } = ctx;
         let socket = match origin {
             Origin::Feed => &sockets.feed,
             Origin::Recovery => &sockets.requests,
@@ -494,11 +478,26 @@ impl LiveSource {
         Ok(got)
     }
 
-    pub fn router(&self) -> &ShardRouter {
-        &self.router
-    }
-
     pub fn stats(&self) -> &FeedStats {
         self.sequencer.stats()
+    }
+}
+
+impl Source for LiveSource {
+    fn describe(&self) -> String {
+        self.description.clone()
+    }
+
+    /// Receives until end of session, a stop request, or a deadline.
+    fn run(&mut self, ctx: &mut SourceContext) -> Result<(), SourceError> {
+        Ok(self.receive_all(ctx)?)
+    }
+
+    fn feed_stats(&self) -> Option<FeedStats> {
+        Some(self.stats().clone())
+    }
+
+    fn listen_addr(&self) -> Option<SocketAddr> {
+        Some(self.sockets.listen_addr())
     }
 }

@@ -1,18 +1,14 @@
 //! File replay: frames an ITCH 5.0 file (read in blocks into one reused buffer, see
 //! [`FrameReader`]) or the generated sample, as fast as possible or open loop at a fixed
-//! rate, and hands each message to the [`ShardRouter`].
+//! rate, and hands each message to the [`ShardRouter`](super::router::ShardRouter).
 
 use std::io::Read;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use crate::clock::MonoClock;
 use crate::codec::itch::{FrameError, FrameReader};
-use crate::source::live::LiveConfig;
-use crate::source::router::ShardRouter;
-use crate::sys::idle::Idler;
-use crate::sys::{Progress, StopSignal};
+use crate::source::live::{LiveConfig, LiveError, LiveSource};
+use crate::source::{Source, SourceContext, SourceError};
 use crate::tools::sample::{SampleSpec, generate};
 
 /// Where the market data comes from.
@@ -75,6 +71,17 @@ impl Input {
         }
     }
 
+    /// The source that reads it: a replay paced as `pacing` says, or the live feed with
+    /// its sockets open (a bad address fails here, before any thread starts).
+    pub fn source(&self, pacing: Pacing) -> Result<Box<dyn Source>, OpenError> {
+        Ok(match self {
+            Input::Live(config) => Box::new(LiveSource::open(config)?),
+            Input::File(_) | Input::Sample(_) => {
+                Box::new(ReplaySource::new(self.open()?, self.describe(), pacing))
+            }
+        })
+    }
+
     /// The whole input in memory, for a reader that needs all of it at once (the feed
     /// server answers re-requests from anywhere in the session).
     pub fn load(&self) -> Result<Vec<u8>, InputError> {
@@ -111,6 +118,15 @@ impl InputError {
     }
 }
 
+/// Why an input's source could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot open the input")]
+    Input(#[from] InputError),
+    #[error(transparent)]
+    Live(#[from] LiveError),
+}
+
 /// The input, opened for replay.
 pub enum ReplayInput {
     /// A file, read front to back through [`FrameReader`]; `len` is a regular file's
@@ -141,38 +157,50 @@ pub enum Pacing {
 /// Frames between checks of the stop signal and progress updates.
 const CHECK_EVERY: u64 = 1024;
 
+/// Why a replay ended before its input did, or had nothing to replay. The texts are the
+/// report's failure messages.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error(
+        "input ended short at byte {offset}: the file shrank from {expected} to {read} bytes \
+         while being replayed, ending inside a message ({frame})"
+    )]
+    ShrankInsideMessage {
+        offset: u64,
+        expected: u64,
+        read: u64,
+        frame: FrameError,
+    },
+    #[error("input ended short at byte {offset}: it ends inside a message ({frame})")]
+    EndsInsideMessage { offset: u64, frame: FrameError },
+    #[error("input ended short: reading failed after {read} bytes: {source}")]
+    ReadFailed { read: u64, source: std::io::Error },
+    #[error(
+        "input ended short at byte {read}: the file shrank from {expected} to {read} bytes \
+         while being replayed"
+    )]
+    Shrank { expected: u64, read: u64 },
+    #[error("the input is empty: nothing to replay")]
+    Empty,
+    #[error("the replay ran twice")]
+    RanTwice,
+}
+
 /// The file-replay source: one per pipeline, on its own runner.
 pub struct ReplaySource {
-    /// Taken by [`ReplaySource::run`].
+    /// Taken by [`Source::run`].
     input: Option<ReplayInput>,
-    router: ShardRouter,
+    description: String,
     pacing: Pacing,
-    /// How to wait for a paced message's due time: the source runner's idle strategy,
-    /// so a source sharing a core yields it (busy-spinning would starve the shard).
-    idle: Idler,
-    clock: MonoClock,
-    progress: Arc<Progress>,
-    stop: Arc<StopSignal>,
 }
 
 impl ReplaySource {
-    pub fn new(
-        input: ReplayInput,
-        router: ShardRouter,
-        pacing: Pacing,
-        idle: Idler,
-        clock: MonoClock,
-        progress: Arc<Progress>,
-        stop: Arc<StopSignal>,
-    ) -> ReplaySource {
+    /// Replays `input`, described in the report as `description`.
+    pub fn new(input: ReplayInput, description: String, pacing: Pacing) -> ReplaySource {
         ReplaySource {
             input: Some(input),
-            router,
+            description,
             pacing,
-            idle,
-            clock,
-            progress,
-            stop,
         }
     }
 
@@ -180,85 +208,82 @@ impl ReplaySource {
     /// inside a message, or a file that shrank while being read — ends the replay with
     /// an error naming the offset after the last whole message and why; everything
     /// framed before it has been sent, so the pipeline drains and reports it.
-    pub fn run(&mut self) -> Result<(), String> {
-        let (ended, bytes_read, expected) = match self.input.take() {
+    fn replay_all(&mut self, ctx: &mut SourceContext) -> Result<(), ReplayError> {
+        let (ended, read, expected) = match self.input.take() {
             Some(ReplayInput::File { file, len, .. }) => {
                 let mut reader = FrameReader::new(file);
-                let ended = self.replay(&mut reader);
+                let ended = self.replay(&mut reader, ctx);
                 (ended, reader.bytes_read(), len)
             }
             Some(ReplayInput::Bytes(bytes)) => {
                 let mut reader = FrameReader::new(bytes.as_slice());
-                let ended = self.replay(&mut reader);
+                let ended = self.replay(&mut reader, ctx);
                 (ended, reader.bytes_read(), Some(bytes.len() as u64))
             }
-            None => return Err("the replay ran twice".into()),
+            None => return Err(ReplayError::RanTwice),
         };
-        let shrank = |expected: u64| {
-            format!("the file shrank from {expected} to {bytes_read} bytes while being replayed")
-        };
-        let short = expected.filter(|&expected| bytes_read < expected);
+        let short = expected.filter(|&expected| read < expected);
         match (ended, short) {
             (Ended::Stopped, _) => Ok(()),
-            (Ended::Inside(e), Some(expected)) => Err(format!(
-                "input ended short at byte {}: {}, ending inside a message ({e})",
-                e.offset(),
-                shrank(expected)
-            )),
-            (Ended::Inside(e), None) => Err(format!(
-                "input ended short at byte {}: it ends inside a message ({e})",
-                e.offset()
-            )),
-            (Ended::ReadFailed(e), _) => Err(format!(
-                "input ended short: reading failed after {bytes_read} bytes: {e}"
-            )),
-            (Ended::End, Some(expected)) => Err(format!(
-                "input ended short at byte {bytes_read}: {}",
-                shrank(expected)
-            )),
-            (Ended::End, None) if expected.is_none() && bytes_read == 0 => {
-                Err("the input is empty: nothing to replay".into())
-            }
+            (Ended::Inside(frame), Some(expected)) => Err(ReplayError::ShrankInsideMessage {
+                offset: frame.offset(),
+                expected,
+                read,
+                frame,
+            }),
+            (Ended::Inside(frame), None) => Err(ReplayError::EndsInsideMessage {
+                offset: frame.offset(),
+                frame,
+            }),
+            (Ended::ReadFailed(source), _) => Err(ReplayError::ReadFailed { read, source }),
+            (Ended::End, Some(expected)) => Err(ReplayError::Shrank { expected, read }),
+            (Ended::End, None) if expected.is_none() && read == 0 => Err(ReplayError::Empty),
             (Ended::End, None) => Ok(()),
         }
     }
 
-    fn replay<R: Read>(&mut self, reader: &mut FrameReader<R>) -> Ended {
+    fn replay<R: Read>(&mut self, reader: &mut FrameReader<R>, ctx: &mut SourceContext) -> Ended {
+        let SourceContext {
+            router,
+            idle,
+            clock,
+            progress,
+            stop,
+        } = ctx;
         let interval_ns = match self.pacing {
             Pacing::AsFastAsPossible => None,
             Pacing::Rate { messages_per_sec } => Some(1e9 / messages_per_sec),
         };
-        let start = self.clock.now_ns();
+        let start = clock.now_ns();
         let mut sent = 0u64;
         let mut since_check = 0u64;
         let mut inside = None;
         let framed = reader.for_each(|item| {
             let ts_recv = match interval_ns {
-                None => self.clock.now_ns(),
+                None => clock.now_ns(),
                 Some(interval) => {
                     let due = start + (sent as f64 * interval) as u64;
-                    self.idle.reset();
-                    while self.clock.now_ns() < due {
+                    idle.reset();
+                    while clock.now_ns() < due {
                         // A slow rate can leave a long wait: a stop must not sit
                         // behind it (at 10 msgs/s, the next check would be 100 s away).
-                        if self.stop.should_stop() {
-                            self.router.stats_mut().stopped_early = true;
+                        if stop.should_stop() {
+                            router.stats_mut().stopped_early = true;
                             return ControlFlow::Break(());
                         }
-                        self.idle.idle();
+                        idle.idle();
                     }
                     due
                 }
             };
             sent += 1;
             match item {
-                Ok(frame) => self.router.route(frame.offset, frame.bytes, ts_recv),
-                Err(e @ FrameError::ZeroLength { .. }) => self
-                    .router
-                    .stats_mut()
-                    .skip(e.offset(), || format!("byte {e}")),
+                Ok(frame) => router.route(frame.offset, frame.bytes, ts_recv),
+                Err(e @ FrameError::ZeroLength { .. }) => {
+                    router.stats_mut().skip(e.offset(), || format!("byte {e}"))
+                }
                 Err(FrameError::Desync { offset, skipped }) => {
-                    self.router.stats_mut().resync(offset, skipped)
+                    router.stats_mut().resync(offset, skipped)
                 }
                 Err(e) => {
                     inside = Some(e);
@@ -267,16 +292,16 @@ impl ReplaySource {
             }
             since_check += 1;
             if since_check == CHECK_EVERY {
-                self.progress.add(since_check);
+                progress.add(since_check);
                 since_check = 0;
-                if self.stop.should_stop() {
-                    self.router.stats_mut().stopped_early = true;
+                if stop.should_stop() {
+                    router.stats_mut().stopped_early = true;
                     return ControlFlow::Break(());
                 }
             }
             ControlFlow::Continue(())
         });
-        self.progress.add(since_check);
+        progress.add(since_check);
         match (framed, inside) {
             (Err(e), _) => Ended::ReadFailed(e),
             (Ok(_), Some(e)) => Ended::Inside(e),
@@ -284,9 +309,19 @@ impl ReplaySource {
             (Ok(ControlFlow::Continue(())), None) => Ended::End,
         }
     }
+}
 
-    pub fn router(&self) -> &ShardRouter {
-        &self.router
+impl Source for ReplaySource {
+    fn describe(&self) -> String {
+        self.description.clone()
+    }
+
+    fn run(&mut self, ctx: &mut SourceContext) -> Result<(), SourceError> {
+        Ok(self.replay_all(ctx)?)
+    }
+
+    fn pacing(&self) -> Pacing {
+        self.pacing
     }
 }
 

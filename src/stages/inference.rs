@@ -1,9 +1,10 @@
 //! Stage 3, inference: features → a score and a target position per symbol.
 //!
 //! The model is a type parameter ([`Model`]), not a trait object: the stage is
-//! monomorphised over it, so scoring a linear model inlines to five multiply-adds with no
-//! indirect call. Models other than [`LinearModel`] plug in through
-//! [`Inference::with_model`]; the config's `kind` names which one `[model]` describes.
+//! monomorphised over it, so scoring the linear model inlines to five multiply-adds with
+//! no indirect call. [`LinearModel`] is the built-in one; a user's own type plugs in by
+//! implementing [`Model`] and handing the engine a factory
+//! (`runtime::builder::Engine::model`). The config's `[model] kind` names which one runs.
 //!
 //! The target policy has hysteresis (enter above `enter_threshold`, leave only below
 //! `exit_threshold`) so a score hovering at one threshold does not flip the target, and
@@ -13,15 +14,36 @@ use serde::Deserialize;
 
 use crate::config::Problems;
 use crate::merge::Merge;
-use crate::msg::{FeatureVector, Features, Signal};
+use crate::msg::{FeatureVector, Features, Signal, SymbolId};
 use crate::stages::ShardReport;
 use crate::stages::Stage;
 use crate::stages::risk::config::MAX_ORDER_QTY;
 use crate::sys::edge::Emit;
 
-/// Scores one feature vector. Positive: the model expects the price to rise.
-pub trait Model {
-    fn score(&self, x: &FeatureVector) -> f32;
+/// What turns a symbol's features into a score; the configured [`TargetPolicy`] turns
+/// the score into a target position.
+///
+/// One instance per shard, on that shard's thread: `&mut self` lets a model keep its own
+/// per-symbol state (indexed by `features.view.symbol`) without locks. It sees every
+/// `Features` message of the symbols its shard owns, in event time, whether the book is
+/// two-sided or not, so it can follow prints and one-sided books too.
+pub trait Model: Send + 'static {
+    /// The `[model] kind` that selects this model.
+    const KIND: &'static str;
+
+    /// Positive: the model expects the price to rise. `None`: no opinion (the target
+    /// stays where it was, and the features count as `unscored`).
+    fn score(&mut self, features: &Features) -> Option<f32>;
+}
+
+/// What a model factory is given to build one shard's model.
+#[derive(Clone, Copy, Debug)]
+pub struct ModelSetup<'a> {
+    /// Symbols are `SymbolId(0..universe_len)`.
+    pub universe_len: usize,
+    /// The symbols this shard owns: the only ones it will see.
+    pub owned: &'a [SymbolId],
+    pub config: &'a ModelConfig,
 }
 
 /// `bias + Σ weight × feature`.
@@ -32,9 +54,10 @@ pub struct LinearModel {
     pub weights: FeatureVector,
 }
 
-impl Model for LinearModel {
+impl LinearModel {
+    /// The linear combination itself.
     #[inline]
-    fn score(&self, x: &FeatureVector) -> f32 {
+    pub fn value(&self, x: &FeatureVector) -> f32 {
         let w = &self.weights;
         self.bias
             + w.microprice_bps * x.microprice_bps
@@ -42,6 +65,20 @@ impl Model for LinearModel {
             + w.imbalance * x.imbalance
             + w.volatility_bps * x.volatility_bps
             + w.trade_flow * x.trade_flow
+    }
+}
+
+impl Model for LinearModel {
+    const KIND: &'static str = "linear";
+
+    /// Scores two-sided books only: a one-sided book's microprice and spread are not
+    /// defined.
+    #[inline]
+    fn score(&mut self, features: &Features) -> Option<f32> {
+        features
+            .view
+            .is_two_sided()
+            .then(|| self.value(&features.values))
     }
 }
 
@@ -60,10 +97,13 @@ pub struct WeightsConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
-    /// Which model the other keys describe; only `"linear"` exists.
+    /// Which model runs: the [`Model::KIND`] of the model plugged into the engine
+    /// (`"linear"` for the built-in one).
     pub kind: String,
-    pub bias: f32,
-    pub weights: WeightsConfig,
+    /// The linear model's intercept; only for `kind = "linear"`, and required there.
+    pub bias: Option<f32>,
+    /// The linear model's weights; only for `kind = "linear"`, and required there.
+    pub weights: Option<WeightsConfig>,
     /// A score above this (below its negative) sets a long (short) target.
     pub enter_threshold: f32,
     /// A score whose magnitude is below this sets a flat target; `0 ≤ exit ≤ enter`.
@@ -73,23 +113,41 @@ pub struct ModelConfig {
 }
 
 impl ModelConfig {
-    pub fn validate(&self, p: &mut Problems<'_>) {
+    /// Reports every invalid value with its key; `kind` must be `expected_kind`, the
+    /// kind of the model that will run.
+    pub fn validate(&self, expected_kind: &str, p: &mut Problems<'_>) {
         p.check(
-            self.kind == "linear",
+            self.kind == expected_kind,
             "kind",
-            format!("unknown model kind {:?}; expected \"linear\"", self.kind),
+            format!(
+                "unknown model kind {:?}; the model plugged in is {expected_kind:?}",
+                self.kind
+            ),
         );
-        let w = &self.weights;
-        let floats = [
-            ("bias", self.bias),
-            ("weights.microprice_bps", w.microprice_bps),
-            ("weights.spread_bps", w.spread_bps),
-            ("weights.imbalance", w.imbalance),
-            ("weights.volatility_bps", w.volatility_bps),
-            ("weights.trade_flow", w.trade_flow),
+        let linear = expected_kind == LinearModel::KIND;
+        let mut floats = Vec::new();
+        match (self.bias, linear) {
+            (Some(bias), true) => floats.push(("bias", bias)),
+            (None, true) => p.add("bias", "required for kind \"linear\""),
+            (Some(_), false) => p.add("bias", "only kind \"linear\" has a bias"),
+            (None, false) => {}
+        }
+        match (&self.weights, linear) {
+            (Some(w), true) => floats.extend([
+                ("weights.microprice_bps", w.microprice_bps),
+                ("weights.spread_bps", w.spread_bps),
+                ("weights.imbalance", w.imbalance),
+                ("weights.volatility_bps", w.volatility_bps),
+                ("weights.trade_flow", w.trade_flow),
+            ]),
+            (None, true) => p.add("weights", "required for kind \"linear\""),
+            (Some(_), false) => p.add("weights", "only kind \"linear\" has weights"),
+            (None, false) => {}
+        }
+        floats.extend([
             ("enter_threshold", self.enter_threshold),
             ("exit_threshold", self.exit_threshold),
-        ];
+        ]);
         for (key, v) in floats {
             p.check(v.is_finite(), key, format!("{v} is not a finite f32"));
         }
@@ -118,10 +176,16 @@ impl ModelConfig {
     }
 
     /// The linear model the keys describe.
+    ///
+    /// # Panics
+    /// If `bias` or `weights` is missing, which [`ModelConfig::validate`] rejects for
+    /// kind `"linear"`.
     pub fn linear(&self) -> LinearModel {
-        let w = &self.weights;
+        let (Some(bias), Some(w)) = (self.bias, &self.weights) else {
+            panic!("model: kind \"linear\" needs bias and weights; validate the config first");
+        };
         LinearModel {
-            bias: self.bias,
+            bias,
             weights: FeatureVector {
                 microprice_bps: w.microprice_bps,
                 spread_bps: w.spread_bps,
@@ -174,7 +238,7 @@ crate::stats! {
     pub struct InferenceStats {
         /// Signals emitted (one per `Features`).
         pub signals: u64,
-        /// Features from a book that was not two-sided: not scored.
+        /// Features the model did not score (the linear model: a book not two-sided).
         pub unscored: u64,
         /// Times a symbol's target changed to long, short or flat.
         pub long_targets: u64,
@@ -193,13 +257,14 @@ pub struct Inference<M: Model = LinearModel> {
 }
 
 impl Inference<LinearModel> {
-    /// The model `[model]` describes.
+    /// The linear model `[model]` describes.
     ///
     /// # Panics
     /// If `[model]` describes another kind of model: validate the config first.
     pub fn new(config: &ModelConfig, universe_len: usize) -> Inference<LinearModel> {
         assert_eq!(
-            config.kind, "linear",
+            config.kind,
+            LinearModel::KIND,
             "inference: model.kind must be \"linear\"; validate the config first"
         );
         Inference::with_model(config.linear(), config.policy(), universe_len)
@@ -226,13 +291,15 @@ impl<M: Model> Stage for Inference<M> {
     fn on_event<O: Emit<Signal>>(&mut self, event: Features, out: &mut O) {
         let slot = &mut self.targets[event.view.symbol.index()];
         let previous = *slot;
-        let score = if event.view.is_two_sided() {
-            let score = self.model.score(&event.values);
-            *slot = self.policy.next(score, previous);
-            score
-        } else {
-            self.stats.unscored += 1;
-            0.0
+        let score = match self.model.score(&event) {
+            Some(score) => {
+                *slot = self.policy.next(score, previous);
+                score
+            }
+            None => {
+                self.stats.unscored += 1;
+                0.0
+            }
         };
         let target = *slot;
         if target != previous {
@@ -281,7 +348,7 @@ mod tests {
 
     fn problems(c: &ModelConfig) -> Vec<Problem> {
         let mut out = Vec::new();
-        c.validate(&mut Problems::new("model", &mut out));
+        c.validate(LinearModel::KIND, &mut Problems::new("model", &mut out));
         out
     }
 
@@ -306,7 +373,7 @@ mod tests {
         }
     }
 
-    fn run(stage: &mut Inference, events: &[Features]) -> Vec<Signal> {
+    fn run<M: Model>(stage: &mut Inference<M>, events: &[Features]) -> Vec<Signal> {
         let mut out = Vec::new();
         for e in events {
             stage.on_event(*e, &mut out);
@@ -323,8 +390,8 @@ mod tests {
     fn validate_names_every_bad_key() {
         let mut c = config();
         c.kind = "tree".into();
-        c.bias = f32::NAN;
-        c.weights.trade_flow = f32::INFINITY;
+        c.bias = Some(f32::NAN);
+        c.weights.as_mut().unwrap().trade_flow = f32::INFINITY;
         c.exit_threshold = 2.0;
         c.target_qty = 0;
         let keys: Vec<String> = problems(&c).into_iter().map(|p| p.key).collect();
@@ -346,8 +413,62 @@ mod tests {
     }
 
     #[test]
+    fn the_linear_keys_belong_to_the_linear_model_alone() {
+        let mut c = config();
+        c.bias = None;
+        c.weights = None;
+        let keys: Vec<String> = problems(&c).into_iter().map(|p| p.key).collect();
+        assert_eq!(keys, ["model.bias", "model.weights"], "required for linear");
+
+        let mut c = config();
+        c.kind = "mean-reversion".into();
+        let mut out = Vec::new();
+        c.validate("mean-reversion", &mut Problems::new("model", &mut out));
+        let keys: Vec<String> = out.into_iter().map(|p| p.key).collect();
+        assert_eq!(
+            keys,
+            ["model.bias", "model.weights"],
+            "refused for another kind"
+        );
+        c.bias = None;
+        c.weights = None;
+        let mut out = Vec::new();
+        c.validate("mean-reversion", &mut Problems::new("model", &mut out));
+        assert_eq!(out, vec![]);
+    }
+
+    /// A model with its own per-symbol state sees every `Features` message, one-sided
+    /// books included, and its `None` keeps the target.
+    #[test]
+    fn a_stateful_model_sees_every_message_and_none_keeps_the_target() {
+        struct Counting(Vec<u32>);
+        impl Model for Counting {
+            const KIND: &'static str = "counting";
+            fn score(&mut self, f: &Features) -> Option<f32> {
+                let seen = &mut self.0[f.view.symbol.index()];
+                *seen += 1;
+                (*seen % 2 == 1).then_some(*seen as f32)
+            }
+        }
+        let mut stage = Inference::with_model(Counting(vec![0; 2]), config().policy(), 2);
+        let out = run(
+            &mut stage,
+            &[
+                features(1, false, 0.0),
+                features(1, true, 0.0),
+                features(1, false, 0.0),
+                features(0, true, 0.0),
+            ],
+        );
+        let scored: Vec<(f32, i32)> = out.iter().map(|s| (s.score, s.target)).collect();
+        assert_eq!(scored, [(1.0, 0), (0.0, 0), (3.0, 100), (1.0, 0)]);
+        assert_eq!(stage.model.0, [1, 3]);
+        assert_eq!(stage.stats.unscored, 1);
+    }
+
+    #[test]
     fn every_key_is_required_and_unknown_keys_are_errors() {
-        let missing = CONFIG.replace("bias = 0.0", "");
+        let missing = CONFIG.replace("target_qty = 100", "");
         assert!(toml::from_str::<ModelConfig>(&missing).is_err());
         let extra = CONFIG.replace("bias = 0.0", "bias = 0.0\nfoo = 1");
         assert!(toml::from_str::<ModelConfig>(&extra).is_err());
@@ -374,7 +495,7 @@ mod tests {
             volatility_bps: 4.0,
             trade_flow: -0.5,
         };
-        assert_eq!(m.score(&x), 0.5 + 2.0 - 2.0 + 1.5 + 1.0 - 2.0);
+        assert_eq!(m.value(&x), 0.5 + 2.0 - 2.0 + 1.5 + 1.0 - 2.0);
     }
 
     #[test]

@@ -16,8 +16,8 @@
 /// - `Id` becomes the `StageId` variant; `field` is the stage's name in topology files,
 ///   reports and histograms (it must equal the stage's `Stage::NAME`), and its field in
 ///   `ShardReport` and in a shard's stage slots.
-/// - `stage` is the stage's type. `Risk` takes the shard's report source as `R`; the
-///   runtime's stage slots are generic over it.
+/// - `stage` is the stage's type. `Risk` takes the shard's report source as `R` and
+///   `Inference` the model as `M`; the runtime's stage slots are generic over both.
 /// - `stats` is what the stage reports (`Stage::report` fills `ShardReport.field`); it
 ///   needs `Default` and [`Merge`](crate::merge::Merge) (declare it with `stats!`).
 /// - `ring` is the ring after the stage, used when the next stage runs on another runner:
@@ -27,9 +27,9 @@
 ///
 /// Adding a stage is one row here plus the stage itself (its `Stage` impl and statistics
 /// type). What the list cannot say, the compiler asks for: its constructor in
-/// `Pipeline::start` (where a shard's stages are built, with their config section), and
-/// that config section in `runtime::config::Config` if it has one; the topology files
-/// place it like any other stage. Every generated launch arm is a concrete chain type
+/// `ShardParts::stages` in `runtime::pipeline` (where a shard's stages are built, with
+/// their config section), and that config section in `runtime::config::Config` if it
+/// has one; the topology files place it like any other stage. Every generated launch arm is a concrete chain type
 /// (nested `Link`s, monomorphised, no `dyn`).
 macro_rules! stage_list {
     ($then:ident) => {
@@ -48,7 +48,7 @@ macro_rules! stage_list {
             ),
             (
                 Inference, inference,
-                stage: $crate::stages::inference::Inference,
+                stage: $crate::stages::inference::Inference<M>,
                 stats: $crate::stages::inference::InferenceStats,
                 ring: Signals signals: $crate::msg::Signal
             ),

@@ -21,7 +21,7 @@ pub mod risk;
 pub mod routing;
 
 pub use self::report::ShardReport;
-use crate::msg::{ExecReport, Stamped};
+use crate::msg::{ExecReport, Stamped, VenueTiming};
 use crate::sys::TradingState;
 use crate::sys::edge::Emit;
 
@@ -62,6 +62,9 @@ pub trait Stage {
 /// Where risk reads execution reports. In the pipeline this is the venue → risk ring;
 /// tests use a `VecDeque`.
 pub trait ReportSource {
+    /// How the venue behind it keeps time; risk is monomorphised over it, so the mode
+    /// costs no branch per signal.
+    const TIMING: VenueTiming;
     /// Moves every report available now into `sink`, in order; returns how many.
     fn drain_into(&mut self, sink: &mut std::collections::VecDeque<ExecReport>) -> usize;
     /// True once the venue has closed its end and every report has been taken: no more
@@ -72,7 +75,10 @@ pub trait ReportSource {
     fn idle(&mut self) {}
 }
 
+/// A scripted event-time venue, for tests.
 impl ReportSource for std::collections::VecDeque<ExecReport> {
+    const TIMING: VenueTiming = VenueTiming::EventTime;
+
     fn drain_into(&mut self, sink: &mut std::collections::VecDeque<ExecReport>) -> usize {
         let n = self.len();
         sink.extend(self.drain(..));

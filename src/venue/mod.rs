@@ -1,5 +1,10 @@
-//! Venues: where routing sends orders and execution reports come from. The simulated
-//! exchange ([`SimVenue`]) serves replay and paper trading.
+//! Venues: where routing sends orders and execution reports come from. A venue is a
+//! [`Venue`]; the simulated exchange ([`SimVenue`]) serves replay and paper trading.
+//!
+//! Its synchronisation is part of its type ([`Venue::TIMING`]): an event-time venue
+//! vouches for time with watermarks, so risk may wait on it and a replay is
+//! deterministic; an asynchronous one (a live broker) reports whenever things happen,
+//! and risk applies its reports in arrival order without ever waiting.
 //!
 //! A venue instance serves one shard's command stream and answers on that shard's report
 //! ring. The simulated one runs in event time, never reading a clock, so a replay gives the
@@ -30,12 +35,53 @@ pub use stats::{CancelCounts, CommandCounts, RejectCounts, VenueStats};
 use serde::Deserialize;
 
 use crate::config::Problems;
+use crate::msg::{ExecReport, VenueCommand, VenueTiming};
+use crate::sys::edge::Emit;
+
+/// One shard's venue session: it takes the shard's commands and emits execution reports.
+///
+/// One instance per shard, called on one thread (the venue runner's, or the shard's
+/// own when placed inline): it needs no locks. Calls are monomorphised, so a venue
+/// costs no indirect call per command.
+pub trait Venue: Send + 'static {
+    /// The `[venue] kind` that selects this venue.
+    const KIND: &'static str;
+    /// How it keeps time, which decides how risk reads its reports.
+    const TIMING: VenueTiming;
+
+    /// Handles one command, emitting the reports it makes due.
+    ///
+    /// An event-time venue must emit reports in non-decreasing `ts_event`, answer
+    /// `Watermark { W }` once every report before `W + L` is out, and answer
+    /// `EndOfSession` last. An asynchronous venue may ignore `Tick` and never receives a
+    /// `Watermark`; it answers `EndOfSession` once its session is closed.
+    fn on_command<O: Emit<ExecReport>>(&mut self, command: VenueCommand, out: &mut O);
+
+    /// Emits reports that happened on the venue's own account since the last call (a
+    /// broker's fills); returns whether there were any. An event-time venue reports only
+    /// in answer to commands, so it has none.
+    fn poll<O: Emit<ExecReport>>(&mut self, out: &mut O) -> bool;
+
+    /// Its counters so far.
+    fn stats(&self) -> &VenueStats;
+}
+
+/// What a venue factory is given to build one shard's venue.
+#[derive(Clone, Debug)]
+pub struct VenueSetup<'a> {
+    /// Symbols are `SymbolId(0..universe_len)`.
+    pub universe_len: usize,
+    /// The most orders risk lets the shard have open at once: the venue's storage bound.
+    pub capacity: usize,
+    pub config: &'a VenueConfig,
+}
 
 /// `[venue]` in the config. Every key is required.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VenueConfig {
-    /// Which venue serves the shards. Only [`VenueConfig::SIM`] is built.
+    /// Which venue serves the shards: the name the venue plugged into the engine
+    /// answers to ([`SimVenue::KIND`] for the simulated exchange).
     pub kind: String,
     /// One-way latency between a shard and the venue, in event-time nanoseconds: a
     /// command sent at `t` arrives at `t + latency_ns`, and a report of a venue event at
@@ -44,23 +90,20 @@ pub struct VenueConfig {
 }
 
 impl VenueConfig {
-    /// `kind` of the simulated exchange.
-    pub const SIM: &'static str = "sim";
-
     /// Upper bound on `latency_ns`: one day. Event times are nanoseconds since midnight,
     /// so a longer latency is a unit mistake, and the bound keeps `t + latency` far from
     /// overflowing.
     pub const MAX_LATENCY_NS: u64 = 86_400_000_000_000;
 
-    /// Reports every invalid value with its key.
-    pub fn validate(&self, p: &mut Problems<'_>) {
+    /// Reports every invalid value with its key; `kind` must be `expected_kind`, the
+    /// kind of the venue that will run.
+    pub fn validate(&self, expected_kind: &str, p: &mut Problems<'_>) {
         p.check(
-            self.kind == Self::SIM,
+            self.kind == expected_kind,
             "kind",
             format!(
-                "unknown venue kind {:?}; the only one built is {:?}",
-                self.kind,
-                Self::SIM
+                "unknown venue kind {:?}; the venue plugged in is {expected_kind:?}",
+                self.kind
             ),
         );
         if self.latency_ns == 0 {
@@ -96,7 +139,7 @@ mod tests {
 
     fn problems(config: &VenueConfig) -> Vec<Problem> {
         let mut out = Vec::new();
-        config.validate(&mut Problems::new("venue", &mut out));
+        config.validate(SimVenue::KIND, &mut Problems::new("venue", &mut out));
         out
     }
 

@@ -1,5 +1,5 @@
-//! The simulated venue's thread: one [`SimVenue`] per shard, each fed by that shard's
-//! routing ring and answering on that shard's report ring.
+//! The venue's thread: one [`Venue`] per shard, each fed by that shard's routing ring
+//! and answering on that shard's report ring.
 //!
 //! The venue never waits on a report ring. Risk sends on the command path and reads
 //! the report path, and routing sits between: if the venue blocked on a full report
@@ -10,7 +10,7 @@
 
 use std::collections::VecDeque;
 
-use super::{SimVenue, VenueStats};
+use super::{Venue, VenueStats};
 use crate::merge::Merge;
 use crate::msg::{ExecReport, VenueCommand};
 use crate::sys::edge::{BATCH, EdgeIn, EdgeOut, EdgeStats};
@@ -21,8 +21,8 @@ use crate::sys::idle::Idler;
 const OUTBOX_CAPACITY: usize = 4096;
 
 /// One shard's connection to the venue.
-pub struct Lane {
-    venue: SimVenue,
+pub struct Lane<V: Venue> {
+    venue: V,
     commands: EdgeIn<VenueCommand>,
     reports: EdgeOut<ExecReport>,
     outbox: VecDeque<ExecReport>,
@@ -31,12 +31,8 @@ pub struct Lane {
     undelivered: u64,
 }
 
-impl Lane {
-    pub fn new(
-        venue: SimVenue,
-        commands: EdgeIn<VenueCommand>,
-        reports: EdgeOut<ExecReport>,
-    ) -> Lane {
+impl<V: Venue> Lane<V> {
+    pub fn new(venue: V, commands: EdgeIn<VenueCommand>, reports: EdgeOut<ExecReport>) -> Lane<V> {
         Lane {
             venue,
             commands,
@@ -47,13 +43,14 @@ impl Lane {
         }
     }
 
-    /// One pass: take a batch of commands, then move reports to the ring while it has
-    /// room. Returns whether anything moved.
+    /// One pass: take a batch of commands and what the venue reported on its own, then
+    /// move reports to the ring while it has room. Returns whether anything moved.
     fn poll(&mut self) -> bool {
         let (venue, outbox) = (&mut self.venue, &mut self.outbox);
         let read = self
             .commands
             .read_batch(BATCH, |command| venue.on_command(command, outbox));
+        let reported = venue.poll(outbox);
         self.outbox_high_water = self.outbox_high_water.max(self.outbox.len());
         let mut sent = 0;
         while let Some(report) = self.outbox.pop_front() {
@@ -67,7 +64,7 @@ impl Lane {
             self.undelivered += self.outbox.len() as u64;
             self.outbox.clear();
         }
-        read + sent > 0
+        read + sent > 0 || reported
     }
 
     /// The shard's input has ended and every report has left.
@@ -86,7 +83,7 @@ pub struct VenueReport {
 }
 
 /// Serves every lane until each shard's commands have ended and its reports have left.
-pub fn serve(lanes: &mut [Lane], idle: &mut Idler) {
+pub fn serve<V: Venue>(lanes: &mut [Lane<V>], idle: &mut Idler) {
     loop {
         let mut busy = false;
         for lane in lanes.iter_mut() {
@@ -103,7 +100,7 @@ pub fn serve(lanes: &mut [Lane], idle: &mut Idler) {
 }
 
 /// Collects the lanes' statistics; dropping the lanes closes the report rings.
-pub fn report(lanes: Vec<Lane>) -> VenueReport {
+pub fn report<V: Venue>(lanes: Vec<Lane<V>>) -> VenueReport {
     let mut out = VenueReport::default();
     for lane in lanes {
         out.stats.merge(lane.venue.stats());

@@ -25,12 +25,12 @@
 //!
 //! Matching is in `exchange`; storage is sized at construction and no path allocates.
 
-use super::VenueConfig;
 use super::exchange::Exchange;
 use super::in_flight::{Action, InFlight, InFlightQueue};
 use super::reporter::{CancelCause, Reporter};
 use super::stats::VenueStats;
-use crate::msg::{ExecReport, Stamp, VenueCommand};
+use super::{Venue, VenueConfig, VenueSetup};
+use crate::msg::{ExecReport, Stamp, VenueCommand, VenueTiming};
 use crate::sys::edge::Emit;
 
 /// One shard's simulated venue.
@@ -66,6 +66,11 @@ impl SimVenue {
             last_arrival: 0,
             finished: false,
         }
+    }
+
+    /// The simulated exchange of the config's `[venue]`, sized for the shard.
+    pub fn from_setup(setup: &VenueSetup<'_>) -> SimVenue {
+        SimVenue::new(setup.universe_len, setup.config, setup.capacity)
     }
 
     /// Handles the shard's next command, emitting the reports it makes due.
@@ -110,11 +115,6 @@ impl SimVenue {
         }
     }
 
-    /// The venue's counters so far.
-    pub fn stats(&self) -> &VenueStats {
-        &self.stats
-    }
-
     /// True once `EndOfSession` has been handled: its report was the last.
     pub fn is_finished(&self) -> bool {
         self.finished
@@ -144,6 +144,25 @@ impl SimVenue {
             .cancel_all(CancelCause::EndOfSession, &mut rep);
         rep.end_of_session(stamp.ts_recv);
         self.finished = true;
+    }
+}
+
+impl Venue for SimVenue {
+    const KIND: &'static str = "sim";
+    const TIMING: VenueTiming = VenueTiming::EventTime;
+
+    #[inline]
+    fn on_command<O: Emit<ExecReport>>(&mut self, command: VenueCommand, out: &mut O) {
+        SimVenue::on_command(self, command, out);
+    }
+
+    #[inline]
+    fn poll<O: Emit<ExecReport>>(&mut self, _out: &mut O) -> bool {
+        false
+    }
+
+    fn stats(&self) -> &VenueStats {
+        &self.stats
     }
 }
 

@@ -7,17 +7,19 @@
 //! predecessor let broker callbacks mutate portfolio state unlocked).
 //!
 //! Per signal at event time `T`, in this order:
-//! 1. [`venue_sync`]: receive reports; if an order is live and the venue has not vouched
-//!    for everything up to `T`, send `Watermark { T }` and wait for the answer; then
-//!    apply every report with `ts_event ≤ T` ([`orders`], [`positions`]). An illegal
-//!    report halts trading firm-wide: fail closed.
+//! 1. [`venue_sync`]: receive reports. With an event-time venue: if an order is live and
+//!    the venue has not vouched for everything up to `T`, send `Watermark { T }` and wait
+//!    for the answer; then apply every report with `ts_event ≤ T`. With an asynchronous
+//!    venue: apply every report received, in arrival order, never waiting
+//!    ([`orders`], [`positions`]). An illegal report halts trading firm-wide: fail closed.
 //! 2. Mark the symbol to the view ([`positions::MarkSource`]).
 //! 3. While the symbol has live orders, send the view to the venue (`Tick`).
 //! 4. [`sizing`]: cancel live orders that no longer help; if none is live, propose one
 //!    toward the target, and send it only if every [`checks`] passes.
 //!
-//! Decisions depend on event time alone, never on when a report happened to arrive, so
-//! a replay's commands, fills and [`digest`] are bit-identical run to run.
+//! With an event-time venue, decisions depend on event time alone, never on when a
+//! report happened to arrive, so a replay's commands, fills and [`digest`] are
+//! bit-identical run to run.
 
 pub mod checks;
 pub mod config;
@@ -48,6 +50,7 @@ use self::venue_sync::VenueSync;
 use crate::merge::Merge;
 use crate::msg::{
     ExecKind, ExecReport, OrderIntent, Side, Signal, Stamp, SymbolId, SymbolName, VenueCommand,
+    VenueTiming,
 };
 use crate::stages::ShardReport;
 use crate::stages::{ReportSource, Stage};
@@ -158,14 +161,41 @@ impl<R: ReportSource> Risk<R> {
         }
     }
 
+    /// The same stage reading `reports` instead: for a report source that can only be
+    /// built where the stage will run (an inline venue's, on the runner's thread).
+    ///
+    /// # Panics
+    /// If any report has been received: they would be lost.
+    pub fn with_reports<S: ReportSource>(self, reports: S) -> Risk<S> {
+        assert!(
+            self.sync.is_empty(),
+            "risk: the report source is replaced only before any report is received"
+        );
+        Risk {
+            symbols: self.symbols,
+            policy: self.policy,
+            latch: self.latch,
+            reports,
+            sync: self.sync,
+            live_orders: self.live_orders,
+            clock: self.clock,
+            last_ts_recv: self.last_ts_recv,
+            last_report_ts: self.last_report_ts,
+            session: self.session,
+            last_latch: self.last_latch,
+            stats: self.stats,
+        }
+    }
+
     /// Applies one received report; an illegal one is counted, recorded, and halts. An
     /// out-of-order report that is otherwise legal is still booked: the venue did fill it.
+    /// Order is judged only for an event-time venue: an asynchronous one promises none.
     fn apply_report(&mut self, r: ExecReport) {
         let ts = r.stamp.ts_event;
         let mut problem = None;
         if self.session == Session::Over {
             problem = Some(ReportProblem::OutsideSession);
-        } else if ts < self.last_report_ts {
+        } else if R::TIMING == VenueTiming::EventTime && ts < self.last_report_ts {
             problem = Some(ReportProblem::OutOfOrder {
                 previous: self.last_report_ts,
             });
@@ -235,7 +265,8 @@ impl<R: ReportSource> Risk<R> {
     fn catch_up<O: Emit<VenueCommand>>(&mut self, stamp: Stamp, out: &mut O) {
         let t = stamp.ts_event;
         self.sync.receive(&mut self.reports);
-        if self.live_orders > 0 {
+        // An asynchronous venue vouches for no time: there is nothing to wait for.
+        if R::TIMING == VenueTiming::EventTime && self.live_orders > 0 {
             loop {
                 if self.sync.should_request(t) {
                     out.emit(VenueCommand::Watermark { stamp });
@@ -249,7 +280,7 @@ impl<R: ReportSource> Risk<R> {
                 self.sync.await_answer(&mut self.reports, t);
             }
         }
-        while let Some(r) = self.sync.next_due(t) {
+        while let Some(r) = self.sync.next_to_apply::<R>(t) {
             self.apply_report(r);
         }
         self.pull_orders_on_halt(stamp, out);

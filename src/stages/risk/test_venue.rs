@@ -12,6 +12,10 @@
 //! [`Wire`] is risk's `Emit` (it records each command and hands it to the venue);
 //! [`Link`] is risk's `ReportSource`, which can release reports in random chunks to mimic
 //! thread timing.
+//!
+//! [`Broker`] is the other kind of venue: asynchronous, as a live broker is. The test
+//! scripts what arrives between two signals, with any event times; it vouches for no
+//! time, and it fails the test if risk ever waits on it.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
@@ -22,7 +26,7 @@ use rand_pcg::Pcg64Mcg;
 
 use crate::msg::{
     ClOrdId, ExecKind, ExecReport, OrderIntent, Price, RejectReason, Stamp, TimeInForce,
-    VenueCommand,
+    VenueCommand, VenueTiming,
 };
 use crate::stages::ReportSource;
 use crate::sys::edge::Emit;
@@ -304,6 +308,8 @@ impl Link {
 }
 
 impl ReportSource for Link {
+    const TIMING: VenueTiming = VenueTiming::EventTime;
+
     fn drain_into(&mut self, sink: &mut VecDeque<ExecReport>) -> usize {
         let mut venue = self.venue.borrow_mut();
         let waiting = venue.outbox.len();
@@ -324,5 +330,34 @@ impl ReportSource for Link {
 
     fn idle(&mut self) {
         self.idled = true;
+    }
+}
+
+/// A scripted asynchronous venue: reports arrive when the test pushes them, with
+/// whatever `ts_event` a broker would stamp (behind or ahead of risk's clock).
+#[derive(Debug, Default)]
+pub struct Broker {
+    /// Reports that have arrived and not yet been read, in arrival order.
+    pub arrived: VecDeque<ExecReport>,
+    /// The broker has closed its session: nothing more will arrive.
+    pub closed: bool,
+}
+
+impl ReportSource for Broker {
+    const TIMING: VenueTiming = VenueTiming::Asynchronous;
+
+    fn drain_into(&mut self, sink: &mut VecDeque<ExecReport>) -> usize {
+        let n = self.arrived.len();
+        sink.extend(self.arrived.drain(..));
+        n
+    }
+
+    fn is_finished(&self) -> bool {
+        self.closed && self.arrived.is_empty()
+    }
+
+    /// Risk never waits on an asynchronous venue while it decides.
+    fn idle(&mut self) {
+        panic!("risk waited on an asynchronous venue");
     }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use proptest::prelude::*;
 
 use super::config::tests::{EXECUTION, RISK};
-use super::test_venue::{Behaviour, Link, Venue, Wire};
+use super::test_venue::{Behaviour, Broker, Link, Venue, Wire};
 use super::*;
 use crate::msg::{
     ClOrdId, MarketView, Price, RejectReason, Side, TimeInForce, TradingStatus, ViewCause,
@@ -31,6 +31,8 @@ struct Answers {
 }
 
 impl ReportSource for Answers {
+    const TIMING: VenueTiming = VenueTiming::EventTime;
+
     fn drain_into(&mut self, sink: &mut VecDeque<ExecReport>) -> usize {
         if !self.asked {
             return 0;
@@ -233,6 +235,101 @@ fn first_order_is_preceded_by_a_tick_and_ids_are_per_symbol() {
     assert_eq!(news(&out)[0].cl_ord_id, id(TSLA, 1));
     assert_eq!(news(&out)[0].side, Side::Sell);
     assert_eq!(news(&out)[0].price, ASK, "join sells at the ask");
+}
+
+/// An asynchronous venue (a live broker): reports are applied as they arrive, whatever
+/// their event times, and risk neither asks for a watermark nor waits.
+#[test]
+fn an_asynchronous_venues_reports_are_applied_in_arrival_order_without_waiting() {
+    let (mut risk, _) = build(
+        TradingState::Active,
+        &risk_config(),
+        &execution(),
+        Broker::default(),
+    );
+    let mut sent = run(&mut risk, signal(AAPL, 1_000, 100));
+    assert_eq!(news(&sent).len(), 1, "the order goes out at once");
+
+    // Live orders, nothing arrived: an event-time venue would be asked for a watermark
+    // and waited on here (the broker panics if risk idles on it).
+    sent.extend(run(&mut risk, signal(AAPL, 1_100, 100)));
+    assert_eq!(position(&risk, AAPL), 0);
+
+    // The broker stamps its own clock: the ack far ahead of risk's, the partial fill
+    // behind it. Arrival order is the only order there is, and both are applied.
+    risk.reports.arrived.extend([
+        exec(ExecKind::Ack, id(AAPL, 1), Side::Buy, 9_000, 0, 100),
+        exec(ExecKind::Fill, id(AAPL, 1), Side::Buy, 500, 40, 60),
+    ]);
+    sent.extend(run(&mut risk, signal(AAPL, 1_200, 100)));
+    assert_eq!(
+        position(&risk, AAPL),
+        40,
+        "the fill from the past is applied"
+    );
+    risk.reports
+        .arrived
+        .push_back(exec(ExecKind::Fill, id(AAPL, 1), Side::Buy, 20_000, 60, 0));
+    sent.extend(run(&mut risk, signal(AAPL, 1_300, 100)));
+    assert_eq!(
+        position(&risk, AAPL),
+        100,
+        "the fill from the future is applied on arrival, not held until 20 000"
+    );
+
+    assert!(
+        !sent
+            .iter()
+            .any(|c| matches!(c, VenueCommand::Watermark { .. })),
+        "no watermark is ever sent: {sent:?}"
+    );
+    let s = stats(&risk);
+    assert_eq!((s.watermarks_sent, s.watermark_waits), (0, 0));
+    assert_eq!(
+        (s.fills, s.invalid_reports),
+        (2, 0),
+        "{:?}",
+        s.first_invalid_report
+    );
+
+    // End of session: the broker's answer arrives; risk applies it and is done.
+    risk.reports.arrived.push_back(exec(
+        ExecKind::EndOfSession,
+        ClOrdId(0),
+        Side::Buy,
+        30_000,
+        0,
+        0,
+    ));
+    risk.reports.closed = true;
+    let mut end = Vec::new();
+    risk.on_end(&mut end);
+    assert!(matches!(end[..], [VenueCommand::EndOfSession { .. }]));
+    assert_eq!(stats(&risk).orders_open_at_end, 0);
+}
+
+/// The same reports from an event-time venue are held until event time reaches them:
+/// the contrast that shows the asynchronous path is a different mode, not the same one.
+#[test]
+fn an_event_time_venues_report_from_the_future_waits_for_its_time() {
+    let (mut risk, _) = scripted(TradingState::Active);
+    run(&mut risk, signal(AAPL, 1_000, 100));
+    push(
+        &mut risk,
+        &[
+            exec(ExecKind::Ack, id(AAPL, 1), Side::Buy, 1_010, 0, 100),
+            exec(ExecKind::Fill, id(AAPL, 1), Side::Buy, 1_500, 100, 0),
+            watermark(1_600),
+        ],
+    );
+    run(&mut risk, signal(AAPL, 1_200, 100));
+    assert_eq!(
+        position(&risk, AAPL),
+        0,
+        "the fill at 1 500 is not due at 1 200"
+    );
+    run(&mut risk, signal(AAPL, 1_500, 100));
+    assert_eq!(position(&risk, AAPL), 100);
 }
 
 #[test]

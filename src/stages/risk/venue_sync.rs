@@ -1,7 +1,13 @@
-//! Event-time synchronisation with the venue: reports are applied merged with signals by
-//! event time, never by arrival, so a replay decides the same whatever the threads did.
+//! Synchronisation with the venue, in the mode its [`ReportSource::TIMING`] names.
 //!
-//! The contract (the simulated venue implements the other side):
+//! An **asynchronous** venue (a live broker) sends reports when things happen and
+//! vouches for no time: risk applies every report received, in arrival order, before
+//! each decision ([`VenueSync::next_to_apply`]), never sends a `Watermark` and never
+//! waits. Decisions then depend on when reports arrive, as they do in live trading.
+//!
+//! An **event-time** venue (the simulated exchange) has its reports applied merged with
+//! signals by event time, never by arrival, so a replay decides the same whatever the
+//! threads did. The contract (the simulated venue implements the other side):
 //! - risk's commands are in non-decreasing `ts_event`; one sent at `t` reaches the venue
 //!   at `t + L`, `L ≥ 1`;
 //! - reports reach the shard in non-decreasing `ts_event`;
@@ -24,7 +30,7 @@
 
 use std::collections::VecDeque;
 
-use crate::msg::{ExecKind, ExecReport};
+use crate::msg::{ExecKind, ExecReport, VenueTiming};
 use crate::stages::ReportSource;
 
 /// Reports the inbox holds without allocating: what one drain can bring (the venue →
@@ -75,6 +81,11 @@ impl VenueSync {
         }
     }
 
+    /// Nothing received and nothing asked for yet.
+    pub fn is_empty(&self) -> bool {
+        self.inbox.is_empty() && self.watermark == 0 && self.in_flight.is_none()
+    }
+
     /// Every report with `ts_event ≤ t` has been received.
     #[inline]
     pub fn covers(&self, t: u64) -> bool {
@@ -119,6 +130,17 @@ impl VenueSync {
         match self.inbox.front() {
             Some(r) if r.stamp.ts_event <= t => self.inbox.pop_front(),
             _ => None,
+        }
+    }
+
+    /// The next report to apply before deciding at `t`: the next one due at or before
+    /// `t` from an event-time venue; the next one received, whatever its time, from an
+    /// asynchronous one.
+    #[inline]
+    pub fn next_to_apply<R: ReportSource>(&mut self, t: u64) -> Option<ExecReport> {
+        match R::TIMING {
+            VenueTiming::EventTime => self.next_due(t),
+            VenueTiming::Asynchronous => self.next_any(),
         }
     }
 

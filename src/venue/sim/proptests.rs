@@ -213,7 +213,7 @@ fn commands(steps: &[(u64, Step)]) -> Vec<VenueCommand> {
 
 fn run(latency_ns: u64, cmds: &[VenueCommand]) -> (Vec<ExecReport>, SimVenue) {
     let config = VenueConfig {
-        kind: VenueConfig::SIM.into(),
+        kind: "sim".into(),
         latency_ns,
     };
     let mut venue = SimVenue::new(2, &config, CAPACITY);

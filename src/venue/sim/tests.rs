@@ -12,7 +12,7 @@ const L: u64 = 10;
 
 fn venue() -> SimVenue {
     let config = VenueConfig {
-        kind: VenueConfig::SIM.into(),
+        kind: "sim".into(),
         latency_ns: L,
     };
     SimVenue::new(2, &config, 16)
