@@ -38,7 +38,7 @@ use tickpipe::latency::Percentiles;
 use tickpipe::runtime::config::Config;
 use tickpipe::runtime::pipeline::{Pipeline, PipelineSpec};
 use tickpipe::runtime::report::RunReport;
-use tickpipe::runtime::topology::{Topology, VenueRunner};
+use tickpipe::runtime::topology::{self, Topology, VenueRunner};
 use tickpipe::source::replay::{Input, Pacing};
 use tickpipe::sys::idle::IdleStrategy;
 use tickpipe::tools::sample::{SampleSpec, generate};
@@ -156,11 +156,7 @@ fn main() {
     let (config, universe) =
         Config::load(Path::new("config/tickpipe.toml")).expect("bundled config is valid");
     let universe = Arc::new(universe);
-    let host_cores: Vec<usize> = core_affinity::get_core_ids()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
+    let host_cores = topology::host_cores();
 
     for path in &args.pipelines {
         let topology = Topology::load(path, None, &universe, &host_cores)

@@ -14,7 +14,7 @@ use tickpipe::app::report::{self as render, ReportFile};
 use tickpipe::codec::mold::Session;
 use tickpipe::runtime::builder::Engine;
 use tickpipe::runtime::config::Config;
-use tickpipe::runtime::topology::Topology;
+use tickpipe::runtime::topology::{self, Topology};
 use tickpipe::source::live::LiveConfig;
 use tickpipe::source::replay::{Input, Pacing};
 use tickpipe::sys::StopSignal;
@@ -226,11 +226,7 @@ fn main() -> ExitCode {
 
 fn run(args: RunArgs) -> Result<ExitCode> {
     let (config, universe) = Config::load(&args.config)?;
-    let cores: Vec<usize> = core_affinity::get_core_ids()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
+    let cores = topology::host_cores();
     let topology = Topology::load(&args.pipeline, args.shards, &universe, &cores)?;
     let input = match (args.live, args.input) {
         (Some(live), _) => Input::Live(Box::new(LiveConfig::load(&live)?)),

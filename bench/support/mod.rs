@@ -244,11 +244,7 @@ pub fn two_cores(arg: Option<&[usize]>) -> (usize, usize) {
         a != b,
         "the two threads need two different cores, got {a} twice"
     );
-    let available: Vec<usize> = core_affinity::get_core_ids()
-        .unwrap_or_default()
-        .iter()
-        .map(|c| c.id)
-        .collect();
+    let available = tickpipe::runtime::topology::host_cores();
     for c in [a, b] {
         assert!(
             available.contains(&c),

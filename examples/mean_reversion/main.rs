@@ -19,7 +19,7 @@ use clap::Parser;
 use tickpipe::app::report;
 use tickpipe::runtime::builder::Engine;
 use tickpipe::runtime::config::{Config, Kinds};
-use tickpipe::runtime::topology::Topology;
+use tickpipe::runtime::topology::{self, Topology};
 use tickpipe::source::replay::{Input, Pacing};
 use tickpipe::tools::sample::SampleSpec;
 use tickpipe::venue::SimVenue;
@@ -43,11 +43,7 @@ fn main() -> Result<ExitCode> {
     let args = Args::parse();
     let (config, universe) =
         Config::load_for(&args.config, Kinds::of::<MeanReversion, SimVenue>())?;
-    let cores: Vec<usize> = core_affinity::get_core_ids()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
+    let cores = topology::host_cores();
     let topology = Topology::load(&args.pipeline, args.shards, &universe, &cores)?;
     let session = SampleSpec {
         messages: args.messages,

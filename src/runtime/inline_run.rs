@@ -88,15 +88,7 @@ pub fn run_inline(bytes: &[u8], config: &Config, universe: Arc<Universe>) -> Run
     // Dropping the router closes the feed ring: the shard drains it and ends.
     drop(ctx);
 
-    let open_limit = owned
-        .iter()
-        .map(|&id| {
-            config
-                .risk
-                .limits_for(universe.name(id).as_str())
-                .max_open_orders as usize
-        })
-        .sum();
+    let open_limit = config.risk.open_orders_limit(&universe, &owned);
     let venue = SimVenue::new(universe.len(), &config.venue, open_limit);
     let (venue, reports) = inline_venue(venue, open_limit);
     let latch = Arc::new(TradingLatch::new(config.risk.trading_state));

@@ -187,15 +187,7 @@ impl Pipeline {
             feeds.push(feed_out);
             let owned = topology.owned(shard);
             // The venue holds at most what risk lets the shard have open at once.
-            let capacity: usize = owned
-                .iter()
-                .map(|&id| {
-                    config
-                        .risk
-                        .limits_for(universe.name(id).as_str())
-                        .max_open_orders as usize
-                })
-                .sum();
+            let capacity = config.risk.open_orders_limit(&universe, &owned);
             let venue = new_venue(&VenueSetup {
                 universe_len: universe.len(),
                 capacity,

@@ -224,6 +224,16 @@ const MAX_PARK_NS: u64 = 1_000_000_000;
 /// worth at a time and keeps the reports not yet due beside them.
 const MAX_REPORTS: usize = INBOX_CAPACITY / 2;
 
+/// The ids of the cores this process may run on: what [`Topology::load`] checks a
+/// topology's cores against. Empty where the host does not say.
+pub fn host_cores() -> Vec<usize> {
+    core_affinity::get_core_ids()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| c.id)
+        .collect()
+}
+
 impl Topology {
     /// Reads and validates `path`; `shards` overrides `[shards] count`. `cores` are the
     /// host's usable core ids (checked here so a missing core is a start-up error).

@@ -12,7 +12,7 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
 
 use crate::config::Problems;
-use crate::msg::{Price, TimeInForce};
+use crate::msg::{Price, SymbolId, TimeInForce};
 use crate::sys::TradingState;
 use crate::universe::Universe;
 
@@ -179,6 +179,15 @@ impl RiskConfig {
         self.symbols
             .get(ticker)
             .map_or(defaults, |o| o.over(&defaults))
+    }
+
+    /// The most orders a shard owning `owned` may have live at once: the sum of their
+    /// `max_open_orders`. A venue serving the shard sizes its storage by it.
+    pub fn open_orders_limit(&self, universe: &Universe, owned: &[SymbolId]) -> usize {
+        owned
+            .iter()
+            .map(|&id| self.limits_for(universe.name(id).as_str()).max_open_orders as usize)
+            .sum()
     }
 }
 
