@@ -406,15 +406,23 @@ fn write_text(r: &RunReport, o: &mut String) -> std::fmt::Result {
         "symbol", "shares", "avg price", "mark", "realised", "unrealised"
     )?;
     for s in r.positions() {
+        let (avg_price, realised, unrealised) = match s.money {
+            Ok(m) => (
+                m.avg_price.to_string(),
+                m.realised.to_string(),
+                opt(m.unrealised),
+            ),
+            Err(_) => ("OVERFLOW".into(), "OVERFLOW".into(), "OVERFLOW".into()),
+        };
         writeln!(
             o,
             "               {:<8} {:>9} {:>12} {:>12} {:>14} {:>14}",
             escape(s.symbol.as_str()),
             s.position,
-            s.avg_price.to_string(),
+            avg_price,
             opt(s.mark),
-            s.realised.to_string(),
-            opt(s.unrealised)
+            realised,
+            unrealised
         )?;
     }
     match r.money() {
@@ -559,10 +567,11 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::msg::SymbolName;
+    use crate::msg::{MoneyOverflow, SymbolName};
     use crate::runtime::pipeline::RunMeta;
     use crate::runtime::runner::RunnerOutput;
     use crate::stages::risk::SymbolStats;
+    use crate::stages::risk::positions::Valuation;
 
     /// A fresh directory per test (tests run in parallel), and `name` in it.
     fn scratch(test: &str, name: &str) -> PathBuf {
@@ -663,11 +672,13 @@ mod tests {
             out.report.risk.symbols = vec![Some(SymbolStats {
                 symbol: SymbolName::new("AAPL").unwrap(),
                 position: 0,
-                avg_price: Price::ZERO,
-                realised: Price(1),
-                unrealised: Some(Price::ZERO),
                 mark: Some(Price(1)),
-                cash_flow: Price(1),
+                money: Ok(Valuation {
+                    avg_price: Price::ZERO,
+                    realised: Price(1),
+                    unrealised: Some(Price::ZERO),
+                    cash_flow: Price(1),
+                }),
                 digest: 0,
             })];
             out
@@ -694,6 +705,18 @@ mod tests {
         let text = text(&over);
         assert!(text.contains("P&L            OVERFLOW"), "{text}");
         assert!(!text.contains("status         ok"), "{text}");
+
+        let mut lost = output();
+        lost.report.risk.symbols[0].as_mut().unwrap().money = Err(MoneyOverflow);
+        let lost = RunReport::build(meta(Price::ZERO), vec![lost], Vec::new(), Duration::ZERO);
+        assert_eq!(lost.failures.len(), 1);
+        assert_eq!(lost.failures[0].stage, "report");
+        let report = json(&lost);
+        assert_eq!(report["positions"]["AAPL"]["realised"], Value::Null);
+        assert_eq!(report["pnl"]["realised"], Value::Null);
+        assert_eq!(report["nlv"], Value::Null);
+        let printed = super::text(&lost);
+        assert!(printed.contains("OVERFLOW       OVERFLOW"), "{printed}");
     }
 
     #[test]

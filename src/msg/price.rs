@@ -8,8 +8,9 @@ use serde::{Deserialize, Deserializer};
 
 /// A price or a cash amount in units of 1/10 000 (ITCH `Price(4)`).
 ///
-/// `i64` holds ±922 trillion dollars, ample for cash; `qty × price` for one order
-/// (u32 shares × a ≤ $200 000 price) cannot overflow it.
+/// `i64` holds ±922 trillion dollars, ample for one amount but not for a running sum
+/// over hostile input (2 100 fills of 1 000 000 shares at the ITCH maximum price pass
+/// it): such sums are kept in `i128` and converted with [`Price::from_units`].
 #[repr(transparent)]
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Price(pub i64);
@@ -36,10 +37,12 @@ impl Price {
         self.0
     }
 
-    /// `self × qty`, the notional of `qty` shares at this price.
+    /// `self × qty` in units, the notional of `qty` shares at this price: exact, as
+    /// `|i64 × i64| < 2^126` always fits `i128`, where one u32-shares order at a hostile
+    /// `i64` price would not fit a `Price`.
     #[inline]
-    pub const fn times(self, qty: i64) -> Price {
-        Price(self.0 * qty)
+    pub const fn times(self, qty: i64) -> i128 {
+        self.0 as i128 * qty as i128
     }
 
     /// Midpoint, rounded toward negative infinity to whole units.
@@ -55,6 +58,12 @@ impl Price {
 pub struct MoneyOverflow;
 
 impl Price {
+    /// An amount in units, or an error when it is beyond what a `Price` holds.
+    #[inline]
+    pub fn from_units(units: i128) -> Result<Price, MoneyOverflow> {
+        i64::try_from(units).map(Price).map_err(|_| MoneyOverflow)
+    }
+
     /// The exact sum of `amounts` (units), added in `i128` with every step checked, so no
     /// partial sum wraps; an error when the total does not fit a `Price`.
     pub fn total(amounts: impl IntoIterator<Item = i128>) -> Result<Price, MoneyOverflow> {
@@ -62,7 +71,7 @@ impl Price {
             .into_iter()
             .try_fold(0i128, i128::checked_add)
             .ok_or(MoneyOverflow)?;
-        i64::try_from(sum).map(Price).map_err(|_| MoneyOverflow)
+        Price::from_units(sum)
     }
 }
 
@@ -182,6 +191,21 @@ mod tests {
         assert_eq!(Price::total([max, 1]), Err(MoneyOverflow));
         assert_eq!(Price::total([i128::MAX, 1]), Err(MoneyOverflow));
         assert_eq!(Price::total([]), Ok(Price::ZERO));
+    }
+
+    #[test]
+    fn times_is_exact_beyond_what_a_price_holds() {
+        let itch_max = Price::from_itch4(u32::MAX);
+        assert_eq!(itch_max.times(1_000_000), 4_294_967_295_000_000);
+        assert_eq!(
+            Price(i64::MAX).times(-i64::from(u32::MAX)),
+            -i128::from(i64::MAX) * i128::from(u32::MAX)
+        );
+        assert_eq!(Price::from_units(i128::from(i64::MIN)), Ok(Price(i64::MIN)));
+        assert_eq!(
+            Price::from_units(i128::from(i64::MIN) - 1),
+            Err(MoneyOverflow)
+        );
     }
 
     #[test]

@@ -152,12 +152,16 @@ impl RunReport {
     }
 
     /// Realised and unrealised P&L summed over symbols, and NLV; an error, which `build`
-    /// records as a failure, if a total does not fit a `Price`.
+    /// records as a failure, if a total or a symbol's own money does not fit a `Price`.
     pub fn money(&self) -> Result<Money, MoneyOverflow> {
-        let realised = Price::total(self.positions().map(|s| i128::from(s.realised.0)))?;
-        let unrealised = match self
+        let rows = self
             .positions()
-            .map(|s| s.unrealised.map(|p| i128::from(p.0)))
+            .map(|s| s.money)
+            .collect::<Result<Vec<_>, _>>()?;
+        let realised = Price::total(rows.iter().map(|m| i128::from(m.realised.0)))?;
+        let unrealised = match rows
+            .iter()
+            .map(|m| m.unrealised.map(|p| i128::from(p.0)))
             .collect::<Option<Vec<i128>>>()
         {
             Some(terms) => Some(Price::total(terms)?),

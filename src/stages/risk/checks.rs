@@ -217,8 +217,12 @@ pub fn check(p: &Proposal, s: &Snapshot<'_>) -> Result<(), Breach> {
         );
     }
     let notional = p.price.times(qty);
-    if notional > limits.max_notional {
-        return breach(RejectCode::MaxNotional, notional.0, limits.max_notional.0);
+    if notional > i128::from(limits.max_notional.0) {
+        // The decision is exact in `i128`. The value shown fits `i64`: qty ≤ max_order_qty
+        // ≤ 1 000 000 here and the price is the book's, an ITCH `Price(4)`, so at most
+        // 4.3 × 10^15 units.
+        let shown = i64::try_from(notional).unwrap_or(i64::MAX);
+        return breach(RejectCode::MaxNotional, shown, limits.max_notional.0);
     }
     let after = match p.side {
         Side::Buy => s.position + s.open_buy + qty,

@@ -412,11 +412,8 @@ impl<R: ReportSource> Risk<R> {
         SymbolStats {
             symbol: state.name,
             position: state.position.qty(),
-            avg_price: state.position.avg_price(),
-            realised: state.position.realised(),
-            unrealised: mark.map(|m| state.position.unrealised(m)),
             mark,
-            cash_flow: state.position.cash_flow(),
+            money: state.position.valuation(mark),
             digest: state.digest.value(),
         }
     }

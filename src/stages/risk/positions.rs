@@ -1,4 +1,4 @@
-//! Positions, P&L and marks, all in [`Price`] fixed point.
+//! Positions, P&L and marks, all in [`Price`] units (running sums in `i128`).
 //!
 //! Positions are marked to the book (mid of an uncrossed two-sided quote, else the last
 //! trade), never to average cost: the predecessor valued net liquidation at cost and so never saw
@@ -7,7 +7,7 @@
 //! the mark-to-market P&L (`cash flow + position × mark`) to the unit; the average price
 //! is derived from it for display only.
 
-use crate::msg::{MarketView, Price, Side};
+use crate::msg::{MarketView, MoneyOverflow, Price, Side};
 
 /// A price to value a position at, and the event time it was observed.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -54,16 +54,51 @@ impl MarkSource {
 }
 
 /// One symbol's position and P&L.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Position {
-    /// Shares; negative when short.
+    /// Shares; negative when short. Bounded by `max_position` (≤ 100 000 000): every
+    /// fill is of an order that passed it.
     qty: i64,
+    /// The money, exact; `None` once a sum would pass even `i128`, after which it is
+    /// unknown for good (never wrapped).
+    money: Option<Ledger>,
+}
+
+/// A position's running money sums in units, in `i128`: one fill at the config and ITCH
+/// bounds moves up to 4.3 × 10^15 units, so about 2 100 of them pass `i64`. Any fill moves
+/// less than 2^95 (an `i64` price × u32 shares), so `i128` takes more than 4 billion
+/// fills at prices no feed carries (only a hostile venue names one) before the checked
+/// adds fail.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+struct Ledger {
     /// Signed cost of the open position under average cost: what was paid for a long
     /// (positive), minus what a short was sold for (negative). Zero when flat.
-    open_cost: Price,
-    realised: Price,
+    open_cost: i128,
+    realised: i128,
     /// Cash received minus cash paid, over every fill.
-    cash_flow: Price,
+    cash_flow: i128,
+}
+
+/// A position's money as the report shows it, in 64-bit fixed point like every report
+/// field.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Valuation {
+    /// Average entry price of the open position, truncated to whole units; zero when
+    /// flat. Display only: P&L is computed from the exact cost basis.
+    pub avg_price: Price,
+    pub realised: Price,
+    /// `(mark − avg) × position`, from the exact cost basis; `None` without a mark.
+    pub unrealised: Option<Price>,
+    pub cash_flow: Price,
+}
+
+impl Default for Position {
+    fn default() -> Position {
+        Position {
+            qty: 0,
+            money: Some(Ledger::default()),
+        }
+    }
 }
 
 impl Position {
@@ -72,29 +107,29 @@ impl Position {
         self.qty
     }
 
-    #[inline]
-    pub fn realised(&self) -> Price {
-        self.realised
-    }
-
-    #[inline]
-    pub fn cash_flow(&self) -> Price {
-        self.cash_flow
-    }
-
-    /// Average entry price of the open position, truncated to whole units; zero when
-    /// flat. Display only: P&L is computed from the exact cost basis.
-    pub fn avg_price(&self) -> Price {
-        if self.qty == 0 {
-            Price::ZERO
+    /// The money valued at `mark`; [`MoneyOverflow`] when a figure is beyond what a
+    /// [`Price`] holds (±922 trillion) or the exact sums were lost: a wrong number is
+    /// never reported. No risk check reads these: they are for the report alone.
+    pub fn valuation(&self, mark: Option<Price>) -> Result<Valuation, MoneyOverflow> {
+        let m = self.money.ok_or(MoneyOverflow)?;
+        let avg_price = if self.qty == 0 {
+            0
         } else {
-            Price(self.open_cost.0 / self.qty)
-        }
-    }
-
-    /// `(mark − avg) × position`, from the exact cost basis.
-    pub fn unrealised(&self, mark: Price) -> Price {
-        Price(mark.times(self.qty).0 - self.open_cost.0)
+            m.open_cost / i128::from(self.qty)
+        };
+        let unrealised = match mark {
+            Some(mark) => {
+                let value = mark.times(self.qty).checked_sub(m.open_cost);
+                Some(Price::from_units(value.ok_or(MoneyOverflow)?)?)
+            }
+            None => None,
+        };
+        Ok(Valuation {
+            avg_price: Price::from_units(avg_price)?,
+            realised: Price::from_units(m.realised)?,
+            unrealised,
+            cash_flow: Price::from_units(m.cash_flow)?,
+        })
     }
 
     /// Books a fill: a reduction releases its share of the cost basis into realised P&L;
@@ -103,26 +138,49 @@ impl Position {
     pub fn fill(&mut self, side: Side, price: Price, qty: u32) {
         let q = i64::from(qty);
         let sign = side.sign();
-        self.cash_flow.0 -= price.times(sign * q).0;
         let held = self.qty.abs();
         let closing = if self.qty.signum() == -sign {
             q.min(held)
         } else {
             0
         };
+        self.money = self
+            .money
+            .and_then(|m| m.fill(sign, price, q, closing, held));
+        self.qty += sign * q;
+    }
+}
+
+impl Ledger {
+    /// The sums after a fill of `qty` shares (`sign` +1 buys, −1 sells), of which
+    /// `closing` reduce the `held` shares; `None` if a sum would pass `i128`.
+    #[inline]
+    fn fill(
+        mut self,
+        sign: i64,
+        price: Price,
+        qty: i64,
+        closing: i64,
+        held: i64,
+    ) -> Option<Ledger> {
+        self.cash_flow = self.cash_flow.checked_sub(price.times(sign * qty))?;
         if closing > 0 {
             let released = if closing == held {
-                self.open_cost.0
+                self.open_cost
             } else {
-                (i128::from(self.open_cost.0) * i128::from(closing) / i128::from(held)) as i64
+                self.open_cost.checked_mul(i128::from(closing))? / i128::from(held)
             };
-            self.open_cost.0 -= released;
-            self.realised.0 += price.times(-sign * closing).0 - released;
-            self.qty += sign * closing;
+            // |released| ≤ |open_cost|, of the same sign: this cannot overflow.
+            self.open_cost -= released;
+            self.realised = self
+                .realised
+                .checked_add(price.times(-sign * closing))?
+                .checked_sub(released)?;
         }
-        let opening = q - closing;
-        self.open_cost.0 += price.times(sign * opening).0;
-        self.qty += sign * opening;
+        self.open_cost = self
+            .open_cost
+            .checked_add(price.times(sign * (qty - closing)))?;
+        Some(self)
     }
 }
 
@@ -136,40 +194,122 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn valued(p: &Position, mark: &str) -> Valuation {
+        p.valuation(Some(px(mark))).unwrap()
+    }
+
     #[test]
     fn average_cost_realises_against_the_average() {
         let mut p = Position::default();
         p.fill(Side::Buy, px("10"), 100);
         p.fill(Side::Buy, px("12"), 100);
-        assert_eq!(p.avg_price(), px("11"));
+        assert_eq!(valued(&p, "11").avg_price, px("11"));
         p.fill(Side::Sell, px("13"), 150);
         assert_eq!(p.qty(), 50);
-        assert_eq!(p.realised(), px("300"));
-        assert_eq!(p.avg_price(), px("11"));
-        assert_eq!(p.unrealised(px("9")), px("-100"));
-        assert_eq!(p.cash_flow(), px("-250"));
+        assert_eq!(
+            valued(&p, "9"),
+            Valuation {
+                avg_price: px("11"),
+                realised: px("300"),
+                unrealised: Some(px("-100")),
+                cash_flow: px("-250"),
+            }
+        );
+        assert_eq!(p.valuation(None).unwrap().unrealised, None, "no mark");
     }
 
     #[test]
     fn a_fill_through_flat_opens_the_other_side_at_the_fill_price() {
         let mut p = Position::default();
         p.fill(Side::Sell, px("20"), 10);
-        assert_eq!(p.avg_price(), px("20"));
-        assert_eq!(p.unrealised(px("19")), px("10"));
+        assert_eq!(valued(&p, "19").avg_price, px("20"));
+        assert_eq!(valued(&p, "19").unrealised, Some(px("10")));
         p.fill(Side::Buy, px("18"), 25);
         assert_eq!(p.qty(), 15);
-        assert_eq!(p.realised(), px("20"));
-        assert_eq!(p.avg_price(), px("18"));
+        assert_eq!(valued(&p, "18").realised, px("20"));
+        assert_eq!(valued(&p, "18").avg_price, px("18"));
         p.fill(Side::Sell, px("18"), 15);
         assert_eq!(
             p,
             Position {
                 qty: 0,
-                open_cost: Price::ZERO,
-                realised: px("20"),
-                cash_flow: px("20"),
+                money: Some(Ledger {
+                    open_cost: 0,
+                    realised: px("20").0.into(),
+                    cash_flow: px("20").0.into(),
+                }),
             }
         );
+    }
+
+    /// 1 000 000 shares at the ITCH maximum, the most one fill moves under the config
+    /// bounds: 2 148 losing round trips pass `i64::MIN`, which in `i64` panicked here
+    /// (debug) or wrapped (release).
+    #[test]
+    fn money_beyond_i64_stays_exact_and_is_refused_to_the_report_not_wrapped() {
+        let top = Price::from_itch4(u32::MAX);
+        let bottom = Price(1);
+        let loss_per_trip = i128::from(top.0 - bottom.0) * 1_000_000;
+        let trips = 2_200;
+        assert!(loss_per_trip * trips > i128::from(i64::MAX));
+        let mut p = Position::default();
+        for _ in 0..trips {
+            p.fill(Side::Buy, top, 1_000_000);
+            p.fill(Side::Sell, bottom, 1_000_000);
+        }
+        assert_eq!(p.qty(), 0);
+        assert_eq!(p.money.unwrap().realised, -loss_per_trip * trips);
+        assert_eq!(p.money.unwrap().cash_flow, -loss_per_trip * trips);
+        assert_eq!(p.valuation(Some(top)), Err(MoneyOverflow));
+        // Exact all the way: winning it back lands on zero to the unit.
+        for _ in 0..trips {
+            p.fill(Side::Buy, bottom, 1_000_000);
+            p.fill(Side::Sell, top, 1_000_000);
+        }
+        assert_eq!(
+            valued(&p, "1"),
+            Valuation {
+                avg_price: Price::ZERO,
+                realised: Price::ZERO,
+                unrealised: Some(Price::ZERO),
+                cash_flow: Price::ZERO,
+            }
+        );
+    }
+
+    #[test]
+    fn an_open_position_beyond_i64_is_refused_to_the_report() {
+        let top = Price::from_itch4(u32::MAX);
+        let mut p = Position::default();
+        // 2 148 × 4.3e15 units of cost: past i64, though the average price is not.
+        for _ in 0..2_148 {
+            p.fill(Side::Buy, top, 1_000_000);
+        }
+        assert_eq!(p.qty(), 2_148_000_000);
+        assert_eq!(p.valuation(None), Err(MoneyOverflow));
+        p.fill(Side::Sell, top, 1_000_000);
+        assert_eq!(
+            p.money.unwrap().realised,
+            0,
+            "a partial close releases its exact share of the cost"
+        );
+    }
+
+    #[test]
+    fn a_sum_past_i128_leaves_the_money_unknown_for_good() {
+        let mut p = Position {
+            qty: 0,
+            money: Some(Ledger {
+                cash_flow: i128::MIN + 1,
+                ..Ledger::default()
+            }),
+        };
+        p.fill(Side::Buy, Price(i64::MAX), u32::MAX);
+        assert_eq!(p.money, None);
+        assert_eq!(p.qty(), i64::from(u32::MAX), "shares are still counted");
+        p.fill(Side::Sell, Price(1), u32::MAX);
+        assert_eq!(p.qty(), 0);
+        assert_eq!(p.valuation(Some(Price(1))), Err(MoneyOverflow));
     }
 
     #[test]
@@ -270,11 +410,12 @@ mod tests {
             prop_assert_eq!(p.qty(), signed_shares);
             let mtm = cash + i128::from(signed_shares) * i128::from(mark);
             let fees = 0i128;
-            let total = i128::from(p.realised().0) + i128::from(p.unrealised(Price(mark)).0) - fees;
+            let v = p.valuation(Some(Price(mark))).unwrap();
+            let total = i128::from(v.realised.0) + i128::from(v.unrealised.unwrap().0) - fees;
             prop_assert_eq!(total, mtm);
-            prop_assert_eq!(i128::from(p.cash_flow().0), cash);
+            prop_assert_eq!(i128::from(v.cash_flow.0), cash);
             if signed_shares == 0 {
-                prop_assert_eq!(p.avg_price(), Price::ZERO);
+                prop_assert_eq!(v.avg_price, Price::ZERO);
             }
         }
     }

@@ -10,6 +10,7 @@ use std::fmt;
 use super::checks::{RejectCode, Rejection};
 use super::digest;
 use super::orders::ReportProblem;
+use super::positions::Valuation;
 use crate::merge;
 use crate::msg::{ExecReport, MoneyOverflow, Price, SymbolId, SymbolName};
 
@@ -46,22 +47,43 @@ impl fmt::Display for InvalidReport {
 
 /// One symbol at the end of the run. Serialized, it is its row of the report's
 /// `positions`, which is keyed by the symbol and carries no per-symbol digest.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct SymbolStats {
-    #[serde(skip)]
     pub symbol: SymbolName,
     /// Shares; negative when short.
     pub position: i64,
-    /// Average entry price of the open position (display only); zero when flat.
-    pub avg_price: Price,
-    pub realised: Price,
-    /// `None` when there is no mark to value the position at.
-    pub unrealised: Option<Price>,
     pub mark: Option<Price>,
-    pub cash_flow: Price,
+    /// Average price and P&L at `mark`; an error when a figure is beyond what the
+    /// report's 64-bit fields hold, which fails the run's report.
+    pub money: Result<Valuation, MoneyOverflow>,
     /// The symbol's decision digest ([`digest`]).
-    #[serde(skip)]
     pub digest: u64,
+}
+
+impl serde::Serialize for SymbolStats {
+    /// `position`, `avg_price`, `realised`, `unrealised` (`null` without a mark), `mark`,
+    /// `cash_flow`; each money figure `null` when `money` is an error.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(serde::Serialize)]
+        struct Row {
+            position: i64,
+            avg_price: Option<Price>,
+            realised: Option<Price>,
+            unrealised: Option<Price>,
+            mark: Option<Price>,
+            cash_flow: Option<Price>,
+        }
+        let money = self.money.ok();
+        Row {
+            position: self.position,
+            avg_price: money.map(|m| m.avg_price),
+            realised: money.map(|m| m.realised),
+            unrealised: money.and_then(|m| m.unrealised),
+            mark: self.mark,
+            cash_flow: money.map(|m| m.cash_flow),
+        }
+        .serialize(s)
+    }
 }
 
 crate::stats! {
@@ -136,16 +158,21 @@ impl RiskStats {
 
     /// Net liquidation value: `starting_cash + Σ (cash flow + position × mark)`. `None`
     /// when a symbol holds a position but has no mark: an unknown value is not zero. Summed
-    /// exactly in `i128`; a total `Price` cannot hold is an error, never a wrapped value.
+    /// exactly in `i128`; a total `Price` cannot hold, or a symbol's money beyond it, is an
+    /// error, never a wrapped value.
     pub fn nlv(&self, starting_cash: Price) -> Result<Option<Price>, MoneyOverflow> {
         let mut terms = vec![i128::from(starting_cash.0)];
+        let mut unmarked = false;
         for s in self.symbols.iter().flatten() {
-            terms.push(i128::from(s.cash_flow.0));
+            terms.push(i128::from(s.money?.cash_flow.0));
             match (s.position, s.mark) {
                 (0, _) => {}
-                (position, Some(mark)) => terms.push(i128::from(mark.0) * i128::from(position)),
-                (_, None) => return Ok(None),
+                (position, Some(mark)) => terms.push(mark.times(position)),
+                (_, None) => unmarked = true,
             }
+        }
+        if unmarked {
+            return Ok(None);
         }
         Price::total(terms).map(Some)
     }
@@ -167,11 +194,13 @@ mod tests {
         SymbolStats {
             symbol: SymbolName::new(name).unwrap(),
             position,
-            avg_price: Price::ZERO,
-            realised: Price::ZERO,
-            unrealised: None,
             mark,
-            cash_flow,
+            money: Ok(Valuation {
+                avg_price: Price::ZERO,
+                realised: Price::ZERO,
+                unrealised: None,
+                cash_flow,
+            }),
             digest,
         }
     }
@@ -255,6 +284,25 @@ mod tests {
         assert_eq!(
             s.nlv(Price(i64::MAX - 429_496_729_500_000_000)),
             Ok(Some(Price(i64::MAX)))
+        );
+    }
+
+    #[test]
+    fn a_symbol_whose_money_the_report_cannot_hold_makes_nlv_an_error() {
+        let mut lost = row("A", 0, Some(Price(1)), Price::ZERO, 0);
+        lost.money = Err(MoneyOverflow);
+        let s = RiskStats {
+            symbols: vec![Some(lost)],
+            ..RiskStats::default()
+        };
+        assert_eq!(s.nlv(Price::ZERO), Err(MoneyOverflow));
+        let row = serde_json::to_value(lost).unwrap();
+        assert_eq!(
+            row,
+            serde_json::json!({
+                "position": 0, "avg_price": null, "realised": null, "unrealised": null,
+                "mark": "0.0001", "cash_flow": null,
+            })
         );
     }
 

@@ -12,7 +12,8 @@ use super::config::tests::{EXECUTION, RISK};
 use super::test_venue::{Behaviour, Broker, Link, Venue, Wire};
 use super::*;
 use crate::msg::{
-    ClOrdId, MarketView, Price, RejectReason, Side, TimeInForce, TradingStatus, ViewCause,
+    ClOrdId, MarketView, MoneyOverflow, Price, RejectReason, Side, TimeInForce, TradingStatus,
+    ViewCause,
 };
 
 const AAPL: SymbolId = SymbolId(0);
@@ -933,7 +934,33 @@ fn a_crossing_bid_does_not_move_the_mark() {
     let after = stats(&risk).symbols[AAPL.index()].unwrap();
     assert_eq!(before.mark, Some(Price(1_000_100)));
     assert_eq!(after.mark, before.mark);
-    assert_eq!(after.unrealised, before.unrealised);
+    assert_eq!(after.money, before.money);
+}
+
+/// A sell may fill above its limit (price improvement), so a hostile venue can name any
+/// price: 100 shares at `i64::MAX` units overflowed the `i64` product and panicked here.
+#[test]
+fn a_hostile_fill_price_beyond_the_report_is_an_error_not_a_panic() {
+    let (mut risk, _) = scripted(TradingState::Active);
+    long_100(&mut risk);
+    let out = run(&mut risk, signal(AAPL, 2_000, 0));
+    assert_eq!(news(&out)[0].side, Side::Sell);
+    let mut fill = exec(ExecKind::Fill, id(AAPL, 2), Side::Sell, 2_020, 100, 0);
+    fill.price = Price(i64::MAX);
+    push(
+        &mut risk,
+        &[
+            exec(ExecKind::Ack, id(AAPL, 2), Side::Sell, 2_010, 0, 100),
+            fill,
+            watermark(2_110),
+        ],
+    );
+    run(&mut risk, signal(AAPL, 2_100, 0));
+    let s = stats(&risk);
+    let aapl = s.symbols[AAPL.index()].unwrap();
+    assert_eq!((s.invalid_reports, s.fills, aapl.position), (0, 2, 0));
+    assert_eq!(aapl.money, Err(MoneyOverflow));
+    assert_eq!(s.nlv(risk_config().starting_cash), Err(MoneyOverflow));
 }
 
 #[test]
@@ -947,14 +974,15 @@ fn pnl_is_marked_to_the_book() {
     let s = stats(&risk);
     let aapl = s.symbols[AAPL.index()].unwrap();
     assert_eq!((s.invalid_reports, aapl.position), (0, 100));
-    assert_eq!(aapl.avg_price, BID);
+    let money = aapl.money.unwrap();
+    assert_eq!(money.avg_price, BID);
     assert_eq!(aapl.mark, Some(Price(1_010_100)));
     assert_eq!(
-        aapl.unrealised,
+        money.unrealised,
         Some(Price(1_010_000)),
         "101.00 × 100 shares"
     );
-    assert_eq!(aapl.cash_flow, Price(-100_000_000));
+    assert_eq!(money.cash_flow, Price(-100_000_000));
     let cash = risk_config().starting_cash;
     assert_eq!(s.nlv(cash), Ok(Some(Price(cash.0 + 1_010_000))));
     assert!(s.symbols[2].is_none(), "MSFT is not owned");
@@ -1321,7 +1349,7 @@ proptest! {
             prop_assert!(t - mark_ts <= l.max_mark_age_ns);
             prop_assert!((order.price.0 - mark.0).abs() * 10_000 <= i64::from(l.collar_bps) * mark.0);
             prop_assert!(order.qty <= l.max_order_qty);
-            prop_assert!(order.price.times(qty) <= l.max_notional);
+            prop_assert!(order.price.times(qty) <= i128::from(l.max_notional.0));
             let after = match order.side {
                 Side::Buy => position + open_buy + qty,
                 Side::Sell => position - open_sell - qty,
@@ -1363,11 +1391,12 @@ proptest! {
                 position += r.side.sign() * i64::from(r.qty);
                 cash -= r.side.sign() * r.price.0 * i64::from(r.qty);
             }
+            let money = row.money.unwrap();
             prop_assert_eq!(row.position, position);
-            prop_assert_eq!(row.cash_flow.0, cash);
+            prop_assert_eq!(money.cash_flow.0, cash);
             if let Some(mark) = row.mark {
                 let mtm = cash + position * mark.0;
-                prop_assert_eq!(row.realised.0 + row.unrealised.unwrap().0, mtm);
+                prop_assert_eq!(money.realised.0 + money.unrealised.unwrap().0, mtm);
             }
         }
         prop_assert_eq!(o.stats.filled_shares, o.log.iter().filter(|r| r.kind == ExecKind::Fill).map(|r| u64::from(r.qty)).sum::<u64>());
