@@ -8,22 +8,35 @@ use std::path::PathBuf;
 use tickpipe::app::report as render;
 use tickpipe::codec::itch::Framer;
 use tickpipe::runtime::pipeline::Pipeline;
+use tickpipe::runtime::report::RunReport;
 use tickpipe::source::replay::{Input, Pacing};
 use tickpipe::tools::sample::{SampleSpec, generate};
 
-#[test]
-fn a_file_truncated_mid_replay_ends_the_input_at_its_last_whole_message() {
+/// A file cut by another process while it is replayed: what was cut, and the report.
+struct Truncation {
+    /// The file's size before the cut.
+    len: u64,
+    /// Offset of the message the cut falls in or before, and its index.
+    frame_offset: u64,
+    cut_frame: usize,
+    /// The file's size after the cut.
+    cut: u64,
+    report: RunReport,
+}
+
+/// Replays a 200 k-message file and, 20 k messages in, cuts it `into_frame` bytes past the
+/// start of its middle message: ~100 k messages and 3 MiB in, well past the first reads
+/// (1 MiB each) when the cut comes.
+fn truncated_mid_replay(name: &str, into_frame: u64) -> Truncation {
     let bytes = generate(&SampleSpec {
         messages: 200_000,
         ..SampleSpec::default_session()
     });
-    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("replay-truncated.itch");
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
     std::fs::write(&path, &bytes).unwrap();
-    // Cut inside the message that starts at the middle of the file: ~100 k messages
-    // and 3 MiB in, well past the first reads (1 MiB each) when the cut comes.
     let offsets: Vec<u64> = Framer::new(&bytes).map(|f| f.unwrap().offset).collect();
     let cut_frame = offsets.len() / 2;
-    let cut = offsets[cut_frame] + 5;
+    let cut = offsets[cut_frame] + into_frame;
 
     let mut spec = common::spec("pipelines/fused.toml", 1, 0);
     spec.input = Input::File(path.clone());
@@ -40,10 +53,22 @@ fn a_file_truncated_mid_replay_ends_the_input_at_its_last_whole_message() {
         .unwrap()
         .set_len(cut)
         .unwrap();
-    let report = pipeline.join();
+    Truncation {
+        len: bytes.len() as u64,
+        frame_offset: offsets[cut_frame],
+        cut_frame,
+        cut,
+        report: pipeline.join(),
+    }
+}
+
+#[test]
+fn a_file_truncated_mid_replay_ends_the_input_at_its_last_whole_message() {
+    let t = truncated_mid_replay("replay-truncated.itch", 5);
+    let report = &t.report;
 
     assert_eq!(
-        report.source.messages, cut_frame as u64,
+        report.source.messages, t.cut_frame as u64,
         "every whole message was routed"
     );
     assert!(!report.source.stopped_early);
@@ -52,52 +77,29 @@ fn a_file_truncated_mid_replay_ends_the_input_at_its_last_whole_message() {
     assert_eq!(failure.runner, "source");
     assert!(
         failure.message.starts_with(&format!(
-            "input ended short at byte {}: the file shrank from {} to {cut} bytes while being replayed, ending inside a message",
-            offsets[cut_frame],
-            bytes.len()
+            "input ended short at byte {}: the file shrank from {} to {} bytes while being replayed, ending inside a message",
+            t.frame_offset, t.len, t.cut
         )),
         "{}",
         failure.message
     );
     // The report still covers what was accepted: the shards decoded every message.
-    let text = render::text(&report);
+    let text = render::text(report);
     assert!(text.contains("input ended short"), "{text}");
 }
 
 #[test]
 fn a_file_that_shrinks_to_a_message_boundary_is_reported_short() {
-    let bytes = generate(&SampleSpec {
-        messages: 200_000,
-        ..SampleSpec::default_session()
-    });
-    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("replay-shrunk.itch");
-    std::fs::write(&path, &bytes).unwrap();
-    let offsets: Vec<u64> = Framer::new(&bytes).map(|f| f.unwrap().offset).collect();
-    let cut_frame = offsets.len() / 2;
-    let cut = offsets[cut_frame];
+    let t = truncated_mid_replay("replay-shrunk.itch", 0);
+    let report = &t.report;
 
-    let mut spec = common::spec("pipelines/fused.toml", 1, 0);
-    spec.input = Input::File(path.clone());
-    spec.pacing = Pacing::Rate {
-        messages_per_sec: 50_000.0,
-    };
-    let pipeline = Pipeline::start(spec).expect("pipeline starts");
-    common::wait_for(&pipeline, 20_000);
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_len(cut)
-        .unwrap();
-    let report = pipeline.join();
-
-    assert_eq!(report.source.messages, cut_frame as u64);
+    assert_eq!(report.source.messages, t.cut_frame as u64);
     assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
     assert_eq!(
         report.failures[0].message,
         format!(
-            "input ended short at byte {cut}: the file shrank from {} to {cut} bytes while being replayed",
-            bytes.len()
+            "input ended short at byte {}: the file shrank from {} to {} bytes while being replayed",
+            t.cut, t.len, t.cut
         )
     );
 }
@@ -146,7 +148,7 @@ fn a_corrupted_length_prefix_costs_one_message_and_its_bytes_exactly() {
     );
 }
 
-fn replay(path: PathBuf) -> tickpipe::runtime::report::RunReport {
+fn replay(path: PathBuf) -> RunReport {
     let mut spec = common::spec("pipelines/fused.toml", 1, 0);
     spec.input = Input::File(path);
     Pipeline::start(spec).expect("pipeline starts").join()
