@@ -28,6 +28,8 @@ pub mod alloc_count;
 pub mod edge;
 #[cfg(not(loom))]
 pub mod idle;
+#[cfg(not(loom))]
+pub mod mapped;
 
 pub use close::CloseFlag;
 pub use latch::{TradingLatch, TradingState};
