@@ -14,6 +14,8 @@ use super::error::JournalError;
 pub const FORMAT_VERSION: u32 = 1;
 
 pub const HEADER_FILE: &str = "session.json";
+/// The header before its rename: a crash while writing leaves only this.
+pub const HEADER_TMP: &str = "session.json.tmp";
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -120,7 +122,7 @@ impl SessionHeader {
     /// Writes `dir/session.json` atomically: a temporary file, fsync, rename, fsync of the
     /// directory, so a crash leaves either no header or the whole one.
     pub fn write(&self, dir: &Path) -> Result<(), JournalError> {
-        let tmp = dir.join("session.json.tmp");
+        let tmp = dir.join(HEADER_TMP);
         let path = dir.join(HEADER_FILE);
         let mut text = serde_json::to_string_pretty(self).map_err(|e| JournalError::BadHeader {
             path: path.clone(),

@@ -119,6 +119,11 @@ pub fn open(
             });
         }
         fs::create_dir_all(dir).map_err(|e| JournalError::io("creating", dir, e))?;
+        // A crash while the header was being written leaves only its temporary file.
+        let tmp = dir.join(header::HEADER_TMP);
+        if tmp.exists() {
+            fs::remove_file(&tmp).map_err(|e| JournalError::io("removing", &tmp, e))?;
+        }
         let stray = fs::read_dir(dir)
             .map_err(|e| JournalError::io("listing", dir, e))?
             .next()

@@ -134,15 +134,20 @@ pub struct ShardLog {
 
 pub fn read_shard(dir: &Path, shard: usize) -> Result<ShardLog, JournalError> {
     let segments = segment::list(dir, shard)?;
-    let contents = segments
-        .iter()
-        .map(|(_, p)| std::fs::read(p).map_err(|e| JournalError::io("reading", p, e)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let read = |p: &PathBuf| std::fs::read(p).map_err(|e| JournalError::io("reading", p, e));
+    // Which segments hold any byte: one read each, kept no longer than the check, so a
+    // long journal is never all in memory at once.
+    let mut last_with_data = None;
+    for (i, (_, path)) in segments.iter().enumerate() {
+        if read(path)?.iter().any(|&b| b != 0) {
+            last_with_data = Some(i);
+        }
+    }
     let mut log = ShardLog {
         next_seq: 1,
         ..ShardLog::default()
     };
-    for (i, ((first, path), bytes)) in segments.iter().zip(&contents).enumerate() {
+    for (i, (first, path)) in segments.iter().enumerate() {
         if *first != log.next_seq {
             return Err(JournalError::SequenceGap {
                 shard,
@@ -151,12 +156,12 @@ pub fn read_shard(dir: &Path, shard: usize) -> Result<ShardLog, JournalError> {
                 found: *first,
             });
         }
-        let later = contents[i + 1..].iter().any(|b| b.iter().any(|&x| x != 0));
-        let read = read_segment(shard, path, bytes, *first, later)?;
-        log.next_seq = first + read.records.len() as u64;
-        log.records.extend(read.records);
-        log.end = read.end;
-        if let Some((offset, bytes)) = read.torn {
+        let later = last_with_data.is_some_and(|last| last > i);
+        let segment = read_segment(shard, path, &read(path)?, *first, later)?;
+        log.next_seq = first + segment.records.len() as u64;
+        log.records.extend(segment.records);
+        log.end = segment.end;
+        if let Some((offset, bytes)) = segment.torn {
             log.torn = Some(TornTail {
                 shard,
                 segment: path.clone(),

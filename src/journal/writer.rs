@@ -89,12 +89,18 @@ impl JournalOptions {
 /// under `Group` it never exceeds `records - 1` after an append returns.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct JournalStats {
+    /// Records appended by this writer (not those found on opening).
     pub records: u64,
+    /// Their bytes, headers included.
     pub bytes: u64,
+    /// msync calls that put something on stable storage.
     pub syncs: u64,
+    /// Segments this writer rolled to (the one it was opened on not counted).
     pub segments: u64,
+    /// The slowest sync and all of them together, in nanoseconds.
     pub max_sync_ns: u64,
     pub total_sync_ns: u64,
+    /// Records appended since the last sync.
     pub unsynced_records: u64,
     /// The most records that were ever appended but not yet synced at once (0 under
     /// `Fsync`; under `Process` every record is unsynced until `sync`).
