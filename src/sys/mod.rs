@@ -10,6 +10,9 @@
 //! through. The edge sits here because stages, sources and venues all produce into it:
 //! in the runtime, each of them would import from the layer above.
 //!
+//! [`ring`] is our own SPSC ring (a sequence number in each slot's line), for the edges
+//! where it measures faster than rtrb.
+//!
 //! Nothing here may name anything outside this module: loom-tests compiles it alone.
 //! Modules that use other crates (rtrb, serde) are left out of the loom build.
 
@@ -17,6 +20,7 @@ pub mod close;
 pub mod latch;
 mod pad;
 pub mod progress;
+pub mod ring;
 pub mod stop;
 pub mod sync;
 
