@@ -60,7 +60,7 @@ use serde_json::{Map, json};
 use tickpipe::latency::{Percentiles, new_histogram};
 use tickpipe::sys::edge::{Backpressure, EdgeIn, EdgeOut, Emit, edge};
 use tickpipe::sys::idle::{IdleStrategy, Idler};
-use tickpipe::sys::ring::{Ring, RingConsumer, RingProducer};
+use tickpipe::sys::ring::{RingConsumer, RingProducer};
 
 /// Slots in every ring (a power of two: the disruptor requires it). Never the limit here:
 /// at most one message is in flight except after a stall.
@@ -266,7 +266,7 @@ impl Rx for EdgeIn<Msg> {
 type Line = [u64; 7];
 
 fn ring() -> (RingProducer<Line>, RingConsumer<Line>) {
-    Ring::new(CAPACITY)
+    tickpipe::sys::ring::ring(CAPACITY)
 }
 
 impl Tx for RingProducer<Line> {

@@ -91,8 +91,12 @@ struct RunArgs {
     /// Topology: which stages run on which runner and core, rings, idle strategies.
     // fused-inline: at 1 M msgs/s risk's p99 service time was 250–320 ns inline against
     // 21–38 µs with the venue on its own thread, where decisions waited for it
-    // (BENCHMARKS.md, 2026-12-04 latency); the decisions are the same.
-    #[arg(long, value_name = "FILE", default_value = "pipelines/fused-inline.toml")]
+    // (BENCHMARKS.md, "2026-12-04, evening"); the decisions are the same.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "pipelines/fused-inline.toml"
+    )]
     pipeline: PathBuf,
     /// Number of shards (overrides the topology's [shards] count): 1 to the number of
     /// configured symbols.

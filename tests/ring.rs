@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 
 use proptest::prelude::*;
-use tickpipe::sys::ring::Ring;
+use tickpipe::sys::ring::ring;
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -30,7 +30,7 @@ proptest! {
         ops in proptest::collection::vec(op(), 0..400),
     ) {
         let capacity = 1usize << log2_capacity;
-        let (mut tx, mut rx) = Ring::new::<[u64; 2]>(capacity);
+        let (mut tx, mut rx) = ring::<[u64; 2]>(capacity);
         let mut model: VecDeque<[u64; 2]> = VecDeque::new();
         for op in ops {
             match op {

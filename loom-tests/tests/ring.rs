@@ -3,7 +3,7 @@
 #![cfg(loom)]
 
 use loom::thread;
-use tickpipe_loom_tests::sys::ring::{Ring, RingConsumer, RingProducer};
+use tickpipe_loom_tests::sys::ring::{RingConsumer, RingProducer, ring, ring_with_relaxed_publish};
 
 const ITEMS: u64 = 3;
 
@@ -30,7 +30,7 @@ fn exchange(ring: (RingProducer<[u64; 2]>, RingConsumer<[u64; 2]>)) {
 
 #[test]
 fn every_value_arrives_once_in_order() {
-    loom::model(|| exchange(Ring::new(2)));
+    loom::model(|| exchange(ring(2)));
 }
 
 /// The negative control: with the publish weakened to Relaxed, the consumer can see a
@@ -39,5 +39,5 @@ fn every_value_arrives_once_in_order() {
 #[test]
 #[should_panic(expected = "Causality violation")]
 fn a_relaxed_publish_is_caught() {
-    loom::model(|| exchange(Ring::with_relaxed_publish(2)));
+    loom::model(|| exchange(ring_with_relaxed_publish(2)));
 }

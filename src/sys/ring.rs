@@ -15,7 +15,7 @@
 //! Neither side reads an index the other writes, so there is no index to update, batched
 //! or not: each side keeps its position in a plain field, and a hop touches only the
 //! slot's line. With `#[repr(align(64))]`, a slot whose value is at most 56 bytes (align
-//! ≤ 8) is exactly one cache line ([`Ring::SLOT_BYTES`]). Values are written in place:
+//! ≤ 8) is exactly one cache line ([`slot_bytes`]). Values are written in place:
 //! [`RingProducer::try_push_with`] hands the writer the slot's own value to fill, so a
 //! message need not be built on the stack and copied in.
 //!
@@ -49,64 +49,59 @@ unsafe impl<T: Send> Sync for Shared<T> {}
 // SAFETY: as above; the shared state is only reached through the two ends.
 unsafe impl<T: Send> Send for Shared<T> {}
 
-/// The ring's namespace: capacity rules and the slot size.
-pub struct Ring;
+/// Bytes per slot for values of type `T`: 64 (one cache line) when `T` is at most 56
+/// bytes with alignment at most 8.
+pub const fn slot_bytes<T>() -> usize {
+    std::mem::size_of::<Slot<T>>()
+}
 
-impl Ring {
-    /// Bytes per slot for values of type `T`: 64 (one cache line) when `T` is at most 56
-    /// bytes with alignment at most 8.
-    pub const fn slot_bytes<T>() -> usize {
-        std::mem::size_of::<Slot<T>>()
-    }
+/// A ring of `capacity` slots (a power of two, at least 2), every slot starting as
+/// `T::default()` so that a writer filling a slot in place never exposes an
+/// uninitialised byte.
+///
+/// # Panics
+/// If `capacity` is not a power of two of at least 2: with one slot, "published for
+/// position `p`" (`p + 1`) would read as "free for position `p + 1`" (the property
+/// test in `tests/ring.rs` found it).
+pub fn ring<T: Copy + Default + Send>(capacity: usize) -> (RingProducer<T>, RingConsumer<T>) {
+    with_publish(capacity, Ordering::Release)
+}
 
-    /// A ring of `capacity` slots (a power of two, at least 2), every slot starting as
-    /// `T::default()` so that a writer filling a slot in place never exposes an
-    /// uninitialised byte.
-    ///
-    /// # Panics
-    /// If `capacity` is not a power of two of at least 2: with one slot, "published for
-    /// position `p`" (`p + 1`) would read as "free for position `p + 1`" (the property
-    /// test in `tests/ring.rs` found it).
-    pub fn new<T: Copy + Default + Send>(capacity: usize) -> (RingProducer<T>, RingConsumer<T>) {
-        Self::with_publish(capacity, Ordering::Release)
-    }
+/// The ring with its publish weakened, for loom's negative control: a consumer may then
+/// see a slot published before the value written into it.
+#[cfg(loom)]
+pub fn ring_with_relaxed_publish<T: Copy + Default + Send>(
+    capacity: usize,
+) -> (RingProducer<T>, RingConsumer<T>) {
+    with_publish(capacity, Ordering::Relaxed)
+}
 
-    /// The ring with its publish weakened, for loom's negative control: a consumer may
-    /// then see a slot published before the value written into it.
-    #[cfg(loom)]
-    pub fn with_relaxed_publish<T: Copy + Default + Send>(
-        capacity: usize,
-    ) -> (RingProducer<T>, RingConsumer<T>) {
-        Self::with_publish(capacity, Ordering::Relaxed)
-    }
-
-    fn with_publish<T: Copy + Default + Send>(
-        capacity: usize,
-        publish: Ordering,
-    ) -> (RingProducer<T>, RingConsumer<T>) {
-        assert!(
-            capacity.is_power_of_two() && capacity >= 2,
-            "ring capacity {capacity} is not a power of two of at least 2"
-        );
-        let slots = (0..capacity as u64)
-            .map(|i| Slot {
-                seq: AtomicU64::new(i),
-                value: UnsafeCell::new(T::default()),
-            })
-            .collect();
-        let shared = Arc::new(Shared {
-            slots,
-            mask: capacity as u64 - 1,
-            publish,
-        });
-        (
-            RingProducer {
-                shared: Arc::clone(&shared),
-                pos: 0,
-            },
-            RingConsumer { shared, pos: 0 },
-        )
-    }
+fn with_publish<T: Copy + Default + Send>(
+    capacity: usize,
+    publish: Ordering,
+) -> (RingProducer<T>, RingConsumer<T>) {
+    assert!(
+        capacity.is_power_of_two() && capacity >= 2,
+        "ring capacity {capacity} is not a power of two of at least 2"
+    );
+    let slots = (0..capacity as u64)
+        .map(|i| Slot {
+            seq: AtomicU64::new(i),
+            value: UnsafeCell::new(T::default()),
+        })
+        .collect();
+    let shared = Arc::new(Shared {
+        slots,
+        mask: capacity as u64 - 1,
+        publish,
+    });
+    (
+        RingProducer {
+            shared: Arc::clone(&shared),
+            pos: 0,
+        },
+        RingConsumer { shared, pos: 0 },
+    )
 }
 
 /// The producing end. Move-only; never shared.
@@ -210,13 +205,13 @@ mod tests {
 
     #[test]
     fn a_small_value_takes_one_cache_line() {
-        assert_eq!(Ring::slot_bytes::<[u64; 7]>(), 64);
-        assert_eq!(Ring::slot_bytes::<u64>(), 64);
+        assert_eq!(slot_bytes::<[u64; 7]>(), 64);
+        assert_eq!(slot_bytes::<u64>(), 64);
     }
 
     #[test]
     fn fills_in_place_wraps_and_refuses_when_full() {
-        let (mut tx, mut rx) = Ring::new::<[u64; 2]>(2);
+        let (mut tx, mut rx) = ring::<[u64; 2]>(2);
         assert!(tx.try_push_with(|s| s[0] = 1));
         assert!(tx.try_push_with(|s| s[1] = 2));
         assert!(!tx.try_push_with(|_| unreachable!("full: not called")));
@@ -232,7 +227,7 @@ mod tests {
 
     #[test]
     fn moves_every_value_in_order_between_two_threads() {
-        let (mut tx, mut rx) = Ring::new::<u64>(8);
+        let (mut tx, mut rx) = ring::<u64>(8);
         let consumer = std::thread::spawn(move || {
             let mut got = Vec::new();
             while got.len() < 10_000 {
@@ -253,12 +248,12 @@ mod tests {
     #[test]
     #[should_panic(expected = "at least 2")]
     fn one_slot_is_refused() {
-        let _ = Ring::new::<u64>(1);
+        let _ = ring::<u64>(1);
     }
 
     #[test]
     fn the_producer_sees_the_consumer_go() {
-        let (tx, rx) = Ring::new::<u64>(2);
+        let (tx, rx) = ring::<u64>(2);
         assert!(!tx.is_consumer_gone());
         drop(rx);
         assert!(tx.is_consumer_gone());
