@@ -515,7 +515,7 @@ fn write_service(r: &RunReport, o: &mut String) -> std::fmt::Result {
     match r.compute_ns_per_message() {
         Some(ns) => writeln!(
             o,
-            "  compute      {ns:.0} ns per message in the five stages (watermark waits excluded): {:.2} M msgs/s per shard on one core",
+            "  compute      {ns:.0} ns per message in the five stages (means, watermark waits excluded; a thread descheduled mid-event counts the stall): {:.2} M msgs/s per shard on one core",
             1e3 / ns
         )?,
         None => writeln!(o, "  compute      no message reached a stage")?,
