@@ -139,8 +139,9 @@ fn usage(problem: &str) -> ! {
 
 fn main() {
     let args = Args::parse();
-    // Paths in topologies, config and the defaults are relative to the repository root.
-    std::env::set_current_dir(env!("CARGO_MANIFEST_DIR")).expect("cd to the repository root");
+    // Paths in topologies, config and the defaults are relative to the working directory
+    // (`cargo bench` runs a bench in the repository root), so a binary built elsewhere
+    // runs from any checkout (scripts/pinned-bench.sh).
     let machine = support::machine();
     println!(
         "e2e: {}; {} runs per case; machine {machine:?}",
@@ -181,6 +182,7 @@ fn main() {
                     run
                 })
                 .collect();
+            print_breakdown(&runs);
             let row = summarise(&imp, rate, &runs, &placement, &topology, args.quick);
             support::record(&[row]);
             write_artifacts(&imp, rate, &runs, &placement);
@@ -209,6 +211,10 @@ struct Run {
     messages: u64,
     elapsed: Duration,
     watermark_waits: u64,
+    /// Each stage's service time per event, in pipeline order.
+    service: Vec<(&'static str, Histogram<u64>)>,
+    /// How long each watermark wait took (inside risk's service time).
+    waits: Histogram<u64>,
     digest: u64,
     /// What else ran on the host meanwhile.
     host: HostLoad,
@@ -278,9 +284,41 @@ fn run_once(
         messages: report.source.messages,
         elapsed: report.elapsed,
         watermark_waits: report.shard.risk.watermark_waits,
+        service: report.stage_service.clone(),
+        waits: report.shard.risk.watermark_wait_ns.0.clone(),
         digest: report.digest(),
         host,
     }
+}
+
+/// Where each microsecond of tick-to-order goes, from the median run (by p50): each
+/// stage's service time per event (p50 and mean), risk's watermark waits, the compute
+/// an order's path costs (the five stages' p50s), and what is left of the p50 — hops,
+/// queueing and the source's framing.
+fn print_breakdown(runs: &[Run]) {
+    let mut by_p50: Vec<&Run> = runs.iter().collect();
+    by_p50.sort_by_key(|r| r.tick_to_order.value_at_quantile(0.5));
+    let run = by_p50[by_p50.len() / 2];
+    let mut parts = Vec::new();
+    let mut path = 0;
+    for (name, h) in &run.service {
+        let p50 = h.value_at_quantile(0.5);
+        path += p50;
+        parts.push(format!("{name} {p50}/{:.0}", h.mean()));
+    }
+    let t2o = run.tick_to_order.value_at_quantile(0.5);
+    println!(
+        "  service ns per event (p50/mean): {}; watermark waits {} (p50 {} ns, p99 {} ns)",
+        parts.join(", "),
+        run.waits.len(),
+        run.waits.value_at_quantile(0.5),
+        run.waits.value_at_quantile(0.99)
+    );
+    println!(
+        "  tick-to-order p50 {t2o} ns = {path} ns in the five stages (their p50s) + {} ns hops, \
+         queueing and framing",
+        t2o.saturating_sub(path)
+    );
 }
 
 /// Waits, up to `limit`, until other processes have used under 5% of the host for
@@ -529,6 +567,25 @@ fn summarise(
     extra.insert(
         "watermark_waits".into(),
         json!(median(runs.iter().map(|r| r.watermark_waits).collect())),
+    );
+    let service: Map<String, Value> = runs[0]
+        .service
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| {
+            let p = median_percentiles(&runs.iter().map(|r| &r.service[i].1).collect::<Vec<_>>());
+            let mean = median(runs.iter().map(|r| r.service[i].1.mean()).collect());
+            (
+                name.to_string(),
+                json!({ "p50_ns": p.p50, "p99_ns": p.p99, "p999_ns": p.p999, "mean_ns": mean.round() }),
+            )
+        })
+        .collect();
+    extra.insert("service".into(), Value::Object(service));
+    let waits = median_percentiles(&runs.iter().map(|r| &r.waits).collect::<Vec<_>>());
+    extra.insert(
+        "watermark_wait".into(),
+        json!({ "p50_ns": waits.p50, "p99_ns": waits.p99, "count": waits.count }),
     );
     extra.insert("digest".into(), json!(format!("{:016x}", digests[0])));
     extra.insert("per_run".into(), Value::Array(per_run));

@@ -60,6 +60,7 @@ use serde_json::{Map, json};
 use tickpipe::latency::{Percentiles, new_histogram};
 use tickpipe::sys::edge::{Backpressure, EdgeIn, EdgeOut, Emit, edge};
 use tickpipe::sys::idle::{IdleStrategy, Idler};
+use tickpipe::sys::ring::{RingConsumer, RingProducer};
 
 /// Slots in every ring (a power of two: the disruptor requires it). Never the limit here:
 /// at most one message is in flight except after a stall.
@@ -101,6 +102,7 @@ struct Args {
 enum Impl {
     Floor,
     Tickpipe,
+    Ring,
     Crossbeam,
     CrossbeamArrayQueue,
     StdMpsc,
@@ -109,9 +111,10 @@ enum Impl {
 }
 
 impl Impl {
-    const ALL: [Impl; 7] = [
+    const ALL: [Impl; 8] = [
         Impl::Floor,
         Impl::Tickpipe,
+        Impl::Ring,
         Impl::Crossbeam,
         Impl::CrossbeamArrayQueue,
         Impl::StdMpsc,
@@ -124,6 +127,7 @@ impl Impl {
         match self {
             Impl::Floor => "floor",
             Impl::Tickpipe => "tickpipe",
+            Impl::Ring => "ring",
             Impl::Crossbeam => "crossbeam",
             Impl::CrossbeamArrayQueue => "crossbeam_array_queue",
             Impl::StdMpsc => "std_mpsc",
@@ -136,6 +140,9 @@ impl Impl {
         match self {
             Impl::Floor => "one AtomicU64 per direction, Release store / Acquire load",
             Impl::Tickpipe => "sys::edge (rtrb), emit / read_batch(1)",
+            Impl::Ring => {
+                "sys::ring, 56 B of the message (one line per slot), try_push_with / read_batch(1)"
+            }
             Impl::Crossbeam => "crossbeam_channel::bounded, send / try_recv",
             Impl::CrossbeamArrayQueue => "crossbeam_queue::ArrayQueue, push / pop",
             Impl::StdMpsc => "std::sync::mpsc::sync_channel, send / try_recv",
@@ -249,6 +256,34 @@ impl Rx for EdgeIn<Msg> {
     fn try_recv(&mut self) -> Option<Msg> {
         let mut got = None;
         self.read_batch(1, |m| got = Some(m));
+        got
+    }
+}
+
+// ---- sys::ring: a slot is one cache line when its value is at most 56 bytes, so it
+// carries the stamp and six of the message's seven body words ----
+
+type Line = [u64; 7];
+
+fn ring() -> (RingProducer<Line>, RingConsumer<Line>) {
+    tickpipe::sys::ring::ring(CAPACITY)
+}
+
+impl Tx for RingProducer<Line> {
+    fn push(&mut self, m: Msg) {
+        while !self.try_push_with(|slot| {
+            slot[0] = m.tsc;
+            slot[1..].copy_from_slice(&m._body[..6]);
+        }) {
+            spin_loop();
+        }
+    }
+}
+
+impl Rx for RingConsumer<Line> {
+    fn try_recv(&mut self) -> Option<Msg> {
+        let mut got = None;
+        self.read_batch(1, |line| got = Some(Msg::new(line[0], line[1])));
         got
     }
 }
@@ -583,6 +618,7 @@ fn measure(cfg: &Config, imp: Impl) -> [Measured; 2] {
     match imp {
         Impl::Floor => measure_with(cfg, floor),
         Impl::Tickpipe => measure_with(cfg, tickpipe),
+        Impl::Ring => measure_with(cfg, ring),
         Impl::Crossbeam => measure_with(cfg, || crossbeam_channel::bounded(CAPACITY)),
         Impl::CrossbeamArrayQueue => measure_with(cfg, array_queue),
         Impl::StdMpsc => measure_with(cfg, || sync_channel(CAPACITY)),
@@ -909,7 +945,10 @@ fn report(ctx: &Context, series: &[Series], span: Duration) {
         "\ntargets (tickpipe ÷ peer, per run, median of runs; by p50, and by the interquartile \
          mean as a check):"
     );
-    for s in series.iter().filter(|s| s.imp == Impl::Tickpipe) {
+    for s in series
+        .iter()
+        .filter(|s| matches!(s.imp, Impl::Tickpipe | Impl::Ring))
+    {
         for (base, limit) in [
             (Impl::Floor, 1.5),
             (Impl::Crossbeam, 0.5),
@@ -917,7 +956,8 @@ fn report(ctx: &Context, series: &[Series], span: Duration) {
         ] {
             if let Some(r) = ratio(series, s, base) {
                 println!(
-                    "  {:<8} ≤ {limit:.1} × {:<10} p50 {:.2} {:<8} iqm {:.2}  runs {:?}",
+                    "  {:<8} {:<8} ≤ {limit:.1} × {:<10} p50 {:.2} {:<8} iqm {:.2}  runs {:?}",
+                    s.imp.name(),
                     s.method.case(),
                     base.name(),
                     r.p50,

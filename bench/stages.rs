@@ -16,7 +16,7 @@ use std::sync::Arc;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use tickpipe::clock::MonoClock;
 use tickpipe::codec::itch::{Framer, check_length};
-use tickpipe::latency::LatencyRecorder;
+use tickpipe::latency::{LatencyRecorder, StageTimer};
 use tickpipe::msg::{ExecReport, Features, MarketEvent, RawFrame, Signal, SymbolId, VenueCommand};
 use tickpipe::runtime::config::Config;
 use tickpipe::runtime::inline::{InlineReports, InlineVenue, inline_venue};
@@ -154,6 +154,10 @@ impl Traffic {
     fn recorder(&self) -> LatencyRecorder {
         LatencyRecorder::new(self.clock.clone())
     }
+
+    fn timer(&self) -> StageTimer {
+        StageTimer::new(self.clock.clone())
+    }
 }
 
 /// Keeps what risk sends while passing it to the venue.
@@ -273,14 +277,11 @@ fn fused_replay(c: &mut Criterion, t: &Traffic) {
         b.iter_batched(
             || {
                 let (venue, reports) = t.venue();
-                let routing = Link::new(Routing::new(t.recorder()), venue, t.recorder());
-                let risk = Link::new(t.risk(reports), routing, t.recorder());
-                let inference = Link::new(t.inference(), risk, t.recorder());
-                let features = Link::new(t.features_stage(), inference, t.recorder());
-                (
-                    Link::new(t.decode(), features, t.recorder()),
-                    t.clock.clone(),
-                )
+                let routing = Link::new(Routing::new(t.recorder()), venue, t.timer());
+                let risk = Link::new(t.risk(reports), routing, t.timer());
+                let inference = Link::new(t.inference(), risk, t.timer());
+                let features = Link::new(t.features_stage(), inference, t.timer());
+                (Link::new(t.decode(), features, t.timer()), t.clock.clone())
             },
             |(mut chain, clock)| {
                 for frame in Framer::new(&t.bytes).flatten() {

@@ -44,7 +44,7 @@ enum Command {
     /// Replay market data through the whole pipeline and print a report.
     ///
     /// With no options, replays the bundled sample session (generated in memory,
-    /// deterministic) through pipelines/fused.toml with config/tickpipe.toml.
+    /// deterministic) through pipelines/fused-inline.toml with config/tickpipe.toml.
     /// Exit status: 0 on success, 1 if any runner failed (the report says which stage
     /// and why), 2 on bad arguments or configuration (checked before the run starts,
     /// --report-json's directory included), 3 if the report could not be written (a
@@ -117,7 +117,14 @@ struct JournalInspectArgs {
 #[derive(clap::Args)]
 struct RunArgs {
     /// Topology: which stages run on which runner and core, rings, idle strategies.
-    #[arg(long, value_name = "FILE", default_value = "pipelines/fused.toml")]
+    // fused-inline: at 1 M msgs/s risk's p99 service time was 250–320 ns inline against
+    // 21–38 µs with the venue on its own thread, where decisions waited for it
+    // (BENCHMARKS.md, "2026-12-04, evening"); the decisions are the same.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "pipelines/fused-inline.toml"
+    )]
     pipeline: PathBuf,
     /// Number of shards (overrides the topology's [shards] count): 1 to the number of
     /// configured symbols.

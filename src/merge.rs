@@ -10,6 +10,8 @@
 
 use hdrhistogram::Histogram;
 
+use crate::latency::LatencyHistogram;
+
 /// Folds another shard's statistics into these.
 pub trait Merge {
     fn merge(&mut self, other: &Self);
@@ -29,6 +31,13 @@ impl<T: Merge, const N: usize> Merge for [T; N] {
         for (mine, theirs) in self.iter_mut().zip(other) {
             mine.merge(theirs);
         }
+    }
+}
+
+/// Every recorded value of both.
+impl Merge for LatencyHistogram {
+    fn merge(&mut self, other: &LatencyHistogram) {
+        histogram(&mut self.0, &other.0);
     }
 }
 
@@ -166,6 +175,16 @@ mod tests {
             first_by_code: [Some((n, tag)), None],
             rows,
         }
+    }
+
+    #[test]
+    fn latency_histograms_merge_by_adding() {
+        let mut a = LatencyHistogram::default();
+        let mut b = LatencyHistogram::default();
+        a.0.record(10).unwrap();
+        b.0.record(1_000).unwrap();
+        a.merge(&b);
+        assert_eq!((a.0.len(), a.0.max()), (2, b.0.max()));
     }
 
     #[test]

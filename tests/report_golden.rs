@@ -4,8 +4,10 @@
 //!
 //! The run is `run_inline` (source, stages and venue on one thread), so every counter,
 //! ring figure and decision is deterministic; only wall-clock figures are not, and
-//! those (`elapsed_s`, `throughput.messages_per_s`, the latency percentiles) are blanked
-//! before comparing. The latency counts stay: they are message counts.
+//! those (`elapsed_s`, `throughput.messages_per_s`, `compute_ns_per_message`, the
+//! latency, service-time and watermark-wait percentiles) are blanked before comparing.
+//! Their counts stay: they are message counts. A report key added on purpose: copy the
+//! dump this test writes on a mismatch over the golden file, and document the key.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -41,18 +43,23 @@ fn report() -> Value {
     let mut v = json(&report);
     v["elapsed_s"] = Value::Null;
     v["throughput"]["messages_per_s"] = Value::Null;
-    for (_, row) in v["latency_ns"]
-        .as_object_mut()
-        .expect("latency_ns")
-        .iter_mut()
-    {
-        for (key, field) in row.as_object_mut().expect("a latency row").iter_mut() {
-            if key != "count" {
-                *field = Value::Null;
-            }
+    v["compute_ns_per_message"] = Value::Null;
+    for table in ["latency_ns", "service_ns"] {
+        for (_, row) in v[table].as_object_mut().expect(table).iter_mut() {
+            blank_timings(row);
         }
     }
+    blank_timings(&mut v["watermarks"]["wait_ns"]);
     v
+}
+
+/// Blanks every field of a percentile row but its count.
+fn blank_timings(row: &mut Value) {
+    for (key, field) in row.as_object_mut().expect("a percentile row").iter_mut() {
+        if key != "count" {
+            *field = Value::Null;
+        }
+    }
 }
 
 #[test]

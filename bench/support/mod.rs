@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use hdrhistogram::Histogram;
@@ -16,12 +16,12 @@ use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 use serde_json::{Map, Value, json};
 use tickpipe::latency::Percentiles;
 
-/// Where every bench writes: `target/bench/` (`CARGO_TARGET_DIR` respected).
+/// Where every bench writes: `target/bench/` under the working directory
+/// (`CARGO_TARGET_DIR` respected), so a bench binary built elsewhere writes beside
+/// where it runs.
 pub fn out_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("target"),
-        PathBuf::from,
-    );
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
     let dir = target.join("bench");
     fs::create_dir_all(&dir).expect("create target/bench");
     dir

@@ -6,9 +6,11 @@ use std::fs::{File, OpenOptions};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
 use crate::escape::escape;
+use crate::latency::Percentiles;
 use crate::msg::Price;
 use crate::runtime::report::RunReport;
 use crate::source::live::{FeedEnd, FeedStats};
@@ -254,6 +256,14 @@ pub fn json(r: &RunReport) -> Value {
     report["resyncs"] = json!(r.source.resyncs);
     report["resync_bytes"] = json!(r.source.resync_bytes);
     report["resync_samples"] = json!(r.source.resync_samples);
+    let service: serde_json::Map<String, Value> = r
+        .service_rows()
+        .into_iter()
+        .map(|(n, p)| (n.to_string(), json!(p)))
+        .collect();
+    report["service_ns"] = Value::Object(service);
+    report["compute_ns_per_message"] = json!(r.compute_ns_per_message());
+    report["watermarks"]["wait_ns"] = json!(Percentiles::of(&risk.watermark_wait_ns.0));
     report
 }
 
@@ -289,6 +299,7 @@ fn write_text(r: &RunReport, o: &mut String) -> std::fmt::Result {
         )?;
     }
     writeln!(o)?;
+    write_service(r, o)?;
     if let Some(feed) = &r.feed {
         write_feed(o, feed, r.source.stale_notices)?;
         writeln!(o)?;
@@ -437,19 +448,28 @@ fn write_text(r: &RunReport, o: &mut String) -> std::fmt::Result {
         Err(e) => writeln!(o, "P&L            OVERFLOW: {e}")?,
     }
     writeln!(o)?;
-    match m.pacing {
-        Pacing::AsFastAsPossible => writeln!(
+    let heading = if is_unpaced_replay(r) {
+        writeln!(
             o,
-            "latency        as-fast-as-possible replay: the source runs ahead until the feed ring is full, so\n               time since receipt is mostly waiting in it (replay with --rate for latency under load)"
-        )?,
-        Pacing::Rate { messages_per_sec } => writeln!(
-            o,
-            "latency        open loop at {messages_per_sec:.0} msgs/s offered; each message stamped with its intended send time"
-        )?,
-    }
+            "queueing       as-fast-as-possible replay: the source runs ahead until the feed ring is full, so\n               time since receipt is mostly waiting in it, not the engine's latency (see service time above)"
+        )?;
+        "queueing (ns, since receipt)"
+    } else {
+        match m.pacing {
+            Pacing::Rate { messages_per_sec } => writeln!(
+                o,
+                "latency        open loop at {messages_per_sec:.0} msgs/s offered; each message stamped with its intended send time"
+            )?,
+            Pacing::AsFastAsPossible => writeln!(
+                o,
+                "latency        live feed: each message stamped when its datagram was received"
+            )?,
+        }
+        "latency (ns, since receipt)"
+    };
     writeln!(
         o,
-        "latency (ns, since receipt)  {:>9} {:>9} {:>9} {:>9} {:>9} {:>11} {:>11}",
+        "{heading:<28} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11} {:>11}",
         "p50", "p90", "p99", "p99.9", "p99.99", "max", "count"
     )?;
     for (name, p) in r.latency_rows() {
@@ -482,6 +502,63 @@ fn write_text(r: &RunReport, o: &mut String) -> std::fmt::Result {
         }
     }
     Ok(())
+}
+
+/// A replay as fast as the pipeline takes it: time since receipt is then queueing.
+fn is_unpaced_replay(r: &RunReport) -> bool {
+    r.feed.is_none() && r.meta.pacing == Pacing::AsFastAsPossible
+}
+
+/// The report's lead: what each stage costs per event, and the capacity that follows;
+/// in an unpaced replay, how to measure latency instead.
+fn write_service(r: &RunReport, o: &mut String) -> std::fmt::Result {
+    match r.compute_ns_per_message() {
+        Some(ns) => writeln!(
+            o,
+            "  compute      {ns:.0} ns per message in the five stages (means, watermark waits excluded; a thread descheduled mid-event counts the stall): {:.2} M msgs/s per shard on one core",
+            1e3 / ns
+        )?,
+        None => writeln!(o, "  compute      no message reached a stage")?,
+    }
+    if is_unpaced_replay(r) {
+        writeln!(
+            o,
+            "               unpaced, this run measures capacity; for latency under load replay with --rate MSGS_PER_SEC"
+        )?;
+    }
+    writeln!(
+        o,
+        "service (ns per event)       {:>9} {:>9} {:>9} {:>9} {:>9} {:>11} {:>11} {:>9}",
+        "p50", "p90", "p99", "p99.9", "p99.99", "max", "count", "mean"
+    )?;
+    let row = |o: &mut String, name: &str, h: &Histogram<u64>| {
+        let p = Percentiles::of(h);
+        writeln!(
+            o,
+            "  {:<27} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11} {:>11} {:>9.0}",
+            name,
+            p.p50,
+            p.p90,
+            p.p99,
+            p.p999,
+            p.p9999,
+            p.max,
+            p.count,
+            h.mean()
+        )
+    };
+    for (name, h) in &r.stage_service {
+        row(o, name, h)?;
+        if *name == "risk" {
+            // Inside risk's service time: decisions that waited for the venue thread.
+            row(
+                o,
+                "  of which watermark waits",
+                &r.shard.risk.watermark_wait_ns.0,
+            )?;
+        }
+    }
+    writeln!(o)
 }
 
 /// The live feed's section of the text report.

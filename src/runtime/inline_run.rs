@@ -19,7 +19,7 @@ use super::pipeline::RunMeta;
 use super::runner::{Chain, Link, RunnerOutput, drive};
 use crate::clock::MonoClock;
 use crate::codec::itch::Framer;
-use crate::latency::LatencyRecorder;
+use crate::latency::{LatencyRecorder, StageTimer};
 use crate::msg::SymbolId;
 use crate::runtime::config::Config;
 use crate::runtime::report::RunReport;
@@ -92,8 +92,12 @@ pub fn run_inline(bytes: &[u8], config: &Config, universe: Arc<Universe>) -> Run
     let venue = SimVenue::new(universe.len(), &config.venue, open_limit);
     let (venue, reports) = inline_venue(venue, open_limit);
     let latch = Arc::new(TradingLatch::new(config.risk.trading_state));
-    let rec = || LatencyRecorder::new(clock.clone());
-    let routing = Link::new(Routing::new(rec()), venue, rec());
+    let rec = || StageTimer::new(clock.clone());
+    let routing = Link::new(
+        Routing::new(LatencyRecorder::new(clock.clone())),
+        venue,
+        rec(),
+    );
     let risk = Risk::new(
         Arc::clone(&universe),
         &owned,
@@ -190,6 +194,7 @@ mod tests {
         // How often risk waited for the venue depends on thread timing, nothing else.
         let decided = |r: &RiskStats| RiskStats {
             watermark_waits: 0,
+            watermark_wait_ns: Default::default(),
             ..r.clone()
         };
         assert_eq!(decided(&inline.shard.risk), decided(&threaded.shard.risk));

@@ -21,7 +21,7 @@ use super::report::RunReport;
 use super::runner::{Chain, Link, Placement, RunnerOutput, drive, spawn};
 use super::topology::{EdgeKind, RingSpec, ShardRunner, StageId, Topology, VenueRunner};
 use crate::clock::MonoClock;
-use crate::latency::LatencyRecorder;
+use crate::latency::{LatencyRecorder, StageTimer};
 use crate::msg::{ExecReport, RawFrame, VenueCommand, VenueTiming};
 use crate::source::replay::{Input, OpenError, Pacing};
 use crate::source::router::ShardRouter;
@@ -649,6 +649,7 @@ where
             if let Some(done) = done {
                 out.report = done.report;
                 out.latency = done.latency;
+                out.service = done.service;
                 out.edges = done.edges;
                 out.venue = done.venue;
             }
@@ -672,7 +673,7 @@ fn launch_runner<R: ReportSource + Send + 'static, V: Venue, M: Model>(
     inline: &mut Option<V>,
     clock: &MonoClock,
 ) -> Result<JoinHandle<RunnerOutput>, StartError> {
-    let rec = || LatencyRecorder::new(clock.clone());
+    let rec = || StageTimer::new(clock.clone());
     macro_rules! take {
         ($slot:expr) => {
             $slot
@@ -740,7 +741,7 @@ fn launch_runner<R: ReportSource + Send + 'static, V: Venue, M: Model>(
                         let $field = take!(s.$field);
                         let clock = clock.clone();
                         go_inline(launch, take!($input), move || {
-                            let rec = || LatencyRecorder::new(clock.clone());
+                            let rec = || StageTimer::new(clock.clone());
                             // Unused in the arms of runners without risk: generated
                             // too, never taken (an inline venue's runner drives risk).
                             #[allow(unused_variables)]

@@ -32,6 +32,18 @@ pub struct Money {
     pub nlv: Option<Price>,
 }
 
+/// Adds each named histogram to the row of the same stage.
+fn merge_by_stage(
+    rows: &mut [(&'static str, Histogram<u64>)],
+    from: &[(&'static str, Histogram<u64>)],
+) {
+    for (name, h) in from {
+        if let Some((_, merged)) = rows.iter_mut().find(|(n, _)| n == name) {
+            merge::histogram(merged, h);
+        }
+    }
+}
+
 /// A whole run's report: what every runner handed back, merged.
 pub struct RunReport {
     pub meta: RunMeta,
@@ -44,6 +56,8 @@ pub struct RunReport {
     pub venue: VenueReport,
     /// Time since receipt at entry to each stage, merged across shards, in pipeline order.
     pub stage_latency: Vec<(&'static str, Histogram<u64>)>,
+    /// Each stage's service time per event, merged across shards, in pipeline order.
+    pub stage_service: Vec<(&'static str, Histogram<u64>)>,
     pub edges: Vec<EdgeStats>,
     pub failures: Vec<Failure>,
 }
@@ -59,18 +73,18 @@ impl RunReport {
         let mut source = None;
         let mut feed = None;
         let mut venue = VenueReport::default();
-        let mut stage_latency: Vec<(&'static str, Histogram<u64>)> = StageId::ALL
-            .iter()
-            .map(|s| (s.name(), new_histogram()))
-            .collect();
+        let per_stage = || -> Vec<(&'static str, Histogram<u64>)> {
+            StageId::ALL
+                .iter()
+                .map(|s| (s.name(), new_histogram()))
+                .collect()
+        };
+        let (mut stage_latency, mut stage_service) = (per_stage(), per_stage());
         let mut edges = Vec::new();
         for out in outputs {
             shard.merge(&out.report);
-            for (name, h) in &out.latency {
-                if let Some((_, merged)) = stage_latency.iter_mut().find(|(n, _)| n == name) {
-                    merge::histogram(merged, h);
-                }
-            }
+            merge_by_stage(&mut stage_latency, &out.latency);
+            merge_by_stage(&mut stage_service, &out.service);
             edges.extend(out.edges);
             if let Some(s) = out.source {
                 source = Some(s);
@@ -95,6 +109,7 @@ impl RunReport {
             shard,
             venue,
             stage_latency,
+            stage_service,
             edges,
             failures,
         };
@@ -130,6 +145,29 @@ impl RunReport {
             Percentiles::of(&self.shard.routing.tick_to_order),
         ));
         rows
+    }
+
+    /// Percentiles of each stage's service time, in pipeline order.
+    pub fn service_rows(&self) -> Vec<(&'static str, Percentiles)> {
+        self.stage_service
+            .iter()
+            .map(|(n, h)| (*n, Percentiles::of(h)))
+            .collect()
+    }
+
+    /// The shards' compute per message: every stage's service time summed (each
+    /// histogram's mean × count, to its 0.1% resolution), less risk's watermark waits
+    /// (idle, not work), over the messages that entered decode. `None` when none did.
+    /// Its inverse is one shard's capacity on one core.
+    pub fn compute_ns_per_message(&self) -> Option<f64> {
+        let entered = self.stage_service.first().map_or(0, |(_, h)| h.len());
+        if entered == 0 {
+            return None;
+        }
+        let total = |h: &Histogram<u64>| h.mean() * h.len() as f64;
+        let busy: f64 = self.stage_service.iter().map(|(_, h)| total(h)).sum();
+        let waits = total(&self.shard.risk.watermark_wait_ns.0);
+        Some((busy - waits).max(0.0) / entered as f64)
     }
 
     /// Each symbol's final book, from the shard that owns it, in `SymbolId` order.

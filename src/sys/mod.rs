@@ -11,6 +11,8 @@
 //! in the runtime, each of them would import from the layer above.
 //!
 //! [`mapped`] is the journal's shared file mapping (mmap through libc).
+//! [`ring`] is our own SPSC ring (a sequence number in each slot's line), for the edges
+//! where it measures faster than rtrb.
 //!
 //! Nothing here may name anything outside this module: loom-tests compiles it alone.
 //! Modules that use other crates (rtrb, serde) are left out of the loom build.
@@ -19,6 +21,7 @@ pub mod close;
 pub mod latch;
 mod pad;
 pub mod progress;
+pub mod ring;
 pub mod stop;
 pub mod sync;
 

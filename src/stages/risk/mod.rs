@@ -47,6 +47,7 @@ use self::orders::{Applied, LiveOrders, ReportProblem};
 use self::positions::{MarkSource, Position};
 use self::sizing::{Holdings, Policy};
 use self::venue_sync::VenueSync;
+use crate::clock::MonoClock;
 use crate::merge::Merge;
 use crate::msg::{
     ExecKind, ExecReport, OrderIntent, Side, Signal, Stamp, SymbolId, SymbolName, VenueCommand,
@@ -103,6 +104,8 @@ pub struct Risk<R: ReportSource> {
     last_latch: TradingState,
     /// Counters; `symbols` is filled in at report time.
     stats: RiskStats,
+    /// Times the watermark waits; decisions never read it.
+    wait_clock: MonoClock,
 }
 
 impl<R: ReportSource> Risk<R> {
@@ -158,6 +161,7 @@ impl<R: ReportSource> Risk<R> {
             session: Session::Open,
             last_latch: TradingState::Active,
             stats: RiskStats::default(),
+            wait_clock: MonoClock::new(),
         }
     }
 
@@ -184,6 +188,7 @@ impl<R: ReportSource> Risk<R> {
             session: self.session,
             last_latch: self.last_latch,
             stats: self.stats,
+            wait_clock: self.wait_clock,
         }
     }
 
@@ -277,7 +282,10 @@ impl<R: ReportSource> Risk<R> {
                     break;
                 }
                 self.stats.watermark_waits += 1;
+                let began = self.wait_clock.now_ns();
                 self.sync.await_answer(&mut self.reports, t);
+                let waited = self.wait_clock.now_ns().saturating_sub(began);
+                self.stats.watermark_wait_ns.0.saturating_record(waited);
             }
         }
         while let Some(r) = self.sync.next_to_apply::<R>(t) {

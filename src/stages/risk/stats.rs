@@ -117,6 +117,8 @@ crate::stats! {
         pub watermarks_sent: u64,
         /// Times a decision had to wait for the venue's answer (the rest arrived in time).
         pub watermark_waits: u64,
+        /// How long each of those waits took (wall time, not event time).
+        pub watermark_wait_ns: crate::latency::LatencyHistogram,
         /// Signals whose event time was earlier than a previous one's; decided at the later
         /// time so commands stay ordered.
         pub time_regressions: u64,
