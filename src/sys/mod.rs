@@ -15,6 +15,7 @@
 
 pub mod close;
 pub mod latch;
+pub mod mailbox;
 mod pad;
 pub mod progress;
 pub mod stop;
@@ -31,5 +32,6 @@ pub mod idle;
 
 pub use close::CloseFlag;
 pub use latch::{TradingLatch, TradingState};
+pub use mailbox::Mailbox;
 pub use progress::Progress;
 pub use stop::{Failure, StopSignal};
