@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use tickpipe::app::inspect;
+use tickpipe::app::metrics::MetricsServer;
 use tickpipe::app::report::{self as render, ReportFile};
 use tickpipe::codec::mold::Session;
 use tickpipe::runtime::builder::Engine;
@@ -119,7 +120,24 @@ struct RunArgs {
     /// Do not print progress to stderr.
     #[arg(long)]
     quiet: bool,
+    /// Serve Prometheus metrics at http://ADDR:PORT/metrics while the run lasts (port 0:
+    /// any free port; the address bound is printed on stderr). Loopback only unless
+    /// --metrics-public.
+    #[arg(long, value_name = "ADDR:PORT")]
+    metrics: Option<SocketAddr>,
+    /// Allow --metrics on an address other than loopback (the endpoint has no
+    /// authentication).
+    #[arg(long, requires = "metrics")]
+    metrics_public: bool,
+    /// After the report, keep serving the final metrics this many seconds, so a scraper
+    /// collects them.
+    #[arg(long, value_name = "SECS", default_value_t = 0, requires = "metrics")]
+    metrics_linger: u64,
 }
+
+/// How often shard runners publish metrics: a publication copies ~6 histograms of
+/// 213 KiB each, so 10 ms keeps it near 1% of a core (BENCHMARKS.md, "Operability").
+const METRICS_PERIOD: Duration = Duration::from_millis(10);
 
 #[derive(clap::Args)]
 struct GenerateArgs {
@@ -248,10 +266,26 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         .as_deref()
         .map(ReportFile::create)
         .transpose()?;
+    let server = args
+        .metrics
+        .map(|addr| MetricsServer::bind(addr, args.metrics_public))
+        .transpose()?;
     let source = input.source(pacing)?;
-    let pipeline = Engine::new(topology, config, Arc::new(universe), source).start()?;
+    let mut engine = Engine::new(topology, config, Arc::new(universe), source);
+    if server.is_some() {
+        engine = engine.metrics(METRICS_PERIOD);
+    }
+    let pipeline = engine.start()?;
     if !args.quiet {
         say(format_args!("tickpipe: {banner}\n"));
+    }
+    if let (Some(server), Some(metrics)) = (server, pipeline.metrics()) {
+        let addr = server.local_addr().context("--metrics")?;
+        server
+            .serve(metrics.clone())
+            .context("starting the metrics thread")?;
+        // Printed even with --quiet: with port 0 it is the only way to learn the port.
+        say(format_args!("tickpipe: metrics on http://{addr}/metrics\n"));
     }
     let stop = pipeline.stop_signal();
     ctrlc::set_handler(move || stop.request_stop())
@@ -272,6 +306,13 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     if let Err(e) = saved {
         say(format_args!("error: {:#}\n", anyhow::Error::from(e)));
         unwritten = true;
+    }
+    if args.metrics_linger > 0 {
+        say(format_args!(
+            "tickpipe: run over; final metrics served for {} s\n",
+            args.metrics_linger
+        ));
+        std::thread::sleep(Duration::from_secs(args.metrics_linger));
     }
     Ok(if unwritten {
         ExitCode::from(3)

@@ -13,6 +13,7 @@ use std::thread::JoinHandle;
 
 use hdrhistogram::Histogram;
 
+use super::metrics::RunnerSnapshot;
 use crate::latency::LatencyRecorder;
 use crate::msg::Stamped;
 use crate::source::live::FeedStats;
@@ -77,6 +78,12 @@ pub trait Chain {
     fn end(&mut self);
     /// Collects counters, histograms and edge statistics; closes the output ring.
     fn finish(self, out: &mut RunnerOutput);
+    /// Adds room for this element's figures to a metrics snapshot (allocating: once, at
+    /// start-up).
+    fn shape(&self, into: &mut RunnerSnapshot);
+    /// Overwrites this element's figures in a snapshot [`Chain::shape`] made, without
+    /// allocating; `depth` is the element's place in the chain.
+    fn publish(&self, into: &mut RunnerSnapshot, depth: usize);
 }
 
 /// One stage and what follows it on the same thread.
@@ -129,6 +136,22 @@ impl<S: Stage, N: Emit<S::Out> + Chain> Chain for Link<S, N> {
         out.latency.push((S::NAME, self.latency.into_histogram()));
         self.next.finish(out);
     }
+
+    fn shape(&self, into: &mut RunnerSnapshot) {
+        self.stage.report(&mut into.output.report);
+        into.output
+            .latency
+            .push((S::NAME, self.latency.histogram().clone()));
+        self.next.shape(into);
+    }
+
+    fn publish(&self, into: &mut RunnerSnapshot, depth: usize) {
+        self.stage.publish(&mut into.output.report);
+        let histogram = &mut into.output.latency[depth].1;
+        histogram.reset();
+        crate::merge::histogram(histogram, self.latency.histogram());
+        self.next.publish(into, depth + 1);
+    }
 }
 
 impl<T> Chain for EdgeOut<T> {
@@ -138,6 +161,20 @@ impl<T> Chain for EdgeOut<T> {
     fn finish(self, out: &mut RunnerOutput) {
         out.edges.push(self.stats());
         // Dropping closes the ring: the consumer drains it and ends.
+    }
+
+    fn shape(&self, into: &mut RunnerSnapshot) {
+        into.output.edges.push(self.stats());
+        into.occupancy.push(self.occupancy());
+    }
+
+    /// A chain ends in one ring: the snapshot's last.
+    fn publish(&self, into: &mut RunnerSnapshot, _depth: usize) {
+        if let (Some(edge), Some(used)) = (into.output.edges.last_mut(), into.occupancy.last_mut())
+        {
+            self.publish(edge);
+            *used = self.occupancy();
+        }
     }
 }
 
@@ -271,6 +308,7 @@ mod tests {
             out.emit(Ev(1000));
         }
         fn report(&self, _report: &mut ShardReport) {}
+        fn publish(&self, _report: &mut ShardReport) {}
     }
 
     fn idler() -> Idler {

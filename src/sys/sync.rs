@@ -44,4 +44,3 @@ impl<T> Mutex<T> {
         Some(f(&mut guard))
     }
 }
-
