@@ -32,7 +32,8 @@ pub struct RunnerSnapshot {
 }
 
 impl RunnerSnapshot {
-    fn empty(runner: &str) -> RunnerSnapshot {
+    /// Nothing yet, for the runner `runner`: the runner gives it its shape.
+    pub fn empty(runner: &str) -> RunnerSnapshot {
         RunnerSnapshot {
             output: RunnerOutput::new(runner),
             occupancy: Vec::new(),
@@ -45,6 +46,21 @@ pub struct Publisher {
     mailbox: Arc<Mailbox<RunnerSnapshot>>,
     period_ns: u64,
     clock: MonoClock,
+}
+
+impl Publisher {
+    /// Publishes into `mailbox` about every `period`, reading `clock`.
+    pub fn new(
+        mailbox: Arc<Mailbox<RunnerSnapshot>>,
+        period: Duration,
+        clock: MonoClock,
+    ) -> Publisher {
+        Publisher {
+            mailbox,
+            period_ns: period.as_nanos().try_into().unwrap_or(u64::MAX),
+            clock,
+        }
+    }
 }
 
 /// What every shard runner drives: its chain, which it passes every call through, and
@@ -189,11 +205,7 @@ impl Metrics {
     pub(super) fn publisher(&mut self, name: &str) -> Publisher {
         let mailbox = Arc::new(Mailbox::new(RunnerSnapshot::empty(name)));
         self.mailboxes.push(Arc::clone(&mailbox));
-        Publisher {
-            mailbox,
-            period_ns: self.period.as_nanos().try_into().unwrap_or(u64::MAX),
-            clock: self.clock.clone(),
-        }
+        Publisher::new(mailbox, self.period, self.clock.clone())
     }
 
     /// Merges every runner's latest publication. Each mailbox is held only while its
