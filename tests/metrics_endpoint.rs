@@ -201,6 +201,30 @@ fn a_paced_replay_scraped_several_times_rises_and_ends_at_the_report() {
     let nlv: f64 = report["nlv"].as_str().unwrap().parse().unwrap();
     assert!((get(&last, "tickpipe_nlv_dollars{}") - nlv).abs() < 1e-6);
     assert_eq!(get(&last, "tickpipe_trading_state{state=active}"), 1.0);
+
+    // The Grafana dashboard queries only metrics the endpoint serves.
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("config/grafana-dashboard.json").unwrap())
+            .expect("the dashboard is valid JSON");
+    let served: Vec<&str> = last.keys().map(|k| &k[..k.find('{').unwrap()]).collect();
+    let mut queried = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            for (at, _) in expr.match_indices("tickpipe_") {
+                let name: String = expr[at..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                assert!(
+                    served.contains(&name.as_str()),
+                    "the dashboard queries {name}, not served"
+                );
+                queried += 1;
+            }
+        }
+    }
+    assert!(queried >= 10, "the dashboard queries {queried} metrics");
 }
 
 #[test]
