@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use tickpipe::app::inspect;
 use tickpipe::app::metrics::MetricsServer;
 use tickpipe::app::report::{self as render, ReportFile};
+use tickpipe::app::{inspect, latency_out};
 use tickpipe::codec::mold::Session;
 use tickpipe::runtime::builder::Engine;
 use tickpipe::runtime::config::Config;
@@ -133,6 +133,11 @@ struct RunArgs {
     /// collects them.
     #[arg(long, value_name = "SECS", default_value_t = 0, requires = "metrics")]
     metrics_linger: u64,
+    /// After the run, write each stage's and tick-to-order's latency histogram into DIR
+    /// as an HdrHistogram interval log (STAGE.hlog, tick_to_order.hlog) and plot them
+    /// all as latency.svg. DIR is created if missing, before the run starts.
+    #[arg(long, value_name = "DIR")]
+    latency_out: Option<PathBuf>,
 }
 
 /// How often shard runners publish metrics: a publication copies ~6 histograms of
@@ -266,6 +271,9 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         .as_deref()
         .map(ReportFile::create)
         .transpose()?;
+    if let Some(dir) = &args.latency_out {
+        latency_out::prepare(dir)?;
+    }
     let server = args
         .metrics
         .map(|addr| MetricsServer::bind(addr, args.metrics_public))
@@ -306,6 +314,12 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     if let Err(e) = saved {
         say(format_args!("error: {:#}\n", anyhow::Error::from(e)));
         unwritten = true;
+    }
+    if let Some(dir) = &args.latency_out {
+        if let Err(e) = latency_out::write(dir, &report) {
+            say(format_args!("error: {e}\n"));
+            unwritten = true;
+        }
     }
     if args.metrics_linger > 0 {
         say(format_args!(

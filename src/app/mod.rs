@@ -2,5 +2,6 @@
 //! and JSON) lives here, above the runtime that assembles the report's data.
 
 pub mod inspect;
+pub mod latency_out;
 pub mod metrics;
 pub mod report;
