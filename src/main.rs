@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use tickpipe::app::metrics::MetricsServer;
 use tickpipe::app::report::{self as render, ReportFile};
-use tickpipe::app::{inspect, latency_out};
+use tickpipe::app::{check_config, inspect, latency_out};
 use tickpipe::codec::mold::Session;
 use tickpipe::runtime::builder::Engine;
 use tickpipe::runtime::config::Config;
@@ -85,6 +85,25 @@ enum Command {
     /// the file cannot be read or is empty, 3 if the summary could not be written to
     /// stdout (a full disk; a reader that closes the pipe early is not an error).
     Inspect(InspectArgs),
+    /// Validate a configuration and a topology as `run` would at start (the topology
+    /// against this host's cores) and print the settings in effect.
+    ///
+    /// Exit status: 0 when both are valid; 2 with every problem found, each naming its
+    /// file and key (or core).
+    CheckConfig(CheckConfigArgs),
+}
+
+#[derive(clap::Args)]
+struct CheckConfigArgs {
+    /// Engine configuration to check.
+    #[arg(long, value_name = "FILE", default_value = "config/tickpipe.toml")]
+    config: PathBuf,
+    /// Topology to check against the configuration's symbols and this host's cores.
+    #[arg(long, value_name = "FILE", default_value = "pipelines/fused.toml")]
+    pipeline: PathBuf,
+    /// Number of shards to check the topology with (overrides its [shards] count).
+    #[arg(long, value_name = "N")]
+    shards: Option<usize>,
 }
 
 #[derive(clap::Args)]
@@ -237,6 +256,7 @@ fn main() -> ExitCode {
         Command::Generate(args) => generate_file(args).map(|()| ExitCode::SUCCESS),
         Command::FeedServer(args) => feed_server(args),
         Command::Inspect(args) => inspect_file(args),
+        Command::CheckConfig(args) => check_config(args),
     };
     match result {
         Ok(code) => code,
@@ -500,6 +520,26 @@ fn probability(s: &str) -> Result<f64, String> {
         Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
         _ => Err(format!("{s:?} is not a probability from 0 to 1")),
     }
+}
+
+fn check_config(args: CheckConfigArgs) -> Result<ExitCode> {
+    let checked = check_config::check(
+        &args.config,
+        &args.pipeline,
+        args.shards,
+        &topology::host_cores(),
+    );
+    if !checked.problems.is_empty() {
+        for problem in &checked.problems {
+            say(format_args!("error: {problem}\n"));
+        }
+        return Ok(ExitCode::from(2));
+    }
+    if let Err(e) = print_report(&checked.settings) {
+        say(format_args!("error: writing the settings to stdout: {e}\n"));
+        return Ok(ExitCode::from(3));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn inspect_file(args: InspectArgs) -> Result<ExitCode> {
