@@ -11,6 +11,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use tickpipe::app::metrics::MetricsServer;
 use tickpipe::app::report::{self as render, ReportFile};
+use tickpipe::app::logging::{self, LogFormat};
 use tickpipe::app::{check_config, inspect, latency_out};
 use tickpipe::codec::mold::Session;
 use tickpipe::runtime::builder::Engine;
@@ -157,6 +158,14 @@ struct RunArgs {
     /// all as latency.svg. DIR is created if missing, before the run starts.
     #[arg(long, value_name = "DIR")]
     latency_out: Option<PathBuf>,
+    /// Lifecycle log lines on stderr (start, topology, trading-state changes, the drain,
+    /// failures, the live feed's gaps): text, or one JSON object a line.
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+    /// Which log lines to write, in RUST_LOG's syntax (`info`, `warn`, `tickpipe=debug`);
+    /// overrides RUST_LOG. Default: RUST_LOG if set, else `info` (`warn` with --quiet).
+    #[arg(long, value_name = "FILTER")]
+    log_level: Option<String>,
 }
 
 /// How often shard runners publish metrics: a publication copies ~6 histograms of
@@ -268,6 +277,16 @@ fn main() -> ExitCode {
 }
 
 fn run(args: RunArgs) -> Result<ExitCode> {
+    let format = if args.log_format == "json" {
+        LogFormat::Json
+    } else {
+        LogFormat::Text
+    };
+    logging::init(
+        format,
+        args.log_level.as_deref(),
+        if args.quiet { "warn" } else { "info" },
+    )?;
     let (config, universe) = Config::load(&args.config)?;
     let cores = topology::host_cores();
     let topology = Topology::load(&args.pipeline, args.shards, &universe, &cores)?;
@@ -280,12 +299,25 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         Some(messages_per_sec) => Pacing::Rate { messages_per_sec },
         None => Pacing::AsFastAsPossible,
     };
+    let input_name = input.describe();
     let banner = format!(
-        "{} on {} ({} shard(s))",
-        input.describe(),
+        "{input_name} on {} ({} shard(s))",
         args.pipeline.display(),
         topology.shards
     );
+    let shards = topology.shards;
+    let runners: Vec<(String, String, String, String)> = topology
+        .runners
+        .iter()
+        .map(|r| {
+            (
+                r.name.clone(),
+                format!("{}..{}", r.first.name(), r.last.name()),
+                format!("{:?}", r.cores),
+                format!("{:?}", r.idle),
+            )
+        })
+        .collect();
     let json = args
         .report_json
         .as_deref()
@@ -307,6 +339,16 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     if !args.quiet {
         say(format_args!("tickpipe: {banner}\n"));
     }
+    tracing::info!(
+        input = %input_name,
+        topology = %args.pipeline.display(),
+        shards,
+        config = %args.config.display(),
+        "run started"
+    );
+    for runner in &runners {
+        tracing::info!(runner = %runner.0, stages = %runner.1, cores = %runner.2, idle = %runner.3, "topology");
+    }
     if let (Some(server), Some(metrics)) = (server, pipeline.metrics()) {
         let addr = server.local_addr().context("--metrics")?;
         server
@@ -314,15 +356,28 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             .context("starting the metrics thread")?;
         // Printed even with --quiet: with port 0 it is the only way to learn the port.
         say(format_args!("tickpipe: metrics on http://{addr}/metrics\n"));
+        tracing::info!(%addr, "metrics endpoint listening");
     }
     let stop = pipeline.stop_signal();
-    ctrlc::set_handler(move || stop.request_stop())
-        .context("installing the SIGINT/SIGTERM handler")?;
+    ctrlc::set_handler(move || {
+        tracing::info!("stop requested by signal: the source stops, the rings drain");
+        stop.request_stop();
+    })
+    .context("installing the SIGINT/SIGTERM handler")?;
 
     let mut progress = ProgressLine::new(args.quiet);
-    pipeline.wait(Duration::from_millis(50), |p| progress.tick(p.progress()));
+    let mut state = pipeline.trading_state();
+    pipeline.wait(Duration::from_millis(50), |p| {
+        progress.tick(p.progress());
+        let now = p.trading_state();
+        if now != state {
+            tracing::warn!(from = state.as_str(), to = now.as_str(), "trading state changed");
+            state = now;
+        }
+    });
     progress.finish();
     let report = pipeline.join();
+    log_end(&report);
     // Both outputs are attempted whatever happens to the other.
     let printed = print_report(&render::text(&report));
     let saved = json.map_or(Ok(()), |file| file.commit(&render::json(&report)));
@@ -355,6 +410,41 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The run's end as log lines: the drain, failures, the live feed's losses.
+fn log_end(report: &tickpipe::runtime::report::RunReport) {
+    tracing::info!(
+        elapsed_s = report.elapsed.as_secs_f64(),
+        messages = report.source.messages,
+        orders = report.shard.risk.orders_sent,
+        digest = %format!("{:016x}", report.digest()),
+        "drained: every ring emptied and every runner joined"
+    );
+    for f in &report.failures {
+        tracing::error!(runner = %f.runner, stage = %f.stage, message = %f.message, "runner failed");
+    }
+    if report.shard.risk.invalid_reports > 0 {
+        tracing::warn!(
+            invalid_reports = report.shard.risk.invalid_reports,
+            "invalid execution reports halted trading"
+        );
+    }
+    if let Some(feed) = &report.feed {
+        tracing::info!(
+            gaps = feed.gaps,
+            gap_messages = feed.gap_messages,
+            recovered = feed.recovered,
+            lost = feed.lost,
+            "live feed gaps and recovery"
+        );
+        if report.source.stale_notices > 0 {
+            tracing::warn!(
+                notices = report.source.stale_notices,
+                "feed data lost: every symbol marked stale"
+            );
+        }
+    }
 }
 
 /// Writes the text report to stdout. `print!` would panic on a full disk; here that is

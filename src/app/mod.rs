@@ -4,5 +4,6 @@
 pub mod check_config;
 pub mod inspect;
 pub mod latency_out;
+pub mod logging;
 pub mod metrics;
 pub mod report;

@@ -376,6 +376,11 @@ impl Pipeline {
         self.metrics.as_ref()
     }
 
+    /// The firm-wide trading state now (risk may have escalated it).
+    pub fn trading_state(&self) -> TradingState {
+        self.latch.get()
+    }
+
     /// Messages the source has framed so far.
     pub fn progress(&self) -> u64 {
         self.progress.get()
