@@ -1,17 +1,18 @@
 //! The `tickpipe` binary: parses arguments, loads configuration, calls the library.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use tickpipe::app::metrics::MetricsServer;
-use tickpipe::app::report::{self as render, ReportFile};
 use tickpipe::app::logging::{self, LogFormat};
+use tickpipe::app::metrics::MetricsServer;
+use tickpipe::app::progress::Progress;
+use tickpipe::app::report::{self as render, ReportFile};
 use tickpipe::app::{check_config, inspect, latency_out};
 use tickpipe::codec::mold::Session;
 use tickpipe::runtime::builder::Engine;
@@ -137,7 +138,7 @@ struct RunArgs {
     /// and renamed over it, so FILE is never seen half written.
     #[arg(long, value_name = "FILE")]
     report_json: Option<PathBuf>,
-    /// Do not print progress to stderr.
+    /// No banner and no progress bar on stderr (the bar shows only on a terminal).
     #[arg(long)]
     quiet: bool,
     /// Serve Prometheus metrics at http://ADDR:PORT/metrics while the run lasts (port 0:
@@ -184,6 +185,9 @@ struct GenerateArgs {
     /// Random seed; the same seed and count give the same bytes.
     #[arg(long, value_name = "SEED", default_value_t = SampleSpec::default_session().seed)]
     seed: u64,
+    /// No progress spinner on stderr (it shows only on a terminal).
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(clap::Args)]
@@ -300,6 +304,10 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         None => Pacing::AsFastAsPossible,
     };
     let input_name = input.describe();
+    let total = match &input {
+        Input::Sample(spec) => Some(spec.messages),
+        Input::File(_) | Input::Live(_) => None,
+    };
     let banner = format!(
         "{input_name} on {} ({} shard(s))",
         args.pipeline.display(),
@@ -365,13 +373,17 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     })
     .context("installing the SIGINT/SIGTERM handler")?;
 
-    let mut progress = ProgressLine::new(args.quiet);
+    let progress = Progress::messages(total, args.quiet);
     let mut state = pipeline.trading_state();
     pipeline.wait(Duration::from_millis(50), |p| {
-        progress.tick(p.progress());
+        progress.set(p.progress());
         let now = p.trading_state();
         if now != state {
-            tracing::warn!(from = state.as_str(), to = now.as_str(), "trading state changed");
+            tracing::warn!(
+                from = state.as_str(),
+                to = now.as_str(),
+                "trading state changed"
+            );
             state = now;
         }
     });
@@ -463,55 +475,6 @@ fn print_report(text: &str) -> std::io::Result<()> {
 fn say(text: std::fmt::Arguments<'_>) {
     let mut err = std::io::stderr().lock();
     let _ = err.write_fmt(text).and_then(|()| err.flush());
-}
-
-/// Progress on stderr while a run is under way: a line rewritten in place four times a
-/// second on a terminal, a plain line every five seconds otherwise (logs, CI).
-struct ProgressLine {
-    started: Instant,
-    terminal: bool,
-    quiet: bool,
-    last: Instant,
-}
-
-impl ProgressLine {
-    fn new(quiet: bool) -> ProgressLine {
-        let now = Instant::now();
-        ProgressLine {
-            started: now,
-            terminal: std::io::stderr().is_terminal(),
-            quiet,
-            last: now,
-        }
-    }
-
-    fn tick(&mut self, framed: u64) {
-        let every = if self.terminal {
-            Duration::from_millis(250)
-        } else {
-            Duration::from_secs(5)
-        };
-        if self.quiet || self.last.elapsed() < every {
-            return;
-        }
-        self.last = Instant::now();
-        let secs = self.started.elapsed().as_secs_f64();
-        let line = format!(
-            "{framed:>12} messages framed  {:>8.2} M msgs/s  {secs:>6.1} s",
-            framed as f64 / secs / 1e6
-        );
-        if self.terminal {
-            say(format_args!("\r  {line} "));
-        } else {
-            say(format_args!("  {line}\n"));
-        }
-    }
-
-    fn finish(&self) {
-        if self.terminal && !self.quiet && self.started.elapsed() >= Duration::from_millis(250) {
-            say(format_args!("\n"));
-        }
-    }
 }
 
 fn feed_server(args: FeedServerArgs) -> Result<ExitCode> {
@@ -704,7 +667,9 @@ fn generate_file(args: GenerateArgs) -> Result<()> {
         ..SampleSpec::default_session()
     };
     spec.validate().context("--messages/--seed")?;
+    let progress = Progress::working(format!("generating {} messages", spec.messages), args.quiet);
     let bytes = generate(&spec);
+    progress.finish();
     std::fs::write(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;
     say(format_args!(
         "wrote {} ({} bytes): {}\n",

@@ -6,4 +6,5 @@ pub mod inspect;
 pub mod latency_out;
 pub mod logging;
 pub mod metrics;
+pub mod progress;
 pub mod report;
