@@ -74,7 +74,7 @@ fn every_histogram_reads_back_with_the_reports_counts() {
         let (tag, h) = &intervals[0];
         assert_eq!(tag.as_deref(), Some(name.as_str()));
         assert_eq!(h.len(), row["count"].as_u64().unwrap(), "{name} count");
-        assert!(h.len() > 0, "{name}: the run recorded latencies");
+        assert!(!h.is_empty(), "{name}: the run recorded latencies");
         assert_eq!(h.max(), row["max"].as_u64().unwrap(), "{name} max");
         assert_eq!(
             h.value_at_quantile(0.99),
