@@ -37,7 +37,11 @@ pub fn init(format: LogFormat, level: Option<&str>, default: &str) -> Result<(),
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(false)
-        .with_target(false);
+        .with_target(false)
+        // A failed write would be reported with `eprintln!`, which panics when stderr
+        // itself is what failed (`2> /dev/full`); a log line with nowhere to go is
+        // dropped, as the binary's other diagnostics are.
+        .log_internal_errors(false);
     match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

@@ -8,14 +8,15 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
+use prometheus_client::collector::Collector;
 use prometheus_client::encoding::text::encode;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::msg::Price;
@@ -124,228 +125,250 @@ const QUANTILES: [(f64, &str); 5] = [
 ];
 
 type Labels = Vec<(&'static str, String)>;
-type Counters = Family<Labels, Counter>;
-type Gauges = Family<Labels, Gauge<f64, AtomicU64>>;
+
+/// One metric family of a scrape, its samples read from a snapshot: constant values,
+/// so a scrape builds no live metric and no atomic.
+#[derive(Debug)]
+struct Family {
+    name: &'static str,
+    help: &'static str,
+    unit: Option<Unit>,
+    kind: MetricType,
+    samples: Vec<(Labels, f64)>,
+}
+
+/// Every family of one scrape, in the order they were added.
+#[derive(Debug, Default)]
+struct Families(Vec<Family>);
+
+impl Families {
+    fn add(
+        &mut self,
+        name: &'static str,
+        help: &'static str,
+        unit: Option<Unit>,
+        kind: MetricType,
+    ) -> &mut Vec<(Labels, f64)> {
+        self.0.push(Family {
+            name,
+            help,
+            unit,
+            kind,
+            samples: Vec::new(),
+        });
+        &mut self.0.last_mut().expect("just pushed").samples
+    }
+
+    fn counter(&mut self, name: &'static str, help: &'static str) -> &mut Vec<(Labels, f64)> {
+        self.add(name, help, None, MetricType::Counter)
+    }
+
+    fn gauge(
+        &mut self,
+        name: &'static str,
+        help: &'static str,
+        unit: Option<Unit>,
+    ) -> &mut Vec<(Labels, f64)> {
+        self.add(name, help, unit, MetricType::Gauge)
+    }
+}
+
+impl Collector for Families {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
+        for f in &self.0 {
+            let mut metric =
+                encoder.encode_descriptor(f.name, f.help, f.unit.as_ref(), f.kind.clone())?;
+            for (labels, value) in &f.samples {
+                let sample = metric.encode_family(labels)?;
+                match f.kind {
+                    // Counters hold whole counts, exactly representable up to 2^53.
+                    MetricType::Counter => ConstCounter::new(*value as u64).encode(sample)?,
+                    _ => ConstGauge::new(*value).encode(sample)?,
+                }
+            }
+        }
+        Ok(())
+    }
+}
 
 fn dollars(p: Price) -> f64 {
     p.0 as f64 / Price::SCALE as f64
 }
 
+fn label(key: &'static str, value: impl ToString) -> Labels {
+    vec![(key, value.to_string())]
+}
+
 /// One scrape's text.
 pub fn render(s: &Snapshot) -> String {
     let r = &s.report;
-    let mut registry = Registry::with_prefix("tickpipe");
-    let counter = |registry: &mut Registry, name: &str, help: &str, value: u64| {
-        let c = Counter::<u64>::default();
-        c.inc_by(value);
-        registry.register(name, help, c);
-    };
-    counter(
-        &mut registry,
-        "messages",
-        "ITCH messages framed by the source",
-        s.framed,
-    );
+    let mut f = Families::default();
+    f.counter("messages", "ITCH messages framed by the source")
+        .push((vec![], s.framed as f64));
 
     // Latency: one family for every per-stage histogram. `kind` says which clock: the
-    // time since receipt at entry to the stage here; a per-stage service time would be
-    // one more loop over its histograms with kind="service".
-    let stage_events = Counters::default();
-    let stage_latency = Gauges::default();
-    for (stage, h) in &r.stage_latency {
-        stage_events
-            .get_or_create(&vec![("stage", stage.to_string())])
-            .inc_by(h.len());
-        quantiles(
-            &stage_latency,
-            h,
-            &[("stage", stage), ("kind", "since_receipt")],
-        );
-    }
-    registry.register(
-        "stage_events",
-        "Events each stage handled",
-        stage_events.clone(),
-    );
-    registry.register_with_unit(
+    // time since receipt at entry to the stage here; a per-stage service time is one
+    // more loop over its histograms with kind="service".
+    let events: Vec<_> = r
+        .stage_latency
+        .iter()
+        .map(|(stage, h)| (label("stage", stage), h.len() as f64))
+        .collect();
+    f.counter("stage_events", "Events each stage handled")
+        .extend(events);
+    let latency = f.gauge(
         "stage_latency",
         "Per-stage latency quantiles (quantile 1 is the maximum)",
-        Unit::Seconds,
-        stage_latency.clone(),
+        Some(Unit::Seconds),
     );
-    let tick_to_order = Gauges::default();
-    quantiles(&tick_to_order, &r.shard.routing.tick_to_order, &[]);
-    registry.register_with_unit(
+    for (stage, h) in &r.stage_latency {
+        quantiles(latency, h, &[("stage", stage), ("kind", "since_receipt")]);
+    }
+    let tick_to_order = f.gauge(
         "tick_to_order",
         "Receipt of the market data behind each order to its hand-off to the venue",
-        Unit::Seconds,
-        tick_to_order,
+        Some(Unit::Seconds),
     );
+    quantiles(tick_to_order, &r.shard.routing.tick_to_order, &[]);
 
-    let (occupancy, capacity) = (Gauges::default(), Gauges::default());
-    for (ring, slots, used) in &s.rings {
-        let l = vec![("ring", ring.clone())];
-        occupancy.get_or_create(&l).set(*used as f64);
-        capacity.get_or_create(&l).set(*slots as f64);
-    }
-    let (pushed, full) = (Counters::default(), Counters::default());
-    for e in &r.edges {
-        let l = vec![("ring", e.name.clone())];
-        pushed.get_or_create(&l).inc_by(e.pushed);
-        full.get_or_create(&l).inc_by(e.full);
-    }
-    registry.register(
+    let occupancy = f.gauge(
         "ring_occupancy_slots",
         "Slots in use in each ring a shard runner produces into",
-        occupancy,
+        None,
     );
-    registry.register("ring_capacity_slots", "Each ring's capacity", capacity);
-    registry.register("ring_pushed", "Items pushed into each ring", pushed);
-    registry.register(
+    occupancy.extend(
+        s.rings
+            .iter()
+            .map(|(ring, _, used)| (label("ring", ring), *used as f64)),
+    );
+    let capacity = f.gauge("ring_capacity_slots", "Each ring's capacity", None);
+    capacity.extend(
+        s.rings
+            .iter()
+            .map(|(ring, slots, _)| (label("ring", ring), *slots as f64)),
+    );
+    let pushed = f.counter("ring_pushed", "Items pushed into each ring");
+    pushed.extend(
+        r.edges
+            .iter()
+            .map(|e| (label("ring", &e.name), e.pushed as f64)),
+    );
+    let full = f.counter(
         "ring_full",
         "Pushes that found the ring full (its policy applied)",
-        full,
+    );
+    full.extend(
+        r.edges
+            .iter()
+            .map(|e| (label("ring", &e.name), e.full as f64)),
     );
 
     let risk = &r.shard.risk;
-    counter(
-        &mut registry,
-        "orders",
-        "Orders risk sent",
-        risk.orders_sent,
-    );
-    counter(
-        &mut registry,
-        "cancels",
-        "Cancels risk sent",
-        risk.cancels_sent,
-    );
-    counter(
-        &mut registry,
-        "acks",
-        "Orders the venue acknowledged",
-        risk.acks,
-    );
-    counter(&mut registry, "fills", "Fill reports", risk.fills);
-    counter(
-        &mut registry,
-        "filled_shares",
-        "Shares filled",
-        risk.filled_shares,
-    );
-    counter(
-        &mut registry,
-        "venue_rejects",
-        "Orders the venue rejected",
-        risk.venue_rejects,
-    );
-    counter(
-        &mut registry,
-        "invalid_reports",
-        "Execution reports that were not legal transitions (each halts trading)",
-        risk.invalid_reports,
-    );
-    let rejections = Counters::default();
-    for code in RejectCode::ALL {
-        rejections
-            .get_or_create(&vec![("code", code.as_str().to_string())])
-            .inc_by(risk.rejections[code.index()]);
+    for (name, help, value) in [
+        ("orders", "Orders risk sent", risk.orders_sent),
+        ("cancels", "Cancels risk sent", risk.cancels_sent),
+        ("acks", "Orders the venue acknowledged", risk.acks),
+        ("fills", "Fill reports", risk.fills),
+        ("filled_shares", "Shares filled", risk.filled_shares),
+        (
+            "venue_rejects",
+            "Orders the venue rejected",
+            risk.venue_rejects,
+        ),
+        (
+            "invalid_reports",
+            "Execution reports that were not legal transitions (each halts trading)",
+            risk.invalid_reports,
+        ),
+    ] {
+        f.counter(name, help).push((vec![], value as f64));
     }
-    registry.register("rejections", "Risk's refusals by stable code", rejections);
+    let rejections = f.counter("rejections", "Risk's refusals by stable code");
+    rejections.extend(RejectCode::ALL.iter().map(|code| {
+        (
+            label("code", code.as_str()),
+            risk.rejections[code.index()] as f64,
+        )
+    }));
 
-    let (position, mark, realised, unrealised) = (
-        Gauges::default(),
-        Gauges::default(),
-        Gauges::default(),
-        Gauges::default(),
-    );
-    for row in r.positions() {
-        let l = vec![("symbol", row.symbol.as_str().to_string())];
-        position.get_or_create(&l).set(row.position as f64);
-        if let Some(m) = row.mark {
-            mark.get_or_create(&l).set(dollars(m));
-        }
-        // A figure beyond the report's 64 bits is left out, as the report shows `null`.
-        if let Ok(v) = &row.money {
-            realised.get_or_create(&l).set(dollars(v.realised));
-            if let Some(u) = v.unrealised {
-                unrealised.get_or_create(&l).set(dollars(u));
-            }
-        }
-    }
-    registry.register_with_unit(
+    let shares = || Some(Unit::Other("shares".into()));
+    let usd = || Some(Unit::Other("dollars".into()));
+    let rows: Vec<_> = r.positions().collect();
+    let position = f.gauge(
         "position",
         "Position per symbol (negative: short)",
-        Unit::Other("shares".into()),
-        position,
+        shares(),
     );
-    registry.register_with_unit(
-        "mark",
-        "Mark per symbol (the book's mid)",
-        Unit::Other("dollars".into()),
-        mark,
+    position.extend(
+        rows.iter()
+            .map(|row| (label("symbol", row.symbol), row.position as f64)),
     );
-    registry.register_with_unit(
-        "realised_pnl",
-        "Realised P&L per symbol",
-        Unit::Other("dollars".into()),
-        realised,
+    let mark = f.gauge("mark", "Mark per symbol (the book's mid)", usd());
+    mark.extend(
+        rows.iter()
+            .filter_map(|row| Some((label("symbol", row.symbol), dollars(row.mark?)))),
     );
-    registry.register_with_unit(
+    // A figure beyond the report's 64 bits is left out, as the report shows `null`.
+    let realised = f.gauge("realised_pnl", "Realised P&L per symbol", usd());
+    realised.extend(rows.iter().filter_map(|row| {
+        let money = row.money.as_ref().ok()?;
+        Some((label("symbol", row.symbol), dollars(money.realised)))
+    }));
+    let unrealised = f.gauge(
         "unrealised_pnl",
         "Unrealised P&L per symbol at its mark",
-        Unit::Other("dollars".into()),
-        unrealised,
+        usd(),
     );
-    if let Ok(money) = r.money() {
-        if let Some(nlv) = money.nlv {
-            let g = Gauge::<f64, AtomicU64>::default();
-            g.set(dollars(nlv));
-            registry.register_with_unit(
-                "nlv",
-                "Net liquidation value",
-                Unit::Other("dollars".into()),
-                g,
-            );
-        }
+    unrealised.extend(rows.iter().filter_map(|row| {
+        let money = row.money.as_ref().ok()?;
+        Some((label("symbol", row.symbol), dollars(money.unrealised?)))
+    }));
+    if let Some(nlv) = r.money().ok().and_then(|m| m.nlv) {
+        f.gauge("nlv", "Net liquidation value", usd())
+            .push((vec![], dollars(nlv)));
     }
 
-    let state = Gauges::default();
+    let state = f.gauge(
+        "trading_state",
+        "The firm-wide trading state (1 for the current one)",
+        None,
+    );
     for st in [
         TradingState::Active,
         TradingState::ReduceOnly,
         TradingState::Halted,
     ] {
-        state
-            .get_or_create(&vec![("state", st.as_str().to_string())])
-            .set(f64::from(u8::from(st == s.trading_state)));
+        state.push((
+            label("state", st.as_str()),
+            f64::from(u8::from(st == s.trading_state)),
+        ));
     }
-    registry.register(
-        "trading_state",
-        "The firm-wide trading state (1 for the current one)",
-        state,
-    );
     let stale = r
         .books()
         .filter(|(_, b)| b.status == TradingStatus::FeedStale)
         .count();
-    let g = Gauge::<f64, AtomicU64>::default();
-    g.set(stale as f64);
-    registry.register(
+    f.gauge(
         "stale_symbols",
         "Symbols whose feed lost data (refused FEED_STALE)",
-        g,
-    );
+        None,
+    )
+    .push((vec![], stale as f64));
     // Still to come with their issues: the live feed's gaps and recoveries (published by
     // the source runner), journal lag and bytes, the degradation level.
 
+    let mut registry = Registry::with_prefix("tickpipe");
+    registry.register_collector(Box::new(f));
     let mut text = String::new();
     encode(&mut text, &registry).expect("writing to a String cannot fail");
     text
 }
 
-/// `h`'s quantiles, in seconds, into `family` under `labels` plus `quantile`.
-fn quantiles(family: &Gauges, h: &Histogram<u64>, labels: &[(&'static str, &str)]) {
+/// `h`'s quantiles, in seconds, under `labels` plus `quantile`.
+fn quantiles(
+    samples: &mut Vec<(Labels, f64)>,
+    h: &Histogram<u64>,
+    labels: &[(&'static str, &str)],
+) {
     for (q, name) in QUANTILES {
         let mut l: Labels = labels.iter().map(|(k, v)| (*k, v.to_string())).collect();
         l.push(("quantile", name.to_string()));
@@ -354,6 +377,6 @@ fn quantiles(family: &Gauges, h: &Histogram<u64>, labels: &[(&'static str, &str)
         } else {
             h.value_at_quantile(q)
         };
-        family.get_or_create(&l).set(ns as f64 / 1e9);
+        samples.push((l, ns as f64 / 1e9));
     }
 }
