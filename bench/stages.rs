@@ -337,6 +337,31 @@ fn fused_replay(c: &mut Criterion, t: &Traffic) {
         });
     }
     g.finish();
+    publication(c, t);
+}
+
+/// One metrics publication of the fused shard after a whole session: what a runner
+/// pays every period (10 ms in `run --metrics`) besides its add per event. The
+/// replay's share is this time divided by the period.
+fn publication(c: &mut Criterion, t: &Traffic) {
+    let (venue, reports) = t.venue();
+    let routing = Link::new(Routing::new(t.recorder()), venue, t.recorder());
+    let risk = Link::new(t.risk(reports), routing, t.recorder());
+    let inference = Link::new(t.inference(), risk, t.recorder());
+    let features = Link::new(t.features_stage(), inference, t.recorder());
+    let mut chain = Link::new(t.decode(), features, t.recorder());
+    for frame in Framer::new(&t.bytes).flatten() {
+        if check_length(frame.bytes).is_ok() {
+            chain.emit(RawFrame::new(t.clock.now_ns(), frame.bytes).expect("fits"));
+        }
+    }
+    let mut slot = RunnerSnapshot::empty("bench");
+    chain.shape(&mut slot);
+    let mut g = c.benchmark_group("metrics");
+    g.bench_function("publish_fused_shard", |b| {
+        b.iter(|| chain.publish(black_box(&mut slot), 0))
+    });
+    g.finish();
 }
 
 criterion_group!(stages, benches);
