@@ -176,8 +176,7 @@ impl Families {
 impl Collector for Families {
     fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
         for f in &self.0 {
-            let mut metric =
-                encoder.encode_descriptor(f.name, f.help, f.unit.as_ref(), f.kind.clone())?;
+            let mut metric = encoder.encode_descriptor(f.name, f.help, f.unit.as_ref(), f.kind)?;
             for (labels, value) in &f.samples {
                 let sample = metric.encode_family(labels)?;
                 match f.kind {
