@@ -17,9 +17,9 @@ use crate::clock::MonoClock;
 use crate::sys::edge::Emit;
 use crate::sys::{Mailbox, Progress, StopSignal, TradingLatch, TradingState};
 
-/// Events between two looks at the clock: at the fused runner's ~5 M events/s on this
-/// host's 2 cores (BENCHMARKS.md), about every 0.2 ms, far below any useful period,
-/// and one clock read (~10 ns) per 1024 events is nothing per event.
+/// Events between two looks at the clock: at the fused shard's ~3.4 M messages/s on
+/// one core (BENCHMARKS.md, `replay/fused_one_core`), about every 0.3 ms, far below the
+/// 10 ms period, and one clock read (9.6 ns) per 1024 events is ~0.01 ns an event.
 pub const CHECK_EVERY: u64 = 1024;
 
 /// What one runner last published.
