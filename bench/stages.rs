@@ -12,6 +12,7 @@
 use std::hint::black_box;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use tickpipe::clock::MonoClock;
@@ -20,15 +21,17 @@ use tickpipe::latency::{LatencyRecorder, StageTimer};
 use tickpipe::msg::{ExecReport, Features, MarketEvent, RawFrame, Signal, SymbolId, VenueCommand};
 use tickpipe::runtime::config::Config;
 use tickpipe::runtime::inline::{InlineReports, InlineVenue, inline_venue};
-use tickpipe::runtime::runner::Link;
+use tickpipe::runtime::metrics::{Publisher, Publishing, RunnerSnapshot};
+use tickpipe::runtime::runner::{Chain, Link};
 use tickpipe::stages::Stage;
 use tickpipe::stages::decode::Decode;
 use tickpipe::stages::features::FeatureStage;
 use tickpipe::stages::inference::Inference;
 use tickpipe::stages::risk::Risk;
 use tickpipe::stages::routing::Routing;
+use tickpipe::sys::Mailbox;
 use tickpipe::sys::TradingLatch;
-use tickpipe::sys::edge::Emit;
+use tickpipe::sys::edge::{BATCH, Emit};
 use tickpipe::tools::sample::{SampleSpec, generate};
 use tickpipe::universe::Universe;
 use tickpipe::venue::SimVenue;
@@ -293,6 +296,71 @@ fn fused_replay(c: &mut Criterion, t: &Traffic) {
             },
             BatchSize::PerIteration,
         )
+    });
+    // The same shard driven as a runner drives it (a batch end every `BATCH` events)
+    // through its metrics publisher: off, and publishing every 10 ms as `run --metrics`
+    // does. The two differ by the publications alone.
+    for (name, period) in [
+        ("fused_one_core_metrics_off", None),
+        ("fused_one_core_metrics_on", Some(Duration::from_millis(10))),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                || {
+                    let (venue, reports) = t.venue();
+                    let routing = Link::new(Routing::new(t.recorder()), venue, t.timer());
+                    let risk = Link::new(t.risk(reports), routing, t.timer());
+                    let inference = Link::new(t.inference(), risk, t.timer());
+                    let features = Link::new(t.features_stage(), inference, t.timer());
+                    let chain = Link::new(t.decode(), features, t.timer());
+                    let publisher = period.map(|p| {
+                        let mailbox = Arc::new(Mailbox::new(RunnerSnapshot::empty("bench")));
+                        Publisher::new(mailbox, p, t.clock.clone())
+                    });
+                    (Publishing::new(chain, publisher), t.clock.clone())
+                },
+                |(mut chain, clock)| {
+                    let mut in_batch = 0;
+                    for frame in Framer::new(&t.bytes).flatten() {
+                        if check_length(frame.bytes).is_ok() {
+                            chain.emit(RawFrame::new(clock.now_ns(), frame.bytes).expect("fits"));
+                            in_batch += 1;
+                            if in_batch == BATCH {
+                                chain.batch_end();
+                                in_batch = 0;
+                            }
+                        }
+                    }
+                    chain
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    g.finish();
+    publication(c, t);
+}
+
+/// One metrics publication of the fused shard after a whole session: what a runner
+/// pays every period (10 ms in `run --metrics`) besides its add per event. The
+/// replay's share is this time divided by the period.
+fn publication(c: &mut Criterion, t: &Traffic) {
+    let (venue, reports) = t.venue();
+    let routing = Link::new(Routing::new(t.recorder()), venue, t.timer());
+    let risk = Link::new(t.risk(reports), routing, t.timer());
+    let inference = Link::new(t.inference(), risk, t.timer());
+    let features = Link::new(t.features_stage(), inference, t.timer());
+    let mut chain = Link::new(t.decode(), features, t.timer());
+    for frame in Framer::new(&t.bytes).flatten() {
+        if check_length(frame.bytes).is_ok() {
+            chain.emit(RawFrame::new(t.clock.now_ns(), frame.bytes).expect("fits"));
+        }
+    }
+    let mut slot = RunnerSnapshot::empty("bench");
+    chain.shape(&mut slot);
+    let mut g = c.benchmark_group("metrics");
+    g.bench_function("publish_fused_shard", |b| {
+        b.iter(|| chain.publish(black_box(&mut slot), 0))
     });
     g.finish();
 }

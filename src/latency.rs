@@ -87,6 +87,11 @@ impl StageTimer {
         inclusive
     }
 
+    /// Time since receipt at entry, and service time, so far.
+    pub fn histograms(&self) -> (&Histogram<u64>, &Histogram<u64>) {
+        (&self.since_receipt, &self.service)
+    }
+
     /// Time since receipt at entry, and service time.
     pub fn into_histograms(self) -> (Histogram<u64>, Histogram<u64>) {
         (self.since_receipt, self.service)

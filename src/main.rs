@@ -1,16 +1,19 @@
 //! The `tickpipe` binary: parses arguments, loads configuration, calls the library.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use tickpipe::app::inspect;
+use tickpipe::app::logging::{self, LogFormat};
+use tickpipe::app::metrics::MetricsServer;
+use tickpipe::app::progress::Progress;
 use tickpipe::app::report::{self as render, ReportFile};
+use tickpipe::app::{check_config, inspect, latency_out};
 use tickpipe::codec::mold::Session;
 use tickpipe::runtime::builder::Engine;
 use tickpipe::runtime::config::Config;
@@ -84,6 +87,12 @@ enum Command {
     /// the file cannot be read or is empty, 3 if the summary could not be written to
     /// stdout (a full disk; a reader that closes the pipe early is not an error).
     Inspect(InspectArgs),
+    /// Validate a configuration and a topology as `run` would at start (the topology
+    /// against this host's cores) and print the settings in effect.
+    ///
+    /// Exit status: 0 when both are valid; 2 with every problem found, each naming its
+    /// file and key (or core).
+    CheckConfig(CheckConfigArgs),
     /// Work with a write-ahead journal directory.
     #[command(subcommand)]
     Journal(JournalCommand),
@@ -112,6 +121,23 @@ struct JournalInspectArgs {
     /// How many of each shard's last records the text lists: a number, or `all`.
     #[arg(long, value_name = "N|all", default_value = "20", value_parser = record_count)]
     records: RecordCount,
+}
+
+#[derive(clap::Args)]
+struct CheckConfigArgs {
+    /// Engine configuration to check.
+    #[arg(long, value_name = "FILE", default_value = "config/tickpipe.toml")]
+    config: PathBuf,
+    /// Topology to check against the configuration's symbols and this host's cores.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "pipelines/fused-inline.toml"
+    )]
+    pipeline: PathBuf,
+    /// Number of shards to check the topology with (overrides its [shards] count).
+    #[arg(long, value_name = "N")]
+    shards: Option<usize>,
 }
 
 #[derive(clap::Args)]
@@ -151,10 +177,40 @@ struct RunArgs {
     /// and renamed over it, so FILE is never seen half written.
     #[arg(long, value_name = "FILE")]
     report_json: Option<PathBuf>,
-    /// Do not print progress to stderr.
+    /// No banner and no progress bar on stderr (the bar shows only on a terminal).
     #[arg(long)]
     quiet: bool,
+    /// Serve Prometheus metrics at http://ADDR:PORT/metrics while the run lasts (port 0:
+    /// any free port; the address bound is printed on stderr). Loopback only unless
+    /// --metrics-public.
+    #[arg(long, value_name = "ADDR:PORT")]
+    metrics: Option<SocketAddr>,
+    /// Allow --metrics on an address other than loopback (the endpoint has no
+    /// authentication).
+    #[arg(long, requires = "metrics")]
+    metrics_public: bool,
+    /// After the report, keep serving the final metrics this many seconds, so a scraper
+    /// collects them.
+    #[arg(long, value_name = "SECS", default_value_t = 0, requires = "metrics")]
+    metrics_linger: u64,
+    /// After the run, write each stage's and tick-to-order's latency histogram into DIR
+    /// as an HdrHistogram interval log (STAGE.hlog, tick_to_order.hlog) and plot them
+    /// all as latency.svg. DIR is created if missing, before the run starts.
+    #[arg(long, value_name = "DIR")]
+    latency_out: Option<PathBuf>,
+    /// Lifecycle log lines on stderr (start, topology, trading-state changes, the drain,
+    /// failures, the live feed's gaps): text, or one JSON object a line.
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+    /// Which log lines to write, in RUST_LOG's syntax (`info`, `warn`, `tickpipe=debug`);
+    /// overrides RUST_LOG. Default: RUST_LOG if set, else `info` (`warn` with --quiet).
+    #[arg(long, value_name = "FILTER")]
+    log_level: Option<String>,
 }
+
+/// How often shard runners publish metrics: a publication copies ~6 histograms of
+/// 213 KiB each, so 10 ms keeps it near 1% of a core (BENCHMARKS.md, "Operability").
+const METRICS_PERIOD: Duration = Duration::from_millis(10);
 
 #[derive(clap::Args)]
 struct GenerateArgs {
@@ -168,6 +224,9 @@ struct GenerateArgs {
     /// Random seed; the same seed and count give the same bytes.
     #[arg(long, value_name = "SEED", default_value_t = SampleSpec::default_session().seed)]
     seed: u64,
+    /// No progress spinner on stderr (it shows only on a terminal).
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(clap::Args)]
@@ -250,6 +309,7 @@ fn main() -> ExitCode {
         Command::FeedServer(args) => feed_server(args),
         Command::Inspect(args) => inspect_file(args),
         Command::Journal(JournalCommand::Inspect(args)) => journal_inspect(args),
+        Command::CheckConfig(args) => check_config(args),
     };
     match result {
         Ok(code) => code,
@@ -261,6 +321,16 @@ fn main() -> ExitCode {
 }
 
 fn run(args: RunArgs) -> Result<ExitCode> {
+    let format = if args.log_format == "json" {
+        LogFormat::Json
+    } else {
+        LogFormat::Text
+    };
+    logging::init(
+        format,
+        args.log_level.as_deref(),
+        if args.quiet { "warn" } else { "info" },
+    )?;
     let (config, universe) = Config::load(&args.config)?;
     let cores = topology::host_cores();
     let topology = Topology::load(&args.pipeline, args.shards, &universe, &cores)?;
@@ -273,30 +343,93 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         Some(messages_per_sec) => Pacing::Rate { messages_per_sec },
         None => Pacing::AsFastAsPossible,
     };
+    let input_name = input.describe();
+    let total = match &input {
+        Input::Sample(spec) => Some(spec.messages),
+        Input::File(_) | Input::Live(_) => None,
+    };
     let banner = format!(
-        "{} on {} ({} shard(s))",
-        input.describe(),
+        "{input_name} on {} ({} shard(s))",
         args.pipeline.display(),
         topology.shards
     );
+    let shards = topology.shards;
+    let runners: Vec<(String, String, String, String)> = topology
+        .runners
+        .iter()
+        .map(|r| {
+            (
+                r.name.clone(),
+                format!("{}..{}", r.first.name(), r.last.name()),
+                format!("{:?}", r.cores),
+                format!("{:?}", r.idle),
+            )
+        })
+        .collect();
     let json = args
         .report_json
         .as_deref()
         .map(ReportFile::create)
         .transpose()?;
+    if let Some(dir) = &args.latency_out {
+        latency_out::prepare(dir)?;
+    }
+    let server = args
+        .metrics
+        .map(|addr| MetricsServer::bind(addr, args.metrics_public))
+        .transpose()?;
     let source = input.source(pacing)?;
-    let pipeline = Engine::new(topology, config, Arc::new(universe), source).start()?;
+    let mut engine = Engine::new(topology, config, Arc::new(universe), source);
+    if server.is_some() {
+        engine = engine.metrics(METRICS_PERIOD);
+    }
+    let pipeline = engine.start()?;
     if !args.quiet {
         say(format_args!("tickpipe: {banner}\n"));
     }
+    tracing::info!(
+        input = %input_name,
+        topology = %args.pipeline.display(),
+        shards,
+        config = %args.config.display(),
+        "run started"
+    );
+    for runner in &runners {
+        tracing::info!(runner = %runner.0, stages = %runner.1, cores = %runner.2, idle = %runner.3, "topology");
+    }
+    if let (Some(server), Some(metrics)) = (server, pipeline.metrics()) {
+        let addr = server.local_addr().context("--metrics")?;
+        server
+            .serve(metrics.clone())
+            .context("starting the metrics thread")?;
+        // Printed even with --quiet: with port 0 it is the only way to learn the port.
+        say(format_args!("tickpipe: metrics on http://{addr}/metrics\n"));
+        tracing::info!(%addr, "metrics endpoint listening");
+    }
     let stop = pipeline.stop_signal();
-    ctrlc::set_handler(move || stop.request_stop())
-        .context("installing the SIGINT/SIGTERM handler")?;
+    ctrlc::set_handler(move || {
+        tracing::info!("stop requested by signal: the source stops, the rings drain");
+        stop.request_stop();
+    })
+    .context("installing the SIGINT/SIGTERM handler")?;
 
-    let mut progress = ProgressLine::new(args.quiet);
-    pipeline.wait(Duration::from_millis(50), |p| progress.tick(p.progress()));
+    let progress = Progress::messages(total, args.quiet);
+    let mut state = pipeline.trading_state();
+    pipeline.wait(Duration::from_millis(50), |p| {
+        progress.set(p.progress());
+        let now = p.trading_state();
+        if now != state {
+            tracing::warn!(
+                from = state.as_str(),
+                to = now.as_str(),
+                "trading state changed"
+            );
+            state = now;
+        }
+    });
     progress.finish();
     let report = pipeline.join();
+    log_end(&report);
     // Both outputs are attempted whatever happens to the other.
     let printed = print_report(&render::text(&report));
     let saved = json.map_or(Ok(()), |file| file.commit(&render::json(&report)));
@@ -309,6 +442,19 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         say(format_args!("error: {:#}\n", anyhow::Error::from(e)));
         unwritten = true;
     }
+    if let Some(dir) = &args.latency_out {
+        if let Err(e) = latency_out::write(dir, &report) {
+            say(format_args!("error: {e}\n"));
+            unwritten = true;
+        }
+    }
+    if args.metrics_linger > 0 {
+        say(format_args!(
+            "tickpipe: run over; final metrics served for {} s\n",
+            args.metrics_linger
+        ));
+        std::thread::sleep(Duration::from_secs(args.metrics_linger));
+    }
     Ok(if unwritten {
         ExitCode::from(3)
     } else if report.failures.is_empty() {
@@ -316,6 +462,41 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The run's end as log lines: the drain, failures, the live feed's losses.
+fn log_end(report: &tickpipe::runtime::report::RunReport) {
+    tracing::info!(
+        elapsed_s = report.elapsed.as_secs_f64(),
+        messages = report.source.messages,
+        orders = report.shard.risk.orders_sent,
+        digest = %format!("{:016x}", report.digest()),
+        "drained: every ring emptied and every runner joined"
+    );
+    for f in &report.failures {
+        tracing::error!(runner = %f.runner, stage = %f.stage, message = %f.message, "runner failed");
+    }
+    if report.shard.risk.invalid_reports > 0 {
+        tracing::warn!(
+            invalid_reports = report.shard.risk.invalid_reports,
+            "invalid execution reports halted trading"
+        );
+    }
+    if let Some(feed) = &report.feed {
+        tracing::info!(
+            gaps = feed.gaps,
+            gap_messages = feed.gap_messages,
+            recovered = feed.recovered,
+            lost = feed.lost,
+            "live feed gaps and recovery"
+        );
+        if report.source.stale_notices > 0 {
+            tracing::warn!(
+                notices = report.source.stale_notices,
+                "feed data lost: every symbol marked stale"
+            );
+        }
+    }
 }
 
 /// Writes the text report to stdout. `print!` would panic on a full disk; here that is
@@ -334,55 +515,6 @@ fn print_report(text: &str) -> std::io::Result<()> {
 fn say(text: std::fmt::Arguments<'_>) {
     let mut err = std::io::stderr().lock();
     let _ = err.write_fmt(text).and_then(|()| err.flush());
-}
-
-/// Progress on stderr while a run is under way: a line rewritten in place four times a
-/// second on a terminal, a plain line every five seconds otherwise (logs, CI).
-struct ProgressLine {
-    started: Instant,
-    terminal: bool,
-    quiet: bool,
-    last: Instant,
-}
-
-impl ProgressLine {
-    fn new(quiet: bool) -> ProgressLine {
-        let now = Instant::now();
-        ProgressLine {
-            started: now,
-            terminal: std::io::stderr().is_terminal(),
-            quiet,
-            last: now,
-        }
-    }
-
-    fn tick(&mut self, framed: u64) {
-        let every = if self.terminal {
-            Duration::from_millis(250)
-        } else {
-            Duration::from_secs(5)
-        };
-        if self.quiet || self.last.elapsed() < every {
-            return;
-        }
-        self.last = Instant::now();
-        let secs = self.started.elapsed().as_secs_f64();
-        let line = format!(
-            "{framed:>12} messages framed  {:>8.2} M msgs/s  {secs:>6.1} s",
-            framed as f64 / secs / 1e6
-        );
-        if self.terminal {
-            say(format_args!("\r  {line} "));
-        } else {
-            say(format_args!("  {line}\n"));
-        }
-    }
-
-    fn finish(&self) {
-        if self.terminal && !self.quiet && self.started.elapsed() >= Duration::from_millis(250) {
-            say(format_args!("\n"));
-        }
-    }
 }
 
 fn feed_server(args: FeedServerArgs) -> Result<ExitCode> {
@@ -481,6 +613,26 @@ fn probability(s: &str) -> Result<f64, String> {
         Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
         _ => Err(format!("{s:?} is not a probability from 0 to 1")),
     }
+}
+
+fn check_config(args: CheckConfigArgs) -> Result<ExitCode> {
+    let checked = check_config::check(
+        &args.config,
+        &args.pipeline,
+        args.shards,
+        &topology::host_cores(),
+    );
+    if !checked.problems.is_empty() {
+        for problem in &checked.problems {
+            say(format_args!("error: {problem}\n"));
+        }
+        return Ok(ExitCode::from(2));
+    }
+    if let Err(e) = print_report(&checked.settings) {
+        say(format_args!("error: writing the settings to stdout: {e}\n"));
+        return Ok(ExitCode::from(3));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn inspect_file(args: InspectArgs) -> Result<ExitCode> {
@@ -592,7 +744,9 @@ fn generate_file(args: GenerateArgs) -> Result<()> {
         ..SampleSpec::default_session()
     };
     spec.validate().context("--messages/--seed")?;
+    let progress = Progress::working(format!("generating {} messages", spec.messages), args.quiet);
     let bytes = generate(&spec);
+    progress.finish();
     std::fs::write(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;
     say(format_args!(
         "wrote {} ({} bytes): {}\n",

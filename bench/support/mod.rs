@@ -8,11 +8,11 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
+
+use tickpipe::app::latency_out;
 
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::V2DeflateSerializer;
-use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 use serde_json::{Map, Value, json};
 use tickpipe::latency::Percentiles;
 
@@ -104,90 +104,15 @@ pub fn record(rows: &[Row]) {
 /// HdrHistogram's HistogramLogAnalyzer and plotting tools; every interval spans `span`.
 pub fn write_hlog(name: &str, span: Duration, histograms: &[(&str, &Histogram<u64>)]) -> PathBuf {
     let path = out_dir().join(format!("{name}.hlog"));
-    let mut file =
-        fs::File::create(&path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
-    let mut serializer = V2DeflateSerializer::new();
-    let mut log = IntervalLogWriterBuilder::new()
-        .add_comment(&format!("tickpipe bench {name}; values in nanoseconds"))
-        .with_start_time(SystemTime::now())
-        .begin_log_with(&mut file, &mut serializer)
-        .expect("write hlog header");
-    for (tag, h) in histograms {
-        let tag = Tag::new(tag).expect("tags have no spaces or commas");
-        log.write_histogram(*h, Duration::ZERO, span, Some(tag))
-            .expect("write hlog interval");
-    }
+    let comment = format!("tickpipe bench {name}; values in nanoseconds");
+    latency_out::write_hlog(&path, &comment, span, histograms).expect("write hlog");
     path
 }
 
-/// Plots latency against percentile (the x axis stretched toward the tail, as
-/// HdrHistogram's plots are) for each series, as an SVG.
+/// Plots latency against percentile for each series, as an SVG.
 pub fn plot_percentiles(name: &str, title: &str, series: &[(&str, &Histogram<u64>)]) -> PathBuf {
-    use plotters::prelude::*;
     let path = out_dir().join(format!("{name}.svg"));
-    // x = log10(1 / (1 - q)): 0 at p0, 1 at p90, 2 at p99, 3 at p99.9, 4 at p99.99.
-    let points = |h: &Histogram<u64>| -> Vec<(f64, f64)> {
-        (0..=400)
-            .map(|i| {
-                let x = f64::from(i) / 100.0;
-                let q = 1.0 - 10f64.powf(-x);
-                (x, h.value_at_quantile(q).max(1) as f64)
-            })
-            .collect()
-    };
-    let y_max = series
-        .iter()
-        .map(|(_, h)| h.value_at_quantile(0.9999).max(1))
-        .max()
-        .unwrap_or(1) as f64
-        * 2.0;
-    let root = SVGBackend::new(&path, (900, 540)).into_drawing_area();
-    root.fill(&WHITE).expect("svg");
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 20))
-        .margin(15)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0f64..4f64, (1f64..y_max).log_scale())
-        .expect("svg chart");
-    chart
-        .configure_mesh()
-        .x_desc("percentile")
-        .y_desc("latency (ns)")
-        // One label per decade of the tail: plotters' default spacing also puts labels
-        // between the decades, which have no round percentile.
-        .x_labels(5)
-        .x_label_formatter(&|x| match (x * 2.0).round() as i64 {
-            0 => "0%".into(),
-            2 => "90%".into(),
-            4 => "99%".into(),
-            6 => "99.9%".into(),
-            8 => "99.99%".into(),
-            _ => String::new(),
-        })
-        .draw()
-        .expect("svg mesh");
-    for (i, (label, h)) in series.iter().enumerate() {
-        let color = Palette99::pick(i).to_rgba();
-        chart
-            .draw_series(LineSeries::new(points(h), color.stroke_width(2)))
-            .expect("svg series")
-            .label(*label)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
-    }
-    chart
-        .configure_series_labels()
-        // The curves rise to the right, so the upper left is where they are not.
-        .position(SeriesLabelPosition::UpperLeft)
-        .border_style(BLACK)
-        .background_style(WHITE)
-        .draw()
-        .expect("svg legend");
-    root.present().expect("svg write");
-    drop(chart);
-    drop(root);
+    latency_out::plot_percentiles(&path, title, series).expect("write svg");
     path
 }
 

@@ -66,6 +66,7 @@ impl Engine<LinearModel, SimVenue> {
                 source,
                 model: Box::new(|setup: &ModelSetup<'_>| setup.config.linear()),
                 venue: Box::new(SimVenue::from_setup),
+                metrics: None,
             },
         }
     }
@@ -84,6 +85,7 @@ impl<M: Model, V: Venue> Engine<M, V> {
                 source: p.source,
                 model: Box::new(factory),
                 venue: p.venue,
+                metrics: p.metrics,
             },
         }
     }
@@ -101,8 +103,17 @@ impl<M: Model, V: Venue> Engine<M, V> {
                 source: p.source,
                 model: p.model,
                 venue: Box::new(factory),
+                metrics: p.metrics,
             },
         }
+    }
+
+    /// Has every shard runner publish its figures for [`Pipeline::metrics`] about every
+    /// `period` (checked every `metrics::CHECK_EVERY` events, so an idle runner
+    /// publishes its last figures when its input ends).
+    pub fn metrics(mut self, period: std::time::Duration) -> Engine<M, V> {
+        self.parts.metrics = Some(period);
+        self
     }
 
     /// Checks the config against the model and venue plugged in (every problem, each

@@ -14,6 +14,7 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use crate::msg::{ExecReport, VenueCommand, VenueTiming};
+use crate::runtime::metrics::RunnerSnapshot;
 use crate::runtime::runner::{Chain, RunnerOutput};
 use crate::stages::{Control, ReportSource};
 use crate::sys::edge::Emit;
@@ -70,6 +71,19 @@ impl<V: Venue> Chain for InlineVenue<V> {
             stats: self.shared.borrow().venue.stats().clone(),
             ..VenueReport::default()
         });
+    }
+
+    fn shape(&self, into: &mut RunnerSnapshot) {
+        into.output.venue = Some(VenueReport {
+            stats: self.shared.borrow().venue.stats().clone(),
+            ..VenueReport::default()
+        });
+    }
+
+    fn publish(&self, into: &mut RunnerSnapshot, _depth: usize) {
+        if let Some(report) = &mut into.output.venue {
+            report.stats.clone_from(self.shared.borrow().venue.stats());
+        }
     }
 }
 

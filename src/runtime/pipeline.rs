@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use super::builder::Engine;
 use super::config::Config;
 use super::inline::inline_venue;
+use super::metrics::{Metrics, Publisher, Publishing};
 use super::report::RunReport;
 use super::runner::{Chain, Link, Placement, RunnerOutput, drive, spawn};
 use super::topology::{EdgeKind, RingSpec, ShardRunner, StageId, Topology, VenueRunner};
@@ -103,6 +104,7 @@ impl<V: Venue> ReportSource for VenueReports<V> {
 pub struct Pipeline {
     handles: Vec<JoinHandle<RunnerOutput>>,
     controls: Vec<EdgeOut<Control>>,
+    metrics: Option<Metrics>,
     stop: Arc<StopSignal>,
     latch: Arc<TradingLatch>,
     progress: Arc<Progress>,
@@ -132,6 +134,8 @@ pub(super) struct Parts<M, V> {
     pub source: Box<dyn Source>,
     pub model: Box<dyn Fn(&ModelSetup<'_>) -> M>,
     pub venue: Box<dyn Fn(&VenueSetup<'_>) -> V>,
+    /// How often shard runners publish metrics; `None`: they do not.
+    pub metrics: Option<Duration>,
 }
 
 impl Pipeline {
@@ -152,6 +156,7 @@ impl Pipeline {
             source,
             model,
             venue: new_venue,
+            metrics: metrics_period,
         } = parts;
         let feed_addr = source.listen_addr();
         let stop = Arc::new(StopSignal::new());
@@ -167,11 +172,22 @@ impl Pipeline {
             starting_cash: config.risk.starting_cash,
             pacing: source.pacing(),
         };
+        let mut metrics = metrics_period.map(|period| {
+            Metrics::new(
+                meta.clone(),
+                Arc::clone(&latch),
+                Arc::clone(&progress),
+                Arc::clone(&stop),
+                period,
+                clock.clone(),
+            )
+        });
         let mut wiring = Wiring {
             topology: &topology,
             stop: &stop,
             handles: Vec::new(),
             controls: Vec::new(),
+            metrics: metrics.as_mut(),
         };
 
         let mut feeds = Vec::new();
@@ -320,6 +336,7 @@ impl Pipeline {
         Ok(Pipeline {
             handles,
             controls,
+            metrics,
             stop,
             latch,
             progress,
@@ -352,6 +369,16 @@ impl Pipeline {
     /// The stop signal, for a signal handler to share.
     pub fn stop_signal(&self) -> Arc<StopSignal> {
         Arc::clone(&self.stop)
+    }
+
+    /// The runners' published metrics, when [`Engine::metrics`] asked for them.
+    pub fn metrics(&self) -> Option<&Metrics> {
+        self.metrics.as_ref()
+    }
+
+    /// The firm-wide trading state now (risk may have escalated it).
+    pub fn trading_state(&self) -> TradingState {
+        self.latch.get()
     }
 
     /// Messages the source has framed so far.
@@ -506,6 +533,7 @@ struct Wiring<'a> {
     stop: &'a Arc<StopSignal>,
     handles: Vec<JoinHandle<RunnerOutput>>,
     controls: Vec<EdgeOut<Control>>,
+    metrics: Option<&'a mut Metrics>,
 }
 
 impl Wiring<'_> {
@@ -549,11 +577,13 @@ impl Wiring<'_> {
                 Idler::new(IdleStrategy::SpinThenYield { spins: 0 }),
             );
             self.controls.push(control_out);
+            let publisher = self.metrics.as_mut().map(|m| m.publisher(&placement.name));
             let launch = Launch {
                 placement,
                 stop: self.stop,
                 idle: Idler::new(runner.idle),
                 control: control_in,
+                publisher,
             };
             let handle =
                 launch_runner(runner, launch, &mut stages, &mut rings, &mut inline, clock)?;
@@ -585,6 +615,7 @@ struct Launch<'a> {
     stop: &'a Arc<StopSignal>,
     idle: Idler,
     control: EdgeIn<Control>,
+    publisher: Option<Publisher>,
 }
 
 fn go<In: Copy + Send + 'static, C: Emit<In> + Chain + Send + 'static>(
@@ -597,14 +628,25 @@ fn go<In: Copy + Send + 'static, C: Emit<In> + Chain + Send + 'static>(
         stop,
         idle,
         control,
+        publisher,
     } = launch;
     let name = placement.name.clone();
     spawn(
         placement,
         Arc::clone(stop),
-        (input, control, chain, idle),
-        |(input, control, chain, idle)| drive(input, control, chain, idle),
-        |(_, _, chain, _), out| chain.finish(out),
+        (input, control, Some(chain), publisher, None, idle),
+        |(input, control, chain, publisher, publishing, idle)| {
+            // Shaped on the runner's thread, as the inline runner's must be.
+            let chain = chain.take().expect("the runner wraps its chain once");
+            let chain = publishing.insert(Publishing::new(chain, publisher.take()));
+            drive(input, control, chain, idle);
+        },
+        |(_, _, chain, _, publishing, _), out| match (publishing, chain) {
+            (Some(publishing), _) => publishing.finish(out),
+            // Failed before it began: its rings still close and its counters report.
+            (None, Some(chain)) => chain.finish(out),
+            (None, None) => {}
+        },
     )
     .map_err(|source| StartError::Spawn {
         runner: name,
@@ -631,15 +673,16 @@ where
         stop,
         idle,
         control,
+        publisher,
     } = launch;
     let name = placement.name.clone();
     spawn(
         placement,
         Arc::clone(stop),
         (input, control, idle, Some(build), None),
-        |(input, control, idle, build, done)| {
+        move |(input, control, idle, build, done)| {
             let build = build.take().expect("the runner builds its chain once");
-            let mut chain = build();
+            let mut chain = Publishing::new(build(), publisher);
             drive(input, control, &mut chain, idle);
             let mut out = RunnerOutput::new("");
             chain.finish(&mut out);

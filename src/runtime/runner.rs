@@ -13,6 +13,7 @@ use std::thread::JoinHandle;
 
 use hdrhistogram::Histogram;
 
+use super::metrics::RunnerSnapshot;
 use crate::latency::StageTimer;
 use crate::msg::Stamped;
 use crate::source::live::FeedStats;
@@ -87,6 +88,12 @@ pub trait Chain {
     fn take_busy(&mut self) -> u64 {
         0
     }
+    /// Adds room for this element's figures to a metrics snapshot (allocating: once, at
+    /// start-up).
+    fn shape(&self, into: &mut RunnerSnapshot);
+    /// Overwrites this element's figures in a snapshot [`Chain::shape`] made, without
+    /// allocating; `depth` is the element's place in the chain.
+    fn publish(&self, into: &mut RunnerSnapshot, depth: usize);
 }
 
 /// One stage and what follows it on the same thread.
@@ -155,6 +162,27 @@ impl<S: Stage, N: Emit<S::Out> + Chain> Chain for Link<S, N> {
     fn take_busy(&mut self) -> u64 {
         std::mem::take(&mut self.busy)
     }
+
+    fn shape(&self, into: &mut RunnerSnapshot) {
+        self.stage.report(&mut into.output.report);
+        let (since_receipt, service) = self.timer.histograms();
+        into.output.latency.push((S::NAME, since_receipt.clone()));
+        into.output.service.push((S::NAME, service.clone()));
+        self.next.shape(into);
+    }
+
+    fn publish(&self, into: &mut RunnerSnapshot, depth: usize) {
+        self.stage.publish(&mut into.output.report);
+        let (since_receipt, service) = self.timer.histograms();
+        for (published, own) in [
+            (&mut into.output.latency[depth].1, since_receipt),
+            (&mut into.output.service[depth].1, service),
+        ] {
+            published.reset();
+            crate::merge::histogram(published, own);
+        }
+        self.next.publish(into, depth + 1);
+    }
 }
 
 impl<T> Chain for EdgeOut<T> {
@@ -164,6 +192,20 @@ impl<T> Chain for EdgeOut<T> {
     fn finish(self, out: &mut RunnerOutput) {
         out.edges.push(self.stats());
         // Dropping closes the ring: the consumer drains it and ends.
+    }
+
+    fn shape(&self, into: &mut RunnerSnapshot) {
+        into.output.edges.push(self.stats());
+        into.occupancy.push(self.occupancy());
+    }
+
+    /// A chain ends in one ring: the snapshot's last.
+    fn publish(&self, into: &mut RunnerSnapshot, _depth: usize) {
+        if let (Some(edge), Some(used)) = (into.output.edges.last_mut(), into.occupancy.last_mut())
+        {
+            self.publish(edge);
+            *used = self.occupancy();
+        }
     }
 }
 
@@ -297,6 +339,7 @@ mod tests {
             out.emit(Ev(1000));
         }
         fn report(&self, _report: &mut ShardReport) {}
+        fn publish(&self, _report: &mut ShardReport) {}
     }
 
     fn idler() -> Idler {

@@ -133,6 +133,10 @@ impl Stage for Decode {
     fn report(&self, report: &mut ShardReport) {
         report.decode.merge(&self.stats);
     }
+
+    fn publish(&self, report: &mut ShardReport) {
+        report.decode = self.stats.clone();
+    }
 }
 
 impl Decode {

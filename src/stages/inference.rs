@@ -320,6 +320,10 @@ impl<M: Model> Stage for Inference<M> {
     fn report(&self, report: &mut ShardReport) {
         report.inference.merge(&self.stats);
     }
+
+    fn publish(&self, report: &mut ShardReport) {
+        report.inference = self.stats.clone();
+    }
 }
 
 #[cfg(test)]

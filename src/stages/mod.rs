@@ -57,6 +57,12 @@ pub trait Stage {
 
     /// Adds this stage's counters and state to the shard's report.
     fn report(&self, report: &mut ShardReport);
+
+    /// Overwrites this stage's part of `report` with its counters and state now, in
+    /// place. `report` was shaped by one [`Stage::report`] at start-up, so this allocates
+    /// nothing: runners call it from the hot path to publish metrics
+    /// (`runtime::metrics`).
+    fn publish(&self, report: &mut ShardReport);
 }
 
 /// Where risk reads execution reports. In the pipeline this is the venue → risk ring;

@@ -111,6 +111,15 @@ impl Stage for Routing {
             tick_to_order: self.tick_to_order.histogram().clone(),
         });
     }
+
+    fn publish(&self, report: &mut ShardReport) {
+        report.routing.counts = self.counts;
+        report.routing.tick_to_order.reset();
+        crate::merge::histogram(
+            &mut report.routing.tick_to_order,
+            self.tick_to_order.histogram(),
+        );
+    }
 }
 
 #[cfg(test)]

@@ -147,6 +147,18 @@ impl<T> EdgeOut<T> {
         }
     }
 
+    /// Overwrites `into`'s counters with this edge's, in place: a metrics publication
+    /// allocates nothing (`into` came from [`EdgeOut::stats`] once).
+    pub fn publish(&self, into: &mut EdgeStats) {
+        into.pushed = self.pushed;
+        into.full = self.full;
+    }
+
+    /// Slots in use now, as the producer sees them: a gauge, stale once read.
+    pub fn occupancy(&self) -> usize {
+        self.producer.buffer().capacity() - self.producer.slots()
+    }
+
     #[cold]
     #[inline(never)]
     fn push_when_full(&mut self, mut item: T) {

@@ -19,6 +19,7 @@
 
 pub mod close;
 pub mod latch;
+pub mod mailbox;
 mod pad;
 pub mod progress;
 pub mod ring;
@@ -38,5 +39,6 @@ pub mod mapped;
 
 pub use close::CloseFlag;
 pub use latch::{TradingLatch, TradingState};
+pub use mailbox::Mailbox;
 pub use progress::Progress;
 pub use stop::{Failure, StopSignal};

@@ -39,6 +39,8 @@ impl<T> UnsafeCell<T> {
         f(self.0.get())
     }
 }
+// loom's `try_lock` returns std's error type too.
+use std::sync::TryLockError;
 
 /// A mutex for cold paths (failure reports), with one `lock` signature under both.
 pub struct Mutex<T>(Inner<T>);
@@ -61,5 +63,16 @@ impl<T> Mutex<T> {
             Err(poisoned) => poisoned.into_inner(),
         };
         f(&mut guard)
+    }
+
+    /// Locks only if no one holds the lock, ignoring poison as `with` does; `None` when
+    /// it is held: for a thread that must never wait.
+    pub fn try_with<R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        let mut guard = match self.0.try_lock() {
+            Ok(guard) => guard,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return None,
+        };
+        Some(f(&mut guard))
     }
 }

@@ -217,14 +217,16 @@ impl FeatureStage {
             book: *self.books.stats(),
             // `signals` has a slot for every symbol up to the highest owned one.
             books: (0..self.signals.len())
-                .map(|i| {
-                    self.books.book(SymbolId(i as u16)).map(|b| FinalBook {
-                        top: b.top(),
-                        status: b.effective_status(),
-                    })
-                })
+                .map(|i| self.final_book(i))
                 .collect(),
         }
+    }
+
+    fn final_book(&self, index: usize) -> Option<FinalBook> {
+        self.books.book(SymbolId(index as u16)).map(|b| FinalBook {
+            top: b.top(),
+            status: b.effective_status(),
+        })
     }
 }
 
@@ -286,6 +288,17 @@ impl Stage for FeatureStage {
 
     fn report(&self, report: &mut ShardReport) {
         report.features.merge(&self.stats());
+    }
+
+    fn publish(&self, report: &mut ShardReport) {
+        let f = &mut report.features;
+        f.events = self.events;
+        f.views = self.views;
+        f.not_owned = self.not_owned;
+        f.book = *self.books.stats();
+        for (i, slot) in f.books.iter_mut().enumerate() {
+            *slot = self.final_book(i);
+        }
     }
 }
 

@@ -500,4 +500,15 @@ impl<R: ReportSource> Stage for Risk<R> {
             .collect();
         report.risk.merge(&stats);
     }
+
+    fn publish(&self, report: &mut ShardReport) {
+        // `self.stats` keeps no symbol rows (`report` adds them), so cloning it allocates
+        // nothing; the rows are written into the report's own, shaped by `report`.
+        let mut rows = std::mem::take(&mut report.risk.symbols);
+        for (row, state) in rows.iter_mut().zip(&self.symbols) {
+            *row = state.as_ref().map(Self::symbol_stats);
+        }
+        report.risk.clone_from(&self.stats);
+        report.risk.symbols = rows;
+    }
 }

@@ -1,0 +1,256 @@
+//! Metrics while a run is under way: each shard runner publishes a snapshot of its
+//! chain's figures through a [`Mailbox`] at a low rate, and [`Metrics::snapshot`] merges
+//! the latest ones into a [`RunReport`], the same data the final report is built from.
+//! Rendering them (Prometheus) is the application's (`app::metrics`).
+//!
+//! The hot path pays one add per event and, every [`CHECK_EVERY`] events, a clock read;
+//! a publication copies the chain's counters and histograms into the mailbox's slot in
+//! place, allocating nothing.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::pipeline::RunMeta;
+use super::report::RunReport;
+use super::runner::{Chain, RunnerOutput};
+use crate::clock::MonoClock;
+use crate::sys::edge::Emit;
+use crate::sys::{Mailbox, Progress, StopSignal, TradingLatch, TradingState};
+
+/// Events between two looks at the clock: at the fused shard's ~3.4 M messages/s on
+/// one core (BENCHMARKS.md, `replay/fused_one_core`), about every 0.3 ms, far below the
+/// 10 ms period, and one clock read (9.6 ns) per 1024 events is ~0.01 ns an event.
+pub const CHECK_EVERY: u64 = 1024;
+
+/// What one runner last published.
+pub struct RunnerSnapshot {
+    /// Its chain's counters, latency histograms (in chain order) and output ring, as the
+    /// runner hands them back when it stops.
+    pub output: RunnerOutput,
+    /// Slots in use in each of `output.edges`, in the same order.
+    pub occupancy: Vec<usize>,
+}
+
+impl RunnerSnapshot {
+    /// Nothing yet, for the runner `runner`: the runner gives it its shape.
+    pub fn empty(runner: &str) -> RunnerSnapshot {
+        RunnerSnapshot {
+            output: RunnerOutput::new(runner),
+            occupancy: Vec::new(),
+        }
+    }
+}
+
+/// Where one runner publishes, and how often.
+pub struct Publisher {
+    mailbox: Arc<Mailbox<RunnerSnapshot>>,
+    period_ns: u64,
+    clock: MonoClock,
+}
+
+impl Publisher {
+    /// Publishes into `mailbox` about every `period`, reading `clock`.
+    pub fn new(
+        mailbox: Arc<Mailbox<RunnerSnapshot>>,
+        period: Duration,
+        clock: MonoClock,
+    ) -> Publisher {
+        Publisher {
+            mailbox,
+            period_ns: period.as_nanos().try_into().unwrap_or(u64::MAX),
+            clock,
+        }
+    }
+}
+
+/// What every shard runner drives: its chain, which it passes every call through, and
+/// where it publishes the chain's figures every period when metrics are on.
+pub struct Publishing<C> {
+    chain: C,
+    publisher: Option<Publisher>,
+    /// Events since the clock was last read.
+    events: u64,
+    last_ns: u64,
+}
+
+impl<C: Chain> Publishing<C> {
+    /// Shapes the mailbox's slot for `chain` (allocating now, on the runner's thread at
+    /// start-up) and publishes the starting figures.
+    pub fn new(chain: C, publisher: Option<Publisher>) -> Publishing<C> {
+        let mut last_ns = 0;
+        if let Some(p) = &publisher {
+            let mut shaped = RunnerSnapshot::empty("");
+            chain.shape(&mut shaped);
+            p.mailbox.publish(|slot| {
+                shaped.output.runner = std::mem::take(&mut slot.output.runner);
+                *slot = shaped;
+            });
+            last_ns = p.clock.now_ns();
+        }
+        Publishing {
+            chain,
+            publisher,
+            events: 0,
+            last_ns,
+        }
+    }
+}
+
+impl<In, C: Emit<In>> Emit<In> for Publishing<C> {
+    #[inline]
+    fn emit(&mut self, event: In) {
+        self.events += 1;
+        self.chain.emit(event);
+    }
+}
+
+impl<C: Chain> Chain for Publishing<C> {
+    #[inline]
+    fn batch_end(&mut self) {
+        self.chain.batch_end();
+        if self.events < CHECK_EVERY {
+            return;
+        }
+        self.events = 0;
+        let Some(p) = &self.publisher else {
+            return;
+        };
+        let now = p.clock.now_ns();
+        if now.saturating_sub(self.last_ns) >= p.period_ns {
+            self.last_ns = now;
+            // A scrape holding the slot skips this one; the next comes a period later.
+            let chain = &self.chain;
+            p.mailbox.try_publish(|slot| chain.publish(slot, 0));
+        }
+    }
+
+    fn control(&mut self, control: crate::stages::Control) {
+        self.chain.control(control);
+    }
+
+    fn end(&mut self) {
+        self.chain.end();
+    }
+
+    fn shape(&self, into: &mut RunnerSnapshot) {
+        self.chain.shape(into);
+    }
+
+    fn publish(&self, into: &mut RunnerSnapshot, depth: usize) {
+        self.chain.publish(into, depth);
+    }
+
+    /// The last publication waits for a reader rather than be skipped: it carries the
+    /// final figures, the ones the report prints.
+    fn finish(self, out: &mut RunnerOutput) {
+        if let Some(p) = &self.publisher {
+            let chain = &self.chain;
+            p.mailbox.publish(|slot| chain.publish(slot, 0));
+        }
+        self.chain.finish(out);
+    }
+}
+
+/// The runners' mailboxes and what a snapshot adds to them: a cheap handle, cloned
+/// into whatever serves the metrics.
+#[derive(Clone)]
+pub struct Metrics {
+    mailboxes: Vec<Arc<Mailbox<RunnerSnapshot>>>,
+    meta: RunMeta,
+    started: Instant,
+    latch: Arc<TradingLatch>,
+    progress: Arc<Progress>,
+    stop: Arc<StopSignal>,
+    period: Duration,
+    clock: MonoClock,
+}
+
+/// The run's figures now.
+pub struct Snapshot {
+    /// The runners' latest publications merged, as the final report merges their
+    /// outputs. Source and venue runners do not publish: messages framed are in
+    /// `framed`, the venue's answers in `report.shard.risk`.
+    pub report: RunReport,
+    /// Each published ring: name, capacity, slots in use.
+    pub rings: Vec<(String, usize, usize)>,
+    /// Messages the source has framed.
+    pub framed: u64,
+    pub trading_state: TradingState,
+    /// Publications merged: 0 until every runner has published once.
+    pub publications: u64,
+}
+
+impl Metrics {
+    pub(super) fn new(
+        meta: RunMeta,
+        latch: Arc<TradingLatch>,
+        progress: Arc<Progress>,
+        stop: Arc<StopSignal>,
+        period: Duration,
+        clock: MonoClock,
+    ) -> Metrics {
+        Metrics {
+            mailboxes: Vec::new(),
+            meta,
+            started: Instant::now(),
+            latch,
+            progress,
+            stop,
+            period,
+            clock,
+        }
+    }
+
+    /// A publisher for the runner `name`, whose mailbox this handle reads.
+    pub(super) fn publisher(&mut self, name: &str) -> Publisher {
+        let mailbox = Arc::new(Mailbox::new(RunnerSnapshot::empty(name)));
+        self.mailboxes.push(Arc::clone(&mailbox));
+        Publisher::new(mailbox, self.period, self.clock.clone())
+    }
+
+    /// Merges every runner's latest publication. Each mailbox is held only while its
+    /// snapshot is copied out (the runner skips a publication meanwhile).
+    pub fn snapshot(&self) -> Snapshot {
+        let mut outputs = Vec::with_capacity(self.mailboxes.len());
+        let mut rings = Vec::new();
+        let mut publications = u64::MAX;
+        for mailbox in &self.mailboxes {
+            mailbox.read(|s, count| {
+                publications = publications.min(count);
+                let mut out = RunnerOutput::new(&s.output.runner);
+                crate::merge::Merge::merge(&mut out.report, &s.output.report);
+                out.latency.clone_from(&s.output.latency);
+                out.edges.clone_from(&s.output.edges);
+                out.venue = s
+                    .output
+                    .venue
+                    .as_ref()
+                    .map(|v| crate::venue::runner::VenueReport {
+                        stats: v.stats.clone(),
+                        ..Default::default()
+                    });
+                for (edge, used) in s.output.edges.iter().zip(&s.occupancy) {
+                    rings.push((edge.name.clone(), edge.capacity, *used));
+                }
+                outputs.push(out);
+            });
+        }
+        rings.sort();
+        Snapshot {
+            report: RunReport::build(
+                self.meta.clone(),
+                outputs,
+                self.stop.failures(),
+                self.started.elapsed(),
+            ),
+            rings,
+            framed: self.progress.get(),
+            trading_state: self.latch.get(),
+            publications: if self.mailboxes.is_empty() {
+                0
+            } else {
+                publications
+            },
+        }
+    }
+}
