@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use tickpipe::app::export::{self, Labeller, Recording};
 use tickpipe::app::inspect;
+use tickpipe::app::model::eval;
 use tickpipe::app::report::{self as render, ReportFile};
 use tickpipe::codec::mold::Session;
 use tickpipe::runtime::builder::Engine;
@@ -17,6 +19,8 @@ use tickpipe::runtime::config::Config;
 use tickpipe::runtime::topology::{self, Topology};
 use tickpipe::source::live::LiveConfig;
 use tickpipe::source::replay::{Input, Pacing};
+use tickpipe::stages::inference::builtin::BuiltIn;
+use tickpipe::stages::inference::onnx::EngineKind;
 use tickpipe::sys::StopSignal;
 use tickpipe::tools::sample::{MAX_MESSAGES, SampleSpec, generate};
 use tickpipe::tools::server::{DropPolicy, FeedServer, SendRate, ServerConfig};
@@ -84,6 +88,58 @@ enum Command {
     /// the file cannot be read or is empty, 3 if the summary could not be written to
     /// stdout (a full disk; a reader that closes the pipe early is not an error).
     Inspect(InspectArgs),
+    /// ONNX models: check one before trading it.
+    #[command(subcommand)]
+    Model(ModelCommand),
+    /// Replay market data and write one CSV row per feature view, labelled with the mid
+    /// price --horizon-ms later, for training a policy (scripts/train_policy.py).
+    ///
+    /// Columns: symbol, ts_event_ns, every feature, mid (empty when the book is
+    /// one-sided), mid_later (the mid in effect --horizon-ms later; empty when the session
+    /// ends first). The last line is `# digest HEX`, the run's decision digest. The run is
+    /// `tickpipe run`'s, one shard, with the configured model deciding.
+    ExportFeatures(ExportArgs),
+}
+
+#[derive(Subcommand)]
+enum ModelCommand {
+    /// Run MODEL.onnx on raw observations and print every output tensor, per row, and
+    /// which engine ran. Exit status: 0, or 2 for an unreadable model or input.
+    Eval(EvalArgs),
+}
+
+#[derive(clap::Args)]
+struct EvalArgs {
+    /// The ONNX model.
+    #[arg(value_name = "MODEL.onnx")]
+    model: PathBuf,
+    /// Observations: little-endian f32, one row per model input width.
+    #[arg(long, value_name = "FILE")]
+    input: PathBuf,
+    /// The engine; default native when every output is an MLP chain, else tract (when
+    /// built with the `tract` feature).
+    #[arg(long, value_parser = ["native", "tract"])]
+    engine: Option<String>,
+    /// Print {"engine": ..., "why": ..., "outputs": {NAME: [[...], ...]}, "skipped": {NAME: WHY}}.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+struct ExportArgs {
+    /// ITCH 5.0 file to replay. Without it, the bundled sample session.
+    #[arg(long, value_name = "FILE")]
+    input: Option<PathBuf>,
+    /// Where to write the CSV.
+    #[arg(long, value_name = "FILE.csv")]
+    out: PathBuf,
+    /// The label's horizon: the mid this many milliseconds of event time after each view
+    /// (1 to 86 400 000).
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
+    horizon_ms: u64,
+    /// Engine configuration, as for `run`.
+    #[arg(long, value_name = "FILE", default_value = "config/tickpipe.toml")]
+    config: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -214,6 +270,8 @@ fn main() -> ExitCode {
         Command::Generate(args) => generate_file(args).map(|()| ExitCode::SUCCESS),
         Command::FeedServer(args) => feed_server(args),
         Command::Inspect(args) => inspect_file(args),
+        Command::Model(ModelCommand::Eval(args)) => model_eval(args),
+        Command::ExportFeatures(args) => export_features(args),
     };
     match result {
         Ok(code) => code,
@@ -248,10 +306,20 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         .as_deref()
         .map(ReportFile::create)
         .transpose()?;
+    let (model, selection) = BuiltIn::load(&config.model)?;
     let source = input.source(pacing)?;
-    let pipeline = Engine::new(topology, config, Arc::new(universe), source).start()?;
+    let pipeline = Engine::new(topology, config, Arc::new(universe), source)
+        .model(move |_| model.clone())
+        .start()?;
     if !args.quiet {
         say(format_args!("tickpipe: {banner}\n"));
+        if let Some(s) = selection {
+            say(format_args!(
+                "tickpipe: model onnx, engine {}: {}\n",
+                s.engine.name(),
+                s.why
+            ));
+        }
     }
     let stop = pipeline.stop_signal();
     ctrlc::set_handler(move || stop.request_stop())
@@ -528,4 +596,82 @@ fn generate_file(args: GenerateArgs) -> Result<()> {
         Input::Sample(spec).describe()
     ));
     Ok(())
+}
+
+fn model_eval(args: EvalArgs) -> Result<ExitCode> {
+    let engine = args.engine.as_deref().map(|e| match e {
+        "tract" => EngineKind::Tract,
+        _ => EngineKind::Native,
+    });
+    let evaluation = eval(&args.model, &args.input, engine)?;
+    let text = if args.json {
+        serde_json::to_string_pretty(&evaluation.to_json()).expect("always serialises") + "\n"
+    } else {
+        evaluation.to_text()
+    };
+    if let Err(e) = print_report(&text) {
+        say(format_args!("error: writing the outputs to stdout: {e}\n"));
+        return Ok(ExitCode::from(3));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn export_features(args: ExportArgs) -> Result<ExitCode> {
+    let (config, universe) = Config::load(&args.config)?;
+    let cores = topology::host_cores();
+    let topology = Topology::load(
+        std::path::Path::new("pipelines/fused-inline.toml"),
+        Some(1),
+        &universe,
+        &cores,
+    )?;
+    let input = match args.input {
+        Some(path) => Input::File(path),
+        None => Input::Sample(SampleSpec::default_session()),
+    };
+    let file = std::fs::File::create(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let mut labeller = Labeller::new(
+        std::io::BufWriter::new(file),
+        &universe,
+        args.horizon_ms * 1_000_000,
+    )
+    .with_context(|| format!("writing {}", args.out.display()))?;
+    let (model, _) = BuiltIn::load(&config.model)?;
+    let (sender, rows) = std::sync::mpsc::channel();
+    let source = input.source(Pacing::AsFastAsPossible)?;
+    let pipeline = Engine::new(topology, config, Arc::new(universe), source)
+        .model(move |_| Recording {
+            inner: model.clone(),
+            rows: sender.clone(),
+        })
+        .start()?;
+    let mut written = Ok(());
+    pipeline.wait(Duration::from_millis(20), |_| {
+        if written.is_ok() {
+            written = export::drain(&rows, &mut labeller);
+        }
+    });
+    let report = pipeline.join();
+    written
+        .and_then(|()| export::drain(&rows, &mut labeller))
+        .and_then(|()| labeller.finish(report.digest()))
+        .map(|n| {
+            say(format_args!(
+                "wrote {} rows to {}, digest {:016x}\n",
+                n,
+                args.out.display(),
+                report.digest()
+            ))
+        })
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    Ok(if report.failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        say(format_args!(
+            "error: the run failed: {:?}\n",
+            report.failures
+        ));
+        ExitCode::from(1)
+    })
 }
