@@ -113,6 +113,9 @@ pub fn chain(graph: &GraphProto, input: &str, n_in: usize, output: &str) -> Resu
     }
     nodes.reverse();
 
+    if n_in == 0 {
+        return Err(fail("the input row is empty".into()));
+    }
     let mut chain = Chain {
         n_in,
         layers: Vec::new(),
@@ -290,6 +293,12 @@ fn matrix(t: &TensorProto, width: usize, transposed: bool) -> Result<(Vec<f32>, 
         ));
     }
     let n_out = n_out as usize;
+    if n_out == 0 {
+        return Err(format!(
+            "weights {:?} have shape {:?}: no outputs",
+            t.name, t.dims
+        ));
+    }
     let weights = if transposed {
         (0..width)
             .flat_map(|i| (0..n_out).map(move |o| data[o * width + i]))
