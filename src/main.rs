@@ -307,13 +307,14 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         .map(ReportFile::create)
         .transpose()?;
     let (model, selection) = BuiltIn::load(&config.model)?;
+    let kind = config.model.kind.clone();
     let source = input.source(pacing)?;
     let pipeline = Engine::new(topology, config, Arc::new(universe), source)
         .model(move |_| model.clone())
         .start()?;
     if !args.quiet {
         say(format_args!("tickpipe: {banner}\n"));
-        if let Some(s) = selection {
+        if let Some(s) = &selection {
             say(format_args!(
                 "tickpipe: model onnx, engine {}: {}\n",
                 s.engine.name(),
@@ -330,8 +331,22 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     progress.finish();
     let report = pipeline.join();
     // Both outputs are attempted whatever happens to the other.
-    let printed = print_report(&render::text(&report));
-    let saved = json.map_or(Ok(()), |file| file.commit(&render::json(&report)));
+    // Which model ran is the binary's choice, so its report key is added here.
+    let engine = selection.as_ref().map(|s| s.engine.name());
+    let why = selection.as_ref().map(|s| s.why.as_str());
+    let mut text = render::text(&report);
+    text.push_str(&format!(
+        "model        {kind}{}\n",
+        selection.as_ref().map_or(String::new(), |s| format!(
+            ", engine {}: {}",
+            s.engine.name(),
+            s.why
+        ))
+    ));
+    let mut value = render::json(&report);
+    value["model"] = serde_json::json!({"kind": kind, "engine": engine, "why": why});
+    let printed = print_report(&text);
+    let saved = json.map_or(Ok(()), |file| file.commit(&value));
     let mut unwritten = false;
     if let Err(e) = printed {
         say(format_args!("error: writing the report to stdout: {e}\n"));

@@ -260,3 +260,45 @@ fn an_onnx_policy_trades_and_decides_the_same_in_every_topology() {
         );
     }
 }
+
+/// A model slower than the feed backs market data up into the feed ring, and the report
+/// says so in the ring's `full` count (the README's "Models" section says what to watch;
+/// the latency it adds is not asserted: timings are not tested).
+#[test]
+fn a_slow_model_shows_in_the_report() {
+    struct Slow;
+    impl tickpipe::stages::inference::Model for Slow {
+        const KIND: &'static str = "linear";
+        fn score(&mut self, _: &tickpipe::msg::Features) -> Option<f32> {
+            let start = std::time::Instant::now();
+            while start.elapsed() < std::time::Duration::from_micros(50) {}
+            None
+        }
+    }
+    let (config, universe) =
+        tickpipe::runtime::config::Config::load(Path::new("config/tickpipe.toml")).unwrap();
+    let cores: Vec<usize> = (0..64).collect();
+    let topology = Topology::load(
+        Path::new("pipelines/fused.toml"),
+        Some(1),
+        &universe,
+        &cores,
+    )
+    .unwrap();
+    let source = Input::Sample(SampleSpec {
+        messages: 60_000,
+        ..SampleSpec::default_session()
+    })
+    .source(Pacing::AsFastAsPossible)
+    .unwrap();
+    let report = Engine::new(topology, config, Arc::new(universe), source)
+        .model(|_| Slow)
+        .run()
+        .unwrap();
+    let feed = report
+        .edges
+        .iter()
+        .find(|e| e.name.ends_with("/feed"))
+        .expect("a feed ring");
+    assert!(feed.full > 0, "the feed ring filled: {feed:?}");
+}
