@@ -41,7 +41,12 @@ fn native_matches_onnxruntime_on_every_mlp_output() {
         let g = graph(name);
         let (width, outputs) = ort_fixture(name);
         let rows = read_rows(&format!("{FIXTURES}/{name}.inputs.f32"), width);
-        for (output, int, expected) in outputs {
+        for onnx_common::OrtOutput {
+            name: output,
+            int64: int,
+            rows: expected,
+        } in outputs
+        {
             let Ok(c) = chain(&g, "input", width, &output) else {
                 assert_eq!(
                     output, "log_prob",
@@ -91,9 +96,10 @@ fn tract_matches_onnxruntime_on_every_output_and_native_on_random_rows() {
         let rows = read_rows(&format!("{FIXTURES}/{name}.inputs.f32"), width);
         for (r, row) in rows.iter().enumerate() {
             let got = tract.run_all(row).unwrap();
-            for (output, _, expected) in &outputs {
+            for o in &outputs {
+                let output = &o.name;
                 let i = names.iter().position(|n| n == output).unwrap();
-                let d = max_diff(&got[i], &expected[r]);
+                let d = max_diff(&got[i], &o.rows[r]);
                 assert!(
                     d <= TOLERANCE,
                     "{name}/{output} row {r}: tract vs onnxruntime {d:e}"

@@ -41,7 +41,8 @@ fn model_eval_prints_every_output_as_onnxruntime_does() {
         v["skipped"]
     );
     let (_, outputs) = ort_fixture("ppo_discrete");
-    for (name, int, rows) in outputs.iter().filter(|(n, _, _)| n != "log_prob") {
+    for o in outputs.iter().filter(|o| o.name != "log_prob") {
+        let (name, int, rows) = (&o.name, &o.int64, &o.rows);
         let got = v["outputs"][name].as_array().unwrap();
         assert_eq!(got.len(), rows.len(), "{name}: one list per row");
         for (g, want) in got.iter().zip(rows) {

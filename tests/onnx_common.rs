@@ -58,8 +58,16 @@ pub fn read_rows(path: &str, width: usize) -> Vec<Vec<f32>> {
         .collect()
 }
 
-/// onnxruntime's answers: `(width, [(output, is_int64, rows)])`.
-pub fn ort_fixture(name: &str) -> (usize, Vec<(String, bool, Vec<Vec<f64>>)>) {
+/// One output as onnxruntime computed it.
+pub struct OrtOutput {
+    pub name: String,
+    pub int64: bool,
+    /// One value list per input row.
+    pub rows: Vec<Vec<f64>>,
+}
+
+/// onnxruntime's answers: the input width, and every output.
+pub fn ort_fixture(name: &str) -> (usize, Vec<OrtOutput>) {
     let text = std::fs::read_to_string(format!("{FIXTURES}/{name}.ort.json")).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     let width = v["width"].as_u64().unwrap() as usize;
@@ -80,7 +88,11 @@ pub fn ort_fixture(name: &str) -> (usize, Vec<(String, bool, Vec<Vec<f64>>)>) {
                         .collect()
                 })
                 .collect();
-            (k.clone(), o["dtype"] == "int64", rows)
+            OrtOutput {
+                name: k.clone(),
+                int64: o["dtype"] == "int64",
+                rows,
+            }
         })
         .collect();
     (width, outputs)

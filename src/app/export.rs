@@ -54,12 +54,20 @@ pub fn header() -> String {
     h
 }
 
+/// One symbol's rows waiting for their label, oldest first (each with its mid then),
+/// and the mid in effect.
+#[derive(Clone, Default)]
+struct Pending {
+    rows: VecDeque<(Row, Option<Price>)>,
+    mid: Option<Price>,
+}
+
 /// Labels rows with the mid `horizon_ns` later and writes them as CSV.
 pub struct Labeller<W: Write> {
     out: W,
     horizon_ns: u64,
-    /// Per symbol: rows waiting for their label, oldest first, and the mid in effect.
-    pending: Vec<(VecDeque<(Row, Option<Price>)>, Option<Price>)>,
+    /// Per symbol.
+    pending: Vec<Pending>,
     names: Vec<String>,
     pub rows: u64,
 }
@@ -70,7 +78,7 @@ impl<W: Write> Labeller<W> {
         Ok(Labeller {
             out,
             horizon_ns,
-            pending: vec![(VecDeque::new(), None); universe.len()],
+            pending: vec![Pending::default(); universe.len()],
             names: universe
                 .ids()
                 .map(|id| universe.name(id).to_string())
@@ -87,7 +95,7 @@ impl<W: Write> Labeller<W> {
         let t = view.stamp.ts_event;
         let symbol = view.symbol.index();
         let horizon = self.horizon_ns;
-        let (queue, mid) = &mut self.pending[symbol];
+        let Pending { rows: queue, mid } = &mut self.pending[symbol];
         let mut done = Vec::new();
         while let Some(&(r, then)) = queue.front() {
             if r.features.view.stamp.ts_event.saturating_add(horizon) >= t {
@@ -115,8 +123,8 @@ impl<W: Write> Labeller<W> {
     /// digest line.
     pub fn finish(mut self, digest: u64) -> std::io::Result<u64> {
         let pending = std::mem::take(&mut self.pending);
-        for (queue, _) in pending {
-            for (r, then) in queue {
+        for p in pending {
+            for (r, then) in p.rows {
                 self.write(&r, then, None)?;
             }
         }
