@@ -471,6 +471,36 @@ mod tests {
         assert_eq!(out, vec![]);
     }
 
+    #[test]
+    fn the_onnx_table_belongs_to_kind_onnx() {
+        let kinds = builtin::BuiltIn::KINDS;
+        let keys = |c: &ModelConfig| {
+            let mut out = Vec::new();
+            c.validate(kinds, &mut Problems::new("model", &mut out));
+            out.into_iter().map(|p| p.to_string()).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            keys(&config()),
+            Vec::<String>::new(),
+            "linear runs built in"
+        );
+        let mut c = config();
+        c.kind = "onnx".into();
+        assert_eq!(
+            keys(&c),
+            [
+                "model.bias: only kind \"linear\" has a bias",
+                "model.weights: only kind \"linear\" has weights",
+                "model.onnx: required for kind \"onnx\"",
+            ]
+        );
+        c.kind = "tree".into();
+        assert_eq!(
+            keys(&c)[0],
+            "model.kind: unknown model kind \"tree\"; the model plugged in runs \"linear\" or \"onnx\""
+        );
+    }
+
     /// A model with its own per-symbol state sees every `Features` message, one-sided
     /// books included, and its `None` keeps the target.
     #[test]
