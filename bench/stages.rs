@@ -26,7 +26,8 @@ use tickpipe::runtime::runner::{Chain, Link};
 use tickpipe::stages::Stage;
 use tickpipe::stages::decode::Decode;
 use tickpipe::stages::features::FeatureStage;
-use tickpipe::stages::inference::Inference;
+use tickpipe::stages::inference::builtin::BuiltIn;
+use tickpipe::stages::inference::{Inference, ModelConfig};
 use tickpipe::stages::risk::Risk;
 use tickpipe::stages::routing::Routing;
 use tickpipe::sys::Mailbox;
@@ -134,6 +135,10 @@ impl Traffic {
         Inference::new(&self.config.model, self.universe.len())
     }
 
+    fn inference_with(&self, model: BuiltIn) -> Inference<BuiltIn> {
+        Inference::with_model(model, self.config.model.policy(), self.universe.len())
+    }
+
     fn risk<R: tickpipe::stages::ReportSource>(&self, reports: R) -> Risk<R> {
         let latch = Arc::new(TradingLatch::new(self.config.risk.trading_state));
         Risk::new(
@@ -208,11 +213,48 @@ fn clock(c: &mut Criterion) {
     g.finish();
 }
 
+/// The discrete PPO fixture (5 features → 2×64 Tanh → 3 actions) as `[model]` loads it.
+fn onnx_model(t: &Traffic) -> BuiltIn {
+    let mut model: ModelConfig = toml::from_str(
+        r#"
+        kind = "onnx"
+        enter_threshold = 0.5
+        exit_threshold = 0.5
+        target_qty = 100
+        [onnx]
+        path = "tests/fixtures/onnx/ppo_discrete.onnx"
+        engine = "native"
+        input = "input"
+        features = [
+            { feature = "microprice_bps", mean = 0.0, std = 1.0 },
+            { feature = "spread_bps", mean = 2.0, std = 1.5 },
+            { feature = "imbalance", mean = 0.0, std = 0.5 },
+            { feature = "volatility_bps", mean = 0.0, std = 1.0 },
+            { feature = "trade_flow", mean = 0.0, std = 0.5 },
+        ]
+        output = { name = "actions", kind = "discrete", actions = ["short", "flat", "long"] }
+        "#,
+    )
+    .expect("the bench model parses");
+    model.target_qty = t.config.model.target_qty;
+    BuiltIn::load(&model).expect("the fixture loads").0
+}
+
 fn benches(c: &mut Criterion) {
     clock(c);
     let t = Traffic::capture();
     stage(c, "features", &t.events, || t.features_stage());
     stage(c, "inference", &t.features, || t.inference());
+    // The binary's model: the built-in enum around the same linear model (against the
+    // line above: what choosing the kind at start-up costs), and the discrete PPO
+    // policy from tests/fixtures/onnx on the native engine.
+    stage(c, "inference_builtin_linear", &t.features, || {
+        t.inference_with(BuiltIn::Linear(t.config.model.linear()))
+    });
+    let ppo = onnx_model(&t);
+    stage(c, "inference_onnx_native", &t.features, || {
+        t.inference_with(ppo.clone())
+    });
     routing_and_venue(c, &t);
     risk(c, &t);
     fused_replay(c, &t);

@@ -18,6 +18,14 @@ cargo clippy --all-targets --locked -- -D warnings
 step "tests"
 cargo test --locked
 
+step "the tract feature (clippy -D warnings, the ONNX tests)"
+# The optional ONNX engine (cargo feature `tract`, off by default): its code and the
+# tests that compare it with the native engine and onnxruntime's answers. Only these
+# tests, not the whole suite again: nothing else changes with the feature. Cold, the
+# tract crates add 2 min 44 s to a debug build on a 2-core machine (2026-12-04).
+cargo clippy --all-targets --all-features --locked -- -D warnings
+cargo test --features tract --locked --test onnx --test onnx_cli
+
 step "benches compile"
 # Only that they compile, not their speed: without fat LTO and with parallel codegen
 # the bench binaries build in a fraction of the time on a 2-core runner.

@@ -101,8 +101,23 @@ impl StageTimer {
 /// A histogram with the pipeline's bounds as a statistics field ([`crate::stats!`]):
 /// empty by default, merged by adding every recorded value (its `Merge` is in
 /// [`crate::merge`], which imports this module).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub struct LatencyHistogram(pub Histogram<u64>);
+
+impl Clone for LatencyHistogram {
+    fn clone(&self) -> LatencyHistogram {
+        LatencyHistogram(self.0.clone())
+    }
+
+    /// In place: a metrics publication copies stats every 10 ms on the hot thread, and
+    /// must not allocate (`tests/no_alloc.rs`).
+    fn clone_from(&mut self, source: &LatencyHistogram) {
+        self.0.reset();
+        self.0
+            .add(&source.0)
+            .expect("latency histograms share new_histogram's bounds");
+    }
+}
 
 impl Default for LatencyHistogram {
     fn default() -> LatencyHistogram {

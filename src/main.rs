@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use tickpipe::app::export::{self, Labeller, Recording};
 use tickpipe::app::logging::{self, LogFormat};
 use tickpipe::app::metrics::MetricsServer;
+use tickpipe::app::model::eval;
 use tickpipe::app::progress::Progress;
 use tickpipe::app::report::{self as render, ReportFile};
 use tickpipe::app::{check_config, inspect, latency_out};
@@ -20,6 +22,8 @@ use tickpipe::runtime::config::Config;
 use tickpipe::runtime::topology::{self, Topology};
 use tickpipe::source::live::LiveConfig;
 use tickpipe::source::replay::{Input, Pacing};
+use tickpipe::stages::inference::builtin::BuiltIn;
+use tickpipe::stages::inference::onnx::EngineKind;
 use tickpipe::sys::StopSignal;
 use tickpipe::tools::sample::{MAX_MESSAGES, SampleSpec, generate};
 use tickpipe::tools::server::{DropPolicy, FeedServer, SendRate, ServerConfig};
@@ -87,6 +91,17 @@ enum Command {
     /// the file cannot be read or is empty, 3 if the summary could not be written to
     /// stdout (a full disk; a reader that closes the pipe early is not an error).
     Inspect(InspectArgs),
+    /// ONNX models: check one before trading it.
+    #[command(subcommand)]
+    Model(ModelCommand),
+    /// Replay market data and write one CSV row per feature view, labelled with the mid
+    /// price --horizon-ms later, for training a policy (scripts/train_policy.py).
+    ///
+    /// Columns: symbol, ts_event_ns, every feature, mid (empty when the book is
+    /// one-sided), mid_later (the mid in effect --horizon-ms later; empty when the session
+    /// ends first). The last line is `# digest HEX`, the run's decision digest. The run is
+    /// `tickpipe run`'s, one shard, with the configured model deciding.
+    ExportFeatures(ExportArgs),
     /// Validate a configuration and a topology as `run` would at start (the topology
     /// against this host's cores) and print the settings in effect.
     ///
@@ -138,6 +153,47 @@ struct CheckConfigArgs {
     /// Number of shards to check the topology with (overrides its [shards] count).
     #[arg(long, value_name = "N")]
     shards: Option<usize>,
+}
+
+#[derive(Subcommand)]
+enum ModelCommand {
+    /// Run MODEL.onnx on raw observations and print every output tensor, per row, and
+    /// which engine ran. Exit status: 0, or 2 for an unreadable model or input.
+    Eval(EvalArgs),
+}
+
+#[derive(clap::Args)]
+struct EvalArgs {
+    /// The ONNX model.
+    #[arg(value_name = "MODEL.onnx")]
+    model: PathBuf,
+    /// Observations: little-endian f32, one row per model input width.
+    #[arg(long, value_name = "FILE")]
+    input: PathBuf,
+    /// The engine; default native when every output is an MLP chain, else tract (when
+    /// built with the `tract` feature).
+    #[arg(long, value_parser = ["native", "tract"])]
+    engine: Option<String>,
+    /// Print {"engine": ..., "why": ..., "outputs": {NAME: [[...], ...]}, "skipped": {NAME: WHY}}.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+struct ExportArgs {
+    /// ITCH 5.0 file to replay. Without it, the bundled sample session.
+    #[arg(long, value_name = "FILE")]
+    input: Option<PathBuf>,
+    /// Where to write the CSV.
+    #[arg(long, value_name = "FILE.csv")]
+    out: PathBuf,
+    /// The label's horizon: the mid this many milliseconds of event time after each view
+    /// (1 to 86 400 000).
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
+    horizon_ms: u64,
+    /// Engine configuration, as for `run`.
+    #[arg(long, value_name = "FILE", default_value = "config/tickpipe.toml")]
+    config: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -310,6 +366,8 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect_file(args),
         Command::Journal(JournalCommand::Inspect(args)) => journal_inspect(args),
         Command::CheckConfig(args) => check_config(args),
+        Command::Model(ModelCommand::Eval(args)) => model_eval(args),
+        Command::ExportFeatures(args) => export_features(args),
     };
     match result {
         Ok(code) => code,
@@ -378,14 +436,24 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         .metrics
         .map(|addr| MetricsServer::bind(addr, args.metrics_public))
         .transpose()?;
+    let (model, selection) = BuiltIn::load(&config.model)?;
+    let kind = config.model.kind.clone();
     let source = input.source(pacing)?;
-    let mut engine = Engine::new(topology, config, Arc::new(universe), source);
+    let mut engine =
+        Engine::new(topology, config, Arc::new(universe), source).model(move |_| model.clone());
     if server.is_some() {
         engine = engine.metrics(METRICS_PERIOD);
     }
     let pipeline = engine.start()?;
     if !args.quiet {
         say(format_args!("tickpipe: {banner}\n"));
+        if let Some(s) = &selection {
+            say(format_args!(
+                "tickpipe: model onnx, engine {}: {}\n",
+                s.engine.name(),
+                s.why
+            ));
+        }
     }
     tracing::info!(
         input = %input_name,
@@ -431,8 +499,22 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     let report = pipeline.join();
     log_end(&report);
     // Both outputs are attempted whatever happens to the other.
-    let printed = print_report(&render::text(&report));
-    let saved = json.map_or(Ok(()), |file| file.commit(&render::json(&report)));
+    // Which model ran is the binary's choice, so its report key is added here.
+    let engine = selection.as_ref().map(|s| s.engine.name());
+    let why = selection.as_ref().map(|s| s.why.as_str());
+    let mut text = render::text(&report);
+    text.push_str(&format!(
+        "model        {kind}{}\n",
+        selection.as_ref().map_or(String::new(), |s| format!(
+            ", engine {}: {}",
+            s.engine.name(),
+            s.why
+        ))
+    ));
+    let mut value = render::json(&report);
+    value["model"] = serde_json::json!({"kind": kind, "engine": engine, "why": why});
+    let printed = print_report(&text);
+    let saved = json.map_or(Ok(()), |file| file.commit(&value));
     let mut unwritten = false;
     if let Err(e) = printed {
         say(format_args!("error: writing the report to stdout: {e}\n"));
@@ -755,4 +837,82 @@ fn generate_file(args: GenerateArgs) -> Result<()> {
         Input::Sample(spec).describe()
     ));
     Ok(())
+}
+
+fn model_eval(args: EvalArgs) -> Result<ExitCode> {
+    let engine = args.engine.as_deref().map(|e| match e {
+        "tract" => EngineKind::Tract,
+        _ => EngineKind::Native,
+    });
+    let evaluation = eval(&args.model, &args.input, engine)?;
+    let text = if args.json {
+        serde_json::to_string_pretty(&evaluation.to_json()).expect("always serialises") + "\n"
+    } else {
+        evaluation.to_text()
+    };
+    if let Err(e) = print_report(&text) {
+        say(format_args!("error: writing the outputs to stdout: {e}\n"));
+        return Ok(ExitCode::from(3));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn export_features(args: ExportArgs) -> Result<ExitCode> {
+    let (config, universe) = Config::load(&args.config)?;
+    let cores = topology::host_cores();
+    let topology = Topology::load(
+        std::path::Path::new("pipelines/fused-inline.toml"),
+        Some(1),
+        &universe,
+        &cores,
+    )?;
+    let input = match args.input {
+        Some(path) => Input::File(path),
+        None => Input::Sample(SampleSpec::default_session()),
+    };
+    let file = std::fs::File::create(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let mut labeller = Labeller::new(
+        std::io::BufWriter::new(file),
+        &universe,
+        args.horizon_ms * 1_000_000,
+    )
+    .with_context(|| format!("writing {}", args.out.display()))?;
+    let (model, _) = BuiltIn::load(&config.model)?;
+    let (sender, rows) = std::sync::mpsc::channel();
+    let source = input.source(Pacing::AsFastAsPossible)?;
+    let pipeline = Engine::new(topology, config, Arc::new(universe), source)
+        .model(move |_| Recording {
+            inner: model.clone(),
+            rows: sender.clone(),
+        })
+        .start()?;
+    let mut written = Ok(());
+    pipeline.wait(Duration::from_millis(20), |_| {
+        if written.is_ok() {
+            written = export::drain(&rows, &mut labeller);
+        }
+    });
+    let report = pipeline.join();
+    written
+        .and_then(|()| export::drain(&rows, &mut labeller))
+        .and_then(|()| labeller.finish(report.digest()))
+        .map(|n| {
+            say(format_args!(
+                "wrote {} rows to {}, digest {:016x}\n",
+                n,
+                args.out.display(),
+                report.digest()
+            ))
+        })
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    Ok(if report.failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        say(format_args!(
+            "error: the run failed: {:?}\n",
+            report.failures
+        ));
+        ExitCode::from(1)
+    })
 }

@@ -2,10 +2,14 @@
 //! ring, book, order table and histogram is sized at start-up.
 
 mod common;
+mod onnx_common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tickpipe::runtime::builder::Engine;
+use tickpipe::runtime::pipeline::Pipeline;
+use tickpipe::stages::inference::builtin::BuiltIn;
 use tickpipe::sys::alloc_count::{CountingAllocator, allocations};
 
 #[global_allocator]
@@ -13,17 +17,17 @@ static COUNTING: CountingAllocator = CountingAllocator;
 
 const MESSAGES: u64 = 1_000_000;
 
-/// One test, not one per case: the count is process-wide, so a second test would count
-/// the first one's start-up, or, left waiting for it, the test harness's own "running for
-/// over 60 seconds" notice.
+/// One program, not one test per case, and no test harness (`harness = false` in
+/// Cargo.toml): the count is process-wide, so a second test would count the first one's
+/// start-up, and libtest's own "running for over 60 seconds" notice, printed while a case
+/// is mid-window, allocates.
 ///
 /// With metrics on, every shard runner publishes its figures (counters, histograms,
 /// rings) every millisecond, ten times faster than `run --metrics` does. Nothing scrapes
 /// during the measured middle (a scrape allocates on its own thread, which this
 /// allocator counts too); the publication count read on either side shows the runners
 /// published in between.
-#[test]
-fn steady_state_allocates_nothing_in_any_thread() {
+fn main() {
     journal_append_allocates_nothing();
     for metrics in [None, Some(Duration::from_millis(1))] {
         for topology in [
@@ -38,33 +42,56 @@ fn steady_state_allocates_nothing_in_any_thread() {
                 engine = engine.metrics(period);
             }
             let pipeline = engine.start().expect("pipeline starts");
-            let published = || pipeline.metrics().map(|m| m.snapshot().publications);
-            // The source runs at most a ring (16 Ki frames) ahead of the shards, so between
-            // 30% and 70% of the input every runner is mid-stream.
-            common::wait_for(&pipeline, MESSAGES * 3 / 10);
-            let published_before = published();
-            let before = allocations();
-            common::wait_for(&pipeline, MESSAGES * 7 / 10);
-            let during = allocations() - before;
-            let published_after = published();
-            let report = pipeline.join();
-            assert!(report.failures.is_empty(), "{:?}", report.failures);
-            assert!(
-                report.shard.risk.orders_sent > 0,
-                "the session must trade (orders are sent throughout it, so the measured middle too)"
-            );
-            if metrics.is_some() {
-                assert!(
-                    published_after > published_before,
-                    "{topology}: every runner published in the measured middle ({published_before:?} → {published_after:?})"
-                );
-            }
-            assert_eq!(
-                during, 0,
-                "{topology}, metrics {metrics:?}: {during} heap allocations while ~400k messages flowed"
-            );
+            measure(&format!("{topology}, metrics {metrics:?}"), pipeline);
         }
     }
+    // The discrete PPO policy from an ONNX file, on the native engine.
+    let mut spec = common::spec("pipelines/fused.toml", 2, MESSAGES);
+    spec.config = onnx_common::config_with_model(&onnx_common::ppo_model("native")).0;
+    let (model, _) = BuiltIn::load(&spec.config.model).expect("the fixture loads");
+    let source = spec.input.source(spec.pacing).expect("the sample opens");
+    let pipeline = Engine::new(
+        spec.topology,
+        spec.config,
+        Arc::clone(&spec.universe),
+        source,
+    )
+    .model(move |_| model.clone())
+    .start()
+    .expect("pipeline starts");
+    measure("pipelines/fused.toml with the ONNX model", pipeline);
+    println!("no_alloc: the journal append and 7 pipeline cases allocated nothing in steady state");
+}
+
+/// Counts the allocations while the middle of the input flows; the run must trade, and
+/// with metrics on, every runner must have published in that middle.
+fn measure(case: &str, pipeline: Pipeline) {
+    let published = || pipeline.metrics().map(|m| m.snapshot().publications);
+    // The source runs at most a ring (16 Ki frames) ahead of the shards, so between
+    // 30% and 70% of the input every runner is mid-stream.
+    common::wait_for(&pipeline, MESSAGES * 3 / 10);
+    let published_before = published();
+    let before = allocations();
+    common::wait_for(&pipeline, MESSAGES * 7 / 10);
+    let during = allocations() - before;
+    let published_after = published();
+    let report = pipeline.join();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert!(
+        report.shard.risk.orders_sent > 0,
+        "the session must trade (orders are sent throughout it, so the measured middle too)"
+    );
+    if published_before.is_some() {
+        assert!(
+            published_after > published_before,
+            "{case}: every runner published in the measured middle ({published_before:?} → {published_after:?})"
+        );
+    }
+    assert_eq!(
+        during, 0,
+        "{case}: {during} heap allocations while ~400k messages flowed"
+    );
+    println!("no_alloc: {case}: 0 allocations");
 }
 
 /// A `Process` journal writer's append, once its segment exists: no allocation (and no

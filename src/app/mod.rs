@@ -2,10 +2,12 @@
 //! and JSON) lives here, above the runtime that assembles the report's data.
 
 pub mod check_config;
+pub mod export;
 pub mod inspect;
 pub mod journal;
 pub mod latency_out;
 pub mod logging;
 pub mod metrics;
+pub mod model;
 pub mod progress;
 pub mod report;

@@ -10,7 +10,8 @@ use serde::Deserialize;
 
 use crate::config::{ConfigError, Problem, Problems, read_toml};
 use crate::stages::features::{FeaturesConfig, LEVEL_BYTES, MAX_LEVELS};
-use crate::stages::inference::{LinearModel, Model, ModelConfig};
+use crate::stages::inference::builtin::BuiltIn;
+use crate::stages::inference::{Model, ModelConfig};
 use crate::stages::risk::{ExecutionConfig, RiskConfig};
 use crate::universe::Universe;
 use crate::venue::{SimVenue, Venue, VenueConfig};
@@ -39,24 +40,25 @@ pub struct Config {
 }
 
 /// The `kind`s `[model]` and `[venue]` must name: those of the model and the venue that
-/// will run.
+/// will run (`[model]` may name any of the model's [`Model::KINDS`]).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Kinds {
-    pub model: &'static str,
+    pub model: &'static [&'static str],
     pub venue: &'static str,
 }
 
 impl Kinds {
-    /// The linear model and the simulated exchange: what the `tickpipe` binary runs.
+    /// The built-in models (linear or ONNX) and the simulated exchange: what the
+    /// `tickpipe` binary runs.
     pub const BUILT_IN: Kinds = Kinds {
-        model: LinearModel::KIND,
+        model: BuiltIn::KINDS,
         venue: SimVenue::KIND,
     };
 
     /// The kinds of model `M` and venue `V`.
     pub fn of<M: Model, V: Venue>() -> Kinds {
         Kinds {
-            model: M::KIND,
+            model: M::KINDS,
             venue: V::KIND,
         }
     }

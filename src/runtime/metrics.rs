@@ -220,6 +220,7 @@ impl Metrics {
                 let mut out = RunnerOutput::new(&s.output.runner);
                 crate::merge::Merge::merge(&mut out.report, &s.output.report);
                 out.latency.clone_from(&s.output.latency);
+                out.service.clone_from(&s.output.service);
                 out.edges.clone_from(&s.output.edges);
                 out.venue = s
                     .output

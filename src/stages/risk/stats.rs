@@ -88,7 +88,7 @@ impl serde::Serialize for SymbolStats {
 
 crate::stats! {
     /// Risk's counters and state, merged across shards.
-    #[derive(Debug, Clone, Default, PartialEq)]
+    #[derive(Debug, Default, PartialEq)]
     pub struct RiskStats {
         /// `New` commands sent.
         pub orders_sent: u64,
@@ -129,6 +129,108 @@ crate::stats! {
         pub orders_open_at_end: u64,
         /// Indexed by `SymbolId`; `None` for symbols no merged shard owns.
         pub symbols: Vec<Option<SymbolStats>> => merge::place,
+    }
+}
+
+/// By hand, not derived, for `clone_from`: a metrics publication copies the stats into
+/// the snapshot every 10 ms on the shard's thread, and a derived `clone_from` would clone
+/// the histogram and the rows anew (allocating) instead of copying into what the snapshot
+/// holds. Both destructure every field, so a new field cannot be left out.
+impl Clone for RiskStats {
+    fn clone(&self) -> RiskStats {
+        let RiskStats {
+            orders_sent,
+            cancels_sent,
+            cancel_alls_sent,
+            acks,
+            fills,
+            filled_shares,
+            venue_rejects,
+            cancels_confirmed,
+            venue_cancels,
+            cancel_rejects,
+            rejections,
+            first_rejection,
+            no_touch,
+            watermarks_sent,
+            watermark_waits,
+            watermark_wait_ns,
+            time_regressions,
+            invalid_reports,
+            first_invalid_report,
+            orders_open_at_end,
+            symbols,
+        } = self;
+        RiskStats {
+            orders_sent: orders_sent.clone(),
+            cancels_sent: cancels_sent.clone(),
+            cancel_alls_sent: cancel_alls_sent.clone(),
+            acks: acks.clone(),
+            fills: fills.clone(),
+            filled_shares: filled_shares.clone(),
+            venue_rejects: venue_rejects.clone(),
+            cancels_confirmed: cancels_confirmed.clone(),
+            venue_cancels: venue_cancels.clone(),
+            cancel_rejects: cancel_rejects.clone(),
+            rejections: rejections.clone(),
+            first_rejection: first_rejection.clone(),
+            no_touch: no_touch.clone(),
+            watermarks_sent: watermarks_sent.clone(),
+            watermark_waits: watermark_waits.clone(),
+            watermark_wait_ns: watermark_wait_ns.clone(),
+            time_regressions: time_regressions.clone(),
+            invalid_reports: invalid_reports.clone(),
+            first_invalid_report: first_invalid_report.clone(),
+            orders_open_at_end: orders_open_at_end.clone(),
+            symbols: symbols.clone(),
+        }
+    }
+
+    fn clone_from(&mut self, source: &RiskStats) {
+        let RiskStats {
+            orders_sent,
+            cancels_sent,
+            cancel_alls_sent,
+            acks,
+            fills,
+            filled_shares,
+            venue_rejects,
+            cancels_confirmed,
+            venue_cancels,
+            cancel_rejects,
+            rejections,
+            first_rejection,
+            no_touch,
+            watermarks_sent,
+            watermark_waits,
+            watermark_wait_ns,
+            time_regressions,
+            invalid_reports,
+            first_invalid_report,
+            orders_open_at_end,
+            symbols,
+        } = source;
+        self.orders_sent.clone_from(orders_sent);
+        self.cancels_sent.clone_from(cancels_sent);
+        self.cancel_alls_sent.clone_from(cancel_alls_sent);
+        self.acks.clone_from(acks);
+        self.fills.clone_from(fills);
+        self.filled_shares.clone_from(filled_shares);
+        self.venue_rejects.clone_from(venue_rejects);
+        self.cancels_confirmed.clone_from(cancels_confirmed);
+        self.venue_cancels.clone_from(venue_cancels);
+        self.cancel_rejects.clone_from(cancel_rejects);
+        self.rejections.clone_from(rejections);
+        self.first_rejection.clone_from(first_rejection);
+        self.no_touch.clone_from(no_touch);
+        self.watermarks_sent.clone_from(watermarks_sent);
+        self.watermark_waits.clone_from(watermark_waits);
+        self.watermark_wait_ns.clone_from(watermark_wait_ns);
+        self.time_regressions.clone_from(time_regressions);
+        self.invalid_reports.clone_from(invalid_reports);
+        self.first_invalid_report.clone_from(first_invalid_report);
+        self.orders_open_at_end.clone_from(orders_open_at_end);
+        self.symbols.clone_from(symbols);
     }
 }
 

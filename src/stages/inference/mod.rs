@@ -5,10 +5,15 @@
 //! no indirect call. [`LinearModel`] is the built-in one; a user's own type plugs in by
 //! implementing [`Model`] and handing the engine a factory
 //! (`runtime::builder::Engine::model`). The config's `[model] kind` names which one runs.
+//! [`onnx`] runs a trained policy from an ONNX file (`kind = "onnx"`); the binary picks
+//! between the linear and ONNX models at start-up through [`builtin::BuiltIn`].
 //!
 //! The target policy has hysteresis (enter above `enter_threshold`, leave only below
 //! `exit_threshold`) so a score hovering at one threshold does not flip the target, and
 //! with it an order, on every tick.
+
+pub mod builtin;
+pub mod onnx;
 
 use serde::Deserialize;
 
@@ -19,6 +24,7 @@ use crate::stages::ShardReport;
 use crate::stages::Stage;
 use crate::stages::risk::config::MAX_ORDER_QTY;
 use crate::sys::edge::Emit;
+use onnx::OnnxConfig;
 
 /// What turns a symbol's features into a score; the configured [`TargetPolicy`] turns
 /// the score into a target position.
@@ -30,6 +36,10 @@ use crate::sys::edge::Emit;
 pub trait Model: Send + 'static {
     /// The `[model] kind` that selects this model.
     const KIND: &'static str;
+
+    /// Every `[model] kind` this model runs: a model that chooses among several at
+    /// start-up ([`builtin::BuiltIn`]) lists each.
+    const KINDS: &'static [&'static str] = &[Self::KIND];
 
     /// Positive: the model expects the price to rise. `None`: no opinion (the target
     /// stays where it was, and the features count as `unscored`).
@@ -104,6 +114,8 @@ pub struct ModelConfig {
     pub bias: Option<f32>,
     /// The linear model's weights; only for `kind = "linear"`, and required there.
     pub weights: Option<WeightsConfig>,
+    /// `[model.onnx]`: only for `kind = "onnx"`, and required there.
+    pub onnx: Option<OnnxConfig>,
     /// A score above this (below its negative) sets a long (short) target.
     pub enter_threshold: f32,
     /// A score whose magnitude is below this sets a flat target; `0 ≤ exit ≤ enter`.
@@ -113,18 +125,30 @@ pub struct ModelConfig {
 }
 
 impl ModelConfig {
-    /// Reports every invalid value with its key; `kind` must be `expected_kind`, the
-    /// kind of the model that will run.
-    pub fn validate(&self, expected_kind: &str, p: &mut Problems<'_>) {
+    /// Reports every invalid value with its key; `kind` must be one of `kinds`, those
+    /// of the model that will run.
+    pub fn validate(&self, kinds: &[&str], p: &mut Problems<'_>) {
         p.check(
-            self.kind == expected_kind,
+            kinds.contains(&self.kind.as_str()),
             "kind",
             format!(
-                "unknown model kind {:?}; the model plugged in is {expected_kind:?}",
-                self.kind
+                "unknown model kind {:?}; the model plugged in runs {}",
+                self.kind,
+                kinds
+                    .iter()
+                    .map(|k| format!("{k:?}"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
             ),
         );
-        let linear = expected_kind == LinearModel::KIND;
+        // The keys are checked for the kind named, or for the model's first kind when it
+        // names none the model runs.
+        let kind = match kinds.iter().find(|&&k| k == self.kind) {
+            Some(k) => *k,
+            None => kinds.first().copied().unwrap_or_default(),
+        };
+        let linear = kind == LinearModel::KIND;
+        let onnx = kind == onnx::OnnxModel::<onnx::NativeMlp>::KIND;
         let mut floats = Vec::new();
         match (self.bias, linear) {
             (Some(bias), true) => floats.push(("bias", bias)),
@@ -142,6 +166,16 @@ impl ModelConfig {
             ]),
             (None, true) => p.add("weights", "required for kind \"linear\""),
             (Some(_), false) => p.add("weights", "only kind \"linear\" has weights"),
+            (None, false) => {}
+        }
+        match (&self.onnx, onnx) {
+            (Some(o), true) => o.validate(
+                self.enter_threshold,
+                self.exit_threshold,
+                &mut p.nested("onnx"),
+            ),
+            (None, true) => p.add("onnx", "required for kind \"onnx\""),
+            (Some(_), false) => p.add("onnx", "only kind \"onnx\" has [model.onnx]"),
             (None, false) => {}
         }
         floats.extend([
@@ -352,7 +386,7 @@ mod tests {
 
     fn problems(c: &ModelConfig) -> Vec<Problem> {
         let mut out = Vec::new();
-        c.validate(LinearModel::KIND, &mut Problems::new("model", &mut out));
+        c.validate(&[LinearModel::KIND], &mut Problems::new("model", &mut out));
         out
     }
 
@@ -427,7 +461,7 @@ mod tests {
         let mut c = config();
         c.kind = "mean-reversion".into();
         let mut out = Vec::new();
-        c.validate("mean-reversion", &mut Problems::new("model", &mut out));
+        c.validate(&["mean-reversion"], &mut Problems::new("model", &mut out));
         let keys: Vec<String> = out.into_iter().map(|p| p.key).collect();
         assert_eq!(
             keys,
@@ -437,8 +471,38 @@ mod tests {
         c.bias = None;
         c.weights = None;
         let mut out = Vec::new();
-        c.validate("mean-reversion", &mut Problems::new("model", &mut out));
+        c.validate(&["mean-reversion"], &mut Problems::new("model", &mut out));
         assert_eq!(out, vec![]);
+    }
+
+    #[test]
+    fn the_onnx_table_belongs_to_kind_onnx() {
+        let kinds = builtin::BuiltIn::KINDS;
+        let keys = |c: &ModelConfig| {
+            let mut out = Vec::new();
+            c.validate(kinds, &mut Problems::new("model", &mut out));
+            out.into_iter().map(|p| p.to_string()).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            keys(&config()),
+            Vec::<String>::new(),
+            "linear runs built in"
+        );
+        let mut c = config();
+        c.kind = "onnx".into();
+        assert_eq!(
+            keys(&c),
+            [
+                "model.bias: only kind \"linear\" has a bias",
+                "model.weights: only kind \"linear\" has weights",
+                "model.onnx: required for kind \"onnx\"",
+            ]
+        );
+        c.kind = "tree".into();
+        assert_eq!(
+            keys(&c)[0],
+            "model.kind: unknown model kind \"tree\"; the model plugged in runs \"linear\" or \"onnx\""
+        );
     }
 
     /// A model with its own per-symbol state sees every `Features` message, one-sided
