@@ -135,55 +135,12 @@ crate::stats! {
 /// By hand, not derived, for `clone_from`: a metrics publication copies the stats into
 /// the snapshot every 10 ms on the shard's thread, and a derived `clone_from` would clone
 /// the histogram and the rows anew (allocating) instead of copying into what the snapshot
-/// holds. Both destructure every field, so a new field cannot be left out.
+/// holds. It destructures every field, so a new field cannot be left out.
 impl Clone for RiskStats {
     fn clone(&self) -> RiskStats {
-        let RiskStats {
-            orders_sent,
-            cancels_sent,
-            cancel_alls_sent,
-            acks,
-            fills,
-            filled_shares,
-            venue_rejects,
-            cancels_confirmed,
-            venue_cancels,
-            cancel_rejects,
-            rejections,
-            first_rejection,
-            no_touch,
-            watermarks_sent,
-            watermark_waits,
-            watermark_wait_ns,
-            time_regressions,
-            invalid_reports,
-            first_invalid_report,
-            orders_open_at_end,
-            symbols,
-        } = self;
-        RiskStats {
-            orders_sent: orders_sent.clone(),
-            cancels_sent: cancels_sent.clone(),
-            cancel_alls_sent: cancel_alls_sent.clone(),
-            acks: acks.clone(),
-            fills: fills.clone(),
-            filled_shares: filled_shares.clone(),
-            venue_rejects: venue_rejects.clone(),
-            cancels_confirmed: cancels_confirmed.clone(),
-            venue_cancels: venue_cancels.clone(),
-            cancel_rejects: cancel_rejects.clone(),
-            rejections: rejections.clone(),
-            first_rejection: first_rejection.clone(),
-            no_touch: no_touch.clone(),
-            watermarks_sent: watermarks_sent.clone(),
-            watermark_waits: watermark_waits.clone(),
-            watermark_wait_ns: watermark_wait_ns.clone(),
-            time_regressions: time_regressions.clone(),
-            invalid_reports: invalid_reports.clone(),
-            first_invalid_report: first_invalid_report.clone(),
-            orders_open_at_end: orders_open_at_end.clone(),
-            symbols: symbols.clone(),
-        }
+        let mut copy = RiskStats::default();
+        copy.clone_from(self);
+        copy
     }
 
     fn clone_from(&mut self, source: &RiskStats) {
