@@ -254,7 +254,86 @@ pub fn json(r: &RunReport) -> Value {
     report["resyncs"] = json!(r.source.resyncs);
     report["resync_bytes"] = json!(r.source.resync_bytes);
     report["resync_samples"] = json!(r.source.resync_samples);
+    report["journal"] = journal_json(r);
     report
+}
+
+/// The `journal` section: `null` for a run without one.
+fn journal_json(r: &RunReport) -> Value {
+    let Some(meta) = &r.meta.journal else {
+        return Value::Null;
+    };
+    let shards: Vec<Value> = r
+        .shard
+        .risk
+        .journal
+        .iter()
+        .map(|j| {
+            json!({
+                "shard": j.shard,
+                "records_written": j.counts.appended,
+                "bytes_written": j.bytes,
+                "records_verified": j.counts.verified,
+                "recovered_commands": j.counts.recovered_commands,
+                "recovered_reports": j.counts.recovered_reports,
+                "in_flight": j.in_flight.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "replay_ns": j.replay_ns,
+                "fault": j.fault,
+            })
+        })
+        .collect();
+    json!({
+        "dir": meta.dir,
+        "policy": meta.policy,
+        "risks": meta.risks,
+        "resumed": meta.resumed,
+        "finished_before": meta.finished,
+        "notes": meta.notes,
+        "shards": shards,
+    })
+}
+
+/// The journal's lines of the text report.
+fn write_journal(o: &mut String, r: &RunReport) -> std::fmt::Result {
+    let Some(meta) = &r.meta.journal else {
+        return Ok(());
+    };
+    let state = match (meta.resumed, meta.finished) {
+        (false, _) => "new session",
+        (true, false) => "resumed an unfinished session",
+        (true, true) => "verified a finished session (nothing sent)",
+    };
+    writeln!(
+        o,
+        "journal        {} ({}): {state}",
+        escape(&meta.dir),
+        meta.policy
+    )?;
+    writeln!(o, "               risks: {}", meta.risks)?;
+    for note in &meta.notes {
+        writeln!(o, "               note: {}", escape(note))?;
+    }
+    for j in &r.shard.risk.journal {
+        write!(
+            o,
+            "  shard {:<3}    written {} records ({} bytes), verified {}, recovered {} commands and {} reports",
+            j.shard,
+            j.counts.appended,
+            j.bytes,
+            j.counts.verified,
+            j.counts.recovered_commands,
+            j.counts.recovered_reports
+        )?;
+        if let Some(ns) = j.replay_ns {
+            write!(o, ", replay {:.3} s", ns as f64 / 1e9)?;
+        }
+        writeln!(o)?;
+        if !j.in_flight.is_empty() {
+            let ids: Vec<String> = j.in_flight.iter().map(ToString::to_string).collect();
+            writeln!(o, "               in flight: {}", ids.join(" "))?;
+        }
+    }
+    writeln!(o)
 }
 
 /// The report as the CLI prints it.
@@ -473,6 +552,7 @@ fn write_text(r: &RunReport, o: &mut String) -> std::fmt::Result {
         )?;
     }
     writeln!(o)?;
+    write_journal(o, r)?;
     writeln!(o, "digest         {:016x}", r.digest())?;
     if r.failures.is_empty() {
         writeln!(o, "status         ok")?;
@@ -666,6 +746,7 @@ mod tests {
             universe: universe.clone(),
             starting_cash,
             pacing: Pacing::AsFastAsPossible,
+            journal: None,
         };
         let output = || {
             let mut out = RunnerOutput::new("shard0/all");

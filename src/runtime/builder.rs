@@ -35,6 +35,7 @@
 use std::sync::Arc;
 
 use super::config::{Config, Kinds};
+use super::journal::{JournalMeta, LogFactory};
 use super::pipeline::{Parts, Pipeline, StartError};
 use super::report::RunReport;
 use super::topology::Topology;
@@ -66,6 +67,7 @@ impl Engine<LinearModel, SimVenue> {
                 source,
                 model: Box::new(|setup: &ModelSetup<'_>| setup.config.linear()),
                 venue: Box::new(SimVenue::from_setup),
+                journal: None,
             },
         }
     }
@@ -84,6 +86,7 @@ impl<M: Model, V: Venue> Engine<M, V> {
                 source: p.source,
                 model: Box::new(factory),
                 venue: p.venue,
+                journal: p.journal,
             },
         }
     }
@@ -101,8 +104,17 @@ impl<M: Model, V: Venue> Engine<M, V> {
                 source: p.source,
                 model: p.model,
                 venue: Box::new(factory),
+                journal: p.journal,
             },
         }
+    }
+
+    /// Journals every shard's decisions to the logs `factory` builds when the pipeline
+    /// starts (one per shard; `stages::journal`); a log holding a past session has it
+    /// re-derived and checked first, and `meta` is what the report says about it.
+    pub fn journal(mut self, meta: JournalMeta, factory: LogFactory) -> Engine<M, V> {
+        self.parts.journal = Some((meta, factory));
+        self
     }
 
     /// Checks the config against the model and venue plugged in (every problem, each

@@ -15,6 +15,7 @@
 pub mod decode;
 pub mod features;
 pub mod inference;
+pub mod journal;
 pub mod list;
 pub mod report;
 pub mod risk;

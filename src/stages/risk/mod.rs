@@ -53,6 +53,7 @@ use crate::msg::{
     VenueTiming,
 };
 use crate::stages::ShardReport;
+use crate::stages::journal::{DecisionLog, StateCause, Verdict};
 use crate::stages::{ReportSource, Stage};
 use crate::sys::edge::Emit;
 use crate::sys::{TradingLatch, TradingState};
@@ -103,6 +104,14 @@ pub struct Risk<R: ReportSource> {
     last_latch: TradingState,
     /// Counters; `symbols` is filled in at report time.
     stats: RiskStats,
+    /// The decision journal, if the run keeps one (`stages::journal`).
+    log: Option<Box<dyn DecisionLog>>,
+    /// Signals taken so far: the input position of the current decision.
+    position: u64,
+    /// An invalid report on this shard halted the latch since the last decision.
+    halted_by_report: bool,
+    /// The journal refused a record: trading is halted and the shard's orders pulled.
+    journal_halted: bool,
 }
 
 impl<R: ReportSource> Risk<R> {
@@ -158,7 +167,25 @@ impl<R: ReportSource> Risk<R> {
             session: Session::Open,
             last_latch: TradingState::Active,
             stats: RiskStats::default(),
+            log: None,
+            position: 0,
+            halted_by_report: false,
+            journal_halted: false,
         }
+    }
+
+    /// The same stage journaling its decisions to `log` (and, if `log` holds a past
+    /// session, re-deriving and checking it first).
+    ///
+    /// # Panics
+    /// If it has taken a signal already: the journal's positions start at the first.
+    pub fn with_journal(mut self, log: Box<dyn DecisionLog>) -> Risk<R> {
+        assert_eq!(
+            self.position, 0,
+            "risk: the journal is attached before any signal"
+        );
+        self.log = Some(log);
+        self
     }
 
     /// The same stage reading `reports` instead: for a report source that can only be
@@ -184,6 +211,70 @@ impl<R: ReportSource> Risk<R> {
             session: self.session,
             last_latch: self.last_latch,
             stats: self.stats,
+            log: self.log,
+            position: self.position,
+            halted_by_report: self.halted_by_report,
+            journal_halted: self.journal_halted,
+        }
+    }
+
+    /// Input position of what happens after the last signal (the end of session).
+    fn end_position(&self) -> u64 {
+        self.position + 1
+    }
+
+    /// Step 1's intake: reports received from the venue, or — for an asynchronous venue
+    /// while the journal is being re-derived — the journaled reports due at this position
+    /// instead, applied where the shard first applied them. The venue's own reports wait
+    /// until the replay has passed the journal's end.
+    #[inline]
+    fn receive(&mut self, position: u64) {
+        if R::TIMING == VenueTiming::Asynchronous {
+            let mut replaying = false;
+            while let Some(log) = self.log.as_mut() {
+                replaying = log.replaying();
+                let Some(r) = log.due_report(position).filter(|_| replaying) else {
+                    break;
+                };
+                self.apply_report(r);
+            }
+            if replaying {
+                return;
+            }
+        }
+        self.sync.receive(&mut self.reports);
+    }
+
+    /// Journals a report from an asynchronous venue before applying it. A refused write
+    /// still applies it (the venue did fill) but halts trading.
+    #[inline]
+    fn journal_report(&mut self, r: &ExecReport, stamp: Stamp, out: &mut impl Emit<VenueCommand>) {
+        let order_report = !matches!(r.kind, ExecKind::Watermark | ExecKind::EndOfSession);
+        if R::TIMING != VenueTiming::Asynchronous || !order_report {
+            return;
+        }
+        let position = if self.session == Session::Open {
+            self.position
+        } else {
+            self.end_position()
+        };
+        if let Some(log) = self.log.as_mut() {
+            if log.report(position, r) == Verdict::Refused {
+                self.journal_refused(stamp, out);
+            }
+        }
+    }
+
+    /// The journal could not take a record: halt firm-wide and pull this shard's orders
+    /// once. The mass cancel is sent unjournaled: it can only reduce exposure, and the
+    /// venue ignores it with nothing open. The log has stopped the run.
+    #[cold]
+    fn journal_refused(&mut self, stamp: Stamp, out: &mut impl Emit<VenueCommand>) {
+        self.latch.escalate(TradingState::Halted);
+        if !self.journal_halted {
+            self.journal_halted = true;
+            out.emit(VenueCommand::CancelAll { stamp });
+            self.stats.cancel_alls_sent += 1;
         }
     }
 
@@ -252,6 +343,7 @@ impl<R: ReportSource> Risk<R> {
     #[cold]
     fn invalid(&mut self, report: ExecReport, problem: ReportProblem) {
         self.latch.escalate(TradingState::Halted);
+        self.halted_by_report = true;
         self.stats.invalid_reports += 1;
         if self.stats.first_invalid_report.is_none() {
             self.stats.first_invalid_report = Some(InvalidReport { report, problem });
@@ -264,7 +356,7 @@ impl<R: ReportSource> Risk<R> {
     #[inline]
     fn catch_up<O: Emit<VenueCommand>>(&mut self, stamp: Stamp, out: &mut O) {
         let t = stamp.ts_event;
-        self.sync.receive(&mut self.reports);
+        self.receive(self.position);
         // An asynchronous venue vouches for no time: there is nothing to wait for.
         if R::TIMING == VenueTiming::EventTime && self.live_orders > 0 {
             loop {
@@ -281,6 +373,7 @@ impl<R: ReportSource> Risk<R> {
             }
         }
         while let Some(r) = self.sync.next_to_apply::<R>(t) {
+            self.journal_report(&r, stamp, out);
             self.apply_report(r);
         }
         self.pull_orders_on_halt(stamp, out);
@@ -293,15 +386,69 @@ impl<R: ReportSource> Risk<R> {
     /// cancel-all with nothing open.
     #[inline]
     fn pull_orders_on_halt<O: Emit<VenueCommand>>(&mut self, stamp: Stamp, out: &mut O) {
+        if self.log.is_some() {
+            self.journal_state(stamp, out);
+        }
         let latch = self.latch.get();
         if latch == TradingState::Halted
             && self.last_latch != TradingState::Halted
             && self.live_orders > 0
         {
-            out.emit(VenueCommand::CancelAll { stamp });
-            self.stats.cancel_alls_sent += 1;
+            let command = VenueCommand::CancelAll { stamp };
+            if self.send(&command, out) {
+                self.stats.cancel_alls_sent += 1;
+            }
         }
         self.last_latch = latch;
+    }
+
+    /// Journals a trading-state change this decision finds. On a restart, a change
+    /// journaled at this position that came from outside the shard (an operator, another
+    /// shard) is applied to the latch first, so the replay decides as the first run did.
+    #[cold]
+    fn journal_state<O: Emit<VenueCommand>>(&mut self, stamp: Stamp, out: &mut O) {
+        let position = self.position;
+        let Some(log) = self.log.as_mut() else {
+            return;
+        };
+        if let Some(state) = log.due_state(position) {
+            self.latch.escalate(state);
+        }
+        let latch = self.latch.get();
+        if latch == self.last_latch || self.journal_halted {
+            return;
+        }
+        let cause = if self.halted_by_report {
+            StateCause::InvalidReport
+        } else {
+            StateCause::Observed
+        };
+        self.halted_by_report = false;
+        if log.state(position, latch, cause) == Verdict::Refused {
+            self.journal_refused(stamp, out);
+        }
+    }
+
+    /// Journals a `New`, `Cancel` or `CancelAll` and emits it if it is to go to the venue;
+    /// returns whether the decision stands (false: the journal refused it and trading is
+    /// halted). A command the journal already holds was sent before a restart: an
+    /// event-time venue (in-process, rebuilt by the replay) gets it again to rebuild its
+    /// state; an asynchronous one never does.
+    #[inline]
+    fn send<O: Emit<VenueCommand>>(&mut self, command: &VenueCommand, out: &mut O) -> bool {
+        match journal_command(&mut self.log, self.position, command) {
+            Verdict::Send => out.emit(*command),
+            Verdict::AlreadySent => {
+                if R::TIMING == VenueTiming::EventTime {
+                    out.emit(*command);
+                }
+            }
+            Verdict::Refused => {
+                self.journal_refused(command.stamp(), out);
+                return false;
+            }
+        }
+        true
     }
 
     /// Steps 2 to 4 for the signal's symbol.
@@ -325,18 +472,35 @@ impl<R: ReportSource> Risk<R> {
             open_sell: state.orders.open_sell(),
         };
         let desired = policy.desired(latch, signal.target, &holdings);
+        let mut refused = None;
         for order in state.orders.iter_mut() {
             if !order.pending_cancel
                 && policy.should_cancel(order, desired, &view, now, latch, &holdings)
             {
-                order.pending_cancel = true;
-                out.emit(VenueCommand::Cancel {
+                let command = VenueCommand::Cancel {
                     stamp,
                     cl_ord_id: order.id,
-                });
+                };
+                match journal_command(&mut self.log, self.position, &command) {
+                    Verdict::Send => out.emit(command),
+                    Verdict::AlreadySent => {
+                        if R::TIMING == VenueTiming::EventTime {
+                            out.emit(command);
+                        }
+                    }
+                    Verdict::Refused => {
+                        refused = Some(command);
+                        break;
+                    }
+                }
+                order.pending_cancel = true;
                 state.digest.cancel(order.id, now);
                 self.stats.cancels_sent += 1;
             }
+        }
+        if let Some(command) = refused {
+            self.journal_refused(command.stamp(), out);
+            return;
         }
         if desired == 0 || !state.orders.is_empty() {
             return;
@@ -371,24 +535,34 @@ impl<R: ReportSource> Risk<R> {
             });
             return;
         }
-        // No order is live, so the venue has had no view of this symbol since its last
-        // one ended: send the book it is to match against first.
-        out.emit(VenueCommand::Tick { view });
-        let order = state
-            .orders
-            .open(side, price, proposal.qty, policy.tif, now);
         let intent = OrderIntent {
-            cl_ord_id: order.id,
+            cl_ord_id: state.orders.next_id(),
             price,
             qty: proposal.qty,
             symbol: view.symbol,
             side,
             tif: policy.tif,
         };
-        out.emit(VenueCommand::New {
+        let command = VenueCommand::New {
             stamp,
             order: intent,
-        });
+        };
+        // Journaled before the venue can see it; a refused order is never opened.
+        let verdict = journal_command(&mut self.log, self.position, &command);
+        if verdict == Verdict::Refused {
+            self.journal_refused(stamp, out);
+            return;
+        }
+        let order = state
+            .orders
+            .open(side, price, proposal.qty, policy.tif, now);
+        debug_assert_eq!(order.id, intent.cl_ord_id);
+        if verdict == Verdict::Send || R::TIMING == VenueTiming::EventTime {
+            // No order is live, so the venue has had no view of this symbol since its
+            // last one ended: send the book it is to match against first.
+            out.emit(VenueCommand::Tick { view });
+            out.emit(command);
+        }
         state.digest.new_order(&intent, now);
         self.live_orders += 1;
         self.stats.orders_sent += 1;
@@ -416,6 +590,19 @@ impl<R: ReportSource> Risk<R> {
             money: state.position.valuation(mark),
             digest: state.digest.value(),
         }
+    }
+}
+
+/// `command` through the journal, if there is one: a predictable branch without.
+#[inline]
+fn journal_command(
+    log: &mut Option<Box<dyn DecisionLog>>,
+    position: u64,
+    command: &VenueCommand,
+) -> Verdict {
+    match log {
+        None => Verdict::Send,
+        Some(log) => log.command(position, command),
     }
 }
 
@@ -449,6 +636,7 @@ impl<R: ReportSource> Stage for Risk<R> {
     fn on_event<O: Emit<VenueCommand>>(&mut self, signal: Signal, out: &mut O) {
         // Before any wait: a misrouted signal is a wiring bug, reported as such.
         owned(&mut self.symbols, signal.view.symbol);
+        self.position += 1;
         let stamp = Stamp {
             ts_recv: signal.view.stamp.ts_recv,
             ts_event: self.advance_clock(signal.view.stamp.ts_event),
@@ -467,9 +655,18 @@ impl<R: ReportSource> Stage for Risk<R> {
         };
         out.emit(VenueCommand::EndOfSession { stamp });
         self.session = Session::Ending;
+        let end = self.end_position();
         loop {
-            self.sync.receive(&mut self.reports);
+            self.receive(end);
+            if self.log.as_ref().is_some_and(|log| log.replaying())
+                && R::TIMING == VenueTiming::Asynchronous
+            {
+                // Journaled reports of the end of session are re-applied above; past
+                // them the venue's own answer is read.
+                self.sync.receive(&mut self.reports);
+            }
             while let Some(r) = self.sync.next_any() {
+                self.journal_report(&r, stamp, out);
                 self.apply_report(r);
             }
             if self.session == Session::Over {
@@ -481,6 +678,17 @@ impl<R: ReportSource> Stage for Risk<R> {
             self.reports.idle();
         }
         self.stats.orders_open_at_end = self.live_orders as u64;
+        let digest = digest::combine(
+            self.symbols
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| s.as_ref().map(|s| (SymbolId(i as u16), s.digest.value()))),
+        );
+        if let Some(log) = self.log.as_mut() {
+            // A refusal here (a divergence, a failed write) leaves the session unfinished
+            // in the journal; the log has stopped the run with the reason.
+            log.end(end, digest);
+        }
     }
 
     fn report(&self, report: &mut ShardReport) {
@@ -490,6 +698,9 @@ impl<R: ReportSource> Stage for Risk<R> {
             .iter()
             .map(|s| s.as_ref().map(Self::symbol_stats))
             .collect();
+        if let Some(log) = &self.log {
+            stats.journal = vec![log.summary()];
+        }
         report.risk.merge(&stats);
     }
 }

@@ -188,6 +188,13 @@ impl LiveOrders {
         self.orders.iter()
     }
 
+    /// The id the next [`LiveOrders::open`] gives: a decision is journaled under it before
+    /// the order is opened.
+    #[inline]
+    pub fn next_id(&self) -> ClOrdId {
+        ClOrdId::new(self.symbol, self.next_seq)
+    }
+
     /// Records a new order and returns it with its id.
     ///
     /// # Panics

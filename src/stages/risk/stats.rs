@@ -13,6 +13,7 @@ use super::orders::ReportProblem;
 use super::positions::Valuation;
 use crate::merge;
 use crate::msg::{ExecReport, MoneyOverflow, Price, SymbolId, SymbolName};
+use crate::stages::journal::ShardJournal;
 
 /// A report risk refused, with why.
 #[derive(Copy, Clone, Debug, PartialEq)]
@@ -127,6 +128,8 @@ crate::stats! {
         pub orders_open_at_end: u64,
         /// Indexed by `SymbolId`; `None` for symbols no merged shard owns.
         pub symbols: Vec<Option<SymbolStats>> => merge::place,
+        /// One row per shard that ran with a journal, in shard order; empty without one.
+        pub journal: Vec<ShardJournal> => ShardJournal::merge_rows,
     }
 }
 
