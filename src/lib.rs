@@ -14,7 +14,8 @@
 //! - [`tools`]: the sample session generator and the MoldUDP64 feed server.
 //! - [`stages`]: decode → features → inference → risk → routing, and their statistics.
 //! - io: [`source`] (the `Source` trait: file replay, live feed; the shard router) and
-//!   [`venue`] (the `Venue` trait: the simulated exchange; the venue thread).
+//!   [`venue`] (the `Venue` trait: the simulated exchange; the venue thread), and
+//!   [`journal`] (the write-ahead journal's store: format, writers, reader).
 //! - [`runtime`]: runners, topologies, the aggregate config, wiring a pipeline, the
 //!   shutdown protocol, the run report's data, and the builder a user runs their own
 //!   model, venue or source with (`runtime::builder::Engine`).
@@ -28,6 +29,7 @@ pub mod clock;
 pub mod codec;
 pub mod config;
 pub mod escape;
+pub mod journal;
 pub mod latency;
 pub mod merge;
 pub mod msg;

@@ -34,7 +34,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("codec", &["codec"]),
     ("tools", &["tools"]),
     ("stages", &["stages"]),
-    ("io", &["source", "venue"]),
+    ("io", &["source", "venue", "journal"]),
     ("runtime", &["runtime"]),
     ("app", &["app", "main"]),
 ];

@@ -11,12 +11,12 @@ static COUNTING: CountingAllocator = CountingAllocator;
 
 const MESSAGES: u64 = 1_000_000;
 
-/// The allocator counts every thread of the process: the tests take turns.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// The counter is process-wide: tests that measure a window take turns.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 #[test]
 fn steady_state_allocates_nothing_in_any_thread() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     for topology in [
         "pipelines/fused.toml",
         "pipelines/staged.toml",
@@ -48,7 +48,7 @@ fn steady_state_allocates_nothing_in_any_thread() {
 /// per record.
 #[test]
 fn steady_state_with_the_journal_on_allocates_nothing() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     use tickpipe::runtime::builder::Engine;
     use tickpipe::runtime::journal::{Cut, JournalMeta, MemoryJournal};
     for topology in ["pipelines/fused.toml", "pipelines/fused-inline.toml"] {
@@ -84,4 +84,54 @@ fn steady_state_with_the_journal_on_allocates_nothing() {
             "{topology}: {during} heap allocations while ~400k messages flowed with the journal on"
         );
     }
+}
+
+/// A `Process` journal writer's append, once its segment exists: no allocation (and no
+/// syscall, which this cannot see) on the hot path it would sit on.
+#[test]
+fn journal_append_allocates_nothing() {
+    use tickpipe::journal::{
+        self, Durability, Entry, InputIdentity, JournalOptions, SessionHeader,
+    };
+    use tickpipe::msg::{ClOrdId, Stamp, VenueCommand};
+
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("no-alloc-journal");
+    let _ = std::fs::remove_dir_all(&dir);
+    let header = SessionHeader {
+        format_version: journal::header::FORMAT_VERSION,
+        config_hash: 1,
+        input: InputIdentity {
+            kind: "replay".into(),
+            len: 0,
+            hash: 0,
+        },
+        shards: 1,
+        created_unix_ns: 0,
+    };
+    let options = JournalOptions {
+        durability: Durability::Process,
+        segment_bytes: 4 << 20,
+    };
+    let mut opened = journal::open(&dir, &header, 1, &options).unwrap();
+    let w = &mut opened.writers[0];
+    let entry = |i: u64| Entry::Command {
+        position: i,
+        command: VenueCommand::Cancel {
+            stamp: Stamp::default(),
+            cl_ord_id: ClOrdId(i),
+        },
+    };
+    w.append(&entry(0)).unwrap();
+    let before = allocations();
+    // 50 k records of 50 bytes: 2.5 MB, inside the first 4 MiB segment.
+    for i in 1..=50_000 {
+        w.append(&entry(i)).unwrap();
+    }
+    let during = allocations() - before;
+    assert_eq!(w.stats().segments, 0, "no roll inside the measured window");
+    assert_eq!(w.stats().records, 50_001);
+    assert_eq!(during, 0, "{during} heap allocations in 50 000 appends");
+    drop(opened);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -2,4 +2,5 @@
 //! and JSON) lives here, above the runtime that assembles the report's data.
 
 pub mod inspect;
+pub mod journal;
 pub mod report;

@@ -10,6 +10,8 @@
 //! through. The edge sits here because stages, sources and venues all produce into it:
 //! in the runtime, each of them would import from the layer above.
 //!
+//! [`mapped`] is the journal's shared file mapping (mmap through libc).
+//!
 //! Nothing here may name anything outside this module: loom-tests compiles it alone.
 //! Modules that use other crates (rtrb, serde) are left out of the loom build.
 
@@ -28,6 +30,8 @@ pub mod alloc_count;
 pub mod edge;
 #[cfg(not(loom))]
 pub mod idle;
+#[cfg(not(loom))]
+pub mod mapped;
 
 pub use close::CloseFlag;
 pub use latch::{TradingLatch, TradingState};
