@@ -32,7 +32,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/tickpipe-crash.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 session="$work/session.itch"
 journal="$work/journal"
-"$TICKPIPE" generate --out "$session" --messages "$messages" --seed "$seed" > /dev/null
+"$TICKPIPE" generate --out "$session" --messages "$messages" --seed "$seed" 2> /dev/null
 
 run() { # run [extra args...]: one run of the session on the journal
   "$TICKPIPE" run --input "$session" --pipeline "$pipeline" --shards "$shards" --quiet "$@"
@@ -60,7 +60,7 @@ records() { # records in the journal, over all shards (0 before it exists)
   fi
 }
 
-killed=0 finished_early=0 previous=0
+killed=0 finished_early=0 previous=0 progress=""
 for moment in $moments; do
   run --rate "$rate" --journal "$journal" > "$work/run.out" 2> "$work/run.err" &
   pid=$!
@@ -71,7 +71,7 @@ for moment in $moments; do
     finished_early=$((finished_early + 1))
   fi
   status=0
-  wait "$pid" || status=$?
+  { wait "$pid"; } 2> /dev/null || status=$?
   if [[ $status -ne 0 && $status -ne 137 ]]; then
     echo "crash-test: a restart failed (exit $status):" >&2
     cat "$work/run.err" "$work/run.out" >&2
@@ -83,6 +83,7 @@ for moment in $moments; do
     exit 1
   fi
   previous=$now
+  progress+=" $now"
 done
 
 # The last restart runs to the end.
@@ -122,3 +123,4 @@ echo "crash-test: $killed kills ($finished_early runs had already finished), see
   "$messages messages at $rate msgs/s, $pipeline ×$shards: digest $(python3 -c \
   "import json; print(json.load(open('$work/final.json'))['digest'])") equal to the" \
   "uninterrupted run; orders, fills and positions equal; $(head -1 "$work/verify.out")"
+echo "crash-test: journal records after each kill:$progress"

@@ -18,6 +18,10 @@ cargo clippy --all-targets --locked -- -D warnings
 step "tests"
 cargo test --locked
 
+step "crash harness (3 kills of a small paced session, debug build)"
+# The binary cargo test just built; a 40 000-message session at 40 000 msgs/s.
+TICKPIPE=target/debug/tickpipe CRASH_MESSAGES=40000 CRASH_RATE=40000 scripts/crash-test.sh 3 1
+
 step "benches compile"
 # Only that they compile, not their speed: without fat LTO and with parallel codegen
 # the bench binaries build in a fraction of the time on a 2-core runner.

@@ -4,3 +4,4 @@
 pub mod inspect;
 pub mod journal;
 pub mod report;
+pub mod verify;

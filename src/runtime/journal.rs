@@ -406,3 +406,345 @@ mod tests {
         assert!(missing.contains("segment_bytes"), "{missing}");
     }
 }
+
+/// The file store (`crate::journal`) behind the seam: records ↔ its entries, one
+/// [`ShardWriter`] per shard as the sink, the session header's identities.
+pub mod store {
+    use std::hash::Hasher;
+    use std::io::Read;
+    use std::path::Path;
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    use super::{JournalContext, JournalMeta, LogFactory, Policy, RunHooks};
+    use crate::journal::{
+        self, Durability, Entry, InputIdentity, JournalError, JournalOptions, SessionHeader,
+        ShardWriter,
+    };
+    use crate::source::replay::Input;
+    use crate::stages::journal::{
+        DecisionLog, Journal, JournalFault, Record, RecordSink, StateCause,
+    };
+
+    /// Why a journal could not be opened for a run or a verification.
+    #[derive(Debug, thiserror::Error)]
+    pub enum OpenError {
+        #[error("journal {dir}: {source}")]
+        Store {
+            dir: String,
+            #[source]
+            source: JournalError,
+        },
+        #[error(
+            "journal {dir}: shard {shard}, record {seq}: {what}; this build cannot re-derive it"
+        )]
+        Unreadable {
+            dir: String,
+            shard: usize,
+            seq: u64,
+            what: String,
+        },
+        #[error("input {input}: {why}")]
+        Input { input: String, why: String },
+    }
+
+    /// The store's options for `policy`.
+    pub fn options(policy: Policy, segment_bytes: u64) -> JournalOptions {
+        JournalOptions {
+            durability: match policy {
+                Policy::Process => Durability::Process,
+                Policy::Fsync => Durability::Fsync,
+                Policy::Group {
+                    records,
+                    interval_us,
+                } => Durability::Group {
+                    records,
+                    interval_us,
+                },
+            },
+            segment_bytes,
+        }
+    }
+
+    /// The input's identity for the session header: its length and FNV-1a hash. A live
+    /// feed has none until its capture file exists, so it cannot be journaled yet.
+    pub fn input_identity(input: &Input) -> Result<InputIdentity, OpenError> {
+        let fail = |why: String| OpenError::Input {
+            input: input.describe(),
+            why,
+        };
+        let mut h = fnv::FnvHasher::default();
+        let len = match input {
+            Input::Live(_) => {
+                return Err(fail(
+                    "a live feed cannot be journaled yet: recovery replays the input, and \
+                     live input capture does not exist yet"
+                        .into(),
+                ));
+            }
+            Input::Sample(_) => {
+                let bytes = input.load().map_err(|e| fail(e.to_string()))?;
+                h.write(&bytes);
+                bytes.len() as u64
+            }
+            Input::File(path) => {
+                let mut file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+                // 1 MiB reads: the replay's own block size.
+                let mut buf = vec![0u8; 1 << 20];
+                let mut len = 0u64;
+                loop {
+                    let n = file.read(&mut buf).map_err(|e| fail(e.to_string()))?;
+                    if n == 0 {
+                        break;
+                    }
+                    h.write(&buf[..n]);
+                    len += n as u64;
+                }
+                len
+            }
+        };
+        Ok(InputIdentity {
+            kind: "replay".into(),
+            len,
+            hash: h.finish(),
+        })
+    }
+
+    /// The header of a session of `config_hash` over `input` with `shards` shards.
+    pub fn header(config_hash: u64, input: InputIdentity, shards: usize) -> SessionHeader {
+        SessionHeader {
+            format_version: journal::header::FORMAT_VERSION,
+            config_hash,
+            input,
+            shards: shards as u32,
+            created_unix_ns: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64),
+        }
+    }
+
+    /// The store's entry for a record.
+    pub fn entry(record: &Record) -> Entry {
+        match *record {
+            Record::Command { position, command } => Entry::Command { position, command },
+            Record::Report { position, report } => Entry::Report { position, report },
+            Record::State {
+                position,
+                state,
+                cause,
+            } => Entry::State {
+                position,
+                state,
+                cause: cause as u16,
+            },
+            Record::End { position, digest } => Entry::End { position, digest },
+        }
+    }
+
+    /// A shard's stored entries as records; an entry this build cannot re-derive (a
+    /// state cause it does not know, a kind it cannot read) is an error naming it.
+    fn records(
+        dir: &Path,
+        shard: usize,
+        stored: impl IntoIterator<Item = (u64, Option<Entry>)>,
+    ) -> Result<Vec<(u64, Record)>, OpenError> {
+        let unreadable = |seq: u64, what: String| OpenError::Unreadable {
+            dir: dir.display().to_string(),
+            shard,
+            seq,
+            what,
+        };
+        stored
+            .into_iter()
+            .map(|(seq, entry)| {
+                let record = match entry {
+                    None => return Err(unreadable(seq, "a record kind it does not know".into())),
+                    Some(Entry::Command { position, command }) => {
+                        Record::Command { position, command }
+                    }
+                    Some(Entry::Report { position, report }) => Record::Report { position, report },
+                    Some(Entry::State {
+                        position,
+                        state,
+                        cause,
+                    }) => Record::State {
+                        position,
+                        state,
+                        cause: StateCause::from_code(cause).ok_or_else(|| {
+                            unreadable(seq, format!("state-change cause {cause} it does not know"))
+                        })?,
+                    },
+                    Some(Entry::End { position, digest }) => Record::End { position, digest },
+                };
+                Ok((seq, record))
+            })
+            .collect()
+    }
+
+    /// Opens (or creates) the journal `dir` for a run: the report's meta and the logs,
+    /// one per shard, each re-deriving what its shard already holds, then appending.
+    pub fn open_for_run(
+        dir: &Path,
+        header: &SessionHeader,
+        policy: Policy,
+        segment_bytes: u64,
+    ) -> Result<(JournalMeta, LogFactory), OpenError> {
+        let store = |source| OpenError::Store {
+            dir: dir.display().to_string(),
+            source,
+        };
+        let opened = journal::open(
+            dir,
+            header,
+            header.shards as usize,
+            &options(policy, segment_bytes),
+        )
+        .map_err(store)?;
+        let mut past = Vec::with_capacity(opened.past.len());
+        for (shard, entries) in opened.past.into_iter().enumerate() {
+            past.push(records(
+                dir,
+                shard,
+                entries.into_iter().map(|(seq, e)| (seq, Some(e))),
+            )?);
+        }
+        let finished = past
+            .iter()
+            .all(|p| matches!(p.last(), Some((_, Record::End { .. }))));
+        let meta = JournalMeta {
+            dir: dir.display().to_string(),
+            policy: policy.name().into(),
+            risks: policy.risks(),
+            resumed: opened.resumed,
+            finished: opened.resumed && finished,
+            notes: opened.notes.iter().map(ToString::to_string).collect(),
+        };
+        let writers = opened.writers;
+        let resumed = opened.resumed;
+        let factory: LogFactory = Box::new(move |ctx: &JournalContext| {
+            past.into_iter()
+                .zip(writers)
+                .enumerate()
+                .map(|(shard, (past, writer))| {
+                    let sink = StoreShard {
+                        writer,
+                        hooks: RunHooks::new(shard, ctx, resumed),
+                    };
+                    Box::new(Journal::new(shard, past, ctx.timing, sink)) as Box<dyn DecisionLog>
+                })
+                .collect()
+        });
+        Ok((meta, factory))
+    }
+
+    /// What `journal verify` replays against: the journal read without change, every
+    /// shard's records, and whether it finished.
+    pub struct ReadOnly {
+        pub header: SessionHeader,
+        pub past: Vec<Vec<(u64, Record)>>,
+        pub finished: bool,
+    }
+
+    /// Reads `dir` without changing it (a torn tail is left as it is, and ignored).
+    pub fn read(dir: &Path) -> Result<ReadOnly, OpenError> {
+        let scan = journal::scan(dir).map_err(|source| OpenError::Store {
+            dir: dir.display().to_string(),
+            source,
+        })?;
+        let mut past = Vec::with_capacity(scan.shards.len());
+        for (shard, s) in scan.shards.into_iter().enumerate() {
+            past.push(records(
+                dir,
+                shard,
+                s.records.into_iter().map(|(seq, r)| match r {
+                    journal::Record::Entry(e) => (seq, Some(e)),
+                    journal::Record::Unknown { .. } => (seq, None),
+                }),
+            )?);
+        }
+        Ok(ReadOnly {
+            header: scan.header,
+            past,
+            finished: scan.finished,
+        })
+    }
+
+    /// Logs that re-derive `past` and write nothing: decisions past a journal's end are
+    /// dropped (the verifying run's venue is the in-process simulated one).
+    pub fn verify_logs(past: Vec<Vec<(u64, Record)>>) -> LogFactory {
+        Box::new(move |ctx: &JournalContext| {
+            past.into_iter()
+                .enumerate()
+                .map(|(shard, past)| {
+                    let sink = Discard {
+                        hooks: RunHooks::new(shard, ctx, true),
+                    };
+                    Box::new(Journal::new(shard, past, ctx.timing, sink)) as Box<dyn DecisionLog>
+                })
+                .collect()
+        })
+    }
+
+    /// A shard's sink into the store.
+    struct StoreShard {
+        writer: ShardWriter,
+        hooks: RunHooks,
+    }
+
+    impl RecordSink for StoreShard {
+        fn append(&mut self, record: &Record) -> Result<(), String> {
+            self.writer
+                .append(&entry(record))
+                .map_err(|e| e.to_string())?;
+            if let Record::End { .. } = record {
+                // The session's last record: on stable storage whatever the policy, so
+                // a finished session reads as finished after any crash.
+                self.writer.sync().map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        }
+
+        fn fault(&mut self, fault: &JournalFault) {
+            self.hooks.fault(fault);
+        }
+
+        fn caught_up(&mut self) {
+            self.hooks.caught_up();
+        }
+
+        fn bytes(&self) -> u64 {
+            self.writer.stats().bytes
+        }
+
+        fn replay_ns(&self) -> Option<u64> {
+            self.hooks.replay_ns()
+        }
+    }
+
+    /// A verifying run's sink: it takes every record past the journal's end and keeps
+    /// none.
+    struct Discard {
+        hooks: RunHooks,
+    }
+
+    impl RecordSink for Discard {
+        fn append(&mut self, _record: &Record) -> Result<(), String> {
+            Ok(())
+        }
+
+        fn fault(&mut self, fault: &JournalFault) {
+            self.hooks.fault(fault);
+        }
+
+        fn caught_up(&mut self) {
+            self.hooks.caught_up();
+        }
+
+        fn bytes(&self) -> u64 {
+            0
+        }
+
+        fn replay_ns(&self) -> Option<u64> {
+            self.hooks.replay_ns()
+        }
+    }
+}
