@@ -202,8 +202,6 @@ pub trait DecisionLog: Send {
     /// The next journaled state change, if it happened at `position` (not consumed: the
     /// decision re-derives it through [`DecisionLog::state`]).
     fn due_state(&self, position: u64) -> Option<TradingState>;
-    /// What it did so far.
-    fn counts(&self) -> JournalCounts;
     /// Its row of the report.
     fn summary(&self) -> ShardJournal;
     /// Orders the journal holds as sent with no final report ([`in_flight`]).
@@ -303,12 +301,13 @@ impl<S: RecordSink> Journal<S> {
         journal
     }
 
-    /// The first fault, if any.
-    pub fn fault(&self) -> Option<&JournalFault> {
+    #[cfg(test)]
+    fn fault(&self) -> Option<&JournalFault> {
         self.fault.as_ref()
     }
 
-    pub fn sink(&self) -> &S {
+    #[cfg(test)]
+    fn sink(&self) -> &S {
         &self.sink
     }
 
@@ -429,10 +428,6 @@ impl<S: RecordSink> DecisionLog for Journal<S> {
         }
     }
 
-    fn counts(&self) -> JournalCounts {
-        self.counts
-    }
-
     fn in_flight(&self) -> &[ClOrdId] {
         &self.in_flight
     }
@@ -477,9 +472,10 @@ pub fn in_flight(past: &[(u64, Record)]) -> Vec<ClOrdId> {
     open
 }
 
-/// A journal in memory: the test double for the store, and what `journal verify` checks
-/// against when it only reads. Records are kept in order; `fail_after` makes every append
-/// past that many fail, as a full disk does.
+/// The unit tests' sink: records kept in order; `fail_after` makes every append past
+/// that many fail, as a full disk does. (`runtime::journal::MemoryJournal` is the one
+/// integration tests run the pipeline on.)
+#[cfg(test)]
 #[derive(Debug, Default)]
 pub struct MemorySink {
     pub records: Vec<Record>,
@@ -488,6 +484,7 @@ pub struct MemorySink {
     pub caught_up: bool,
 }
 
+#[cfg(test)]
 impl RecordSink for MemorySink {
     fn append(&mut self, record: &Record) -> Result<(), String> {
         if self
@@ -551,7 +548,7 @@ mod tests {
         assert_eq!(j.command(1, &new_order(1, 10, 5)), Verdict::Send);
         assert_eq!(j.end(2, 7), Verdict::Send);
         assert_eq!(j.sink().records.len(), 2);
-        assert_eq!(j.counts().appended, 2);
+        assert_eq!(j.summary().counts.appended, 2);
     }
 
     #[test]
@@ -566,7 +563,7 @@ mod tests {
         assert_eq!(j.command(1, &new_order(1, 10, 999)), Verdict::AlreadySent);
         assert!(j.sink().caught_up && !j.replaying());
         assert_eq!(j.command(3, &new_order(2, 20, 6)), Verdict::Send);
-        let c = j.counts();
+        let c = j.summary().counts;
         assert_eq!((c.verified, c.recovered_commands, c.appended), (1, 1, 1));
         assert_eq!(j.sink().records.len(), 1, "only the new record is written");
     }
@@ -649,8 +646,8 @@ mod tests {
             j.state(2, TradingState::Halted, StateCause::Observed),
             Verdict::AlreadySent
         );
-        assert_eq!(j.counts().recovered_reports, 1);
-        assert_eq!(j.counts().verified, 2);
+        assert_eq!(j.summary().counts.recovered_reports, 1);
+        assert_eq!(j.summary().counts.verified, 2);
     }
 
     #[test]

@@ -405,7 +405,6 @@ impl<R: ReportSource> Risk<R> {
     /// Journals a trading-state change this decision finds. On a restart, a change
     /// journaled at this position that came from outside the shard (an operator, another
     /// shard) is applied to the latch first, so the replay decides as the first run did.
-    #[cold]
     fn journal_state<O: Emit<VenueCommand>>(&mut self, stamp: Stamp, out: &mut O) {
         let position = self.position;
         let Some(log) = self.log.as_mut() else {
