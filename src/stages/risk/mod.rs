@@ -23,6 +23,7 @@
 
 pub mod checks;
 pub mod config;
+pub mod controls;
 pub mod digest;
 pub mod orders;
 pub mod positions;
@@ -42,6 +43,7 @@ pub use self::config::{ExecutionConfig, LimitOverrides, Limits, Pricing, RiskCon
 pub use self::stats::{InvalidReport, RiskStats, SymbolStats};
 
 use self::checks::{Proposal, Snapshot};
+use self::controls::{Controls, SentOrder};
 use self::digest::Digest;
 use self::orders::{Applied, LiveOrders, ReportProblem};
 use self::positions::{MarkSource, Position};
@@ -67,6 +69,7 @@ struct SymbolState {
     orders: LiveOrders,
     position: Position,
     marks: MarkSource,
+    controls: Controls,
     digest: Digest,
 }
 
@@ -151,6 +154,7 @@ impl<R: ReportSource> Risk<R> {
                 orders: LiveOrders::new(id, limits.max_open_orders as usize),
                 position: Position::default(),
                 marks: MarkSource::default(),
+                controls: Controls::new(&limits, config.is_restricted(name.as_str())),
                 digest: Digest::default(),
             });
         }
@@ -329,6 +333,9 @@ impl<R: ReportSource> Risk<R> {
             Applied::Filled { side, price, qty } => {
                 state.position.fill(side, price, qty);
                 state.digest.fill(r.cl_ord_id, price, qty, r.stamp.ts_event);
+                if state.controls.filled(side, r.stamp.ts_event, &state.limits) {
+                    stats.repeated_execution_halts += 1;
+                }
                 stats.fills += 1;
                 stats.filled_shares += u64::from(qty);
             }
@@ -462,6 +469,7 @@ impl<R: ReportSource> Risk<R> {
         let policy = self.policy;
         let state = owned(&mut self.symbols, view.symbol);
         state.marks.observe(&view);
+        state.controls.observe(&view);
         if !state.orders.is_empty() {
             out.emit(VenueCommand::Tick { view });
         }
@@ -470,11 +478,17 @@ impl<R: ReportSource> Risk<R> {
             open_buy: state.orders.open_buy(),
             open_sell: state.orders.open_sell(),
         };
-        let desired = policy.desired(latch, signal.target, &holdings);
+        // A symbol latched by repeated executions has its orders pulled as under a halt.
+        let symbol_latch = if state.controls.halted {
+            TradingState::Halted
+        } else {
+            latch
+        };
+        let desired = policy.desired(symbol_latch, signal.target, &holdings);
         let mut refused = None;
         for order in state.orders.iter_mut() {
             if !order.pending_cancel
-                && policy.should_cancel(order, desired, &view, now, latch, &holdings)
+                && policy.should_cancel(order, desired, &view, now, symbol_latch, &holdings)
             {
                 let command = VenueCommand::Cancel {
                     stamp,
@@ -495,6 +509,8 @@ impl<R: ReportSource> Risk<R> {
                 order.pending_cancel = true;
                 state.digest.cancel(order.id, now);
                 self.stats.cancels_sent += 1;
+                let sent = state.controls.sent(now);
+                message_ceiling(&self.latch, &mut self.stats, sent, &state.limits);
             }
         }
         if let Some(command) = refused {
@@ -525,6 +541,13 @@ impl<R: ReportSource> Risk<R> {
             open_sell: holdings.open_sell,
             live_orders: state.orders.len(),
             limits: &state.limits,
+            restricted: state.controls.restricted,
+            symbol_halted: state.controls.halted,
+            quote_ts: state.controls.quote_ts,
+            own_bid: state.orders.own_best(Side::Buy),
+            own_ask: state.orders.own_best(Side::Sell),
+            last_order: state.controls.last_order,
+            messages: state.controls.messages_at(now),
         };
         if let Err(breach) = checks::check(&proposal, &snapshot) {
             self.stats.record_rejection(Rejection {
@@ -563,6 +586,14 @@ impl<R: ReportSource> Risk<R> {
             out.emit(command);
         }
         state.digest.new_order(&intent, now);
+        state.controls.last_order = Some(SentOrder {
+            side,
+            price,
+            qty: proposal.qty,
+            ts_event: now,
+        });
+        let sent = state.controls.sent(now);
+        message_ceiling(&self.latch, &mut self.stats, sent, &state.limits);
         self.live_orders += 1;
         self.stats.orders_sent += 1;
     }
@@ -589,6 +620,17 @@ impl<R: ReportSource> Risk<R> {
             money: state.position.valuation(mark),
             digest: state.digest.value(),
         }
+    }
+}
+
+/// A symbol's `sent`-th message this second: reaching `halt_messages_per_sec` halts the
+/// latch (once per window: the count passes the ceiling once). The halt then pulls the
+/// shard's orders like any other ([`Risk::pull_orders_on_halt`]).
+#[inline]
+fn message_ceiling(latch: &TradingLatch, stats: &mut RiskStats, sent: u32, limits: &Limits) {
+    if sent == limits.halt_messages_per_sec {
+        latch.escalate(TradingState::Halted);
+        stats.message_rate_halts += 1;
     }
 }
 

@@ -112,6 +112,11 @@ crate::stats! {
         /// The earliest rejection of each code, with its context.
         pub first_rejection: [Option<Rejection>; RejectCode::COUNT] =>
             merge::each(merge::earliest(|r: &Rejection| (r.ts_event, r.symbol))),
+        /// Symbols latched by repeated automated executions (`REPEATED_EXECUTIONS`).
+        pub repeated_execution_halts: u64,
+        /// Halts of the latch by a symbol's message count reaching
+        /// `halt_messages_per_sec` (`MESSAGE_RATE`).
+        pub message_rate_halts: u64,
         /// Proposals not made because the side to price from was empty.
         pub no_touch: u64,
         /// `Watermark` commands sent, each a wait for the venue.
