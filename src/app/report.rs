@@ -255,6 +255,11 @@ pub fn json(r: &RunReport) -> Value {
     report["resync_bytes"] = json!(r.source.resync_bytes);
     report["resync_samples"] = json!(r.source.resync_samples);
     report["journal"] = journal_json(r);
+    report["halts"] = json!({
+        "REPEATED_EXECUTIONS": risk.repeated_execution_halts,
+        "MESSAGE_RATE": risk.message_rate_halts,
+    });
+    report["operator_commands"] = json!(risk.operator_commands);
     report
 }
 
@@ -466,6 +471,22 @@ fn write_text(r: &RunReport, o: &mut String) -> std::fmt::Result {
                 .unwrap_or_default();
             writeln!(o, "  {:<18} {:>8}   first: {first}", code.as_str(), n)?;
         }
+    }
+    for (code, n) in [
+        ("REPEATED_EXECUTIONS", risk.repeated_execution_halts),
+        ("MESSAGE_RATE", risk.message_rate_halts),
+    ] {
+        if n > 0 {
+            let what = if code == "MESSAGE_RATE" {
+                "halted the latch"
+            } else {
+                "symbol(s) latched"
+            };
+            writeln!(o, "  HALT {code:<19} {n:>8}   {what}")?;
+        }
+    }
+    if risk.operator_commands > 0 {
+        writeln!(o, "  operator commands  {:>8}", risk.operator_commands)?;
     }
     if risk.invalid_reports > 0 {
         writeln!(

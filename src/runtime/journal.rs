@@ -416,11 +416,14 @@ pub mod store {
     use std::time::{SystemTime, UNIX_EPOCH};
 
     use super::{JournalContext, JournalMeta, LogFactory, Policy, RunHooks};
+    use crate::journal::entry;
     use crate::journal::{
         self, Durability, Entry, InputIdentity, JournalError, JournalOptions, SessionHeader,
         ShardWriter,
     };
+    use crate::msg::SymbolId;
     use crate::source::replay::Input;
+    use crate::stages::Operator;
     use crate::stages::journal::{
         DecisionLog, Journal, JournalFault, Record, RecordSink, StateCause,
     };
@@ -537,6 +540,17 @@ pub mod store {
                 cause: cause as u16,
             },
             Record::End { position, digest } => Entry::End { position, digest },
+            Record::Operator { position, command } => {
+                let (command, symbol) = match command {
+                    Operator::Reenable { symbol } => (entry::OPERATOR_REENABLE, symbol.0),
+                    Operator::ResumeAll => (entry::OPERATOR_RESUME_ALL, 0),
+                };
+                Entry::Operator {
+                    position,
+                    command,
+                    symbol,
+                }
+            }
         }
     }
 
@@ -574,6 +588,20 @@ pub mod store {
                         })?,
                     },
                     Some(Entry::End { position, digest }) => Record::End { position, digest },
+                    Some(Entry::Operator {
+                        position,
+                        command,
+                        symbol,
+                    }) => Record::Operator {
+                        position,
+                        command: if command == entry::OPERATOR_REENABLE {
+                            Operator::Reenable {
+                                symbol: SymbolId(symbol),
+                            }
+                        } else {
+                            Operator::ResumeAll
+                        },
+                    },
                 };
                 Ok((seq, record))
             })

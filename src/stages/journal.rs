@@ -23,6 +23,7 @@
 use std::fmt;
 
 use crate::msg::{ClOrdId, ExecReport, Stamp, VenueCommand, VenueTiming};
+use crate::stages::Operator;
 use crate::sys::TradingState;
 
 /// One journaled decision or fact, at its input position.
@@ -41,6 +42,9 @@ pub enum Record {
         state: TradingState,
         cause: StateCause,
     },
+    /// An operator's command risk applied after the decision at `position` (before the
+    /// next): not derivable from the input, so a restart applies the journaled one there.
+    Operator { position: u64, command: Operator },
     /// The shard finished its session; `digest` is its decision digest.
     End { position: u64, digest: u64 },
 }
@@ -73,6 +77,7 @@ impl Record {
             Record::Command { position, .. }
             | Record::Report { position, .. }
             | Record::State { position, .. }
+            | Record::Operator { position, .. }
             | Record::End { position, .. } => position,
         }
     }
@@ -143,6 +148,12 @@ impl fmt::Display for Record {
             Record::State { state, cause, .. } => {
                 write!(f, "state {} ({cause:?})", state.as_str())
             }
+            Record::Operator { command, .. } => match command {
+                Operator::Reenable { symbol } => {
+                    write!(f, "operator re-enable symbol {}", symbol.0)
+                }
+                Operator::ResumeAll => write!(f, "operator resume-all"),
+            },
             Record::End { digest, .. } => write!(f, "end of session, digest {digest:016x}"),
         }
     }
@@ -193,6 +204,11 @@ pub trait DecisionLog: Send {
     fn report(&mut self, position: u64, report: &ExecReport) -> Verdict;
     /// The trading state found changed at `position`.
     fn state(&mut self, position: u64, state: TradingState, cause: StateCause) -> Verdict;
+    /// An operator's command applied after the decision at `position`.
+    fn operator(&mut self, position: u64, command: Operator) -> Verdict;
+    /// The next journaled operator command, if it was applied after the decision at
+    /// `position`; it counts as verified.
+    fn due_operator(&mut self, position: u64) -> Option<Operator>;
     /// The shard's session ended with `digest`.
     fn end(&mut self, position: u64, digest: u64) -> Verdict;
     /// True while journaled records remain to be re-derived.
@@ -384,6 +400,29 @@ impl<S: RecordSink> DecisionLog for Journal<S> {
             state,
             cause,
         })
+    }
+
+    fn operator(&mut self, position: u64, command: Operator) -> Verdict {
+        self.take(Record::Operator { position, command })
+    }
+
+    fn due_operator(&mut self, position: u64) -> Option<Operator> {
+        if self.fault.is_some() {
+            return None;
+        }
+        match self.past.get(self.next) {
+            Some(&(
+                _,
+                Record::Operator {
+                    position: at,
+                    command,
+                },
+            )) if at == position => {
+                self.advance();
+                Some(command)
+            }
+            _ => None,
+        }
     }
 
     fn end(&mut self, position: u64, digest: u64) -> Verdict {

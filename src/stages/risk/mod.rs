@@ -56,7 +56,7 @@ use crate::msg::{
 };
 use crate::stages::ShardReport;
 use crate::stages::journal::{DecisionLog, StateCause, Verdict};
-use crate::stages::{ReportSource, Stage};
+use crate::stages::{Control, Operator, ReportSource, Stage};
 use crate::sys::edge::Emit;
 use crate::sys::{TradingLatch, TradingState};
 use crate::universe::Universe;
@@ -457,6 +457,46 @@ impl<R: ReportSource> Risk<R> {
         true
     }
 
+    /// Whether `command` concerns this shard: a re-enable of a symbol it does not own is
+    /// another shard's (every shard's control ring gets every command).
+    fn concerns(&self, command: Operator) -> bool {
+        match command {
+            Operator::Reenable { symbol } => {
+                matches!(self.symbols.get(symbol.index()), Some(Some(_)))
+            }
+            Operator::ResumeAll => true,
+        }
+    }
+
+    /// Lifts what `command` names. Resuming resets the firm-wide latch to `Active`: the
+    /// next decision journals the change like any other it finds.
+    #[cold]
+    fn apply_operator(&mut self, command: Operator) {
+        match command {
+            Operator::Reenable { symbol } => {
+                if let Some(Some(state)) = self.symbols.get_mut(symbol.index()) {
+                    state.controls.reenable();
+                }
+            }
+            Operator::ResumeAll => {
+                for state in self.symbols.iter_mut().flatten() {
+                    state.controls.reenable();
+                }
+                self.latch.reset(TradingState::Active);
+            }
+        }
+        self.stats.operator_commands += 1;
+    }
+
+    /// On a restart, the operator commands the journal holds after the decision at
+    /// `position`, applied where the first run applied them.
+    #[inline]
+    fn replay_operators(&mut self, position: u64) {
+        while let Some(command) = self.log.as_mut().and_then(|log| log.due_operator(position)) {
+            self.apply_operator(command);
+        }
+    }
+
     /// Steps 2 to 4 for the signal's symbol.
     #[inline]
     fn decide<O: Emit<VenueCommand>>(&mut self, signal: &Signal, stamp: Stamp, out: &mut O) {
@@ -677,6 +717,9 @@ impl<R: ReportSource> Stage for Risk<R> {
     fn on_event<O: Emit<VenueCommand>>(&mut self, signal: Signal, out: &mut O) {
         // Before any wait: a misrouted signal is a wiring bug, reported as such.
         owned(&mut self.symbols, signal.view.symbol);
+        if self.log.is_some() {
+            self.replay_operators(self.position);
+        }
         self.position += 1;
         let stamp = Stamp {
             ts_recv: signal.view.stamp.ts_recv,
@@ -690,6 +733,7 @@ impl<R: ReportSource> Stage for Risk<R> {
     /// Ends the venue session: every report the venue still owes is applied (fills
     /// included), so the positions reported are final.
     fn on_end<O: Emit<VenueCommand>>(&mut self, out: &mut O) {
+        self.replay_operators(self.position);
         let stamp = Stamp {
             ts_recv: self.last_ts_recv,
             ts_event: self.clock,
@@ -730,6 +774,29 @@ impl<R: ReportSource> Stage for Risk<R> {
             // in the journal; the log has stopped the run with the reason.
             log.end(end, digest);
         }
+    }
+
+    /// An operator's command (journaled first, at the position of the last decision);
+    /// trading-state changes are routing's and the latch's.
+    fn on_control<O: Emit<VenueCommand>>(&mut self, control: Control, out: &mut O) {
+        let Control::Operator(command) = control else {
+            return;
+        };
+        if !self.concerns(command) {
+            return;
+        }
+        if let Some(log) = self.log.as_mut() {
+            if log.operator(self.position, command) == Verdict::Refused {
+                let stamp = Stamp {
+                    ts_recv: self.last_ts_recv,
+                    ts_event: self.clock,
+                };
+                // Not applied: a restart would not find it, and trading is halted.
+                self.journal_refused(stamp, out);
+                return;
+            }
+        }
+        self.apply_operator(command);
     }
 
     fn report(&self, report: &mut ShardReport) {

@@ -117,6 +117,8 @@ crate::stats! {
         /// Halts of the latch by a symbol's message count reaching
         /// `halt_messages_per_sec` (`MESSAGE_RATE`).
         pub message_rate_halts: u64,
+        /// Operator commands applied (re-enable a symbol, resume all).
+        pub operator_commands: u64,
         /// Proposals not made because the side to price from was empty.
         pub no_touch: u64,
         /// `Watermark` commands sent, each a wait for the venue.
