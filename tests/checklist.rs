@@ -74,14 +74,18 @@ struct Harness {
 }
 
 fn harness(edit: impl FnOnce(&mut RiskConfig)) -> Harness {
-    journaled(edit, None)
+    journaled(edit, None, EXECUTION)
 }
 
-/// The harness with risk journaling to `log`, if given.
-fn journaled(edit: impl FnOnce(&mut RiskConfig), log: Option<Box<dyn DecisionLog>>) -> Harness {
+/// The harness with risk journaling to `log`, if given, and `execution` as `[execution]`.
+fn journaled(
+    edit: impl FnOnce(&mut RiskConfig),
+    log: Option<Box<dyn DecisionLog>>,
+    execution: &str,
+) -> Harness {
     let mut config: RiskConfig = toml::from_str(RISK).unwrap();
     edit(&mut config);
-    let execution: ExecutionConfig = toml::from_str(EXECUTION).unwrap();
+    let execution: ExecutionConfig = toml::from_str(execution).unwrap();
     let universe = Arc::new(Universe::new(&["AAPL", "TSLA"]).unwrap());
     let latch = Arc::new(TradingLatch::new(TradingState::Active));
     let feed = Feed::default();
@@ -387,6 +391,8 @@ fn self_match_is_refused() {
         own_ask: Some(ASK),
         last_order: None,
         messages: 0,
+        short_sale_restricted: false,
+        best_bid: Some(BID),
     };
     let buy = |price| Proposal {
         side: Side::Buy,
@@ -428,6 +434,79 @@ fn trading_action_states_beyond_t_block_the_symbol() {
     }
     assert_eq!(h.stats().rejected(RejectCode::VenueHalted), 3);
     assert_eq!(news(&h.signal(AAPL, 2_000, 100)).len(), 1, "T trades again");
+}
+
+#[test]
+fn reg_sho_short_sale_must_be_priced_above_the_best_bid() {
+    // "cross" sells at the bid: a short sale there is what Rule 201 forbids.
+    let crossing = EXECUTION.replace("\"join\"", "\"cross\"");
+    let mut h = journaled(|_| {}, None, &crossing);
+    let restricted = |ts_event, cause| MarketView {
+        cause,
+        ..view(AAPL, ts_event)
+    };
+    assert!(
+        news(&h.signal_view(restricted(1_000, ViewCause::ShortSaleRestricted), -100)).is_empty()
+    );
+    let s = h.stats();
+    assert_eq!(s.rejected(RejectCode::ShortSaleRestricted), 1);
+    let first = s.first_rejection[RejectCode::ShortSaleRestricted.index()].unwrap();
+    assert_eq!((first.breach.value, first.breach.limit), (BID.0, BID.0));
+    assert_eq!(
+        news(&h.signal(AAPL, 1_100, 100)).len(),
+        1,
+        "a buy is no short sale"
+    );
+    // Lifted: the same sell goes.
+    let mut h = journaled(|_| {}, None, &crossing);
+    h.signal_view(restricted(1_000, ViewCause::ShortSaleRestricted), 0);
+    h.signal_view(restricted(1_001, ViewCause::ShortSaleLifted), 0);
+    assert_eq!(news(&h.signal(AAPL, 1_002, -100)).len(), 1);
+    // Joining sells at the ask, above the bid: allowed while restricted.
+    let mut h = harness(|_| {});
+    h.signal_view(restricted(1_000, ViewCause::ShortSaleRestricted), 0);
+    assert_eq!(news(&h.signal(AAPL, 1_001, -100)).len(), 1);
+}
+
+#[test]
+fn market_wide_circuit_breaker_halts_all_until_resumed() {
+    let mut h = harness(|_| {});
+    assert_eq!(news(&h.signal(TSLA, 1_000, 100)).len(), 1);
+    let breach = MarketView {
+        cause: ViewCause::CircuitBreaker,
+        ..view(AAPL, 2_000)
+    };
+    let out = h.signal_view(breach, 100);
+    assert_eq!(h.latch.get(), TradingState::Halted);
+    assert!(
+        out.iter()
+            .any(|c| matches!(c, VenueCommand::CancelAll { .. })),
+        "{out:?}"
+    );
+    assert!(news(&out).is_empty());
+    // The breach reaches every symbol: counted once. The market trading again lifts
+    // nothing: the latch holds until an operator resumes.
+    h.signal_view(
+        MarketView {
+            symbol: TSLA,
+            ..breach
+        },
+        0,
+    );
+    assert_eq!(h.stats().circuit_breaker_halts, 1);
+    h.reports(&[report(
+        ExecKind::Cancelled,
+        ClOrdId::new(TSLA, 1),
+        Side::Buy,
+        2_010,
+        0,
+        0,
+    )]);
+    assert!(news(&h.signal(AAPL, 1_000_000_000, 100)).is_empty());
+    assert_eq!(h.stats().rejected(RejectCode::TradingHalted), 2);
+    h.control(Control::Operator(Operator::ResumeAll));
+    assert_eq!(h.latch.get(), TradingState::Active);
+    assert_eq!(news(&h.signal(AAPL, 1_000_000_001, 100)).len(), 1);
 }
 
 /// What a journal appends, shared with the test.
@@ -476,7 +555,7 @@ fn an_operator_reenable_is_journaled_and_a_restart_applies_it() {
     };
     let sink = Sink::default();
     let journal = Journal::new(0, Vec::new(), VenueTiming::Asynchronous, sink.clone());
-    let mut first = journaled(latched, Some(Box::new(journal)));
+    let mut first = journaled(latched, Some(Box::new(journal)), EXECUTION);
     let sent = latched_session(&mut first, true);
     assert_eq!(first.stats().rejected(RejectCode::RepeatedExecutions), 1);
     assert_eq!(
@@ -503,7 +582,7 @@ fn an_operator_reenable_is_journaled_and_a_restart_applies_it() {
         .collect();
     let journal = Journal::new(0, past.clone(), VenueTiming::Asynchronous, Sink::default());
     assert!(journal.replaying());
-    let mut second = journaled(latched, Some(Box::new(journal)));
+    let mut second = journaled(latched, Some(Box::new(journal)), EXECUTION);
     let resent = latched_session(&mut second, false);
     assert!(
         news(&resent).is_empty(),

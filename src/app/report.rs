@@ -258,6 +258,7 @@ pub fn json(r: &RunReport) -> Value {
     report["halts"] = json!({
         "REPEATED_EXECUTIONS": risk.repeated_execution_halts,
         "MESSAGE_RATE": risk.message_rate_halts,
+        "CIRCUIT_BREAKER": risk.circuit_breaker_halts,
     });
     report["operator_commands"] = json!(risk.operator_commands);
     report
@@ -475,12 +476,13 @@ fn write_text(r: &RunReport, o: &mut String) -> std::fmt::Result {
     for (code, n) in [
         ("REPEATED_EXECUTIONS", risk.repeated_execution_halts),
         ("MESSAGE_RATE", risk.message_rate_halts),
+        ("CIRCUIT_BREAKER", risk.circuit_breaker_halts),
     ] {
         if n > 0 {
-            let what = if code == "MESSAGE_RATE" {
-                "halted the latch"
-            } else {
+            let what = if code == "REPEATED_EXECUTIONS" {
                 "symbol(s) latched"
+            } else {
+                "halted the latch"
             };
             writeln!(o, "  HALT {code:<19} {n:>8}   {what}")?;
         }

@@ -338,13 +338,16 @@ fn reason(b: u8) -> Result<RejectReason, DecodeError> {
 }
 
 fn view_cause(b: u8) -> Result<ViewCause, DecodeError> {
-    const ALL: [ViewCause; 6] = [
+    const ALL: [ViewCause; 9] = [
         ViewCause::Quote,
         ViewCause::Status,
         ViewCause::BidHit,
         ViewCause::AskLifted,
         ViewCause::Cross,
         ViewCause::Hidden,
+        ViewCause::ShortSaleRestricted,
+        ViewCause::ShortSaleLifted,
+        ViewCause::CircuitBreaker,
     ];
     by_discriminant(&ALL, b, |c| *c as u8).ok_or(DecodeError::Malformed("bad view cause"))
 }
@@ -485,6 +488,9 @@ pub(crate) mod arb {
                 ViewCause::AskLifted,
                 ViewCause::Cross,
                 ViewCause::Hidden,
+                ViewCause::ShortSaleRestricted,
+                ViewCause::ShortSaleLifted,
+                ViewCause::CircuitBreaker,
             ]),
             pick(&[
                 TradingStatus::Trading,

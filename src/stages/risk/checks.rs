@@ -53,10 +53,13 @@ pub enum RejectCode {
     DuplicateOrder,
     /// `max_messages_per_sec` `New`s and `Cancel`s already sent in this second.
     MessageRate,
+    /// The Reg SHO price test is in effect and a short sale (a sell that would take the
+    /// position, counting working sells, below zero) is not priced above the best bid.
+    ShortSaleRestricted,
 }
 
 impl RejectCode {
-    pub const COUNT: usize = 18;
+    pub const COUNT: usize = 19;
     pub const ALL: [RejectCode; RejectCode::COUNT] = [
         RejectCode::TradingHalted,
         RejectCode::ReduceOnly,
@@ -76,6 +79,7 @@ impl RejectCode {
         RejectCode::SelfMatch,
         RejectCode::DuplicateOrder,
         RejectCode::MessageRate,
+        RejectCode::ShortSaleRestricted,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -98,6 +102,7 @@ impl RejectCode {
             RejectCode::SelfMatch => "SELF_MATCH",
             RejectCode::DuplicateOrder => "DUPLICATE_ORDER",
             RejectCode::MessageRate => "MESSAGE_RATE",
+            RejectCode::ShortSaleRestricted => "SHORT_SALE_RESTRICTED",
         }
     }
 
@@ -148,6 +153,10 @@ pub struct Snapshot<'a> {
     pub last_order: Option<SentOrder>,
     /// `New`s and `Cancel`s sent in the current one-second window.
     pub messages: u32,
+    /// The Reg SHO price test is in effect.
+    pub short_sale_restricted: bool,
+    /// The best bid; `None` when the bid side is empty.
+    pub best_bid: Option<Price>,
 }
 
 /// A failed check: its code, the offending value and the limit it broke. Units depend on
@@ -187,6 +196,9 @@ impl fmt::Display for Rejection {
                 write!(f, " since_ns={value} window_ns={limit}")?;
             }
             RejectCode::MessageRate => write!(f, " sent={value} limit={limit}")?,
+            RejectCode::ShortSaleRestricted => {
+                write!(f, " price={} best_bid={}", Price(value), Price(limit))?;
+            }
             RejectCode::ReduceOnly => {
                 write!(f, " order_qty={value} reducible_qty={limit}")?;
             }
@@ -324,6 +336,13 @@ pub fn check(p: &Proposal, s: &Snapshot<'_>) -> Result<(), Breach> {
             );
         }
     }
+    if s.short_sale_restricted && p.side == Side::Sell && s.position - s.open_sell - qty < 0 {
+        // No bid: "above the best bid" cannot be shown, so it is refused (fail closed).
+        let bid = s.best_bid.unwrap_or(Price(i64::MAX));
+        if p.price <= bid {
+            return breach(RejectCode::ShortSaleRestricted, p.price.0, bid.0);
+        }
+    }
     if s.messages >= limits.max_messages_per_sec {
         return breach(
             RejectCode::MessageRate,
@@ -378,6 +397,8 @@ mod tests {
             own_ask: None,
             last_order: None,
             messages: 0,
+            short_sale_restricted: false,
+            best_bid: Some(Price(999_900)),
         }
     }
 
@@ -731,6 +752,49 @@ mod tests {
     }
 
     #[test]
+    fn short_sale_restriction() {
+        let ssr = |position, open_sell| Snapshot {
+            short_sale_restricted: true,
+            position,
+            open_sell,
+            ..snapshot()
+        };
+        let sell = |price, qty| Proposal {
+            side: Side::Sell,
+            price: Price(price),
+            qty,
+        };
+        assert_eq!(code(sell(1_000_000, 10), ssr(0, 0)), None, "above the bid");
+        assert_eq!(
+            check(&sell(999_900, 10), &ssr(0, 0)),
+            Err(Breach {
+                code: RejectCode::ShortSaleRestricted,
+                value: 999_900,
+                limit: 999_900
+            })
+        );
+        assert_eq!(code(sell(999_900, 10), ssr(10, 0)), None, "flat, not short");
+        assert_eq!(
+            code(sell(999_900, 10), ssr(10, 5)),
+            Some(RejectCode::ShortSaleRestricted),
+            "a working sell already takes 5"
+        );
+        let no_bid = Snapshot {
+            best_bid: None,
+            ..ssr(0, 0)
+        };
+        assert_eq!(
+            code(sell(1_000_000, 10), no_bid),
+            Some(RejectCode::ShortSaleRestricted)
+        );
+        let lifted = Snapshot {
+            short_sale_restricted: false,
+            ..ssr(0, 0)
+        };
+        assert_eq!(code(sell(999_900, 10), lifted), None);
+    }
+
+    #[test]
     fn codes_are_stable_and_context_formats_at_report_time() {
         let names: Vec<&str> = RejectCode::ALL.iter().map(|c| c.as_str()).collect();
         assert_eq!(
@@ -753,7 +817,8 @@ mod tests {
                 "QUOTE_STALE",
                 "SELF_MATCH",
                 "DUPLICATE_ORDER",
-                "MESSAGE_RATE"
+                "MESSAGE_RATE",
+                "SHORT_SALE_RESTRICTED"
             ]
         );
         for (i, c) in RejectCode::ALL.iter().enumerate() {

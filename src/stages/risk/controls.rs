@@ -1,12 +1,12 @@
 //! Per-symbol control state the checklist's checks read beyond orders and positions:
-//! when the top of book last changed, the message rate, recent fills per side (the
+//! when the top of book last changed, the Reg SHO flag, the message rate, recent fills per side (the
 //! repeated-execution latch), the last order sent, and the restricted flag.
 //!
 //! Everything is sized at construction from the symbol's [`Limits`]; nothing here
 //! allocates per event.
 
 use super::config::Limits;
-use crate::msg::{MarketView, Price, Side};
+use crate::msg::{MarketView, Price, Side, ViewCause};
 
 /// One second of event time: the message-rate window.
 const SECOND_NS: u64 = 1_000_000_000;
@@ -84,6 +84,8 @@ pub struct Controls {
     pub halted: bool,
     pub last_order: Option<SentOrder>,
     pub restricted: bool,
+    /// The Reg SHO short-sale price test is in effect (ITCH `Y`).
+    pub short_sale_restricted: bool,
 }
 
 impl Controls {
@@ -99,12 +101,18 @@ impl Controls {
             halted: false,
             last_order: None,
             restricted,
+            short_sale_restricted: false,
         }
     }
 
     /// Notes a view: a changed top of book restarts the quote's age.
     #[inline]
     pub fn observe(&mut self, view: &MarketView) {
+        match view.cause {
+            ViewCause::ShortSaleRestricted => self.short_sale_restricted = true,
+            ViewCause::ShortSaleLifted => self.short_sale_restricted = false,
+            _ => {}
+        }
         let top = Top::of(view);
         if self.top != Some(top) {
             self.top = Some(top);

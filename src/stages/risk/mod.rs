@@ -52,7 +52,7 @@ use self::venue_sync::VenueSync;
 use crate::merge::Merge;
 use crate::msg::{
     ExecKind, ExecReport, OrderIntent, Side, Signal, Stamp, SymbolId, SymbolName, VenueCommand,
-    VenueTiming,
+    VenueTiming, ViewCause,
 };
 use crate::stages::ShardReport;
 use crate::stages::journal::{DecisionLog, StateCause, Verdict};
@@ -115,6 +115,8 @@ pub struct Risk<R: ReportSource> {
     halted_by_report: bool,
     /// The journal refused a record: trading is halted and the shard's orders pulled.
     journal_halted: bool,
+    /// Event time of the last circuit-breaker breach seen, to count each once.
+    breaker_at: Option<u64>,
 }
 
 impl<R: ReportSource> Risk<R> {
@@ -175,6 +177,7 @@ impl<R: ReportSource> Risk<R> {
             position: 0,
             halted_by_report: false,
             journal_halted: false,
+            breaker_at: None,
         }
     }
 
@@ -219,6 +222,7 @@ impl<R: ReportSource> Risk<R> {
             position: self.position,
             halted_by_report: self.halted_by_report,
             journal_halted: self.journal_halted,
+            breaker_at: self.breaker_at,
         }
     }
 
@@ -457,6 +461,18 @@ impl<R: ReportSource> Risk<R> {
         true
     }
 
+    /// A market-wide circuit breaker halted trading: halt the latch (this decision's
+    /// catch-up then pulls the shard's orders) until an operator resumes. Every symbol
+    /// gets the breach at its time; each shard counts it once.
+    #[cold]
+    fn circuit_breaker(&mut self, ts_event: u64) {
+        self.latch.escalate(TradingState::Halted);
+        if self.breaker_at != Some(ts_event) {
+            self.breaker_at = Some(ts_event);
+            self.stats.circuit_breaker_halts += 1;
+        }
+    }
+
     /// Whether `command` concerns this shard: a re-enable of a symbol it does not own is
     /// another shard's (every shard's control ring gets every command).
     fn concerns(&self, command: Operator) -> bool {
@@ -588,6 +604,8 @@ impl<R: ReportSource> Risk<R> {
             own_ask: state.orders.own_best(Side::Sell),
             last_order: state.controls.last_order,
             messages: state.controls.messages_at(now),
+            short_sale_restricted: state.controls.short_sale_restricted,
+            best_bid: (view.bid_qty > 0).then_some(view.bid_px),
         };
         if let Err(breach) = checks::check(&proposal, &snapshot) {
             self.stats.record_rejection(Rejection {
@@ -726,6 +744,9 @@ impl<R: ReportSource> Stage for Risk<R> {
             ts_event: self.advance_clock(signal.view.stamp.ts_event),
         };
         self.last_ts_recv = stamp.ts_recv;
+        if signal.view.cause == ViewCause::CircuitBreaker {
+            self.circuit_breaker(stamp.ts_event);
+        }
         self.catch_up(stamp, out);
         self.decide(&signal, stamp, out);
     }

@@ -117,6 +117,9 @@ crate::stats! {
         /// Halts of the latch by a symbol's message count reaching
         /// `halt_messages_per_sec` (`MESSAGE_RATE`).
         pub message_rate_halts: u64,
+        /// Halts of the latch by a market-wide circuit breaker (ITCH `W`), one per shard
+        /// still trading when it came.
+        pub circuit_breaker_halts: u64,
         /// Operator commands applied (re-enable a symbol, resume all).
         pub operator_commands: u64,
         /// Proposals not made because the side to price from was empty.
