@@ -541,6 +541,46 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn checklist_keys_are_validated_by_name() {
+        let mut c: RiskConfig = toml::from_str(RISK).unwrap();
+        c.max_quote_age_ns = 0;
+        c.max_messages_per_sec = 0;
+        c.max_repeat_fills = MAX_REPEAT_FILLS + 1;
+        c.repeat_fills_window_ns = MAX_EVENT_NS + 1;
+        c.duplicate_window_ns = 0;
+        c.restricted = vec!["AAPL".into(), "IBM".into()];
+        assert_eq!(
+            risk_keys(&c),
+            [
+                "risk.max_quote_age_ns",
+                "risk.repeat_fills_window_ns",
+                "risk.duplicate_window_ns",
+                "risk.max_messages_per_sec",
+                "risk.max_repeat_fills",
+                "risk.restricted.1",
+            ]
+        );
+        // The ceiling must exceed the refusal limit, also where an override sets one
+        // half and the default the other.
+        let mut c: RiskConfig = toml::from_str(RISK).unwrap();
+        c.halt_messages_per_sec = c.max_messages_per_sec;
+        c.symbols.get_mut("TSLA").unwrap().max_messages_per_sec = Some(5_000);
+        assert_eq!(
+            risk_keys(&c),
+            [
+                "risk.halt_messages_per_sec",
+                "risk.symbols.TSLA.halt_messages_per_sec"
+            ]
+        );
+        assert!(c.is_restricted("AAPL") == c.restricted.contains(&"AAPL".to_string()));
+        let missing = RISK.replace("duplicate_window_ns = 1000", "");
+        let e = toml::from_str::<RiskConfig>(&missing)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("missing field `duplicate_window_ns`"), "{e}");
+    }
+
+    #[test]
     fn every_size_has_an_upper_bound_and_says_why() {
         let mut c: RiskConfig = toml::from_str(RISK).unwrap();
         c.starting_cash = Price(i64::MAX - 1);

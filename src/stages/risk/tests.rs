@@ -1406,7 +1406,9 @@ proptest! {
             prop_assert!(live.len() < l.max_open_orders as usize);
             // The checklist. Restricted is a constant flag per symbol (unit-tested in
             // `checks`); the message-rate halt acts on the latch, which the scenario's
-            // steps also reset, so only the refusal limit is modelled here.
+            // steps also reset, so only the refusal limit is modelled here. Reg SHO and
+            // circuit breakers arrive as views with their own cause, which the steps do
+            // not generate: `checks` and `tests/checklist.rs` cover them.
             let quote_ts = model_quote_ts(&o.views, order.symbol, vi).expect("no quote");
             prop_assert!(t - quote_ts <= l.max_quote_age_ns, "QUOTE_STALE bypassed");
             for own in &live {
