@@ -15,8 +15,12 @@
 //! tagged interval per run) and `.svg` (every run's percentile distribution).
 //!
 //! ```text
-//! cargo bench --bench e2e -- [--quick] [--runs N] [--settle SECS] [--pipeline FILE]... [FILTER]
+//! cargo bench --bench e2e -- [--quick] [--runs N] [--settle SECS] [--pipeline FILE]... [--journal off|process|fsync]... [FILTER]
 //! ```
+//! `--journal` runs each case with the decision journal off (the default) or on under
+//! that durability policy, in `target/bench/e2e-journal-<policy>/` (emptied before each
+//! run); repeat it to measure several in the same sitting. A journaled case's topology
+//! is named `<topology>+journal-<policy>`.
 //! `--quick` replays a 200 000-message session instead of the 2 M one; `--pipeline`
 //! replaces the default topologies (fused-2core, staged-2core); FILTER keeps the cases
 //! whose `topology/rate` contains it. `--settle` waits, before each run, up to SECS for
@@ -35,7 +39,9 @@ use hdrhistogram::Histogram;
 use serde_json::{Map, Value, json};
 use support::Row;
 use tickpipe::latency::Percentiles;
+use tickpipe::runtime::builder::Engine;
 use tickpipe::runtime::config::Config;
+use tickpipe::runtime::journal::{Policy, store};
 use tickpipe::runtime::pipeline::{Pipeline, PipelineSpec};
 use tickpipe::runtime::report::RunReport;
 use tickpipe::runtime::topology::{self, Topology, VenueRunner};
@@ -83,6 +89,8 @@ struct Args {
     pipelines: Vec<PathBuf>,
     filter: Option<String>,
     settle: Duration,
+    /// `None`: no journal.
+    journals: Vec<Option<Policy>>,
 }
 
 impl Args {
@@ -93,6 +101,7 @@ impl Args {
             pipelines: Vec::new(),
             filter: None,
             settle: Duration::ZERO,
+            journals: Vec::new(),
         };
         let mut it = std::env::args().skip(1);
         while let Some(a) = it.next() {
@@ -119,6 +128,12 @@ impl Args {
                         .map(PathBuf::from)
                         .unwrap_or_else(|| usage("--pipeline takes a topology file")),
                 ),
+                "--journal" => args.journals.push(match it.next().as_deref() {
+                    Some("off") => None,
+                    Some("process") => Some(Policy::Process),
+                    Some("fsync") => Some(Policy::Fsync),
+                    _ => usage("--journal takes off, process or fsync"),
+                }),
                 flag if flag.starts_with('-') => usage(&format!("unknown option {flag}")),
                 filter => args.filter = Some(filter.to_string()),
             }
@@ -126,13 +141,16 @@ impl Args {
         if args.pipelines.is_empty() {
             args.pipelines = DEFAULT_PIPELINES.iter().map(PathBuf::from).collect();
         }
+        if args.journals.is_empty() {
+            args.journals.push(None);
+        }
         args
     }
 }
 
 fn usage(problem: &str) -> ! {
     eprintln!(
-        "e2e: {problem}\nusage: cargo bench --bench e2e -- [--quick] [--runs N] [--settle SECS] [--pipeline FILE]... [FILTER]"
+        "e2e: {problem}\nusage: cargo bench --bench e2e -- [--quick] [--runs N] [--settle SECS] [--pipeline FILE]... [--journal off|process|fsync]... [FILTER]"
     );
     std::process::exit(2)
 }
@@ -162,13 +180,21 @@ fn main() {
     for path in &args.pipelines {
         let topology = Topology::load(path, None, &universe, &host_cores)
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let imp = path
+        let stem = path
             .file_stem()
             .and_then(|s| s.to_str())
             .expect("topology files have UTF-8 names")
             .to_string();
         let placement = Placement::of(&topology, host_cores.len());
-        for rate in &RATES {
+        for (journal, rate) in args
+            .journals
+            .iter()
+            .flat_map(|j| RATES.iter().map(move |r| (*j, r)))
+        {
+            let imp = match journal {
+                None => stem.clone(),
+                Some(policy) => format!("{stem}+journal-{}", policy.name()),
+            };
             let id = format!("{imp}/{}", rate.case);
             if args.filter.as_deref().is_some_and(|f| !id.contains(f)) {
                 continue;
@@ -177,7 +203,7 @@ fn main() {
             let runs: Vec<Run> = (1..=args.runs)
                 .map(|i| {
                     settle(args.settle);
-                    let run = run_once(&topology, &config, &universe, &session, rate);
+                    let run = run_once(&topology, &config, &universe, &session, rate, journal);
                     println!("  run {i}: {}", run.summary());
                     run
                 })
@@ -251,6 +277,7 @@ fn run_once(
     universe: &Arc<Universe>,
     session: &Path,
     rate: &Rate,
+    journal: Option<Policy>,
 ) -> Run {
     let spec = PipelineSpec {
         topology: topology.clone(),
@@ -264,7 +291,22 @@ fn run_once(
             }),
     };
     let before = CpuTimes::now();
-    let report: RunReport = Pipeline::start(spec).expect("pipeline starts").join();
+    let report: RunReport = match journal {
+        None => Pipeline::start(spec).expect("pipeline starts").join(),
+        Some(policy) => {
+            let dir = support::out_dir().join(format!("e2e-journal-{}", policy.name()));
+            let _ = std::fs::remove_dir_all(&dir);
+            let identity = store::input_identity(&spec.input).expect("the session reads");
+            let header = store::header(1, identity, spec.topology.shards);
+            let (meta, logs) =
+                store::open_for_run(&dir, &header, policy, 64 << 20).expect("the journal opens");
+            let source = spec.input.source(spec.pacing).expect("the session opens");
+            Engine::new(spec.topology, spec.config, spec.universe, source)
+                .journal(meta, logs)
+                .run()
+                .expect("pipeline starts")
+        }
+    };
     let host = HostLoad::between(&before, &CpuTimes::now());
     assert!(
         report.failures.is_empty(),

@@ -15,10 +15,13 @@ use tickpipe::app::metrics::MetricsServer;
 use tickpipe::app::model::eval;
 use tickpipe::app::progress::Progress;
 use tickpipe::app::report::{self as render, ReportFile};
+use tickpipe::app::verify;
 use tickpipe::app::{check_config, inspect, latency_out};
 use tickpipe::codec::mold::Session;
 use tickpipe::runtime::builder::Engine;
-use tickpipe::runtime::config::Config;
+use tickpipe::runtime::config::{Config, decision_identity};
+use tickpipe::runtime::journal::store as journal_store;
+use tickpipe::runtime::journal::{JournalMeta, LogFactory};
 use tickpipe::runtime::topology::{self, Topology};
 use tickpipe::source::live::LiveConfig;
 use tickpipe::source::replay::{Input, Pacing};
@@ -123,6 +126,31 @@ enum JournalCommand {
     /// a damaged one (the error names the segment file and byte offset), 2 on bad
     /// arguments or a directory that holds no journal.
     Inspect(JournalInspectArgs),
+    /// Re-derive every decision of a journaled session (the audit replay): the same
+    /// stages over the same input and config, each decision checked against the journal.
+    /// Prints the first divergence (shard, record, both values, input position) or
+    /// "verified N records, session finished/unfinished", and checks that no client
+    /// order id was journaled twice. Writes and sends nothing. Exit status: 0 verified,
+    /// 1 a divergence, a damaged journal or one of another config or input, 2 bad
+    /// arguments or unreadable files.
+    Verify(JournalVerifyArgs),
+}
+
+#[derive(clap::Args)]
+struct JournalVerifyArgs {
+    /// The journal directory.
+    #[arg(value_name = "DIR")]
+    dir: PathBuf,
+    /// The session's input: the ITCH 5.0 file it replayed.
+    #[arg(long, value_name = "FILE")]
+    input: PathBuf,
+    /// The session's engine configuration.
+    #[arg(long, value_name = "FILE", default_value = "config/tickpipe.toml")]
+    config: PathBuf,
+    /// Topology to replay on (the shard count is the journal's; decisions never depend
+    /// on the topology).
+    #[arg(long, value_name = "FILE", default_value = "pipelines/fused.toml")]
+    pipeline: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -262,6 +290,14 @@ struct RunArgs {
     /// overrides RUST_LOG. Default: RUST_LOG if set, else `info` (`warn` with --quiet).
     #[arg(long, value_name = "FILTER")]
     log_level: Option<String>,
+    /// Journal every decision to DIR (policy: [journal] in --config). If DIR holds an
+    /// unfinished session of the same config and input, resume it: the input is
+    /// replayed from the start, each re-derived decision checked against the journal
+    /// (the first divergence refuses, exit 1), nothing it holds sent again, then the
+    /// session goes on. A finished session is verified and nothing is sent. Another
+    /// config or input is refused (exit 2), naming which.
+    #[arg(long, value_name = "DIR", conflicts_with = "live")]
+    journal: Option<PathBuf>,
 }
 
 /// How often shard runners publish metrics: a publication copies ~6 histograms of
@@ -368,6 +404,7 @@ fn main() -> ExitCode {
         Command::CheckConfig(args) => check_config(args),
         Command::Model(ModelCommand::Eval(args)) => model_eval(args),
         Command::ExportFeatures(args) => export_features(args),
+        Command::Journal(JournalCommand::Verify(args)) => journal_verify(args),
     };
     match result {
         Ok(code) => code,
@@ -438,11 +475,24 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         .transpose()?;
     let (model, selection) = BuiltIn::load(&config.model)?;
     let kind = config.model.kind.clone();
+    let journal = match &args.journal {
+        Some(dir) => Some(open_journal(
+            dir,
+            &args.config,
+            &config,
+            &input,
+            topology.shards,
+        )?),
+        None => None,
+    };
     let source = input.source(pacing)?;
     let mut engine =
         Engine::new(topology, config, Arc::new(universe), source).model(move |_| model.clone());
     if server.is_some() {
         engine = engine.metrics(METRICS_PERIOD);
+    }
+    if let Some((meta, logs)) = journal {
+        engine = engine.journal(meta, logs);
     }
     let pipeline = engine.start()?;
     if !args.quiet {
@@ -577,6 +627,52 @@ fn log_end(report: &tickpipe::runtime::report::RunReport) {
                 notices = report.source.stale_notices,
                 "feed data lost: every symbol marked stale"
             );
+        }
+    }
+}
+
+/// Opens `--journal DIR` for a run: its policy from `[journal]`, its session header from
+/// the config's decisions and the input's bytes.
+fn open_journal(
+    dir: &std::path::Path,
+    config_path: &std::path::Path,
+    config: &Config,
+    input: &Input,
+    shards: usize,
+) -> Result<(JournalMeta, LogFactory)> {
+    let policy = config.journal_policy().map_err(|problems| {
+        let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!("{}: {}", config_path.display(), list.join("; "))
+    })?;
+    let segment_bytes = config.journal.as_ref().map_or(0, |j| j.segment_bytes);
+    let text = std::fs::read_to_string(config_path)
+        .with_context(|| format!("reading {}", config_path.display()))?;
+    let config_hash = decision_identity(&text)?;
+    let header = journal_store::header(config_hash, journal_store::input_identity(input)?, shards);
+    Ok(journal_store::open_for_run(
+        dir,
+        &header,
+        policy,
+        segment_bytes,
+    )?)
+}
+
+fn journal_verify(args: JournalVerifyArgs) -> Result<ExitCode> {
+    let cores = topology::host_cores();
+    match verify::verify(&args.dir, &args.input, &args.config, &args.pipeline, &cores) {
+        Ok(found) => {
+            if print_report(&found.text()).is_err() {
+                return Ok(ExitCode::from(3));
+            }
+            Ok(if found.ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Err(e) => {
+            say(format_args!("error: {e}\n"));
+            Ok(ExitCode::from(e.exit_code()))
         }
     }
 }

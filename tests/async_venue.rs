@@ -19,7 +19,7 @@ use tickpipe::source::replay::{Input, Pacing};
 use tickpipe::stages::inference::LinearModel;
 use tickpipe::sys::edge::Emit;
 use tickpipe::tools::sample::SampleSpec;
-use tickpipe::venue::{Venue, VenueSetup, VenueStats};
+use tickpipe::venue::{ReconcileError, Venue, VenueSetup, VenueStats};
 
 /// Fills every order in full at its limit, but only on the venue's next `poll`: the
 /// reports come after the command, on the broker's own schedule, as a live session's
@@ -119,6 +119,18 @@ impl Venue for Broker {
 
     fn stats(&self) -> &VenueStats {
         &self.stats
+    }
+
+    /// A scripted broker knows nothing of a past session: it settles nothing, and says
+    /// so rather than pretending to.
+    fn reconcile(&mut self, in_flight: &[ClOrdId]) -> Result<(), ReconcileError> {
+        if in_flight.is_empty() {
+            return Ok(());
+        }
+        Err(ReconcileError(format!(
+            "the scripted broker cannot settle {} orders in flight",
+            in_flight.len()
+        )))
     }
 }
 

@@ -94,6 +94,49 @@ fn measure(case: &str, pipeline: Pipeline) {
     println!("no_alloc: {case}: 0 allocations");
 }
 
+/// The same with every decision journaled (the in-memory store, its record lists
+/// reserved up front as the file store's segments are): journaling allocates nothing
+/// per record.
+#[test]
+fn steady_state_with_the_journal_on_allocates_nothing() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    use tickpipe::runtime::builder::Engine;
+    use tickpipe::runtime::journal::{Cut, JournalMeta, MemoryJournal};
+    for topology in ["pipelines/fused.toml", "pipelines/fused-inline.toml"] {
+        let spec = common::spec(topology, 2, MESSAGES);
+        let source = spec.input.source(spec.pacing).expect("the sample opens");
+        let journal = MemoryJournal::default();
+        let meta = JournalMeta {
+            dir: "memory".into(),
+            policy: "process".into(),
+            risks: "test".into(),
+            resumed: false,
+            finished: false,
+            notes: Vec::new(),
+        };
+        let pipeline = Engine::new(spec.topology, spec.config, spec.universe, source)
+            .journal(meta, journal.factory(Cut::None, 1 << 20))
+            .start()
+            .expect("pipeline starts");
+        common::wait_for(&pipeline, MESSAGES * 3 / 10);
+        let records_before: usize = journal.records().iter().map(Vec::len).sum();
+        let before = allocations();
+        common::wait_for(&pipeline, MESSAGES * 7 / 10);
+        let during = allocations() - before;
+        let records_during: usize = journal.records().iter().map(Vec::len).sum();
+        let report = pipeline.join();
+        assert!(report.failures.is_empty(), "{:?}", report.failures);
+        assert!(
+            records_during > records_before,
+            "{topology}: decisions were journaled in the measured middle"
+        );
+        assert_eq!(
+            during, 0,
+            "{topology}: {during} heap allocations while ~400k messages flowed with the journal on"
+        );
+    }
+}
+
 /// A `Process` journal writer's append, once its segment exists: no allocation (and no
 /// syscall, which this cannot see) on the hot path it would sit on. Part of the one test
 /// above, for the reason given there.

@@ -34,6 +34,8 @@ pub struct ShardSummary {
     /// Execution reports by kind, in [`REPORT_KINDS`] order.
     pub reports: [u64; 7],
     pub state_changes: u64,
+    /// Operator commands (re-enable a symbol, resume all).
+    pub operator_commands: u64,
     /// Records of kinds this build does not know: kind → count.
     pub unknown_kinds: BTreeMap<u8, u64>,
     pub max_cl_ord_id: Option<ClOrdId>,
@@ -72,6 +74,7 @@ pub fn summarise(scan: &Scan) -> Vec<ShardSummary> {
                         s.reports[i] += 1;
                     }
                     Record::Entry(Entry::State { .. }) => s.state_changes += 1,
+                    Record::Entry(Entry::Operator { .. }) => s.operator_commands += 1,
                     Record::Entry(Entry::End { position, digest }) => {
                         s.end = Some((position, digest));
                     }
@@ -111,6 +114,7 @@ pub fn to_json(scan: &Scan) -> Value {
                 "other_commands": s.other_commands,
                 "reports": reports,
                 "state_changes": s.state_changes,
+                "operator_commands": s.operator_commands,
                 "unknown_kinds": unknown,
                 "max_cl_ord_id": s.max_cl_ord_id.map(|id| id.to_string()),
                 "finished": s.end.is_some(),
@@ -171,8 +175,14 @@ pub fn to_text(scan: &Scan, records: Option<usize>) -> String {
         );
         let _ = writeln!(
             out,
-            "  orders {}, cancels {}, mass cancels {}, other commands {}, state changes {}",
-            s.orders, s.cancels, s.mass_cancels, s.other_commands, s.state_changes
+            "  orders {}, cancels {}, mass cancels {}, other commands {}, state changes {}, \
+             operator commands {}",
+            s.orders,
+            s.cancels,
+            s.mass_cancels,
+            s.other_commands,
+            s.state_changes,
+            s.operator_commands
         );
         let reports: Vec<String> = REPORT_KINDS
             .iter()
@@ -243,6 +253,11 @@ fn describe(record: &Record) -> String {
         Record::Entry(Entry::End { position, digest }) => {
             format!("@{position} end digest {digest:016x}")
         }
+        Record::Entry(Entry::Operator {
+            position,
+            command,
+            symbol,
+        }) => format!("@{position} operator command {command} symbol {symbol}"),
         Record::Unknown { kind, len } => format!("unknown kind {kind} ({len} bytes)"),
     }
 }

@@ -264,7 +264,92 @@ pub fn json(r: &RunReport) -> Value {
     report["service_ns"] = Value::Object(service);
     report["compute_ns_per_message"] = json!(r.compute_ns_per_message());
     report["watermarks"]["wait_ns"] = json!(Percentiles::of(&risk.watermark_wait_ns.0));
+    report["journal"] = journal_json(r);
+    report["halts"] = json!({
+        "REPEATED_EXECUTIONS": risk.repeated_execution_halts,
+        "MESSAGE_RATE": risk.message_rate_halts,
+        "CIRCUIT_BREAKER": risk.circuit_breaker_halts,
+    });
+    report["operator_commands"] = json!(risk.operator_commands);
     report
+}
+
+/// The `journal` section: `null` for a run without one.
+fn journal_json(r: &RunReport) -> Value {
+    let Some(meta) = &r.meta.journal else {
+        return Value::Null;
+    };
+    let shards: Vec<Value> = r
+        .shard
+        .risk
+        .journal
+        .iter()
+        .map(|j| {
+            json!({
+                "shard": j.shard,
+                "records_written": j.counts.appended,
+                "bytes_written": j.bytes,
+                "records_verified": j.counts.verified,
+                "recovered_commands": j.counts.recovered_commands,
+                "recovered_reports": j.counts.recovered_reports,
+                "in_flight": j.in_flight.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "replay_ns": j.replay_ns,
+                "fault": j.fault,
+            })
+        })
+        .collect();
+    json!({
+        "dir": meta.dir,
+        "policy": meta.policy,
+        "risks": meta.risks,
+        "resumed": meta.resumed,
+        "finished_before": meta.finished,
+        "notes": meta.notes,
+        "shards": shards,
+    })
+}
+
+/// The journal's lines of the text report.
+fn write_journal(o: &mut String, r: &RunReport) -> std::fmt::Result {
+    let Some(meta) = &r.meta.journal else {
+        return Ok(());
+    };
+    let state = match (meta.resumed, meta.finished) {
+        (false, _) => "new session",
+        (true, false) => "resumed an unfinished session",
+        (true, true) => "verified a finished session (nothing sent)",
+    };
+    writeln!(
+        o,
+        "journal        {} ({}): {state}",
+        escape(&meta.dir),
+        meta.policy
+    )?;
+    writeln!(o, "               risks: {}", meta.risks)?;
+    for note in &meta.notes {
+        writeln!(o, "               note: {}", escape(note))?;
+    }
+    for j in &r.shard.risk.journal {
+        write!(
+            o,
+            "  shard {:<3}    written {} records ({} bytes), verified {}, recovered {} commands and {} reports",
+            j.shard,
+            j.counts.appended,
+            j.bytes,
+            j.counts.verified,
+            j.counts.recovered_commands,
+            j.counts.recovered_reports
+        )?;
+        if let Some(ns) = j.replay_ns {
+            write!(o, ", replay {:.3} s", ns as f64 / 1e9)?;
+        }
+        writeln!(o)?;
+        if !j.in_flight.is_empty() {
+            let ids: Vec<String> = j.in_flight.iter().map(ToString::to_string).collect();
+            writeln!(o, "               in flight: {}", ids.join(" "))?;
+        }
+    }
+    writeln!(o)
 }
 
 /// The report as the CLI prints it.
@@ -399,6 +484,23 @@ fn write_text(r: &RunReport, o: &mut String) -> std::fmt::Result {
             writeln!(o, "  {:<18} {:>8}   first: {first}", code.as_str(), n)?;
         }
     }
+    for (code, n) in [
+        ("REPEATED_EXECUTIONS", risk.repeated_execution_halts),
+        ("MESSAGE_RATE", risk.message_rate_halts),
+        ("CIRCUIT_BREAKER", risk.circuit_breaker_halts),
+    ] {
+        if n > 0 {
+            let what = if code == "REPEATED_EXECUTIONS" {
+                "symbol(s) latched"
+            } else {
+                "halted the latch"
+            };
+            writeln!(o, "  HALT {code:<19} {n:>8}   {what}")?;
+        }
+    }
+    if risk.operator_commands > 0 {
+        writeln!(o, "  operator commands  {:>8}", risk.operator_commands)?;
+    }
     if risk.invalid_reports > 0 {
         writeln!(
             o,
@@ -493,6 +595,7 @@ fn write_text(r: &RunReport, o: &mut String) -> std::fmt::Result {
         )?;
     }
     writeln!(o)?;
+    write_journal(o, r)?;
     writeln!(o, "digest         {:016x}", r.digest())?;
     if r.failures.is_empty() {
         writeln!(o, "status         ok")?;
@@ -743,6 +846,7 @@ mod tests {
             universe: universe.clone(),
             starting_cash,
             pacing: Pacing::AsFastAsPossible,
+            journal: None,
         };
         let output = || {
             let mut out = RunnerOutput::new("shard0/all");

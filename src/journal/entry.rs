@@ -8,6 +8,7 @@
 //! | 2 | `Report` | position u64, stamp (ts_recv u64, ts_event u64), cl_ord_id u64, price i64, qty u32, leaves u32, symbol u16, exec kind u8, side u8, reason u8 |
 //! | 3 | `State` | position u64, state u8 (0 active, 1 reduce-only, 2 halted), cause u16 |
 //! | 4 | `End` | position u64, digest u64 |
+//! | 5 | `Operator` | position u64, command u8 (1 re-enable a symbol, 2 resume all), symbol u16 (0 for resume all) |
 //!
 //! Command tags: 1 `New` (stamp, cl_ord_id u64, price i64, qty u32, symbol u16, side u8
 //! `B`/`S`, tif u8 0 day 1 ioc), 2 `Cancel` (stamp, cl_ord_id u64), 3 `CancelAll` (stamp),
@@ -42,12 +43,24 @@ pub enum Entry {
     },
     /// The shard finished its session: its final input position and decision digest.
     End { position: u64, digest: u64 },
+    /// An operator's command applied after the decision at `position`: `command` is
+    /// [`OPERATOR_REENABLE`] (of `symbol`) or [`OPERATOR_RESUME_ALL`] (`symbol` 0).
+    Operator {
+        position: u64,
+        command: u8,
+        symbol: u16,
+    },
 }
+
+/// [`Entry::Operator`]'s commands.
+pub const OPERATOR_REENABLE: u8 = 1;
+pub const OPERATOR_RESUME_ALL: u8 = 2;
 
 pub const KIND_COMMAND: u8 = 1;
 pub const KIND_REPORT: u8 = 2;
 pub const KIND_STATE: u8 = 3;
 pub const KIND_END: u8 = 4;
+pub const KIND_OPERATOR: u8 = 5;
 
 /// Room for the largest payload an [`Entry`] encodes to (a `Tick` command: 65 bytes).
 pub const MAX_PAYLOAD: usize = 72;
@@ -59,6 +72,7 @@ pub fn kind_name(kind: u8) -> Option<&'static str> {
         KIND_REPORT => Some("report"),
         KIND_STATE => Some("state"),
         KIND_END => Some("end"),
+        KIND_OPERATOR => Some("operator"),
         _ => None,
     }
 }
@@ -77,6 +91,7 @@ impl Entry {
             Entry::Report { .. } => KIND_REPORT,
             Entry::State { .. } => KIND_STATE,
             Entry::End { .. } => KIND_END,
+            Entry::Operator { .. } => KIND_OPERATOR,
         }
     }
 
@@ -113,6 +128,15 @@ impl Entry {
             Entry::End { position, digest } => {
                 p.u64(position);
                 p.u64(digest);
+            }
+            Entry::Operator {
+                position,
+                command,
+                symbol,
+            } => {
+                p.u64(position);
+                p.u8(command);
+                p.u16(symbol);
             }
         }
         p.at
@@ -151,6 +175,24 @@ impl Entry {
                 position: g.u64()?,
                 digest: g.u64()?,
             },
+            KIND_OPERATOR => {
+                let position = g.u64()?;
+                let command = g.u8()?;
+                let symbol = g.u16()?;
+                let known = match command {
+                    OPERATOR_REENABLE => true,
+                    OPERATOR_RESUME_ALL => symbol == 0,
+                    _ => false,
+                };
+                if !known {
+                    return Err(DecodeError::Malformed("operator command"));
+                }
+                Entry::Operator {
+                    position,
+                    command,
+                    symbol,
+                }
+            }
             other => return Err(DecodeError::UnknownKind(other)),
         };
         if g.at != payload.len() {
@@ -296,13 +338,16 @@ fn reason(b: u8) -> Result<RejectReason, DecodeError> {
 }
 
 fn view_cause(b: u8) -> Result<ViewCause, DecodeError> {
-    const ALL: [ViewCause; 6] = [
+    const ALL: [ViewCause; 9] = [
         ViewCause::Quote,
         ViewCause::Status,
         ViewCause::BidHit,
         ViewCause::AskLifted,
         ViewCause::Cross,
         ViewCause::Hidden,
+        ViewCause::ShortSaleRestricted,
+        ViewCause::ShortSaleLifted,
+        ViewCause::CircuitBreaker,
     ];
     by_discriminant(&ALL, b, |c| *c as u8).ok_or(DecodeError::Malformed("bad view cause"))
 }
@@ -443,6 +488,9 @@ pub(crate) mod arb {
                 ViewCause::AskLifted,
                 ViewCause::Cross,
                 ViewCause::Hidden,
+                ViewCause::ShortSaleRestricted,
+                ViewCause::ShortSaleLifted,
+                ViewCause::CircuitBreaker,
             ]),
             pick(&[
                 TradingStatus::Trading,
@@ -546,6 +594,16 @@ pub(crate) mod arb {
                 }),
             (any::<u64>(), any::<u64>())
                 .prop_map(|(position, digest)| Entry::End { position, digest }),
+            (any::<u64>(), any::<u16>()).prop_map(|(position, symbol)| Entry::Operator {
+                position,
+                command: OPERATOR_REENABLE,
+                symbol
+            }),
+            any::<u64>().prop_map(|position| Entry::Operator {
+                position,
+                command: OPERATOR_RESUME_ALL,
+                symbol: 0
+            }),
         ]
     }
 }
@@ -587,6 +645,23 @@ mod tests {
             },
         };
         assert_eq!(tick.encode(&mut [0u8; MAX_PAYLOAD]), 65);
+    }
+
+    #[test]
+    fn an_unknown_operator_command_is_refused() {
+        let mut buf = [0u8; MAX_PAYLOAD];
+        for (command, symbol) in [(0, 0), (3, 0), (OPERATOR_RESUME_ALL, 7)] {
+            let len = Entry::Operator {
+                position: 1,
+                command,
+                symbol,
+            }
+            .encode(&mut buf);
+            assert_eq!(
+                Entry::decode(KIND_OPERATOR, &buf[..len]),
+                Err(DecodeError::Malformed("operator command"))
+            );
+        }
     }
 
     #[test]

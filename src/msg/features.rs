@@ -20,6 +20,12 @@ pub enum ViewCause {
     /// Buy/Sell field on `P` has read `B` whatever the side since 2014-07-14, so trade
     /// flow ignores these prints and the venue lets them fill either side.
     Hidden,
+    /// The Reg SHO short-sale price test came into effect for the symbol (ITCH `Y`).
+    ShortSaleRestricted,
+    /// The Reg SHO short-sale price test was lifted (ITCH `Y`).
+    ShortSaleLifted,
+    /// A market-wide circuit breaker halted trading (ITCH `W`).
+    CircuitBreaker,
 }
 
 impl ViewCause {

@@ -56,6 +56,11 @@ pub enum MarketUpdate {
     Trade { price: Price, shares: u32 },
     /// ITCH `Q`: a cross (auction) print.
     Cross { price: Price, shares: u64 },
+    /// ITCH `Y`: whether the Reg SHO short-sale price test (Rule 201) is in effect.
+    ShortSaleRestriction { restricted: bool },
+    /// ITCH `W`, sent for every symbol: a market-wide circuit breaker breach that halts
+    /// trading (level 3, or level 1 or 2 before 15:25; Rule 80B).
+    CircuitBreaker { level: u8 },
     /// The feed lost data that may concern this symbol ([`crate::codec::notice`]):
     /// its book is stale for the rest of the session.
     FeedStale,

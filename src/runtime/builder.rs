@@ -35,6 +35,7 @@
 use std::sync::Arc;
 
 use super::config::{Config, Kinds};
+use super::journal::{JournalMeta, LogFactory};
 use super::pipeline::{Parts, Pipeline, StartError};
 use super::report::RunReport;
 use super::topology::Topology;
@@ -67,6 +68,7 @@ impl Engine<LinearModel, SimVenue> {
                 model: Box::new(|setup: &ModelSetup<'_>| setup.config.linear()),
                 venue: Box::new(SimVenue::from_setup),
                 metrics: None,
+                journal: None,
             },
         }
     }
@@ -86,6 +88,7 @@ impl<M: Model, V: Venue> Engine<M, V> {
                 model: Box::new(factory),
                 venue: p.venue,
                 metrics: p.metrics,
+                journal: p.journal,
             },
         }
     }
@@ -104,6 +107,7 @@ impl<M: Model, V: Venue> Engine<M, V> {
                 model: p.model,
                 venue: Box::new(factory),
                 metrics: p.metrics,
+                journal: p.journal,
             },
         }
     }
@@ -113,6 +117,14 @@ impl<M: Model, V: Venue> Engine<M, V> {
     /// publishes its last figures when its input ends).
     pub fn metrics(mut self, period: std::time::Duration) -> Engine<M, V> {
         self.parts.metrics = Some(period);
+        self
+    }
+
+    /// Journals every shard's decisions to the logs `factory` builds when the pipeline
+    /// starts (one per shard; `stages::journal`); a log holding a past session has it
+    /// re-derived and checked first, and `meta` is what the report says about it.
+    pub fn journal(mut self, meta: JournalMeta, factory: LogFactory) -> Engine<M, V> {
+        self.parts.journal = Some((meta, factory));
         self
     }
 

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use super::journal::{JournalConfig, Policy};
 use crate::config::{ConfigError, Problem, Problems, read_toml};
 use crate::stages::features::{FeaturesConfig, LEVEL_BYTES, MAX_LEVELS};
 use crate::stages::inference::builtin::BuiltIn;
@@ -24,6 +25,19 @@ pub struct SymbolsConfig {
     pub tickers: Vec<String>,
 }
 
+/// The identity of a config file's decisions, for a journal's session header: FNV-1a
+/// over the file parsed and written back canonically (keys sorted, comments and layout
+/// gone) without `[journal]`. Changing the durability policy, a comment or the key order
+/// resumes the same session; changing any decision-affecting value refuses it.
+pub fn decision_identity(text: &str) -> Result<u64, toml::de::Error> {
+    use std::hash::Hasher;
+    let mut table: toml::Table = toml::from_str(text)?;
+    table.remove("journal");
+    let mut h = fnv::FnvHasher::default();
+    h.write(table.to_string().as_bytes());
+    Ok(h.finish())
+}
+
 /// Most bytes of book ladders all symbols together may pre-allocate: 1 GiB.
 const MAX_LADDER_BYTES: usize = 1 << 30;
 
@@ -37,6 +51,10 @@ pub struct Config {
     pub risk: RiskConfig,
     pub execution: ExecutionConfig,
     pub venue: VenueConfig,
+    /// How the decision journal keeps records, for a run that keeps one (`--journal`).
+    /// Optional: a run without a journal never reads it, and one with a journal and no
+    /// `[journal]` is refused ([`Config::journal_policy`]).
+    pub journal: Option<JournalConfig>,
 }
 
 /// The `kind`s `[model]` and `[venue]` must name: those of the model and the venue that
@@ -137,6 +155,25 @@ impl Config {
         }
     }
 
+    /// The journal's durability policy, for a run that keeps a journal: an error naming
+    /// `journal` when the config has no `[journal]` (there is no default policy).
+    pub fn journal_policy(&self) -> Result<Policy, Vec<Problem>> {
+        let mut problems = Vec::new();
+        let policy = match &self.journal {
+            Some(journal) => journal.validate(&mut Problems::new("journal", &mut problems)),
+            None => {
+                problems.push(Problem {
+                    key: "journal".into(),
+                    message: "a run with --journal needs [journal] (durability, segment_bytes): \
+                              no policy is assumed"
+                        .into(),
+                });
+                None
+            }
+        };
+        policy.ok_or(problems)
+    }
+
     /// [`Config::validate_for`] the built-in model and venue.
     pub fn validate(&self) -> Result<Universe, Vec<Problem>> {
         self.validate_for(Kinds::BUILT_IN)
@@ -170,6 +207,9 @@ impl Config {
             self.check_ladders(u, &mut Problems::new("features", &mut problems));
         }
         self.check_target(&mut Problems::new("risk", &mut problems));
+        if let Some(journal) = &self.journal {
+            journal.validate(&mut Problems::new("journal", &mut problems));
+        }
         match universe {
             Some(u) if problems.is_empty() => Ok(u),
             _ => Err(problems),

@@ -127,6 +127,7 @@ pub fn run_inline(bytes: &[u8], config: &Config, universe: Arc<Universe>) -> Run
         starting_cash: config.risk.starting_cash,
         universe,
         pacing: Pacing::AsFastAsPossible,
+        journal: None,
     };
     RunReport::build(
         meta,

@@ -6,6 +6,7 @@ pub mod builder;
 pub mod config;
 pub mod inline;
 pub mod inline_run;
+pub mod journal;
 pub mod metrics;
 pub mod pipeline;
 pub mod report;

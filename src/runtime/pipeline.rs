@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use super::builder::Engine;
 use super::config::Config;
 use super::inline::inline_venue;
+use super::journal::{JournalContext, JournalMeta, LogFactory};
 use super::metrics::{Metrics, Publisher, Publishing};
 use super::report::RunReport;
 use super::runner::{Chain, Link, Placement, RunnerOutput, drive, spawn};
@@ -30,6 +31,7 @@ use crate::source::{Source, SourceContext};
 use crate::stages::decode::Decode;
 use crate::stages::features::FeatureStage;
 use crate::stages::inference::{Inference, Model, ModelSetup};
+use crate::stages::journal::DecisionLog;
 use crate::stages::list::stage_list;
 use crate::stages::risk::Risk;
 use crate::stages::routing::Routing;
@@ -60,6 +62,12 @@ pub enum StartError {
     /// The config does not fit the model or venue plugged in (a `kind` naming another).
     #[error("the configuration does not fit this engine:{}", list(.0))]
     Config(Vec<crate::config::Problem>),
+    /// A venue could not settle the orders in flight across a restart.
+    #[error("shard {shard}: the venue could not reconcile the orders in flight: {source}")]
+    Reconcile {
+        shard: usize,
+        source: crate::venue::ReconcileError,
+    },
     #[error("could not start runner '{runner}': {source}")]
     Spawn {
         runner: String,
@@ -124,6 +132,8 @@ pub struct RunMeta {
     pub universe: Arc<Universe>,
     pub starting_cash: crate::msg::Price,
     pub pacing: Pacing,
+    /// The decision journal, if the run keeps one.
+    pub journal: Option<JournalMeta>,
 }
 
 /// The parts of a run, as [`Engine`] hands them over.
@@ -136,6 +146,7 @@ pub(super) struct Parts<M, V> {
     pub venue: Box<dyn Fn(&VenueSetup<'_>) -> V>,
     /// How often shard runners publish metrics; `None`: they do not.
     pub metrics: Option<Duration>,
+    pub journal: Option<(JournalMeta, LogFactory)>,
 }
 
 impl Pipeline {
@@ -157,6 +168,7 @@ impl Pipeline {
             model,
             venue: new_venue,
             metrics: metrics_period,
+            journal,
         } = parts;
         let feed_addr = source.listen_addr();
         let stop = Arc::new(StopSignal::new());
@@ -171,6 +183,7 @@ impl Pipeline {
             universe: Arc::clone(&universe),
             starting_cash: config.risk.starting_cash,
             pacing: source.pacing(),
+            journal: journal.as_ref().map(|(meta, _)| meta.clone()),
         };
         let mut metrics = metrics_period.map(|period| {
             Metrics::new(
@@ -182,6 +195,22 @@ impl Pipeline {
                 clock.clone(),
             )
         });
+        // One log per shard, each moved to the thread that runs the shard's risk.
+        let logs: Vec<Option<Box<dyn DecisionLog>>> = match journal {
+            Some((_, factory)) => {
+                let ctx = JournalContext {
+                    shards: topology.shards,
+                    timing: V::TIMING,
+                    stop: Arc::clone(&stop),
+                    started: Instant::now(),
+                };
+                let logs = factory(&ctx);
+                assert_eq!(logs.len(), topology.shards, "a journal log per shard");
+                logs.into_iter().map(Some).collect()
+            }
+            None => (0..topology.shards).map(|_| None).collect(),
+        };
+        let mut logs = logs.into_iter();
         let mut wiring = Wiring {
             topology: &topology,
             stop: &stop,
@@ -204,11 +233,20 @@ impl Pipeline {
             let owned = topology.owned(shard);
             // The venue holds at most what risk lets the shard have open at once.
             let capacity = config.risk.open_orders_limit(&universe, &owned);
-            let venue = new_venue(&VenueSetup {
+            let mut venue = new_venue(&VenueSetup {
                 universe_len: universe.len(),
                 capacity,
                 config: &config.venue,
             });
+            let log = logs.next().flatten();
+            if let Some(log) = &log {
+                // Before any command: what the last session left in flight is settled
+                // with the venue first.
+                if let Err(source) = venue.reconcile(log.in_flight()) {
+                    drop((feeds, lanes));
+                    return Err(wiring.abort(StartError::Reconcile { shard, source }));
+                }
+            }
             let model = model(&ModelSetup {
                 universe_len: universe.len(),
                 owned: &owned,
@@ -244,7 +282,7 @@ impl Pipeline {
                         idle: Idler::new(runner_of(&topology, StageId::Risk).idle),
                         venue: PhantomData::<fn() -> V>,
                     };
-                    let stages = shard_parts.stages(model, reports);
+                    let stages = shard_parts.stages(model, reports, log);
                     wiring.spawn_shard(
                         shard,
                         stages,
@@ -254,7 +292,7 @@ impl Pipeline {
                     )
                 }
                 VenueRunner::Inline => {
-                    let stages = shard_parts.stages(model, Unwired(PhantomData::<fn() -> V>));
+                    let stages = shard_parts.stages(model, Unwired(PhantomData::<fn() -> V>), log);
                     wiring.spawn_shard(shard, stages, feed_in, VenueEnd::Inline(venue), &clock)
                 }
             };
@@ -428,9 +466,23 @@ struct ShardParts<'a> {
 }
 
 impl ShardParts<'_> {
-    /// The shard's five stages, running `model`, with risk reading `reports`.
-    fn stages<R: ReportSource, M: Model>(&self, model: M, reports: R) -> ShardStages<R, M> {
+    /// The shard's five stages, running `model`, with risk reading `reports` and
+    /// journaling to `log`.
+    fn stages<R: ReportSource, M: Model>(
+        &self,
+        model: M,
+        reports: R,
+        log: Option<Box<dyn DecisionLog>>,
+    ) -> ShardStages<R, M> {
         let (config, universe) = (self.config, self.universe);
+        let risk = Risk::new(
+            Arc::clone(universe),
+            self.owned,
+            &config.risk,
+            &config.execution,
+            Arc::clone(self.latch),
+            reports,
+        );
         ShardStages {
             decode: Some(Decode::new(Arc::clone(universe))),
             features: Some(FeatureStage::new(
@@ -443,14 +495,10 @@ impl ShardParts<'_> {
                 config.model.policy(),
                 universe.len(),
             )),
-            risk: Some(Risk::new(
-                Arc::clone(universe),
-                self.owned,
-                &config.risk,
-                &config.execution,
-                Arc::clone(self.latch),
-                reports,
-            )),
+            risk: Some(match log {
+                Some(log) => risk.with_journal(log),
+                None => risk,
+            }),
             routing: Some(Routing::new(LatencyRecorder::new(self.clock.clone()))),
         }
     }

@@ -102,6 +102,10 @@ impl Stage for Decode {
             }
             return;
         }
+        if let Message::MwcbStatus { breached_level, .. } = msg {
+            self.on_circuit_breaker(frame.ts_recv, header.timestamp, breached_level, out);
+            return;
+        }
         let Some(update) = update(&msg) else {
             return;
         };
@@ -139,7 +143,44 @@ impl Stage for Decode {
     }
 }
 
+/// 15:25 in nanoseconds since midnight: a level 1 or 2 breach from then on halts nothing
+/// (Rule 80B); a level 3 breach halts for the rest of the day.
+const MWCB_CUTOFF_NS: u64 = (15 * 3600 + 25 * 60) * 1_000_000_000;
+
 impl Decode {
+    /// A market-wide circuit breaker breach: one that halts trading goes to every symbol
+    /// a directory entry has mapped, like a stale notice.
+    fn on_circuit_breaker<O: Emit<MarketEvent>>(
+        &mut self,
+        ts_recv: u64,
+        ts_event: u64,
+        level: u8,
+        out: &mut O,
+    ) {
+        let halts = match level {
+            b'1' | b'2' => ts_event < MWCB_CUTOFF_NS,
+            b'3' => true,
+            _ => {
+                self.stats.bad_codes += 1;
+                return;
+            }
+        };
+        if !halts {
+            return;
+        }
+        let stamp = Stamp { ts_recv, ts_event };
+        for &symbol in &self.known {
+            out.emit(MarketEvent {
+                stamp,
+                symbol,
+                update: MarketUpdate::CircuitBreaker {
+                    level: level - b'0',
+                },
+            });
+            self.stats.emitted += 1;
+        }
+    }
+
     /// A feed-integrity notice: every symbol a directory entry has mapped goes stale
     /// from this point in the stream.
     fn on_stale_notice<O: Emit<MarketEvent>>(&mut self, ts_recv: u64, ts_event: u64, out: &mut O) {
@@ -235,6 +276,11 @@ pub(crate) fn update(msg: &Message<'_>) -> Option<Result<MarketUpdate, BadCode>>
             cross_price,
             ..
         } => priced(cross_price).map(|price| MarketUpdate::Cross { price, shares }),
+        Message::RegShoRestriction { reg_sho_action, .. } => match reg_sho_action {
+            b'0' => Ok(MarketUpdate::ShortSaleRestriction { restricted: false }),
+            b'1' | b'2' => Ok(MarketUpdate::ShortSaleRestriction { restricted: true }),
+            _ => Err(BadCode),
+        },
         Message::StockTradingAction { trading_state, .. } => Ok(MarketUpdate::Status {
             status: TradingStatus::from_itch(trading_state),
         }),
@@ -331,6 +377,54 @@ mod tests {
             stage.on_event(*f, &mut out);
         }
         out
+    }
+
+    #[test]
+    fn reg_sho_maps_per_symbol_and_a_halting_circuit_breaker_reaches_every_symbol() {
+        let mut stage = stage();
+        let reg_sho = |action| {
+            frame(Message::RegShoRestriction {
+                header: header(5),
+                stock: b"AAPL    ",
+                reg_sho_action: action,
+            })
+        };
+        let got: Vec<MarketUpdate> =
+            run(&mut stage, &[reg_sho(b'0'), reg_sho(b'1'), reg_sho(b'2')])
+                .iter()
+                .map(|e| e.update)
+                .collect();
+        assert_eq!(
+            got,
+            [false, true, true].map(|restricted| MarketUpdate::ShortSaleRestriction { restricted })
+        );
+        assert!(run(&mut stage, &[reg_sho(b'9')]).is_empty());
+        assert_eq!(stage.stats().bad_codes, 1);
+
+        let breach = |level, timestamp| {
+            frame(Message::MwcbStatus {
+                header: Header {
+                    stock_locate: 0,
+                    tracking_number: 0,
+                    timestamp,
+                },
+                breached_level: level,
+            })
+        };
+        let before_cutoff = MWCB_CUTOFF_NS - 1;
+        let events = run(&mut stage, &[breach(b'2', before_cutoff)]);
+        let symbols: Vec<SymbolId> = events.iter().map(|e| e.symbol).collect();
+        assert_eq!(symbols, [SymbolId(0), SymbolId(1)]);
+        assert!(
+            events
+                .iter()
+                .all(|e| e.update == MarketUpdate::CircuitBreaker { level: 2 })
+        );
+        assert!(
+            run(&mut stage, &[breach(b'1', MWCB_CUTOFF_NS)]).is_empty(),
+            "a level-1 breach from 15:25 halts nothing"
+        );
+        assert_eq!(run(&mut stage, &[breach(b'3', MWCB_CUTOFF_NS)]).len(), 2);
     }
 
     #[test]

@@ -15,13 +15,14 @@
 pub mod decode;
 pub mod features;
 pub mod inference;
+pub mod journal;
 pub mod list;
 pub mod report;
 pub mod risk;
 pub mod routing;
 
 pub use self::report::ShardReport;
-use crate::msg::{ExecReport, Stamped, VenueTiming};
+use crate::msg::{ExecReport, Stamped, SymbolId, VenueTiming};
 use crate::sys::TradingState;
 use crate::sys::edge::Emit;
 
@@ -32,6 +33,19 @@ pub enum Control {
     /// The firm-wide trading state changed. The latch ([`crate::sys::TradingLatch`]) was
     /// set before this was sent; routing answers `Halted` by cancelling open orders.
     TradingState(TradingState),
+    /// An operator re-enables what a latched control stopped; risk journals it, so a
+    /// restart applies it at the same input position.
+    Operator(Operator),
+}
+
+/// An operator's command to lift a latched control (`stages::risk`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Operator {
+    /// Clears `symbol`'s repeated-execution latch (`REPEATED_EXECUTIONS`).
+    Reenable { symbol: SymbolId },
+    /// Clears every symbol's latch and resets the firm-wide latch to `Active` (after a
+    /// `MESSAGE_RATE` ceiling halt, or any other).
+    ResumeAll,
 }
 
 /// A single-threaded pipeline stage.

@@ -35,7 +35,7 @@ pub use stats::{CancelCounts, CommandCounts, RejectCounts, VenueStats};
 use serde::Deserialize;
 
 use crate::config::Problems;
-use crate::msg::{ExecReport, VenueCommand, VenueTiming};
+use crate::msg::{ClOrdId, ExecReport, VenueCommand, VenueTiming};
 use crate::sys::edge::Emit;
 
 /// One shard's venue session: it takes the shard's commands and emits execution reports.
@@ -64,7 +64,19 @@ pub trait Venue: Send + 'static {
 
     /// Its counters so far.
     fn stats(&self) -> &VenueStats;
+
+    /// A session resumes from its journal: `in_flight` are this shard's orders sent
+    /// before the restart with no final report journaled. Called once, before the first
+    /// command. A live venue must settle each with the broker (open, filled while we were
+    /// down, or unknown) before any new order goes out, and fail if it cannot: they are
+    /// never assumed rejected. There is no default, so no live venue skips it by accident.
+    fn reconcile(&mut self, in_flight: &[ClOrdId]) -> Result<(), ReconcileError>;
 }
+
+/// A venue could not settle the orders in flight across a restart; the run does not start.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ReconcileError(pub String);
 
 /// What a venue factory is given to build one shard's venue.
 #[derive(Clone, Debug)]

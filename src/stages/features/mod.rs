@@ -163,6 +163,8 @@ pub struct FeatureStage {
     books: BookSet,
     /// Indexed by `SymbolId`; meaningful for owned symbols only.
     signals: Vec<Signals>,
+    /// Indexed by `SymbolId`: the Reg SHO price test is in effect (ITCH `Y`).
+    short_sale: Vec<bool>,
     alphas: Alphas,
     events: u64,
     views: u64,
@@ -194,6 +196,7 @@ impl FeatureStage {
                 },
             ),
             signals: (0..slots).map(|_| Signals::default()).collect(),
+            short_sale: vec![false; slots],
             alphas: Alphas {
                 volatility: config.volatility_alpha,
                 trade_flow: config.trade_flow_alpha,
@@ -243,6 +246,44 @@ impl Stage for FeatureStage {
             return;
         };
         let (top_before, status_before) = (before.top(), before.effective_status());
+        // Reg SHO and circuit breakers change no book: they travel as a view of the
+        // unchanged top with their own cause, in event order, to risk.
+        let control = match event.update {
+            MarketUpdate::ShortSaleRestriction { restricted } => {
+                let flag = &mut self.short_sale[symbol.index()];
+                if *flag == restricted {
+                    return;
+                }
+                *flag = restricted;
+                Some(if restricted {
+                    ViewCause::ShortSaleRestricted
+                } else {
+                    ViewCause::ShortSaleLifted
+                })
+            }
+            MarketUpdate::CircuitBreaker { .. } => Some(ViewCause::CircuitBreaker),
+            _ => None,
+        };
+        if let Some(cause) = control {
+            let view = MarketView {
+                stamp: event.stamp,
+                bid_px: top_before.bid_px,
+                ask_px: top_before.ask_px,
+                print_px: Price::ZERO,
+                bid_qty: saturate(top_before.bid_qty),
+                ask_qty: saturate(top_before.ask_qty),
+                print_qty: 0,
+                symbol,
+                cause,
+                status: status_before,
+            };
+            out.emit(Features {
+                view,
+                values: self.signals[symbol.index()].vector(&top_before),
+            });
+            self.views += 1;
+            return;
+        }
         // A skipped event changed nothing; the book set has counted it.
         let Ok(applied) = self.books.apply(symbol, &event.update) else {
             return;

@@ -541,3 +541,25 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn reg_sho_and_circuit_breakers_reach_risk_as_views_of_the_unchanged_top() {
+    let mut stage = two_sided();
+    let on = MarketUpdate::ShortSaleRestriction { restricted: true };
+    let v = one(&mut stage, on);
+    assert_eq!(v.cause, ViewCause::ShortSaleRestricted);
+    assert_eq!(
+        (v.bid_px, v.bid_qty, v.ask_px, v.ask_qty),
+        (px("100.00"), 300, px("100.10"), 100)
+    );
+    assert!(feed(&mut stage, on).is_empty(), "no change, no view");
+    let off = MarketUpdate::ShortSaleRestriction { restricted: false };
+    assert_eq!(one(&mut stage, off).cause, ViewCause::ShortSaleLifted);
+    let v = one(&mut stage, MarketUpdate::CircuitBreaker { level: 1 });
+    assert_eq!(v.cause, ViewCause::CircuitBreaker);
+    assert_eq!(
+        (v.bid_px, v.ask_px),
+        (px("100.00"), px("100.10")),
+        "the book is untouched"
+    );
+}

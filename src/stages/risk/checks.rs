@@ -11,6 +11,7 @@
 use std::fmt;
 
 use super::config::Limits;
+use super::controls::SentOrder;
 use super::positions::Mark;
 use crate::msg::{Price, Side, SymbolName, TradingStatus};
 use crate::sys::TradingState;
@@ -39,10 +40,26 @@ pub enum RejectCode {
     MaxNotional,
     MaxPosition,
     MaxOpenOrders,
+    /// The symbol is on the configured restricted list.
+    Restricted,
+    /// The symbol is latched by repeated automated executions (`max_repeat_fills` fills
+    /// on one side within `repeat_fills_window_ns`) until an operator re-enables it.
+    RepeatedExecutions,
+    /// The top of book has not changed for longer than `max_quote_age_ns`.
+    QuoteStale,
+    /// The order would cross one of our own live orders on the symbol.
+    SelfMatch,
+    /// The side, price and quantity of the last order sent, within `duplicate_window_ns`.
+    DuplicateOrder,
+    /// `max_messages_per_sec` `New`s and `Cancel`s already sent in this second.
+    MessageRate,
+    /// The Reg SHO price test is in effect and a short sale (a sell that would take the
+    /// position, counting working sells, below zero) is not priced above the best bid.
+    ShortSaleRestricted,
 }
 
 impl RejectCode {
-    pub const COUNT: usize = 12;
+    pub const COUNT: usize = 19;
     pub const ALL: [RejectCode; RejectCode::COUNT] = [
         RejectCode::TradingHalted,
         RejectCode::ReduceOnly,
@@ -56,6 +73,13 @@ impl RejectCode {
         RejectCode::MaxNotional,
         RejectCode::MaxPosition,
         RejectCode::MaxOpenOrders,
+        RejectCode::Restricted,
+        RejectCode::RepeatedExecutions,
+        RejectCode::QuoteStale,
+        RejectCode::SelfMatch,
+        RejectCode::DuplicateOrder,
+        RejectCode::MessageRate,
+        RejectCode::ShortSaleRestricted,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -72,6 +96,13 @@ impl RejectCode {
             RejectCode::MaxNotional => "MAX_NOTIONAL",
             RejectCode::MaxPosition => "MAX_POSITION",
             RejectCode::MaxOpenOrders => "MAX_OPEN_ORDERS",
+            RejectCode::Restricted => "RESTRICTED",
+            RejectCode::RepeatedExecutions => "REPEATED_EXECUTIONS",
+            RejectCode::QuoteStale => "QUOTE_STALE",
+            RejectCode::SelfMatch => "SELF_MATCH",
+            RejectCode::DuplicateOrder => "DUPLICATE_ORDER",
+            RejectCode::MessageRate => "MESSAGE_RATE",
+            RejectCode::ShortSaleRestricted => "SHORT_SALE_RESTRICTED",
         }
     }
 
@@ -109,6 +140,23 @@ pub struct Snapshot<'a> {
     pub open_sell: i64,
     pub live_orders: usize,
     pub limits: &'a Limits,
+    /// On the restricted list.
+    pub restricted: bool,
+    /// Latched by repeated executions.
+    pub symbol_halted: bool,
+    /// Event time the top of book last changed; `None` before the first view.
+    pub quote_ts: Option<u64>,
+    /// Our highest live buy and lowest live sell on the symbol.
+    pub own_bid: Option<Price>,
+    pub own_ask: Option<Price>,
+    /// The last order sent on the symbol.
+    pub last_order: Option<SentOrder>,
+    /// `New`s and `Cancel`s sent in the current one-second window.
+    pub messages: u32,
+    /// The Reg SHO price test is in effect.
+    pub short_sale_restricted: bool,
+    /// The best bid; `None` when the bid side is empty.
+    pub best_bid: Option<Price>,
 }
 
 /// A failed check: its code, the offending value and the limit it broke. Units depend on
@@ -137,7 +185,20 @@ impl fmt::Display for Rejection {
             RejectCode::TradingHalted
             | RejectCode::NoMark
             | RejectCode::FeedStale
-            | RejectCode::BookCrossed => {}
+            | RejectCode::BookCrossed
+            | RejectCode::Restricted
+            | RejectCode::RepeatedExecutions => {}
+            RejectCode::QuoteStale => write!(f, " age_ns={value} limit_ns={limit}")?,
+            RejectCode::SelfMatch => {
+                write!(f, " price={} own_price={}", Price(value), Price(limit))?;
+            }
+            RejectCode::DuplicateOrder => {
+                write!(f, " since_ns={value} window_ns={limit}")?;
+            }
+            RejectCode::MessageRate => write!(f, " sent={value} limit={limit}")?,
+            RejectCode::ShortSaleRestricted => {
+                write!(f, " price={} best_bid={}", Price(value), Price(limit))?;
+            }
             RejectCode::ReduceOnly => {
                 write!(f, " order_qty={value} reducible_qty={limit}")?;
             }
@@ -181,6 +242,12 @@ pub fn check(p: &Proposal, s: &Snapshot<'_>) -> Result<(), Breach> {
         }
         TradingState::Active => {}
     }
+    if s.restricted {
+        return breach(RejectCode::Restricted, 0, 0);
+    }
+    if s.symbol_halted {
+        return breach(RejectCode::RepeatedExecutions, 0, 0);
+    }
     match s.status {
         TradingStatus::Trading => {}
         TradingStatus::FeedStale => return breach(RejectCode::FeedStale, 0, 0),
@@ -196,6 +263,15 @@ pub fn check(p: &Proposal, s: &Snapshot<'_>) -> Result<(), Breach> {
             RejectCode::StaleMark,
             clamp_i64(age),
             clamp_i64(limits.max_mark_age_ns),
+        );
+    }
+    // Never quoted (a mark from a print alone) counts as infinitely old.
+    let quote_age = s.quote_ts.map_or(u64::MAX, |t| s.now.saturating_sub(t));
+    if quote_age > limits.max_quote_age_ns {
+        return breach(
+            RejectCode::QuoteStale,
+            clamp_i64(quote_age),
+            clamp_i64(limits.max_quote_age_ns),
         );
     }
     let distance = i128::from((p.price.0 - mark.price.0).abs()) * 10_000;
@@ -242,6 +318,38 @@ pub fn check(p: &Proposal, s: &Snapshot<'_>) -> Result<(), Breach> {
             i64::from(limits.max_open_orders),
         );
     }
+    let crossed_own = match p.side {
+        Side::Buy => s.own_ask.filter(|&ask| p.price >= ask),
+        Side::Sell => s.own_bid.filter(|&bid| p.price <= bid),
+    };
+    if let Some(own) = crossed_own {
+        return breach(RejectCode::SelfMatch, p.price.0, own.0);
+    }
+    if let Some(last) = s.last_order {
+        let since = s.now.saturating_sub(last.ts_event);
+        let same = last.side == p.side && last.price == p.price && last.qty == p.qty;
+        if same && since <= limits.duplicate_window_ns {
+            return breach(
+                RejectCode::DuplicateOrder,
+                clamp_i64(since),
+                clamp_i64(limits.duplicate_window_ns),
+            );
+        }
+    }
+    if s.short_sale_restricted && p.side == Side::Sell && s.position - s.open_sell - qty < 0 {
+        // No bid: "above the best bid" cannot be shown, so it is refused (fail closed).
+        let bid = s.best_bid.unwrap_or(Price(i64::MAX));
+        if p.price <= bid {
+            return breach(RejectCode::ShortSaleRestricted, p.price.0, bid.0);
+        }
+    }
+    if s.messages >= limits.max_messages_per_sec {
+        return breach(
+            RejectCode::MessageRate,
+            i64::from(s.messages),
+            i64::from(limits.max_messages_per_sec),
+        );
+    }
     Ok(())
 }
 
@@ -260,6 +368,12 @@ mod tests {
         collar_bps: 50,
         max_mark_age_ns: 1_000,
         max_open_orders: 2,
+        max_quote_age_ns: 2_000,
+        max_messages_per_sec: 10,
+        halt_messages_per_sec: 20,
+        max_repeat_fills: 3,
+        repeat_fills_window_ns: 1_000,
+        duplicate_window_ns: 500,
     };
 
     fn snapshot() -> Snapshot<'static> {
@@ -276,6 +390,15 @@ mod tests {
             open_sell: 0,
             live_orders: 0,
             limits: &LIMITS,
+            restricted: false,
+            symbol_halted: false,
+            quote_ts: Some(5_000),
+            own_bid: None,
+            own_ask: None,
+            last_order: None,
+            messages: 0,
+            short_sale_restricted: false,
+            best_bid: Some(Price(999_900)),
         }
     }
 
@@ -499,6 +622,179 @@ mod tests {
     }
 
     #[test]
+    fn restricted_list() {
+        let s = Snapshot {
+            restricted: true,
+            ..snapshot()
+        };
+        assert_eq!(code(buy(1), s), Some(RejectCode::Restricted));
+    }
+
+    #[test]
+    fn repeated_executions_latch_refuses_every_order() {
+        let s = Snapshot {
+            symbol_halted: true,
+            position: 100,
+            ..snapshot()
+        };
+        let sell = Proposal {
+            side: Side::Sell,
+            ..buy(1)
+        };
+        assert_eq!(code(buy(1), s), Some(RejectCode::RepeatedExecutions));
+        assert_eq!(code(sell, s), Some(RejectCode::RepeatedExecutions));
+    }
+
+    #[test]
+    fn quote_age() {
+        let at = |now, quote_ts| Snapshot {
+            now,
+            quote_ts,
+            ..snapshot()
+        };
+        // The mark is a last trade at 5 000 (1 000 ns of mark age allowed): the quote
+        // age alone is under test, so the mark is as fresh as the decision.
+        let fresh = |s: Snapshot<'static>| Snapshot {
+            mark: Some(Mark {
+                price: Price(1_000_000),
+                ts_event: s.now,
+            }),
+            ..s
+        };
+        assert_eq!(code(buy(1), fresh(at(7_000, Some(5_000)))), None);
+        assert_eq!(
+            check(&buy(1), &fresh(at(7_001, Some(5_000)))),
+            Err(Breach {
+                code: RejectCode::QuoteStale,
+                value: 2_001,
+                limit: 2_000
+            })
+        );
+        assert_eq!(
+            code(buy(1), fresh(at(5_000, None))),
+            Some(RejectCode::QuoteStale),
+            "never quoted"
+        );
+    }
+
+    #[test]
+    fn self_match() {
+        let own = |own_bid: Option<i64>, own_ask: Option<i64>| Snapshot {
+            own_bid: own_bid.map(Price),
+            own_ask: own_ask.map(Price),
+            ..snapshot()
+        };
+        let sell = Proposal {
+            side: Side::Sell,
+            ..buy(1)
+        };
+        assert_eq!(code(buy(1), own(None, Some(1_000_100))), None);
+        assert_eq!(
+            check(&buy(1), &own(None, Some(1_000_000))),
+            Err(Breach {
+                code: RejectCode::SelfMatch,
+                value: 1_000_000,
+                limit: 1_000_000
+            })
+        );
+        assert_eq!(
+            code(buy(1), own(Some(1_000_000), None)),
+            None,
+            "a buy never crosses our own buy"
+        );
+        assert_eq!(
+            code(sell, own(Some(1_000_000), None)),
+            Some(RejectCode::SelfMatch)
+        );
+        assert_eq!(code(sell, own(Some(999_900), None)), None);
+    }
+
+    #[test]
+    fn duplicate_order() {
+        let last = |side, qty, ts_event| Snapshot {
+            now: 5_000,
+            last_order: Some(SentOrder {
+                side,
+                price: Price(1_000_000),
+                qty,
+                ts_event,
+            }),
+            ..snapshot()
+        };
+        assert_eq!(
+            check(&buy(10), &last(Side::Buy, 10, 4_500)),
+            Err(Breach {
+                code: RejectCode::DuplicateOrder,
+                value: 500,
+                limit: 500
+            })
+        );
+        assert_eq!(code(buy(10), last(Side::Buy, 10, 4_499)), None, "past T");
+        assert_eq!(code(buy(10), last(Side::Buy, 11, 5_000)), None);
+        assert_eq!(code(buy(10), last(Side::Sell, 10, 5_000)), None);
+    }
+
+    #[test]
+    fn message_rate() {
+        let sent = |messages| Snapshot {
+            messages,
+            ..snapshot()
+        };
+        assert_eq!(code(buy(1), sent(9)), None);
+        assert_eq!(
+            check(&buy(1), &sent(10)),
+            Err(Breach {
+                code: RejectCode::MessageRate,
+                value: 10,
+                limit: 10
+            })
+        );
+    }
+
+    #[test]
+    fn short_sale_restriction() {
+        let ssr = |position, open_sell| Snapshot {
+            short_sale_restricted: true,
+            position,
+            open_sell,
+            ..snapshot()
+        };
+        let sell = |price, qty| Proposal {
+            side: Side::Sell,
+            price: Price(price),
+            qty,
+        };
+        assert_eq!(code(sell(1_000_000, 10), ssr(0, 0)), None, "above the bid");
+        assert_eq!(
+            check(&sell(999_900, 10), &ssr(0, 0)),
+            Err(Breach {
+                code: RejectCode::ShortSaleRestricted,
+                value: 999_900,
+                limit: 999_900
+            })
+        );
+        assert_eq!(code(sell(999_900, 10), ssr(10, 0)), None, "flat, not short");
+        assert_eq!(
+            code(sell(999_900, 10), ssr(10, 5)),
+            Some(RejectCode::ShortSaleRestricted),
+            "a working sell already takes 5"
+        );
+        let no_bid = Snapshot {
+            best_bid: None,
+            ..ssr(0, 0)
+        };
+        assert_eq!(
+            code(sell(1_000_000, 10), no_bid),
+            Some(RejectCode::ShortSaleRestricted)
+        );
+        let lifted = Snapshot {
+            short_sale_restricted: false,
+            ..ssr(0, 0)
+        };
+        assert_eq!(code(sell(999_900, 10), lifted), None);
+    }
+
+    #[test]
     fn codes_are_stable_and_context_formats_at_report_time() {
         let names: Vec<&str> = RejectCode::ALL.iter().map(|c| c.as_str()).collect();
         assert_eq!(
@@ -515,7 +811,14 @@ mod tests {
                 "MAX_ORDER_QTY",
                 "MAX_NOTIONAL",
                 "MAX_POSITION",
-                "MAX_OPEN_ORDERS"
+                "MAX_OPEN_ORDERS",
+                "RESTRICTED",
+                "REPEATED_EXECUTIONS",
+                "QUOTE_STALE",
+                "SELF_MATCH",
+                "DUPLICATE_ORDER",
+                "MESSAGE_RATE",
+                "SHORT_SALE_RESTRICTED"
             ]
         );
         for (i, c) in RejectCode::ALL.iter().enumerate() {

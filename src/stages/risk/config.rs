@@ -38,6 +38,10 @@ pub const MAX_POSITION: u32 = 100_000_000;
 /// are nanoseconds since midnight, so a longer one is a unit mistake.
 pub const MAX_EVENT_NS: u64 = 86_400_000_000_000;
 
+/// Largest `max_repeat_fills`: each symbol keeps that many fill times per side, allocated
+/// at start-up (8 bytes each), so this bounds the memory a typo can ask for.
+pub const MAX_REPEAT_FILLS: u32 = 65_536;
+
 /// Most live orders all symbols together may be configured for: risk and the venue
 /// each allocate every symbol's order table up front, and a million live orders is far
 /// beyond any strategy's book (the shipped config allows 32).
@@ -61,6 +65,8 @@ macro_rules! limits {
             /// Cash before the first fill, for net liquidation value (decimal string).
             pub starting_cash: Price,
             $( $(#[$doc])* pub $name: $ty, )*
+            /// Tickers no order may be sent for (`RESTRICTED`); each a configured ticker.
+            pub restricted: Vec<String>,
             /// Per-ticker overrides, e.g. `[risk.symbols.TSLA] max_position = 200`.
             pub symbols: BTreeMap<String, LimitOverrides>,
         }
@@ -113,6 +119,21 @@ limits! {
     max_mark_age_ns: u64,
     /// Most live orders per symbol; sizes each symbol's order storage.
     max_open_orders: u32,
+    /// The top of book unchanged for longer than this (event time) blocks orders.
+    max_quote_age_ns: u64,
+    /// `New`s and `Cancel`s per one-second window of event time past which a `New` is
+    /// refused (`MESSAGE_RATE`).
+    max_messages_per_sec: u32,
+    /// `New`s and `Cancel`s per one-second window that halt the latch: cancels are never
+    /// refused, so only this stops a cancel storm.
+    halt_messages_per_sec: u32,
+    /// This many fills on one side of a symbol within `repeat_fills_window_ns` halt the
+    /// symbol until an operator re-enables it (MiFID II RTS 6 art. 15).
+    max_repeat_fills: u32,
+    repeat_fills_window_ns: u64,
+    /// An order with the side, price and quantity of the last one sent within this long
+    /// (event time) is refused as a duplicate.
+    duplicate_window_ns: u64,
 }
 
 /// Every state the latch may start in, and their config names ([`TradingState::as_str`]).
@@ -164,13 +185,34 @@ impl RiskConfig {
                 ),
             );
         }
+        for (i, ticker) in self.restricted.iter().enumerate() {
+            if universe.is_some_and(|u| u.id_of(ticker).is_none()) {
+                p.nested("restricted").add(
+                    &i.to_string(),
+                    format!("{ticker:?} is not a ticker in symbols.tickers"),
+                );
+            }
+        }
         for (ticker, overrides) in &self.symbols {
             let mut p = p.nested("symbols");
             if universe.is_some_and(|u| u.id_of(ticker).is_none()) {
                 p.add(ticker, "not a ticker in symbols.tickers");
             }
-            overrides.validate(&mut p.nested(ticker));
+            let mut p = p.nested(ticker);
+            overrides.validate(&mut p);
+            // Either half of the pair may be overridden alone: check what resolves.
+            let partial = overrides.halt_messages_per_sec.is_some()
+                != overrides.max_messages_per_sec.is_some();
+            if partial {
+                let l = self.limits_for(ticker);
+                check_message_ceiling(l.halt_messages_per_sec, l.max_messages_per_sec, &mut p);
+            }
         }
+    }
+
+    /// Whether `ticker` is on the restricted list.
+    pub fn is_restricted(&self, ticker: &str) -> bool {
+        self.restricted.iter().any(|t| t == ticker)
     }
 
     /// The limits for `ticker`: its overrides over the defaults.
@@ -191,6 +233,18 @@ impl RiskConfig {
     }
 }
 
+/// The halt ceiling must lie above the refusal limit, or it would bind first.
+fn check_message_ceiling(halt: u32, max: u32, p: &mut Problems<'_>) {
+    p.check(
+        halt > max,
+        "halt_messages_per_sec",
+        format!(
+            "{halt}: must exceed max_messages_per_sec ({max}), or the halt would come before \
+             the refusals"
+        ),
+    );
+}
+
 impl LimitOverrides {
     /// A zero limit would block every order of the symbol; that is the latch's job, or
     /// the universe's, not a limit's.
@@ -202,7 +256,46 @@ impl LimitOverrides {
             collar_bps,
             max_mark_age_ns,
             max_open_orders,
+            max_quote_age_ns,
+            max_messages_per_sec,
+            halt_messages_per_sec,
+            max_repeat_fills,
+            repeat_fills_window_ns,
+            duplicate_window_ns,
         } = *self;
+        for (key, v) in [
+            ("max_quote_age_ns", max_quote_age_ns),
+            ("repeat_fills_window_ns", repeat_fills_window_ns),
+            ("duplicate_window_ns", duplicate_window_ns),
+        ] {
+            if let Some(v) = v {
+                p.check(
+                    (1..=MAX_EVENT_NS).contains(&v),
+                    key,
+                    format!("{v}: use 1 to {MAX_EVENT_NS} (one day of event time)"),
+                );
+            }
+        }
+        if let Some(v) = max_messages_per_sec {
+            p.check(
+                v >= 1,
+                "max_messages_per_sec",
+                format!("{v}: at least 1 (0 would refuse every order: that is the latch's job)"),
+            );
+        }
+        if let (Some(halt), Some(max)) = (halt_messages_per_sec, max_messages_per_sec) {
+            check_message_ceiling(halt, max, p);
+        }
+        if let Some(v) = max_repeat_fills {
+            p.check(
+                (1..=MAX_REPEAT_FILLS).contains(&v),
+                "max_repeat_fills",
+                format!(
+                    "{v} must be in 1..={MAX_REPEAT_FILLS} (each side keeps the times of the \
+                     last this many fills, allocated up front)"
+                ),
+            );
+        }
         if let Some(v) = max_order_qty {
             p.check(
                 (1..=MAX_ORDER_QTY).contains(&v),
@@ -305,6 +398,13 @@ pub(crate) mod tests {
         collar_bps = 50
         max_mark_age_ns = 1000000000
         max_open_orders = 4
+        max_quote_age_ns = 1000000000
+        max_messages_per_sec = 100
+        halt_messages_per_sec = 1000
+        max_repeat_fills = 50
+        repeat_fills_window_ns = 1000000000
+        duplicate_window_ns = 1000
+        restricted = []
         [symbols.TSLA]
         max_position = 200
         max_notional = "50000"
@@ -438,6 +538,46 @@ pub(crate) mod tests {
             ..toml::from_str(EXECUTION).unwrap()
         };
         assert_eq!(execution_keys(&e), ["execution.order_ttl_ns"]);
+    }
+
+    #[test]
+    fn checklist_keys_are_validated_by_name() {
+        let mut c: RiskConfig = toml::from_str(RISK).unwrap();
+        c.max_quote_age_ns = 0;
+        c.max_messages_per_sec = 0;
+        c.max_repeat_fills = MAX_REPEAT_FILLS + 1;
+        c.repeat_fills_window_ns = MAX_EVENT_NS + 1;
+        c.duplicate_window_ns = 0;
+        c.restricted = vec!["AAPL".into(), "IBM".into()];
+        assert_eq!(
+            risk_keys(&c),
+            [
+                "risk.max_quote_age_ns",
+                "risk.repeat_fills_window_ns",
+                "risk.duplicate_window_ns",
+                "risk.max_messages_per_sec",
+                "risk.max_repeat_fills",
+                "risk.restricted.1",
+            ]
+        );
+        // The ceiling must exceed the refusal limit, also where an override sets one
+        // half and the default the other.
+        let mut c: RiskConfig = toml::from_str(RISK).unwrap();
+        c.halt_messages_per_sec = c.max_messages_per_sec;
+        c.symbols.get_mut("TSLA").unwrap().max_messages_per_sec = Some(5_000);
+        assert_eq!(
+            risk_keys(&c),
+            [
+                "risk.halt_messages_per_sec",
+                "risk.symbols.TSLA.halt_messages_per_sec"
+            ]
+        );
+        assert!(c.is_restricted("AAPL") == c.restricted.contains(&"AAPL".to_string()));
+        let missing = RISK.replace("duplicate_window_ns = 1000", "");
+        let e = toml::from_str::<RiskConfig>(&missing)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("missing field `duplicate_window_ns`"), "{e}");
     }
 
     #[test]

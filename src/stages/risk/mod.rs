@@ -23,6 +23,7 @@
 
 pub mod checks;
 pub mod config;
+pub mod controls;
 pub mod digest;
 pub mod orders;
 pub mod positions;
@@ -42,6 +43,7 @@ pub use self::config::{ExecutionConfig, LimitOverrides, Limits, Pricing, RiskCon
 pub use self::stats::{InvalidReport, RiskStats, SymbolStats};
 
 use self::checks::{Proposal, Snapshot};
+use self::controls::{Controls, SentOrder};
 use self::digest::Digest;
 use self::orders::{Applied, LiveOrders, ReportProblem};
 use self::positions::{MarkSource, Position};
@@ -51,10 +53,11 @@ use crate::clock::MonoClock;
 use crate::merge::Merge;
 use crate::msg::{
     ExecKind, ExecReport, OrderIntent, Side, Signal, Stamp, SymbolId, SymbolName, VenueCommand,
-    VenueTiming,
+    VenueTiming, ViewCause,
 };
 use crate::stages::ShardReport;
-use crate::stages::{ReportSource, Stage};
+use crate::stages::journal::{DecisionLog, StateCause, Verdict};
+use crate::stages::{Control, Operator, ReportSource, Stage};
 use crate::sys::edge::Emit;
 use crate::sys::{TradingLatch, TradingState};
 use crate::universe::Universe;
@@ -67,6 +70,7 @@ struct SymbolState {
     orders: LiveOrders,
     position: Position,
     marks: MarkSource,
+    controls: Controls,
     digest: Digest,
 }
 
@@ -106,6 +110,16 @@ pub struct Risk<R: ReportSource> {
     stats: RiskStats,
     /// Times the watermark waits; decisions never read it.
     wait_clock: MonoClock,
+    /// The decision journal, if the run keeps one (`stages::journal`).
+    log: Option<Box<dyn DecisionLog>>,
+    /// Signals taken so far: the input position of the current decision.
+    position: u64,
+    /// An invalid report on this shard halted the latch since the last decision.
+    halted_by_report: bool,
+    /// The journal refused a record: trading is halted and the shard's orders pulled.
+    journal_halted: bool,
+    /// Event time of the last circuit-breaker breach seen, to count each once.
+    breaker_at: Option<u64>,
 }
 
 impl<R: ReportSource> Risk<R> {
@@ -145,6 +159,7 @@ impl<R: ReportSource> Risk<R> {
                 orders: LiveOrders::new(id, limits.max_open_orders as usize),
                 position: Position::default(),
                 marks: MarkSource::default(),
+                controls: Controls::new(&limits, config.is_restricted(name.as_str())),
                 digest: Digest::default(),
             });
         }
@@ -162,7 +177,26 @@ impl<R: ReportSource> Risk<R> {
             last_latch: TradingState::Active,
             stats: RiskStats::default(),
             wait_clock: MonoClock::new(),
+            log: None,
+            position: 0,
+            halted_by_report: false,
+            journal_halted: false,
+            breaker_at: None,
         }
+    }
+
+    /// The same stage journaling its decisions to `log` (and, if `log` holds a past
+    /// session, re-deriving and checking it first).
+    ///
+    /// # Panics
+    /// If it has taken a signal already: the journal's positions start at the first.
+    pub fn with_journal(mut self, log: Box<dyn DecisionLog>) -> Risk<R> {
+        assert_eq!(
+            self.position, 0,
+            "risk: the journal is attached before any signal"
+        );
+        self.log = Some(log);
+        self
     }
 
     /// The same stage reading `reports` instead: for a report source that can only be
@@ -189,6 +223,71 @@ impl<R: ReportSource> Risk<R> {
             last_latch: self.last_latch,
             stats: self.stats,
             wait_clock: self.wait_clock,
+            log: self.log,
+            position: self.position,
+            halted_by_report: self.halted_by_report,
+            journal_halted: self.journal_halted,
+            breaker_at: self.breaker_at,
+        }
+    }
+
+    /// Input position of what happens after the last signal (the end of session).
+    fn end_position(&self) -> u64 {
+        self.position + 1
+    }
+
+    /// Step 1's intake: reports received from the venue, or — for an asynchronous venue
+    /// while the journal is being re-derived — the journaled reports due at this position
+    /// instead, applied where the shard first applied them. The venue's own reports wait
+    /// until the replay has passed the journal's end.
+    #[inline]
+    fn receive(&mut self, position: u64) {
+        if R::TIMING == VenueTiming::Asynchronous {
+            let mut replaying = false;
+            while let Some(log) = self.log.as_mut() {
+                replaying = log.replaying();
+                let Some(r) = log.due_report(position).filter(|_| replaying) else {
+                    break;
+                };
+                self.apply_report(r);
+            }
+            if replaying {
+                return;
+            }
+        }
+        self.sync.receive(&mut self.reports);
+    }
+
+    /// Journals a report from an asynchronous venue before applying it. A refused write
+    /// still applies it (the venue did fill) but halts trading.
+    #[inline]
+    fn journal_report(&mut self, r: &ExecReport, stamp: Stamp, out: &mut impl Emit<VenueCommand>) {
+        let order_report = !matches!(r.kind, ExecKind::Watermark | ExecKind::EndOfSession);
+        if R::TIMING != VenueTiming::Asynchronous || !order_report {
+            return;
+        }
+        let position = if self.session == Session::Open {
+            self.position
+        } else {
+            self.end_position()
+        };
+        if let Some(log) = self.log.as_mut() {
+            if log.report(position, r) == Verdict::Refused {
+                self.journal_refused(stamp, out);
+            }
+        }
+    }
+
+    /// The journal could not take a record: halt firm-wide and pull this shard's orders
+    /// once. The mass cancel is sent unjournaled: it can only reduce exposure, and the
+    /// venue ignores it with nothing open. The log has stopped the run.
+    #[cold]
+    fn journal_refused(&mut self, stamp: Stamp, out: &mut impl Emit<VenueCommand>) {
+        self.latch.escalate(TradingState::Halted);
+        if !self.journal_halted {
+            self.journal_halted = true;
+            out.emit(VenueCommand::CancelAll { stamp });
+            self.stats.cancel_alls_sent += 1;
         }
     }
 
@@ -243,6 +342,9 @@ impl<R: ReportSource> Risk<R> {
             Applied::Filled { side, price, qty } => {
                 state.position.fill(side, price, qty);
                 state.digest.fill(r.cl_ord_id, price, qty, r.stamp.ts_event);
+                if state.controls.filled(side, r.stamp.ts_event, &state.limits) {
+                    stats.repeated_execution_halts += 1;
+                }
                 stats.fills += 1;
                 stats.filled_shares += u64::from(qty);
             }
@@ -257,6 +359,7 @@ impl<R: ReportSource> Risk<R> {
     #[cold]
     fn invalid(&mut self, report: ExecReport, problem: ReportProblem) {
         self.latch.escalate(TradingState::Halted);
+        self.halted_by_report = true;
         self.stats.invalid_reports += 1;
         if self.stats.first_invalid_report.is_none() {
             self.stats.first_invalid_report = Some(InvalidReport { report, problem });
@@ -269,7 +372,7 @@ impl<R: ReportSource> Risk<R> {
     #[inline]
     fn catch_up<O: Emit<VenueCommand>>(&mut self, stamp: Stamp, out: &mut O) {
         let t = stamp.ts_event;
-        self.sync.receive(&mut self.reports);
+        self.receive(self.position);
         // An asynchronous venue vouches for no time: there is nothing to wait for.
         if R::TIMING == VenueTiming::EventTime && self.live_orders > 0 {
             loop {
@@ -289,6 +392,7 @@ impl<R: ReportSource> Risk<R> {
             }
         }
         while let Some(r) = self.sync.next_to_apply::<R>(t) {
+            self.journal_report(&r, stamp, out);
             self.apply_report(r);
         }
         self.pull_orders_on_halt(stamp, out);
@@ -301,15 +405,120 @@ impl<R: ReportSource> Risk<R> {
     /// cancel-all with nothing open.
     #[inline]
     fn pull_orders_on_halt<O: Emit<VenueCommand>>(&mut self, stamp: Stamp, out: &mut O) {
+        if self.log.is_some() {
+            self.journal_state(stamp, out);
+        }
         let latch = self.latch.get();
         if latch == TradingState::Halted
             && self.last_latch != TradingState::Halted
             && self.live_orders > 0
         {
-            out.emit(VenueCommand::CancelAll { stamp });
-            self.stats.cancel_alls_sent += 1;
+            let command = VenueCommand::CancelAll { stamp };
+            if self.send(&command, out) {
+                self.stats.cancel_alls_sent += 1;
+            }
         }
         self.last_latch = latch;
+    }
+
+    /// Journals a trading-state change this decision finds. On a restart, a change
+    /// journaled at this position that came from outside the shard (an operator, another
+    /// shard) is applied to the latch first, so the replay decides as the first run did.
+    fn journal_state<O: Emit<VenueCommand>>(&mut self, stamp: Stamp, out: &mut O) {
+        let position = self.position;
+        let Some(log) = self.log.as_mut() else {
+            return;
+        };
+        if let Some(state) = log.due_state(position) {
+            self.latch.escalate(state);
+        }
+        let latch = self.latch.get();
+        if latch == self.last_latch || self.journal_halted {
+            return;
+        }
+        let cause = if self.halted_by_report {
+            StateCause::InvalidReport
+        } else {
+            StateCause::Observed
+        };
+        self.halted_by_report = false;
+        if log.state(position, latch, cause) == Verdict::Refused {
+            self.journal_refused(stamp, out);
+        }
+    }
+
+    /// Journals a `New`, `Cancel` or `CancelAll` and emits it if it is to go to the venue;
+    /// returns whether the decision stands (false: the journal refused it and trading is
+    /// halted). A command the journal already holds was sent before a restart: an
+    /// event-time venue (in-process, rebuilt by the replay) gets it again to rebuild its
+    /// state; an asynchronous one never does.
+    #[inline]
+    fn send<O: Emit<VenueCommand>>(&mut self, command: &VenueCommand, out: &mut O) -> bool {
+        match journal_command(&mut self.log, self.position, command) {
+            Verdict::Send => out.emit(*command),
+            Verdict::AlreadySent => {
+                if R::TIMING == VenueTiming::EventTime {
+                    out.emit(*command);
+                }
+            }
+            Verdict::Refused => {
+                self.journal_refused(command.stamp(), out);
+                return false;
+            }
+        }
+        true
+    }
+
+    /// A market-wide circuit breaker halted trading: halt the latch (this decision's
+    /// catch-up then pulls the shard's orders) until an operator resumes. Every symbol
+    /// gets the breach at its time; each shard counts it once.
+    #[cold]
+    fn circuit_breaker(&mut self, ts_event: u64) {
+        self.latch.escalate(TradingState::Halted);
+        if self.breaker_at != Some(ts_event) {
+            self.breaker_at = Some(ts_event);
+            self.stats.circuit_breaker_halts += 1;
+        }
+    }
+
+    /// Whether `command` concerns this shard: a re-enable of a symbol it does not own is
+    /// another shard's (every shard's control ring gets every command).
+    fn concerns(&self, command: Operator) -> bool {
+        match command {
+            Operator::Reenable { symbol } => {
+                matches!(self.symbols.get(symbol.index()), Some(Some(_)))
+            }
+            Operator::ResumeAll => true,
+        }
+    }
+
+    /// Lifts what `command` names. Resuming resets the firm-wide latch to `Active`: the
+    /// next decision journals the change like any other it finds.
+    #[cold]
+    fn apply_operator(&mut self, command: Operator) {
+        match command {
+            Operator::Reenable { symbol } => {
+                if let Some(Some(state)) = self.symbols.get_mut(symbol.index()) {
+                    state.controls.reenable();
+                }
+            }
+            Operator::ResumeAll => {
+                for state in self.symbols.iter_mut().flatten() {
+                    state.controls.reenable();
+                }
+                self.latch.reset(TradingState::Active);
+            }
+        }
+        self.stats.operator_commands += 1;
+    }
+
+    /// On a restart, the operator commands the journal holds after the decision at
+    /// `position`, applied where the first run applied them.
+    #[inline]
+    fn replay_operators(&mut self, position: u64) {
+        while let Some(command) = self.log.as_mut().and_then(|log| log.due_operator(position)) {
+            self.apply_operator(command);
+        }
     }
 
     /// Steps 2 to 4 for the signal's symbol.
@@ -324,6 +533,7 @@ impl<R: ReportSource> Risk<R> {
         let policy = self.policy;
         let state = owned(&mut self.symbols, view.symbol);
         state.marks.observe(&view);
+        state.controls.observe(&view);
         if !state.orders.is_empty() {
             out.emit(VenueCommand::Tick { view });
         }
@@ -332,19 +542,44 @@ impl<R: ReportSource> Risk<R> {
             open_buy: state.orders.open_buy(),
             open_sell: state.orders.open_sell(),
         };
-        let desired = policy.desired(latch, signal.target, &holdings);
+        // A symbol latched by repeated executions has its orders pulled as under a halt.
+        let symbol_latch = if state.controls.halted {
+            TradingState::Halted
+        } else {
+            latch
+        };
+        let desired = policy.desired(symbol_latch, signal.target, &holdings);
+        let mut refused = None;
         for order in state.orders.iter_mut() {
             if !order.pending_cancel
-                && policy.should_cancel(order, desired, &view, now, latch, &holdings)
+                && policy.should_cancel(order, desired, &view, now, symbol_latch, &holdings)
             {
-                order.pending_cancel = true;
-                out.emit(VenueCommand::Cancel {
+                let command = VenueCommand::Cancel {
                     stamp,
                     cl_ord_id: order.id,
-                });
+                };
+                match journal_command(&mut self.log, self.position, &command) {
+                    Verdict::Send => out.emit(command),
+                    Verdict::AlreadySent => {
+                        if R::TIMING == VenueTiming::EventTime {
+                            out.emit(command);
+                        }
+                    }
+                    Verdict::Refused => {
+                        refused = Some(command);
+                        break;
+                    }
+                }
+                order.pending_cancel = true;
                 state.digest.cancel(order.id, now);
                 self.stats.cancels_sent += 1;
+                let sent = state.controls.sent(now);
+                message_ceiling(&self.latch, &mut self.stats, sent, &state.limits);
             }
+        }
+        if let Some(command) = refused {
+            self.journal_refused(command.stamp(), out);
+            return;
         }
         if desired == 0 || !state.orders.is_empty() {
             return;
@@ -370,6 +605,15 @@ impl<R: ReportSource> Risk<R> {
             open_sell: holdings.open_sell,
             live_orders: state.orders.len(),
             limits: &state.limits,
+            restricted: state.controls.restricted,
+            symbol_halted: state.controls.halted,
+            quote_ts: state.controls.quote_ts,
+            own_bid: state.orders.own_best(Side::Buy),
+            own_ask: state.orders.own_best(Side::Sell),
+            last_order: state.controls.last_order,
+            messages: state.controls.messages_at(now),
+            short_sale_restricted: state.controls.short_sale_restricted,
+            best_bid: (view.bid_qty > 0).then_some(view.bid_px),
         };
         if let Err(breach) = checks::check(&proposal, &snapshot) {
             self.stats.record_rejection(Rejection {
@@ -379,25 +623,43 @@ impl<R: ReportSource> Risk<R> {
             });
             return;
         }
-        // No order is live, so the venue has had no view of this symbol since its last
-        // one ended: send the book it is to match against first.
-        out.emit(VenueCommand::Tick { view });
-        let order = state
-            .orders
-            .open(side, price, proposal.qty, policy.tif, now);
         let intent = OrderIntent {
-            cl_ord_id: order.id,
+            cl_ord_id: state.orders.next_id(),
             price,
             qty: proposal.qty,
             symbol: view.symbol,
             side,
             tif: policy.tif,
         };
-        out.emit(VenueCommand::New {
+        let command = VenueCommand::New {
             stamp,
             order: intent,
-        });
+        };
+        // Journaled before the venue can see it; a refused order is never opened.
+        let verdict = journal_command(&mut self.log, self.position, &command);
+        if verdict == Verdict::Refused {
+            self.journal_refused(stamp, out);
+            return;
+        }
+        let order = state
+            .orders
+            .open(side, price, proposal.qty, policy.tif, now);
+        debug_assert_eq!(order.id, intent.cl_ord_id);
+        if verdict == Verdict::Send || R::TIMING == VenueTiming::EventTime {
+            // No order is live, so the venue has had no view of this symbol since its
+            // last one ended: send the book it is to match against first.
+            out.emit(VenueCommand::Tick { view });
+            out.emit(command);
+        }
         state.digest.new_order(&intent, now);
+        state.controls.last_order = Some(SentOrder {
+            side,
+            price,
+            qty: proposal.qty,
+            ts_event: now,
+        });
+        let sent = state.controls.sent(now);
+        message_ceiling(&self.latch, &mut self.stats, sent, &state.limits);
         self.live_orders += 1;
         self.stats.orders_sent += 1;
     }
@@ -424,6 +686,30 @@ impl<R: ReportSource> Risk<R> {
             money: state.position.valuation(mark),
             digest: state.digest.value(),
         }
+    }
+}
+
+/// A symbol's `sent`-th message this second: reaching `halt_messages_per_sec` halts the
+/// latch (once per window: the count passes the ceiling once). The halt then pulls the
+/// shard's orders like any other ([`Risk::pull_orders_on_halt`]).
+#[inline]
+fn message_ceiling(latch: &TradingLatch, stats: &mut RiskStats, sent: u32, limits: &Limits) {
+    if sent == limits.halt_messages_per_sec {
+        latch.escalate(TradingState::Halted);
+        stats.message_rate_halts += 1;
+    }
+}
+
+/// `command` through the journal, if there is one: a predictable branch without.
+#[inline]
+fn journal_command(
+    log: &mut Option<Box<dyn DecisionLog>>,
+    position: u64,
+    command: &VenueCommand,
+) -> Verdict {
+    match log {
+        None => Verdict::Send,
+        Some(log) => log.command(position, command),
     }
 }
 
@@ -457,11 +743,18 @@ impl<R: ReportSource> Stage for Risk<R> {
     fn on_event<O: Emit<VenueCommand>>(&mut self, signal: Signal, out: &mut O) {
         // Before any wait: a misrouted signal is a wiring bug, reported as such.
         owned(&mut self.symbols, signal.view.symbol);
+        if self.log.is_some() {
+            self.replay_operators(self.position);
+        }
+        self.position += 1;
         let stamp = Stamp {
             ts_recv: signal.view.stamp.ts_recv,
             ts_event: self.advance_clock(signal.view.stamp.ts_event),
         };
         self.last_ts_recv = stamp.ts_recv;
+        if signal.view.cause == ViewCause::CircuitBreaker {
+            self.circuit_breaker(stamp.ts_event);
+        }
         self.catch_up(stamp, out);
         self.decide(&signal, stamp, out);
     }
@@ -469,15 +762,25 @@ impl<R: ReportSource> Stage for Risk<R> {
     /// Ends the venue session: every report the venue still owes is applied (fills
     /// included), so the positions reported are final.
     fn on_end<O: Emit<VenueCommand>>(&mut self, out: &mut O) {
+        self.replay_operators(self.position);
         let stamp = Stamp {
             ts_recv: self.last_ts_recv,
             ts_event: self.clock,
         };
         out.emit(VenueCommand::EndOfSession { stamp });
         self.session = Session::Ending;
+        let end = self.end_position();
         loop {
-            self.sync.receive(&mut self.reports);
+            self.receive(end);
+            if self.log.as_ref().is_some_and(|log| log.replaying())
+                && R::TIMING == VenueTiming::Asynchronous
+            {
+                // Journaled reports of the end of session are re-applied above; past
+                // them the venue's own answer is read.
+                self.sync.receive(&mut self.reports);
+            }
             while let Some(r) = self.sync.next_any() {
+                self.journal_report(&r, stamp, out);
                 self.apply_report(r);
             }
             if self.session == Session::Over {
@@ -489,6 +792,40 @@ impl<R: ReportSource> Stage for Risk<R> {
             self.reports.idle();
         }
         self.stats.orders_open_at_end = self.live_orders as u64;
+        let digest = digest::combine(
+            self.symbols
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| s.as_ref().map(|s| (SymbolId(i as u16), s.digest.value()))),
+        );
+        if let Some(log) = self.log.as_mut() {
+            // A refusal here (a divergence, a failed write) leaves the session unfinished
+            // in the journal; the log has stopped the run with the reason.
+            log.end(end, digest);
+        }
+    }
+
+    /// An operator's command (journaled first, at the position of the last decision);
+    /// trading-state changes are routing's and the latch's.
+    fn on_control<O: Emit<VenueCommand>>(&mut self, control: Control, out: &mut O) {
+        let Control::Operator(command) = control else {
+            return;
+        };
+        if !self.concerns(command) {
+            return;
+        }
+        if let Some(log) = self.log.as_mut() {
+            if log.operator(self.position, command) == Verdict::Refused {
+                let stamp = Stamp {
+                    ts_recv: self.last_ts_recv,
+                    ts_event: self.clock,
+                };
+                // Not applied: a restart would not find it, and trading is halted.
+                self.journal_refused(stamp, out);
+                return;
+            }
+        }
+        self.apply_operator(command);
     }
 
     fn report(&self, report: &mut ShardReport) {
@@ -498,6 +835,9 @@ impl<R: ReportSource> Stage for Risk<R> {
             .iter()
             .map(|s| s.as_ref().map(Self::symbol_stats))
             .collect();
+        if let Some(log) = &self.log {
+            stats.journal = vec![log.summary()];
+        }
         report.risk.merge(&stats);
     }
 

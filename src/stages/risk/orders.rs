@@ -188,6 +188,28 @@ impl LiveOrders {
         self.orders.iter()
     }
 
+    /// Our best live price on `side` (highest buy, lowest sell), pending cancels
+    /// included: they rest until the venue confirms.
+    #[inline]
+    pub fn own_best(&self, side: Side) -> Option<Price> {
+        let prices = self
+            .orders
+            .iter()
+            .filter(|o| o.side == side)
+            .map(|o| o.price);
+        match side {
+            Side::Buy => prices.max(),
+            Side::Sell => prices.min(),
+        }
+    }
+
+    /// The id the next [`LiveOrders::open`] gives: a decision is journaled under it before
+    /// the order is opened.
+    #[inline]
+    pub fn next_id(&self) -> ClOrdId {
+        ClOrdId::new(self.symbol, self.next_seq)
+    }
+
     /// Records a new order and returns it with its id.
     ///
     /// # Panics

@@ -13,6 +13,7 @@ use super::orders::ReportProblem;
 use super::positions::Valuation;
 use crate::merge;
 use crate::msg::{ExecReport, MoneyOverflow, Price, SymbolId, SymbolName};
+use crate::stages::journal::ShardJournal;
 
 /// A report risk refused, with why.
 #[derive(Copy, Clone, Debug, PartialEq)]
@@ -111,6 +112,16 @@ crate::stats! {
         /// The earliest rejection of each code, with its context.
         pub first_rejection: [Option<Rejection>; RejectCode::COUNT] =>
             merge::each(merge::earliest(|r: &Rejection| (r.ts_event, r.symbol))),
+        /// Symbols latched by repeated automated executions (`REPEATED_EXECUTIONS`).
+        pub repeated_execution_halts: u64,
+        /// Halts of the latch by a symbol's message count reaching
+        /// `halt_messages_per_sec` (`MESSAGE_RATE`).
+        pub message_rate_halts: u64,
+        /// Halts of the latch by a market-wide circuit breaker (ITCH `W`), one per shard
+        /// still trading when it came.
+        pub circuit_breaker_halts: u64,
+        /// Operator commands applied (re-enable a symbol, resume all).
+        pub operator_commands: u64,
         /// Proposals not made because the side to price from was empty.
         pub no_touch: u64,
         /// `Watermark` commands sent, each a wait for the venue.
@@ -129,6 +140,8 @@ crate::stats! {
         pub orders_open_at_end: u64,
         /// Indexed by `SymbolId`; `None` for symbols no merged shard owns.
         pub symbols: Vec<Option<SymbolStats>> => merge::place,
+        /// One row per shard that ran with a journal, in shard order; empty without one.
+        pub journal: Vec<ShardJournal> => ShardJournal::merge_rows,
     }
 }
 
@@ -166,6 +179,11 @@ impl Clone for RiskStats {
             first_invalid_report,
             orders_open_at_end,
             symbols,
+            repeated_execution_halts,
+            message_rate_halts,
+            circuit_breaker_halts,
+            operator_commands,
+            journal,
         } = source;
         self.orders_sent.clone_from(orders_sent);
         self.cancels_sent.clone_from(cancels_sent);
@@ -188,6 +206,12 @@ impl Clone for RiskStats {
         self.first_invalid_report.clone_from(first_invalid_report);
         self.orders_open_at_end.clone_from(orders_open_at_end);
         self.symbols.clone_from(symbols);
+        self.repeated_execution_halts
+            .clone_from(repeated_execution_halts);
+        self.message_rate_halts.clone_from(message_rate_halts);
+        self.circuit_breaker_halts.clone_from(circuit_breaker_halts);
+        self.operator_commands.clone_from(operator_commands);
+        self.journal.clone_from(journal);
     }
 }
 

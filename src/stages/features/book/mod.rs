@@ -407,7 +407,11 @@ impl<'a> Apply<'a> {
                 self.add(new_order_ref, price, shares, order.side);
                 None
             }
-            MarketUpdate::Trade { .. } | MarketUpdate::Cross { .. } => None,
+            // The features stage carries these to risk before any book sees them.
+            MarketUpdate::Trade { .. }
+            | MarketUpdate::Cross { .. }
+            | MarketUpdate::ShortSaleRestriction { .. }
+            | MarketUpdate::CircuitBreaker { .. } => None,
         };
         self.check_crossed();
         Ok(execution)

@@ -210,7 +210,10 @@ impl Model {
                 );
                 Ok(None)
             }
-            MarketUpdate::Trade { .. } | MarketUpdate::Cross { .. } => Ok(None),
+            MarketUpdate::Trade { .. }
+            | MarketUpdate::Cross { .. }
+            | MarketUpdate::ShortSaleRestriction { .. }
+            | MarketUpdate::CircuitBreaker { .. } => Ok(None),
         }
     }
 }

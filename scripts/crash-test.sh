@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# crash-test.sh [KILLS] [SEED]: kill -9 a journaled replay KILLS times at seeded random
+# moments, restart it each time on the same journal, and check that the session ends
+# exactly as an uninterrupted run of the same input: the same digest, orders, cancels,
+# fills, positions and P&L, and every order journaled (so sent) once.
+#
+# Every run, restarts included, replays the whole input at the same paced rate
+# (--rate): a restart re-derives the journal while it replays the input from the start
+# (sending nothing twice) and goes on past the journal's end. The kill moments, drawn
+# from SEED, are sorted, so each restart is killed later than the one before: it gets
+# past the previous kill, and the session makes progress every time.
+#
+# Environment: TICKPIPE (the binary; default: cargo build --release, then
+# target/release/tickpipe), CRASH_MESSAGES (session size, default 200000), CRASH_RATE
+# (messages per second, default 100000), CRASH_PIPELINE (default pipelines/fused.toml),
+# CRASH_SHARDS (default 2).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+kills=${1:-10}
+seed=${2:-1}
+messages=${CRASH_MESSAGES:-200000}
+rate=${CRASH_RATE:-100000}
+pipeline=${CRASH_PIPELINE:-pipelines/fused.toml}
+shards=${CRASH_SHARDS:-2}
+if [[ -z "${TICKPIPE:-}" ]]; then
+  cargo build --release --locked --quiet
+  TICKPIPE=target/release/tickpipe
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/tickpipe-crash.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+session="$work/session.itch"
+journal="$work/journal"
+"$TICKPIPE" generate --out "$session" --messages "$messages" --seed "$seed" 2> /dev/null
+
+run() { # run [extra args...]: one run of the session on the journal
+  "$TICKPIPE" run --input "$session" --pipeline "$pipeline" --shards "$shards" --quiet "$@"
+}
+
+# The uninterrupted run it must end equal to (no journal; pacing changes no decision).
+run --report-json "$work/uninterrupted.json" > /dev/null
+
+# Kill moments in seconds after start, sorted: between 5% and 95% of the paced session.
+moments=$(python3 - "$kills" "$seed" "$messages" "$rate" <<'EOF'
+import random, sys
+kills, seed, messages, rate = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+random.seed(seed)
+span = messages / rate
+print(" ".join(f"{t:.3f}" for t in sorted(random.uniform(0.05 * span, 0.95 * span) for _ in range(kills))))
+EOF
+)
+
+records() { # records in the journal, over all shards (0 before it exists)
+  if [[ -f "$journal/session.json" ]]; then
+    "$TICKPIPE" journal inspect "$journal" --json | python3 -c \
+      'import json, sys; print(sum(s["records"] for s in json.load(sys.stdin)["shards"]))'
+  else
+    echo 0
+  fi
+}
+
+killed=0 finished_early=0 previous=0 progress=""
+for moment in $moments; do
+  run --rate "$rate" --journal "$journal" > "$work/run.out" 2> "$work/run.err" &
+  pid=$!
+  sleep "$moment"
+  if kill -KILL "$pid" 2> /dev/null; then
+    killed=$((killed + 1))
+  else
+    finished_early=$((finished_early + 1))
+  fi
+  status=0
+  { wait "$pid"; } 2> /dev/null || status=$?
+  if [[ $status -ne 0 && $status -ne 137 ]]; then
+    echo "crash-test: a restart failed (exit $status):" >&2
+    cat "$work/run.err" "$work/run.out" >&2
+    exit 1
+  fi
+  now=$(records)
+  if (( now < previous )); then
+    echo "crash-test: the journal went back from $previous to $now records" >&2
+    exit 1
+  fi
+  previous=$now
+  progress+=" $now"
+done
+
+# The last restart runs to the end.
+if ! run --rate "$rate" --journal "$journal" --report-json "$work/final.json" > "$work/run.out" 2> "$work/run.err"; then
+  echo "crash-test: the final run failed:" >&2
+  cat "$work/run.err" "$work/run.out" >&2
+  exit 1
+fi
+# Once more on the finished session: verified, nothing sent, the same report.
+run --journal "$journal" --report-json "$work/again.json" > /dev/null
+"$TICKPIPE" journal verify "$journal" --input "$session" > "$work/verify.out"
+"$TICKPIPE" journal inspect "$journal" --json > "$work/inspect.json"
+
+python3 - "$work" <<'EOF'
+import json, sys
+work = sys.argv[1]
+load = lambda name: json.load(open(f"{work}/{name}.json"))
+base, final, again, inspect = load("uninterrupted"), load("final"), load("again"), load("inspect")
+keys = ["digest", "orders", "cancels", "acks", "fills", "filled_shares", "venue_rejects",
+        "positions", "pnl", "nlv", "orders_open_at_end", "rejections", "invalid_reports"]
+for name, run in [("final", final), ("re-run", again)]:
+    for key in keys:
+        if run[key] != base[key]:
+            sys.exit(f"crash-test: {name} run's {key} differs from the uninterrupted run's:\n"
+                     f"  {json.dumps(run[key])}\n  {json.dumps(base[key])}")
+assert again["journal"]["finished_before"], "the re-run found the session finished"
+assert all(s["records_written"] == 0 for s in again["journal"]["shards"]), "the re-run wrote"
+journaled = sum(s["orders"] for s in inspect["shards"])
+if journaled != base["orders"]:
+    sys.exit(f"crash-test: {journaled} orders journaled, {base['orders']} decided: "
+             "an order was journaled (so sent) more than once, or lost")
+if not all(s["finished"] for s in inspect["shards"]):
+    sys.exit("crash-test: the journal's session is not finished")
+EOF
+grep -q "distinct" "$work/verify.out" || { cat "$work/verify.out" >&2; exit 1; }
+echo "crash-test: $killed kills ($finished_early runs had already finished), seed $seed," \
+  "$messages messages at $rate msgs/s, $pipeline ×$shards: digest $(python3 -c \
+  "import json; print(json.load(open('$work/final.json'))['digest'])") equal to the" \
+  "uninterrupted run; orders, fills and positions equal; $(head -1 "$work/verify.out")"
+echo "crash-test: journal records after each kill:$progress"
