@@ -10,12 +10,15 @@
 //! through. The edge sits here because stages, sources and venues all produce into it:
 //! in the runtime, each of them would import from the layer above.
 //!
+//! [`credit`] is the firm-wide credit pool that lets shards share a limit without a lock.
+//!
 //! [`mapped`] is the journal's shared file mapping (mmap through libc).
 //!
 //! Nothing here may name anything outside this module: loom-tests compiles it alone.
 //! Modules that use other crates (rtrb, serde) are left out of the loom build.
 
 pub mod close;
+pub mod credit;
 pub mod latch;
 mod pad;
 pub mod progress;
@@ -34,6 +37,7 @@ pub mod idle;
 pub mod mapped;
 
 pub use close::CloseFlag;
+pub use credit::{CreditPool, CreditShare};
 pub use latch::{TradingLatch, TradingState};
 pub use progress::Progress;
 pub use stop::{Failure, StopSignal};
