@@ -9,12 +9,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use tickpipe::app::ctl;
 use tickpipe::app::inspect;
 use tickpipe::app::report::{self as render, ReportFile};
 use tickpipe::app::verify;
 use tickpipe::codec::mold::Session;
 use tickpipe::runtime::builder::Engine;
 use tickpipe::runtime::config::{Config, decision_identity};
+use tickpipe::runtime::control::ControlServer;
 use tickpipe::runtime::journal::store as journal_store;
 use tickpipe::runtime::journal::{JournalMeta, LogFactory};
 use tickpipe::runtime::topology::{self, Topology};
@@ -90,6 +92,39 @@ enum Command {
     /// Work with a write-ahead journal directory.
     #[command(subcommand)]
     Journal(JournalCommand),
+    /// Operate a running engine through its control socket (`run --control PATH`).
+    ///
+    /// `halt` latches trading halted and every shard pulls its open orders (only
+    /// `resume` lifts it); `reduce-only` lets orders only reduce positions (it never
+    /// lowers a halt); `resume` sets trading active; `status` prints the trading state
+    /// and why, each shard's health, positions, P&L, NLV and the breakers. Exit status:
+    /// 0 answered, 1 the engine refused the request, 2 no engine answered at PATH.
+    Ctl(CtlArgs),
+}
+
+#[derive(clap::Args)]
+struct CtlArgs {
+    /// The engine's control socket.
+    #[arg(long, value_name = "PATH")]
+    socket: PathBuf,
+    #[command(subcommand)]
+    request: CtlRequest,
+}
+
+#[derive(Subcommand)]
+enum CtlRequest {
+    /// Halt trading (latched) and pull every open order.
+    Halt,
+    /// Only orders that reduce a position.
+    ReduceOnly,
+    /// Trading active again.
+    Resume,
+    /// The engine's state.
+    Status {
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -183,6 +218,10 @@ struct RunArgs {
     /// config or input is refused (exit 2), naming which.
     #[arg(long, value_name = "DIR", conflicts_with = "live")]
     journal: Option<PathBuf>,
+    /// Serve the kill switch on a Unix socket at PATH (mode 0600; it must not exist):
+    /// `tickpipe ctl --socket PATH halt | reduce-only | resume | status [--json]`.
+    #[arg(long, value_name = "PATH")]
+    control: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -280,6 +319,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect_file(args),
         Command::Journal(JournalCommand::Inspect(args)) => journal_inspect(args),
         Command::Journal(JournalCommand::Verify(args)) => journal_verify(args),
+        Command::Ctl(args) => ctl(args),
     };
     match result {
         Ok(code) => code,
@@ -288,6 +328,22 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn ctl(args: CtlArgs) -> Result<ExitCode> {
+    let request = match args.request {
+        CtlRequest::Halt => ctl::Request::Halt,
+        CtlRequest::ReduceOnly => ctl::Request::ReduceOnly,
+        CtlRequest::Resume => ctl::Request::Resume,
+        CtlRequest::Status { json } => ctl::Request::Status { json },
+    };
+    let answer = ctl::send(&args.socket, request)?;
+    print!("{answer}");
+    Ok(if ctl::is_refusal(&answer) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn run(args: RunArgs) -> Result<ExitCode> {
@@ -330,6 +386,17 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         engine = engine.journal(meta, logs);
     }
     let pipeline = engine.start()?;
+    let control = match &args.control {
+        Some(path) => match ControlServer::start(path, pipeline.control_hub()) {
+            Ok(server) => Some(server),
+            Err(e) => {
+                pipeline.request_stop();
+                pipeline.join();
+                return Err(e.into());
+            }
+        },
+        None => None,
+    };
     if !args.quiet {
         say(format_args!("tickpipe: {banner}\n"));
     }
@@ -340,6 +407,8 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     let mut progress = ProgressLine::new(args.quiet);
     pipeline.wait(Duration::from_millis(50), |p| progress.tick(p.progress()));
     progress.finish();
+    // The socket goes before the join: an operator must not reach a run that has ended.
+    drop(control);
     let report = pipeline.join();
     // Both outputs are attempted whatever happens to the other.
     let printed = print_report(&render::text(&report));

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use super::builder::Engine;
 use super::config::Config;
+use super::control::ControlHub;
 use super::inline::inline_venue;
 use super::journal::{JournalContext, JournalMeta, LogFactory};
 use super::report::RunReport;
@@ -34,6 +35,7 @@ use crate::stages::journal::DecisionLog;
 use crate::stages::list::stage_list;
 use crate::stages::risk::Risk;
 use crate::stages::routing::Routing;
+use crate::stages::status::StatusBoard;
 use crate::stages::{Control, ReportSource};
 use crate::sys::edge::{EdgeIn, EdgeOut, Emit, edge};
 use crate::sys::idle::{IdleStrategy, Idler};
@@ -110,9 +112,10 @@ impl<V: Venue> ReportSource for VenueReports<V> {
 /// A running pipeline.
 pub struct Pipeline {
     handles: Vec<JoinHandle<RunnerOutput>>,
-    controls: Vec<EdgeOut<Control>>,
+    /// Every runner's control ring, the latch and the status board: shared with a
+    /// control socket's server.
+    hub: Arc<ControlHub>,
     stop: Arc<StopSignal>,
-    latch: Arc<TradingLatch>,
     progress: Arc<Progress>,
     started: Instant,
     meta: RunMeta,
@@ -169,6 +172,7 @@ impl Pipeline {
         let stop = Arc::new(StopSignal::new());
         let latch = Arc::new(TradingLatch::new(config.risk.trading_state));
         let progress = Arc::new(Progress::new());
+        let board = Arc::new(StatusBoard::new(topology.shards));
         let clock = MonoClock::new();
         let meta = RunMeta {
             input: source.describe(),
@@ -242,6 +246,8 @@ impl Pipeline {
                 owned: &owned,
                 latch: &latch,
                 clock: &clock,
+                board: &board,
+                shard,
             };
             let spawned = match &topology.venue {
                 VenueRunner::Thread(venue_runner) => {
@@ -355,11 +361,17 @@ impl Pipeline {
         let Wiring {
             handles, controls, ..
         } = wiring;
+        let hub = Arc::new(ControlHub::new(
+            controls,
+            latch,
+            board,
+            Arc::clone(&progress),
+            meta.clone(),
+        ));
         Ok(Pipeline {
             handles,
-            controls,
+            hub,
             stop,
-            latch,
             progress,
             started: Instant::now(),
             meta,
@@ -376,10 +388,12 @@ impl Pipeline {
     /// Sets the firm-wide trading state (an operator's decision: it may also lower it),
     /// then tells every runner, so routing cancels open orders on `Halted`.
     pub fn set_trading_state(&mut self, state: TradingState) {
-        self.latch.reset(state);
-        for control in &mut self.controls {
-            control.emit(Control::TradingState(state));
-        }
+        self.hub.set_trading_state(state, "set through the library");
+    }
+
+    /// What a control socket's server ([`super::control::ControlServer`]) acts on.
+    pub fn control_hub(&self) -> Arc<ControlHub> {
+        Arc::clone(&self.hub)
     }
 
     /// Asks the source to stop; the pipeline then drains and its runners exit.
@@ -436,6 +450,8 @@ struct ShardParts<'a> {
     owned: &'a [crate::msg::SymbolId],
     latch: &'a Arc<TradingLatch>,
     clock: &'a MonoClock,
+    board: &'a Arc<StatusBoard>,
+    shard: usize,
 }
 
 impl ShardParts<'_> {
@@ -455,7 +471,8 @@ impl ShardParts<'_> {
             &config.execution,
             Arc::clone(self.latch),
             reports,
-        );
+        )
+        .with_status(Arc::clone(self.board), self.shard);
         ShardStages {
             decode: Some(Decode::new(Arc::clone(universe))),
             features: Some(FeatureStage::new(

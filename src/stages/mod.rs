@@ -20,6 +20,7 @@ pub mod list;
 pub mod report;
 pub mod risk;
 pub mod routing;
+pub mod status;
 
 pub use self::report::ShardReport;
 use crate::msg::{ExecReport, Stamped, VenueTiming};
@@ -33,6 +34,10 @@ pub enum Control {
     /// The firm-wide trading state changed. The latch ([`crate::sys::TradingLatch`]) was
     /// set before this was sent; routing answers `Halted` by cancelling open orders.
     TradingState(TradingState),
+    /// An operator asked for the shard's state (`tickpipe ctl status`): risk posts a
+    /// snapshot of its report to the [`status::StatusBoard`] under this request number.
+    /// Only risk answers; every other stage ignores it.
+    Status(u64),
 }
 
 /// A single-threaded pipeline stage.

@@ -97,7 +97,9 @@ impl Stage for Routing {
     /// A change into `Halted` pulls every open order at once; a repeated `Halted` or any
     /// other state sends nothing.
     fn on_control<O: Emit<VenueCommand>>(&mut self, control: Control, out: &mut O) {
-        let Control::TradingState(state) = control;
+        let Control::TradingState(state) = control else {
+            return;
+        };
         if state == TradingState::Halted && self.state != TradingState::Halted {
             self.counts.cancel_alls += 1;
             out.emit(VenueCommand::CancelAll { stamp: self.last });

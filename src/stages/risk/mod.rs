@@ -54,7 +54,8 @@ use crate::msg::{
 };
 use crate::stages::ShardReport;
 use crate::stages::journal::{DecisionLog, StateCause, Verdict};
-use crate::stages::{ReportSource, Stage};
+use crate::stages::status::StatusBoard;
+use crate::stages::{Control, ReportSource, Stage};
 use crate::sys::edge::Emit;
 use crate::sys::{TradingLatch, TradingState};
 use crate::universe::Universe;
@@ -112,6 +113,8 @@ pub struct Risk<R: ReportSource> {
     halted_by_report: bool,
     /// The journal refused a record: trading is halted and the shard's orders pulled.
     journal_halted: bool,
+    /// Where this shard answers an operator's status request, and its index there.
+    status: Option<(Arc<StatusBoard>, usize)>,
 }
 
 impl<R: ReportSource> Risk<R> {
@@ -171,6 +174,7 @@ impl<R: ReportSource> Risk<R> {
             position: 0,
             halted_by_report: false,
             journal_halted: false,
+            status: None,
         }
     }
 
@@ -185,6 +189,13 @@ impl<R: ReportSource> Risk<R> {
             "risk: the journal is attached before any signal"
         );
         self.log = Some(log);
+        self
+    }
+
+    /// The same stage answering status requests ([`Control::Status`]) on `board`, in
+    /// slot `shard`.
+    pub fn with_status(mut self, board: Arc<StatusBoard>, shard: usize) -> Risk<R> {
+        self.status = Some((board, shard));
         self
     }
 
@@ -215,6 +226,7 @@ impl<R: ReportSource> Risk<R> {
             position: self.position,
             halted_by_report: self.halted_by_report,
             journal_halted: self.journal_halted,
+            status: self.status,
         }
     }
 
@@ -687,6 +699,17 @@ impl<R: ReportSource> Stage for Risk<R> {
             // A refusal here (a divergence, a failed write) leaves the session unfinished
             // in the journal; the log has stopped the run with the reason.
             log.end(end, digest);
+        }
+    }
+
+    /// Answers a status request with the shard's report so far. A trading-state change
+    /// needs nothing here: every decision reads the latch, and the first one after a
+    /// change journals it and pulls the shard's orders (`pull_orders_on_halt`).
+    fn on_control<O: Emit<VenueCommand>>(&mut self, control: Control, _out: &mut O) {
+        if let (Control::Status(request), Some((board, shard))) = (control, &self.status) {
+            let mut snapshot = ShardReport::default();
+            self.report(&mut snapshot);
+            board.post(*shard, request, snapshot);
         }
     }
 
