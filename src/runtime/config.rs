@@ -12,6 +12,7 @@ use super::journal::{JournalConfig, Policy};
 use crate::config::{ConfigError, Problem, Problems, read_toml};
 use crate::stages::features::{FeaturesConfig, LEVEL_BYTES, MAX_LEVELS};
 use crate::stages::inference::{LinearModel, Model, ModelConfig};
+use crate::stages::risk::firm::FirmConfig;
 use crate::stages::risk::{ExecutionConfig, RiskConfig};
 use crate::universe::Universe;
 use crate::venue::{SimVenue, Venue, VenueConfig};
@@ -48,6 +49,8 @@ pub struct Config {
     pub features: FeaturesConfig,
     pub model: ModelConfig,
     pub risk: RiskConfig,
+    /// Limits that span every shard (`stages::risk::firm`).
+    pub firm: FirmConfig,
     pub execution: ExecutionConfig,
     pub venue: VenueConfig,
     /// How the decision journal keeps records, for a run that keeps one (`--journal`).
@@ -201,6 +204,8 @@ impl Config {
             .validate(kinds.venue, &mut Problems::new("venue", &mut problems));
         self.risk
             .validate(universe.as_ref(), &mut Problems::new("risk", &mut problems));
+        self.firm
+            .validate(&mut Problems::new("firm", &mut problems));
         if let Some(u) = &universe {
             self.check_ladders(u, &mut Problems::new("features", &mut problems));
         }

@@ -34,6 +34,7 @@ use crate::stages::inference::{Inference, Model, ModelSetup};
 use crate::stages::journal::DecisionLog;
 use crate::stages::list::stage_list;
 use crate::stages::risk::Risk;
+use crate::stages::risk::firm::FirmPools;
 use crate::stages::routing::Routing;
 use crate::stages::status::StatusBoard;
 use crate::stages::{Control, ReportSource};
@@ -173,6 +174,7 @@ impl Pipeline {
         let latch = Arc::new(TradingLatch::new(config.risk.trading_state));
         let progress = Arc::new(Progress::new());
         let board = Arc::new(StatusBoard::new(topology.shards));
+        let firm = Arc::new(FirmPools::new(&config.firm));
         let clock = MonoClock::new();
         let meta = RunMeta {
             input: source.describe(),
@@ -247,6 +249,7 @@ impl Pipeline {
                 latch: &latch,
                 clock: &clock,
                 board: &board,
+                firm: &firm,
                 shard,
             };
             let spawned = match &topology.venue {
@@ -451,6 +454,7 @@ struct ShardParts<'a> {
     latch: &'a Arc<TradingLatch>,
     clock: &'a MonoClock,
     board: &'a Arc<StatusBoard>,
+    firm: &'a Arc<FirmPools>,
     shard: usize,
 }
 
@@ -472,7 +476,8 @@ impl ShardParts<'_> {
             Arc::clone(self.latch),
             reports,
         )
-        .with_status(Arc::clone(self.board), self.shard);
+        .with_status(Arc::clone(self.board), self.shard)
+        .with_firm(Arc::clone(self.firm));
         ShardStages {
             decode: Some(Decode::new(Arc::clone(universe))),
             features: Some(FeatureStage::new(

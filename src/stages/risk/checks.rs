@@ -39,10 +39,13 @@ pub enum RejectCode {
     MaxNotional,
     MaxPosition,
     MaxOpenOrders,
+    /// The firm-wide open notional (every live order of every shard) would exceed
+    /// `[firm] max_open_notional` (`risk::firm`).
+    FirmOpenNotional,
 }
 
 impl RejectCode {
-    pub const COUNT: usize = 12;
+    pub const COUNT: usize = 13;
     pub const ALL: [RejectCode; RejectCode::COUNT] = [
         RejectCode::TradingHalted,
         RejectCode::ReduceOnly,
@@ -56,6 +59,7 @@ impl RejectCode {
         RejectCode::MaxNotional,
         RejectCode::MaxPosition,
         RejectCode::MaxOpenOrders,
+        RejectCode::FirmOpenNotional,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -72,6 +76,7 @@ impl RejectCode {
             RejectCode::MaxNotional => "MAX_NOTIONAL",
             RejectCode::MaxPosition => "MAX_POSITION",
             RejectCode::MaxOpenOrders => "MAX_OPEN_ORDERS",
+            RejectCode::FirmOpenNotional => "FIRM_OPEN_NOTIONAL",
         }
     }
 
@@ -149,7 +154,7 @@ impl fmt::Display for Rejection {
             RejectCode::PriceCollar => {
                 write!(f, " deviation_bps>={value} limit_bps={limit}")?;
             }
-            RejectCode::MaxNotional => {
+            RejectCode::MaxNotional | RejectCode::FirmOpenNotional => {
                 write!(f, " notional={} limit={}", Price(value), Price(limit))?;
             }
             RejectCode::MaxOrderQty | RejectCode::MaxPosition | RejectCode::MaxOpenOrders => {

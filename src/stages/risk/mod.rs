@@ -24,6 +24,7 @@
 pub mod checks;
 pub mod config;
 pub mod digest;
+pub mod firm;
 pub mod orders;
 pub mod positions;
 pub mod sizing;
@@ -43,6 +44,7 @@ pub use self::stats::{InvalidReport, RiskStats, SymbolStats};
 
 use self::checks::{Proposal, Snapshot};
 use self::digest::Digest;
+use self::firm::{FirmPools, FirmShare};
 use self::orders::{Applied, LiveOrders, ReportProblem};
 use self::positions::{MarkSource, Position};
 use self::sizing::{Holdings, Policy};
@@ -115,6 +117,8 @@ pub struct Risk<R: ReportSource> {
     journal_halted: bool,
     /// Where this shard answers an operator's status request, and its index there.
     status: Option<(Arc<StatusBoard>, usize)>,
+    /// This shard's share of the firm-wide limits (`firm`), when the run has them.
+    firm: Option<FirmShare>,
 }
 
 impl<R: ReportSource> Risk<R> {
@@ -175,6 +179,7 @@ impl<R: ReportSource> Risk<R> {
             halted_by_report: false,
             journal_halted: false,
             status: None,
+            firm: None,
         }
     }
 
@@ -196,6 +201,12 @@ impl<R: ReportSource> Risk<R> {
     /// slot `shard`.
     pub fn with_status(mut self, board: Arc<StatusBoard>, shard: usize) -> Risk<R> {
         self.status = Some((board, shard));
+        self
+    }
+
+    /// The same stage drawing on the firm-wide `pools` for every order it sends.
+    pub fn with_firm(mut self, pools: Arc<FirmPools>) -> Risk<R> {
+        self.firm = Some(FirmShare::new(pools));
         self
     }
 
@@ -227,6 +238,7 @@ impl<R: ReportSource> Risk<R> {
             halted_by_report: self.halted_by_report,
             journal_halted: self.journal_halted,
             status: self.status,
+            firm: self.firm,
         }
     }
 
@@ -327,6 +339,33 @@ impl<R: ReportSource> Risk<R> {
 
     /// Drives one order report through its symbol's state machine and books its effect.
     fn apply_order_report(&mut self, r: &ExecReport) -> Result<(), ReportProblem> {
+        if self.firm.is_some() {
+            return self.apply_order_report_firm(r);
+        }
+        self.apply_order_report_plain(r)
+    }
+
+    /// [`Risk::apply_order_report`], releasing the firm-wide notional of the shares the
+    /// report closed, at the order's limit price (what was committed).
+    #[inline(never)]
+    fn apply_order_report_firm(&mut self, r: &ExecReport) -> Result<(), ReportProblem> {
+        let open = |symbols: &[Option<SymbolState>]| {
+            symbols
+                .get(r.cl_ord_id.symbol().index())
+                .and_then(Option::as_ref)
+                .and_then(|s| s.orders.iter().find(|o| o.id == r.cl_ord_id))
+                .map(|o| (o.price, o.leaves))
+        };
+        let before = open(&self.symbols);
+        let applied = self.apply_order_report_plain(r);
+        if let (Some((price, leaves)), Some(firm)) = (before, self.firm.as_mut()) {
+            let after = open(&self.symbols).map_or(0, |(_, l)| l);
+            firm.closed(price, leaves.saturating_sub(after));
+        }
+        applied
+    }
+
+    fn apply_order_report_plain(&mut self, r: &ExecReport) -> Result<(), ReportProblem> {
         let state = self
             .symbols
             .get_mut(r.cl_ord_id.symbol().index())
@@ -546,6 +585,20 @@ impl<R: ReportSource> Risk<R> {
             });
             return;
         }
+        if let Some(firm) = self.firm.as_mut() {
+            if let Err(asked) = firm.admit(price, proposal.qty) {
+                self.stats.record_rejection(Rejection {
+                    symbol: state.name,
+                    ts_event: now,
+                    breach: Breach {
+                        code: RejectCode::FirmOpenNotional,
+                        value: i64::try_from(asked).unwrap_or(i64::MAX),
+                        limit: i64::try_from(firm.limit()).unwrap_or(i64::MAX),
+                    },
+                });
+                return;
+            }
+        }
         let intent = OrderIntent {
             cl_ord_id: state.orders.next_id(),
             price,
@@ -561,6 +614,9 @@ impl<R: ReportSource> Risk<R> {
         // Journaled before the venue can see it; a refused order is never opened.
         let verdict = journal_command(&mut self.log, self.position, &command);
         if verdict == Verdict::Refused {
+            if let Some(firm) = self.firm.as_mut() {
+                firm.closed(price, proposal.qty);
+            }
             self.journal_refused(stamp, out);
             return;
         }
