@@ -149,7 +149,10 @@ fn main() {
     };
     let (lo_med, lo_max) = summary(&mut last_order);
     let (p_med, p_max) = summary(&mut all_pulled);
-    println!("halt, fused, 2 shards, unpaced, {} runs (µs after the halt request)", args.runs);
+    println!(
+        "halt, fused, 2 shards, unpaced, {} runs (µs after the halt request)",
+        args.runs
+    );
     println!("| figure | median | worst |");
     println!("|---|---|---|");
     println!("| last order reaches a venue | {lo_med:.1} | {lo_max:.1} |");

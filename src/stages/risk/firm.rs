@@ -5,7 +5,7 @@
 //! shard together (`[firm] max_open_notional`). A shard commits an order's notional
 //! (limit price × shares) before the order is journaled or sent, and releases it as
 //! reports close the order (fills, cancels, rejects), at the same limit price, so what a
-//! shard holds is exactly its live orders' notional. A proposal the pool cannot cover is
+//! shard has committed is exactly its live orders' notional. A proposal the pool cannot cover is
 //! refused with `FIRM_OPEN_NOTIONAL`.
 //!
 //! While the pool never runs dry, every commitment succeeds whatever the other shards
@@ -30,8 +30,9 @@ pub struct FirmConfig {
     /// Notional of every live order of every shard together (decimal string).
     pub max_open_notional: Price,
     /// How much notional a shard draws from the firm-wide pool at a time (decimal
-    /// string): larger chunks touch the shared atomic less often, smaller ones let the
-    /// last shards still draw when the pool is nearly spent.
+    /// string). Larger chunks touch the shared atomic less often; but each shard keeps
+    /// up to one chunk of headroom it is not using, so the limit can bind up to
+    /// shards × chunk before the pool's capacity is committed. It never binds later.
     pub chunk_notional: Price,
 }
 
@@ -114,11 +115,6 @@ impl FirmShare {
             .release(&self.pools.open_notional, notional(price, shares));
     }
 
-    /// The shard's live orders' notional, as committed.
-    pub fn open_notional(&self) -> u64 {
-        self.open.used()
-    }
-
     /// The firm-wide limit, for a rejection's record.
     pub fn limit(&self) -> u64 {
         self.pools.open_notional.capacity()
@@ -129,5 +125,61 @@ impl Drop for FirmShare {
     /// A shard that stops hands back the headroom it held, so the others can use it.
     fn drop(&mut self) {
         self.open.settle(&self.pools.open_notional);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(text: &str) -> Vec<String> {
+        let config: FirmConfig = toml::from_str(text).expect("parses");
+        let mut out = Vec::new();
+        config.validate(&mut Problems::new("firm", &mut out));
+        out.into_iter().map(|p| p.key).collect()
+    }
+
+    #[test]
+    fn every_bad_key_is_named() {
+        assert!(problems("max_open_notional = \"100.00\"\nchunk_notional = \"10.00\"").is_empty());
+        assert_eq!(
+            problems("max_open_notional = \"0.00\"\nchunk_notional = \"10.00\""),
+            ["firm.max_open_notional", "firm.chunk_notional"]
+        );
+        assert_eq!(
+            problems("max_open_notional = \"100.00\"\nchunk_notional = \"100.01\""),
+            ["firm.chunk_notional"]
+        );
+        let missing = toml::from_str::<FirmConfig>("max_open_notional = \"1.00\"");
+        assert!(missing.unwrap_err().to_string().contains("chunk_notional"));
+        let unknown = toml::from_str::<FirmConfig>(
+            "max_open_notional = \"1.00\"\nchunk_notional = \"1.00\"\nmax_loss = \"1.00\"",
+        );
+        assert!(unknown.unwrap_err().to_string().contains("max_loss"));
+    }
+
+    #[test]
+    fn a_share_commits_and_releases_at_the_order_price() {
+        let pools = Arc::new(FirmPools::new(&FirmConfig {
+            max_open_notional: Price(1_000 * Price::SCALE),
+            chunk_notional: Price(100 * Price::SCALE),
+        }));
+        let mut a = FirmShare::new(Arc::clone(&pools));
+        let mut b = FirmShare::new(Arc::clone(&pools));
+        assert_eq!(a.admit(Price(50 * Price::SCALE), 12), Ok(()), "$600");
+        let refused = b.admit(Price(50 * Price::SCALE), 9);
+        assert_eq!(refused, Err(450 * Price::SCALE as u64), "$450 > $400 left");
+        // $100 closed stays with `a` as headroom (one chunk); $200 frees a chunk.
+        a.closed(Price(50 * Price::SCALE), 2);
+        assert!(b.admit(Price(50 * Price::SCALE), 9).is_err());
+        a.closed(Price(50 * Price::SCALE), 2);
+        assert_eq!(b.admit(Price(50 * Price::SCALE), 9), Ok(()));
+        drop((a, b));
+        let dollars = |d: i64| u64::try_from(d * Price::SCALE).unwrap();
+        assert_eq!(
+            pools.open_notional.available(),
+            dollars(1_000 - 400 - 450),
+            "stopped shards return their headroom, keep nothing else"
+        );
     }
 }
