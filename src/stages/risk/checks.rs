@@ -520,7 +520,8 @@ mod tests {
                 "MAX_ORDER_QTY",
                 "MAX_NOTIONAL",
                 "MAX_POSITION",
-                "MAX_OPEN_ORDERS"
+                "MAX_OPEN_ORDERS",
+                "FIRM_OPEN_NOTIONAL"
             ]
         );
         for (i, c) in RejectCode::ALL.iter().enumerate() {
