@@ -227,3 +227,56 @@ fn halt_overtakes_queued_market_data() {
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
+
+/// A halt from `ctl` is journaled by every shard (at its first decision after it), and
+/// a restart over the finished journal re-applies it where it happened: every decision
+/// re-derives equal, so the same digest.
+#[test]
+fn a_ctl_halt_is_journaled_and_a_restart_replays_it() {
+    use tickpipe::runtime::journal::{Cut, JournalMeta, MemoryJournal};
+    use tickpipe::stages::journal::Record;
+    use tickpipe::sys::TradingState;
+
+    let meta = |resumed| JournalMeta {
+        dir: "memory".into(),
+        policy: "process".into(),
+        risks: "test".into(),
+        resumed,
+        finished: false,
+        notes: Vec::new(),
+    };
+    let start = |journal: &MemoryJournal, resumed| {
+        let spec = common::spec("pipelines/fused.toml", 2, 300_000);
+        let source = spec.input.source(spec.pacing).unwrap();
+        Engine::new(spec.topology, spec.config, spec.universe, source)
+            .journal(meta(resumed), journal.factory(Cut::None, 1 << 16))
+            .start()
+            .expect("pipeline starts")
+    };
+    let dir = scratch("journaled");
+    let path = dir.join("ctl.sock");
+    let journal = MemoryJournal::new(Vec::new());
+    let pipeline = start(&journal, false);
+    let server = ControlServer::start(&path, pipeline.control_hub()).unwrap();
+    common::wait_for(&pipeline, 100_000);
+    assert_eq!(ctl::send(&path, Request::Halt).unwrap(), "ok halted\n");
+    drop(server);
+    let first = pipeline.join();
+    assert!(first.failures.is_empty(), "{:?}", first.failures);
+    for (shard, records) in journal.records().iter().enumerate() {
+        assert!(
+            records.iter().any(|r| matches!(
+                r,
+                Record::State {
+                    state: TradingState::Halted,
+                    ..
+                }
+            )),
+            "shard {shard} journaled the halt"
+        );
+    }
+    let again = start(&journal, true).join();
+    assert!(again.failures.is_empty(), "{:?}", again.failures);
+    assert_eq!(again.digest(), first.digest(), "the replay re-applied the halt");
+    std::fs::remove_dir_all(dir).unwrap();
+}
