@@ -228,9 +228,14 @@ fn halt_overtakes_queued_market_data() {
     }
 }
 
-/// A halt from `ctl` is journaled by every shard (at its first decision after it), and
-/// a restart over the finished journal re-applies it where it happened: every decision
+/// A halt from `ctl` is journaled by the shard (at its first decision after it), and a
+/// restart over the finished journal re-applies it where it happened: every decision
 /// re-derives equal, so the same digest.
+///
+/// One shard only: with several, the replay is refused today. The latch is shared, so
+/// the first shard to re-apply its journaled halt halts the others before they reach
+/// their own journaled position, and they diverge (the journal seam re-applies a state
+/// per shard, the latch is firm-wide).
 #[test]
 fn a_ctl_halt_is_journaled_and_a_restart_replays_it() {
     use tickpipe::runtime::journal::{Cut, JournalMeta, MemoryJournal};
@@ -246,7 +251,7 @@ fn a_ctl_halt_is_journaled_and_a_restart_replays_it() {
         notes: Vec::new(),
     };
     let start = |journal: &MemoryJournal, resumed| {
-        let spec = common::spec("pipelines/fused.toml", 2, 300_000);
+        let spec = common::spec("pipelines/fused.toml", 1, 300_000);
         let source = spec.input.source(spec.pacing).unwrap();
         Engine::new(spec.topology, spec.config, spec.universe, source)
             .journal(meta(resumed), journal.factory(Cut::None, 1 << 16))
@@ -277,6 +282,10 @@ fn a_ctl_halt_is_journaled_and_a_restart_replays_it() {
     }
     let again = start(&journal, true).join();
     assert!(again.failures.is_empty(), "{:?}", again.failures);
-    assert_eq!(again.digest(), first.digest(), "the replay re-applied the halt");
+    assert_eq!(
+        again.digest(),
+        first.digest(),
+        "the replay re-applied the halt"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
