@@ -182,6 +182,11 @@ fn an_unknown_request_is_refused() {
 /// follows it. Orders already in the ring to the venue arrive before the mass cancel,
 /// because the ring is FIFO and routing sends the cancel when it reads the control
 /// event, before any further data.
+///
+/// Fused only: risk and routing share a runner there, so the only ring after risk is
+/// the one to the venue. Staged, an order risk decided just before the halt can still
+/// sit in the risk → routing ring when routing reads the halt, and would follow the
+/// mass cancel (a narrow window, not closed yet).
 #[test]
 fn halt_overtakes_queued_market_data() {
     for (topology, shards) in [
