@@ -29,6 +29,7 @@ use tickpipe::stages::features::FeatureStage;
 use tickpipe::stages::inference::builtin::BuiltIn;
 use tickpipe::stages::inference::{Inference, ModelConfig};
 use tickpipe::stages::risk::Risk;
+use tickpipe::stages::risk::firm::FirmPools;
 use tickpipe::stages::routing::Routing;
 use tickpipe::sys::Mailbox;
 use tickpipe::sys::TradingLatch;
@@ -271,6 +272,24 @@ fn risk(c: &mut Criterion, t: &Traffic) {
             || {
                 let (venue, reports) = t.venue();
                 (t.risk(reports), venue)
+            },
+            |(mut risk, mut venue)| {
+                for s in &t.signals {
+                    risk.on_event(*s, &mut venue);
+                }
+                (risk, venue)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    // The same with the firm-wide checks (`[firm]`): every order commits its notional
+    // to the credit pool, every closing report releases it. The A/B of their cost.
+    g.bench_function("risk_firm", |b| {
+        b.iter_batched(
+            || {
+                let (venue, reports) = t.venue();
+                let pools = Arc::new(FirmPools::new(&t.config.firm));
+                (t.risk(reports).with_firm(pools), venue)
             },
             |(mut risk, mut venue)| {
                 for s in &t.signals {

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use tickpipe::app::ctl;
 use tickpipe::app::export::{self, Labeller, Recording};
 use tickpipe::app::logging::{self, LogFormat};
 use tickpipe::app::metrics::MetricsServer;
@@ -20,6 +21,7 @@ use tickpipe::app::{check_config, inspect, latency_out};
 use tickpipe::codec::mold::Session;
 use tickpipe::runtime::builder::Engine;
 use tickpipe::runtime::config::{Config, decision_identity};
+use tickpipe::runtime::control::ControlServer;
 use tickpipe::runtime::journal::store as journal_store;
 use tickpipe::runtime::journal::{JournalMeta, LogFactory};
 use tickpipe::runtime::topology::{self, Topology};
@@ -114,6 +116,39 @@ enum Command {
     /// Work with a write-ahead journal directory.
     #[command(subcommand)]
     Journal(JournalCommand),
+    /// Operate a running engine through its control socket (`run --control PATH`).
+    ///
+    /// `halt` latches trading halted and every shard pulls its open orders (only
+    /// `resume` lifts it); `reduce-only` lets orders only reduce positions (it never
+    /// lowers a halt); `resume` sets trading active; `status` prints the trading state
+    /// and why, each shard's health, positions, P&L, NLV and the breakers. Exit status:
+    /// 0 answered, 1 the engine refused the request, 2 no engine answered at PATH.
+    Ctl(CtlArgs),
+}
+
+#[derive(clap::Args)]
+struct CtlArgs {
+    /// The engine's control socket.
+    #[arg(long, value_name = "PATH")]
+    socket: PathBuf,
+    #[command(subcommand)]
+    request: CtlRequest,
+}
+
+#[derive(Subcommand)]
+enum CtlRequest {
+    /// Halt trading (latched) and pull every open order.
+    Halt,
+    /// Only orders that reduce a position.
+    ReduceOnly,
+    /// Trading active again.
+    Resume,
+    /// The engine's state.
+    Status {
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -298,6 +333,10 @@ struct RunArgs {
     /// config or input is refused (exit 2), naming which.
     #[arg(long, value_name = "DIR", conflicts_with = "live")]
     journal: Option<PathBuf>,
+    /// Serve the kill switch on a Unix socket at PATH (mode 0600; it must not exist):
+    /// `tickpipe ctl --socket PATH halt | reduce-only | resume | status [--json]`.
+    #[arg(long, value_name = "PATH")]
+    control: Option<PathBuf>,
 }
 
 /// How often shard runners publish metrics: a publication copies ~6 histograms of
@@ -405,6 +444,7 @@ fn main() -> ExitCode {
         Command::Model(ModelCommand::Eval(args)) => model_eval(args),
         Command::ExportFeatures(args) => export_features(args),
         Command::Journal(JournalCommand::Verify(args)) => journal_verify(args),
+        Command::Ctl(args) => ctl(args),
     };
     match result {
         Ok(code) => code,
@@ -413,6 +453,22 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn ctl(args: CtlArgs) -> Result<ExitCode> {
+    let request = match args.request {
+        CtlRequest::Halt => ctl::Request::Halt,
+        CtlRequest::ReduceOnly => ctl::Request::ReduceOnly,
+        CtlRequest::Resume => ctl::Request::Resume,
+        CtlRequest::Status { json } => ctl::Request::Status { json },
+    };
+    let answer = ctl::send(&args.socket, request)?;
+    print!("{answer}");
+    Ok(if ctl::is_refusal(&answer) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn run(args: RunArgs) -> Result<ExitCode> {
@@ -495,6 +551,17 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         engine = engine.journal(meta, logs);
     }
     let pipeline = engine.start()?;
+    let control = match &args.control {
+        Some(path) => match ControlServer::start(path, pipeline.control_hub()) {
+            Ok(server) => Some(server),
+            Err(e) => {
+                pipeline.request_stop();
+                pipeline.join();
+                return Err(e.into());
+            }
+        },
+        None => None,
+    };
     if !args.quiet {
         say(format_args!("tickpipe: {banner}\n"));
         if let Some(s) = &selection {
@@ -546,6 +613,8 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         }
     });
     progress.finish();
+    // The socket goes before the join: an operator must not reach a run that has ended.
+    drop(control);
     let report = pipeline.join();
     log_end(&report);
     // Both outputs are attempted whatever happens to the other.

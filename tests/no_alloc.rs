@@ -185,3 +185,34 @@ fn journal_append_allocates_nothing() {
     drop(opened);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The same with the control socket served (`run --control`): its thread polls for
+/// operators off the hot path and allocates nothing while none connects; the firm-wide
+/// credit pool is drawn on by every order in every run.
+#[test]
+fn steady_state_with_the_control_socket_open_allocates_nothing() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = std::env::temp_dir().join(format!("tickpipe-noalloc-ctl-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let pipeline = Pipeline::start(common::spec("pipelines/fused.toml", 2, MESSAGES))
+        .expect("pipeline starts");
+    let server = tickpipe::runtime::control::ControlServer::start(
+        &dir.join("ctl.sock"),
+        pipeline.control_hub(),
+    )
+    .expect("control socket");
+    common::wait_for(&pipeline, MESSAGES * 3 / 10);
+    let before = allocations();
+    common::wait_for(&pipeline, MESSAGES * 7 / 10);
+    let during = allocations() - before;
+    drop(server);
+    let report = pipeline.join();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert!(report.shard.risk.orders_sent > 0);
+    assert_eq!(
+        during, 0,
+        "{during} heap allocations while ~400k messages flowed with the socket open"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -9,4 +9,5 @@
 #[path = "../../src/sys/mod.rs"]
 pub mod sys;
 
+pub mod credit;
 pub mod spsc;

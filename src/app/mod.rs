@@ -2,6 +2,7 @@
 //! and JSON) lives here, above the runtime that assembles the report's data.
 
 pub mod check_config;
+pub mod ctl;
 pub mod export;
 pub mod inspect;
 pub mod journal;

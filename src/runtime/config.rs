@@ -13,6 +13,7 @@ use crate::config::{ConfigError, Problem, Problems, read_toml};
 use crate::stages::features::{FeaturesConfig, LEVEL_BYTES, MAX_LEVELS};
 use crate::stages::inference::builtin::BuiltIn;
 use crate::stages::inference::{Model, ModelConfig};
+use crate::stages::risk::firm::FirmConfig;
 use crate::stages::risk::{ExecutionConfig, RiskConfig};
 use crate::universe::Universe;
 use crate::venue::{SimVenue, Venue, VenueConfig};
@@ -49,6 +50,8 @@ pub struct Config {
     pub features: FeaturesConfig,
     pub model: ModelConfig,
     pub risk: RiskConfig,
+    /// Limits that span every shard (`stages::risk::firm`).
+    pub firm: FirmConfig,
     pub execution: ExecutionConfig,
     pub venue: VenueConfig,
     /// How the decision journal keeps records, for a run that keeps one (`--journal`).
@@ -203,6 +206,8 @@ impl Config {
             .validate(kinds.venue, &mut Problems::new("venue", &mut problems));
         self.risk
             .validate(universe.as_ref(), &mut Problems::new("risk", &mut problems));
+        self.firm
+            .validate(&mut Problems::new("firm", &mut problems));
         if let Some(u) = &universe {
             self.check_ladders(u, &mut Problems::new("features", &mut problems));
         }

@@ -31,6 +31,7 @@ use crate::stages::decode::Decode;
 use crate::stages::features::FeatureStage;
 use crate::stages::inference::Inference;
 use crate::stages::risk::Risk;
+use crate::stages::risk::firm::FirmPools;
 use crate::stages::routing::Routing;
 use crate::sys::edge::{Backpressure, edge};
 use crate::sys::idle::{IdleStrategy, Idler};
@@ -105,7 +106,8 @@ pub fn run_inline(bytes: &[u8], config: &Config, universe: Arc<Universe>) -> Run
         &config.execution,
         latch,
         reports,
-    );
+    )
+    .with_firm(Arc::new(FirmPools::new(&config.firm)));
     let risk = Link::new(risk, routing, rec());
     let inference = Link::new(Inference::new(&config.model, universe.len()), risk, rec());
     let features = FeatureStage::new(Arc::clone(&universe), &owned, &config.features);

@@ -4,6 +4,7 @@
 
 pub mod builder;
 pub mod config;
+pub mod control;
 pub mod inline;
 pub mod inline_run;
 pub mod journal;

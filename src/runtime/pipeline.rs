@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use super::builder::Engine;
 use super::config::Config;
+use super::control::ControlHub;
 use super::inline::inline_venue;
 use super::journal::{JournalContext, JournalMeta, LogFactory};
 use super::metrics::{Metrics, Publisher, Publishing};
@@ -34,7 +35,9 @@ use crate::stages::inference::{Inference, Model, ModelSetup};
 use crate::stages::journal::DecisionLog;
 use crate::stages::list::stage_list;
 use crate::stages::risk::Risk;
+use crate::stages::risk::firm::FirmPools;
 use crate::stages::routing::Routing;
+use crate::stages::status::StatusBoard;
 use crate::stages::{Control, ReportSource};
 use crate::sys::edge::{EdgeIn, EdgeOut, Emit, edge};
 use crate::sys::idle::{IdleStrategy, Idler};
@@ -111,10 +114,11 @@ impl<V: Venue> ReportSource for VenueReports<V> {
 /// A running pipeline.
 pub struct Pipeline {
     handles: Vec<JoinHandle<RunnerOutput>>,
-    controls: Vec<EdgeOut<Control>>,
     metrics: Option<Metrics>,
+    /// Every runner's control ring, the latch and the status board: shared with a
+    /// control socket's server.
+    hub: Arc<ControlHub>,
     stop: Arc<StopSignal>,
-    latch: Arc<TradingLatch>,
     progress: Arc<Progress>,
     started: Instant,
     meta: RunMeta,
@@ -174,6 +178,8 @@ impl Pipeline {
         let stop = Arc::new(StopSignal::new());
         let latch = Arc::new(TradingLatch::new(config.risk.trading_state));
         let progress = Arc::new(Progress::new());
+        let board = Arc::new(StatusBoard::new(topology.shards));
+        let firm = Arc::new(FirmPools::new(&config.firm));
         let clock = MonoClock::new();
         let meta = RunMeta {
             input: source.describe(),
@@ -258,6 +264,9 @@ impl Pipeline {
                 owned: &owned,
                 latch: &latch,
                 clock: &clock,
+                board: &board,
+                firm: &firm,
+                shard,
             };
             let spawned = match &topology.venue {
                 VenueRunner::Thread(venue_runner) => {
@@ -371,12 +380,18 @@ impl Pipeline {
         let Wiring {
             handles, controls, ..
         } = wiring;
+        let hub = Arc::new(ControlHub::new(
+            controls,
+            latch,
+            board,
+            Arc::clone(&progress),
+            meta.clone(),
+        ));
         Ok(Pipeline {
             handles,
-            controls,
+            hub,
             metrics,
             stop,
-            latch,
             progress,
             started: Instant::now(),
             meta,
@@ -393,10 +408,12 @@ impl Pipeline {
     /// Sets the firm-wide trading state (an operator's decision: it may also lower it),
     /// then tells every runner, so routing cancels open orders on `Halted`.
     pub fn set_trading_state(&mut self, state: TradingState) {
-        self.latch.reset(state);
-        for control in &mut self.controls {
-            control.emit(Control::TradingState(state));
-        }
+        self.hub.set_trading_state(state, "set through the library");
+    }
+
+    /// What a control socket's server ([`super::control::ControlServer`]) acts on.
+    pub fn control_hub(&self) -> Arc<ControlHub> {
+        Arc::clone(&self.hub)
     }
 
     /// Asks the source to stop; the pipeline then drains and its runners exit.
@@ -416,7 +433,7 @@ impl Pipeline {
 
     /// The firm-wide trading state now (risk may have escalated it).
     pub fn trading_state(&self) -> TradingState {
-        self.latch.get()
+        self.hub.trading_state()
     }
 
     /// Messages the source has framed so far.
@@ -463,6 +480,9 @@ struct ShardParts<'a> {
     owned: &'a [crate::msg::SymbolId],
     latch: &'a Arc<TradingLatch>,
     clock: &'a MonoClock,
+    board: &'a Arc<StatusBoard>,
+    firm: &'a Arc<FirmPools>,
+    shard: usize,
 }
 
 impl ShardParts<'_> {
@@ -482,7 +502,9 @@ impl ShardParts<'_> {
             &config.execution,
             Arc::clone(self.latch),
             reports,
-        );
+        )
+        .with_status(Arc::clone(self.board), self.shard)
+        .with_firm(Arc::clone(self.firm));
         ShardStages {
             decode: Some(Decode::new(Arc::clone(universe))),
             features: Some(FeatureStage::new(

@@ -20,6 +20,7 @@ pub mod list;
 pub mod report;
 pub mod risk;
 pub mod routing;
+pub mod status;
 
 pub use self::report::ShardReport;
 use crate::msg::{ExecReport, Stamped, SymbolId, VenueTiming};
@@ -36,6 +37,10 @@ pub enum Control {
     /// An operator re-enables what a latched control stopped; risk journals it, so a
     /// restart applies it at the same input position.
     Operator(Operator),
+    /// An operator asked for the shard's state (`tickpipe ctl status`): risk posts a
+    /// snapshot of its report to the [`status::StatusBoard`] under this request number.
+    /// Only risk answers; every other stage ignores it.
+    Status(u64),
 }
 
 /// An operator's command to lift a latched control (`stages::risk`).

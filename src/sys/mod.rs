@@ -10,6 +10,8 @@
 //! through. The edge sits here because stages, sources and venues all produce into it:
 //! in the runtime, each of them would import from the layer above.
 //!
+//! [`credit`] is the firm-wide credit pool that lets shards share a limit without a lock.
+//!
 //! [`mapped`] is the journal's shared file mapping (mmap through libc).
 //! [`ring`] is our own SPSC ring (a sequence number in each slot's line), for the edges
 //! where it measures faster than rtrb.
@@ -18,6 +20,7 @@
 //! Modules that use other crates (rtrb, serde) are left out of the loom build.
 
 pub mod close;
+pub mod credit;
 pub mod latch;
 pub mod mailbox;
 mod pad;
@@ -38,6 +41,7 @@ pub mod idle;
 pub mod mapped;
 
 pub use close::CloseFlag;
+pub use credit::{CreditPool, CreditShare};
 pub use latch::{TradingLatch, TradingState};
 pub use mailbox::Mailbox;
 pub use progress::Progress;

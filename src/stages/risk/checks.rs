@@ -56,10 +56,13 @@ pub enum RejectCode {
     /// The Reg SHO price test is in effect and a short sale (a sell that would take the
     /// position, counting working sells, below zero) is not priced above the best bid.
     ShortSaleRestricted,
+    /// The firm-wide open notional (every live order of every shard) would exceed
+    /// `[firm] max_open_notional` (`risk::firm`).
+    FirmOpenNotional,
 }
 
 impl RejectCode {
-    pub const COUNT: usize = 19;
+    pub const COUNT: usize = 20;
     pub const ALL: [RejectCode; RejectCode::COUNT] = [
         RejectCode::TradingHalted,
         RejectCode::ReduceOnly,
@@ -80,6 +83,7 @@ impl RejectCode {
         RejectCode::DuplicateOrder,
         RejectCode::MessageRate,
         RejectCode::ShortSaleRestricted,
+        RejectCode::FirmOpenNotional,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -103,6 +107,7 @@ impl RejectCode {
             RejectCode::DuplicateOrder => "DUPLICATE_ORDER",
             RejectCode::MessageRate => "MESSAGE_RATE",
             RejectCode::ShortSaleRestricted => "SHORT_SALE_RESTRICTED",
+            RejectCode::FirmOpenNotional => "FIRM_OPEN_NOTIONAL",
         }
     }
 
@@ -210,7 +215,7 @@ impl fmt::Display for Rejection {
             RejectCode::PriceCollar => {
                 write!(f, " deviation_bps>={value} limit_bps={limit}")?;
             }
-            RejectCode::MaxNotional => {
+            RejectCode::MaxNotional | RejectCode::FirmOpenNotional => {
                 write!(f, " notional={} limit={}", Price(value), Price(limit))?;
             }
             RejectCode::MaxOrderQty | RejectCode::MaxPosition | RejectCode::MaxOpenOrders => {
@@ -818,7 +823,8 @@ mod tests {
                 "SELF_MATCH",
                 "DUPLICATE_ORDER",
                 "MESSAGE_RATE",
-                "SHORT_SALE_RESTRICTED"
+                "SHORT_SALE_RESTRICTED",
+                "FIRM_OPEN_NOTIONAL"
             ]
         );
         for (i, c) in RejectCode::ALL.iter().enumerate() {

@@ -25,6 +25,7 @@ pub mod checks;
 pub mod config;
 pub mod controls;
 pub mod digest;
+pub mod firm;
 pub mod orders;
 pub mod positions;
 pub mod sizing;
@@ -45,6 +46,7 @@ pub use self::stats::{InvalidReport, RiskStats, SymbolStats};
 use self::checks::{Proposal, Snapshot};
 use self::controls::{Controls, SentOrder};
 use self::digest::Digest;
+use self::firm::{FirmPools, FirmShare};
 use self::orders::{Applied, LiveOrders, ReportProblem};
 use self::positions::{MarkSource, Position};
 use self::sizing::{Holdings, Policy};
@@ -57,6 +59,7 @@ use crate::msg::{
 };
 use crate::stages::ShardReport;
 use crate::stages::journal::{DecisionLog, StateCause, Verdict};
+use crate::stages::status::StatusBoard;
 use crate::stages::{Control, Operator, ReportSource, Stage};
 use crate::sys::edge::Emit;
 use crate::sys::{TradingLatch, TradingState};
@@ -120,6 +123,10 @@ pub struct Risk<R: ReportSource> {
     journal_halted: bool,
     /// Event time of the last circuit-breaker breach seen, to count each once.
     breaker_at: Option<u64>,
+    /// Where this shard answers an operator's status request, and its index there.
+    status: Option<(Arc<StatusBoard>, usize)>,
+    /// This shard's share of the firm-wide limits (`firm`), when the run has them.
+    firm: Option<FirmShare>,
 }
 
 impl<R: ReportSource> Risk<R> {
@@ -182,6 +189,8 @@ impl<R: ReportSource> Risk<R> {
             halted_by_report: false,
             journal_halted: false,
             breaker_at: None,
+            status: None,
+            firm: None,
         }
     }
 
@@ -196,6 +205,19 @@ impl<R: ReportSource> Risk<R> {
             "risk: the journal is attached before any signal"
         );
         self.log = Some(log);
+        self
+    }
+
+    /// The same stage answering status requests ([`Control::Status`]) on `board`, in
+    /// slot `shard`.
+    pub fn with_status(mut self, board: Arc<StatusBoard>, shard: usize) -> Risk<R> {
+        self.status = Some((board, shard));
+        self
+    }
+
+    /// The same stage drawing on the firm-wide `pools` for every order it sends.
+    pub fn with_firm(mut self, pools: Arc<FirmPools>) -> Risk<R> {
+        self.firm = Some(FirmShare::new(pools));
         self
     }
 
@@ -228,6 +250,8 @@ impl<R: ReportSource> Risk<R> {
             halted_by_report: self.halted_by_report,
             journal_halted: self.journal_halted,
             breaker_at: self.breaker_at,
+            status: self.status,
+            firm: self.firm,
         }
     }
 
@@ -328,6 +352,33 @@ impl<R: ReportSource> Risk<R> {
 
     /// Drives one order report through its symbol's state machine and books its effect.
     fn apply_order_report(&mut self, r: &ExecReport) -> Result<(), ReportProblem> {
+        if self.firm.is_some() {
+            return self.apply_order_report_firm(r);
+        }
+        self.apply_order_report_plain(r)
+    }
+
+    /// [`Risk::apply_order_report`], releasing the firm-wide notional of the shares the
+    /// report closed, at the order's limit price (what was committed).
+    #[inline(never)]
+    fn apply_order_report_firm(&mut self, r: &ExecReport) -> Result<(), ReportProblem> {
+        let open = |symbols: &[Option<SymbolState>]| {
+            symbols
+                .get(r.cl_ord_id.symbol().index())
+                .and_then(Option::as_ref)
+                .and_then(|s| s.orders.iter().find(|o| o.id == r.cl_ord_id))
+                .map(|o| (o.price, o.leaves))
+        };
+        let before = open(&self.symbols);
+        let applied = self.apply_order_report_plain(r);
+        if let (Some((price, leaves)), Some(firm)) = (before, self.firm.as_mut()) {
+            let after = open(&self.symbols).map_or(0, |(_, l)| l);
+            firm.closed(price, leaves.saturating_sub(after));
+        }
+        applied
+    }
+
+    fn apply_order_report_plain(&mut self, r: &ExecReport) -> Result<(), ReportProblem> {
         let state = self
             .symbols
             .get_mut(r.cl_ord_id.symbol().index())
@@ -623,6 +674,20 @@ impl<R: ReportSource> Risk<R> {
             });
             return;
         }
+        if let Some(firm) = self.firm.as_mut() {
+            if let Err(asked) = firm.admit(price, proposal.qty) {
+                self.stats.record_rejection(Rejection {
+                    symbol: state.name,
+                    ts_event: now,
+                    breach: Breach {
+                        code: RejectCode::FirmOpenNotional,
+                        value: i64::try_from(asked).unwrap_or(i64::MAX),
+                        limit: i64::try_from(firm.limit()).unwrap_or(i64::MAX),
+                    },
+                });
+                return;
+            }
+        }
         let intent = OrderIntent {
             cl_ord_id: state.orders.next_id(),
             price,
@@ -638,6 +703,9 @@ impl<R: ReportSource> Risk<R> {
         // Journaled before the venue can see it; a refused order is never opened.
         let verdict = journal_command(&mut self.log, self.position, &command);
         if verdict == Verdict::Refused {
+            if let Some(firm) = self.firm.as_mut() {
+                firm.closed(price, proposal.qty);
+            }
             self.journal_refused(stamp, out);
             return;
         }
@@ -805,27 +873,38 @@ impl<R: ReportSource> Stage for Risk<R> {
         }
     }
 
-    /// An operator's command (journaled first, at the position of the last decision);
-    /// trading-state changes are routing's and the latch's.
+    /// An operator's command (journaled first, at the position of the last decision), or
+    /// a status request, answered with the shard's report so far. A trading-state change
+    /// needs nothing here: every decision reads the latch, and the first one after a
+    /// change journals it and pulls the shard's orders (`pull_orders_on_halt`).
     fn on_control<O: Emit<VenueCommand>>(&mut self, control: Control, out: &mut O) {
-        let Control::Operator(command) = control else {
-            return;
-        };
-        if !self.concerns(command) {
-            return;
-        }
-        if let Some(log) = self.log.as_mut() {
-            if log.operator(self.position, command) == Verdict::Refused {
-                let stamp = Stamp {
-                    ts_recv: self.last_ts_recv,
-                    ts_event: self.clock,
-                };
-                // Not applied: a restart would not find it, and trading is halted.
-                self.journal_refused(stamp, out);
-                return;
+        match control {
+            Control::TradingState(_) => {}
+            Control::Status(request) => {
+                if let Some((board, shard)) = &self.status {
+                    let mut snapshot = ShardReport::default();
+                    self.report(&mut snapshot);
+                    board.post(*shard, request, snapshot);
+                }
+            }
+            Control::Operator(command) => {
+                if !self.concerns(command) {
+                    return;
+                }
+                if let Some(log) = self.log.as_mut() {
+                    if log.operator(self.position, command) == Verdict::Refused {
+                        let stamp = Stamp {
+                            ts_recv: self.last_ts_recv,
+                            ts_event: self.clock,
+                        };
+                        // Not applied: a restart would not find it, and trading is halted.
+                        self.journal_refused(stamp, out);
+                        return;
+                    }
+                }
+                self.apply_operator(command);
             }
         }
-        self.apply_operator(command);
     }
 
     fn report(&self, report: &mut ShardReport) {

@@ -1,0 +1,64 @@
+//! `tickpipe ctl`: the operator's client for a running engine's control socket
+//! (`tickpipe run --control PATH`). The protocol is `runtime::control`'s: one request
+//! line per connection, the answer read to the end.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+/// An answer takes at most the server's status deadline (500 ms) plus a request line's
+/// round trip; 5 s leaves room for a loaded host before we call the engine unreachable.
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the operator asked for.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Request {
+    Halt,
+    ReduceOnly,
+    Resume,
+    Status { json: bool },
+}
+
+impl Request {
+    /// The request line.
+    pub fn line(self) -> &'static str {
+        match self {
+            Request::Halt => "halt",
+            Request::ReduceOnly => "reduce-only",
+            Request::Resume => "resume",
+            Request::Status { json: false } => "status",
+            Request::Status { json: true } => "status json",
+        }
+    }
+}
+
+/// Why a request got no answer.
+#[derive(Debug, thiserror::Error)]
+#[error("control socket {path}: {error}")]
+pub struct CtlError {
+    path: String,
+    error: std::io::Error,
+}
+
+/// Sends `request` to the engine serving `socket`; returns its answer.
+pub fn send(socket: &Path, request: Request) -> Result<String, CtlError> {
+    let fail = |error| CtlError {
+        path: socket.display().to_string(),
+        error,
+    };
+    let mut stream = UnixStream::connect(socket).map_err(fail)?;
+    stream.set_read_timeout(Some(TIMEOUT)).map_err(fail)?;
+    stream.set_write_timeout(Some(TIMEOUT)).map_err(fail)?;
+    stream
+        .write_all(format!("{}\n", request.line()).as_bytes())
+        .map_err(fail)?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).map_err(fail)?;
+    Ok(answer)
+}
+
+/// An answer the engine refused (`error ...`), or an empty one (it went away).
+pub fn is_refusal(answer: &str) -> bool {
+    answer.is_empty() || answer.starts_with("error")
+}
