@@ -49,7 +49,7 @@ pub const KIND_REPORT: u8 = 2;
 pub const KIND_STATE: u8 = 3;
 pub const KIND_END: u8 = 4;
 
-/// The largest payload an [`Entry`] encodes to (a `Tick` command: 65 bytes).
+/// Room for the largest payload an [`Entry`] encodes to (a `Tick` command: 65 bytes).
 pub const MAX_PAYLOAD: usize = 72;
 
 /// The name of a record kind, for inspect; `None` for a kind this build does not know.

@@ -175,18 +175,23 @@ fn open_shard(
     }
     let sd = segment::shard_dir(dir, shard);
     let mut note = None;
+    if let Some(torn) = log.torn {
+        // In the last segment holding data: the last one, or the one before an empty
+        // segment created just before the crash.
+        let offset = torn.offset as usize;
+        let mut map = MappedFile::open(&torn.segment, 0)
+            .map_err(|e| JournalError::io("mapping", &torn.segment, e))?;
+        map.zero_from(offset);
+        map.sync(offset, map.len() - offset)
+            .map_err(|e| JournalError::io("syncing segment", &torn.segment, e))?;
+        note = Some(OpenNote::TornTailTruncated(torn));
+    }
     let (map, path, at) = match log.segments.last() {
         Some((_, path)) => {
-            // Segments are created at full size; a shorter last one was cut (by hand, or
-            // a filesystem repair) and grows back, zero-filled, before it is mapped.
-            let mut map = MappedFile::open(path, options.segment_bytes as usize)
+            // Segments are created at full size; a shorter last one was cut (by hand, a
+            // crash while it was being created) and grows back, zero-filled.
+            let map = MappedFile::open(path, options.segment_bytes as usize)
                 .map_err(|e| JournalError::io("mapping", path, e))?;
-            if let Some(torn) = log.torn {
-                map.zero_from(torn.offset as usize);
-                map.sync(torn.offset as usize, map.len() - torn.offset as usize)
-                    .map_err(|e| JournalError::io("syncing segment", path, e))?;
-                note = Some(OpenNote::TornTailTruncated(torn));
-            }
             (map, path.clone(), log.end)
         }
         None => {

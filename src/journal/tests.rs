@@ -577,3 +577,45 @@ fn options_are_checked_by_key() {
     assert_eq!(bad(group(1, 0)), "journal.group.interval_us");
     assert!(JournalOptions::default().validate().is_ok());
 }
+
+#[test]
+fn a_torn_tail_before_an_empty_segment_is_truncated_where_it_is() {
+    // A crash just after the next segment's file was created (still empty), while the
+    // last record of the one before was being written.
+    let dir = TempDir::new("torn-before-empty");
+    let mut opened = open(&dir.0, &header(1), 1, &options(Durability::Process)).unwrap();
+    for i in 1..=70 {
+        opened.writers[0].append(&order(i)).unwrap();
+    }
+    drop(opened);
+    let segments = segment::list(&dir.0, 0).unwrap();
+    let (_, last) = segments.last().unwrap();
+    let mut bytes = fs::read(last).unwrap();
+    let end = 8 * 66; // 62 records in the first segment, 8 in this one
+    bytes[end..end + 5].copy_from_slice(&[66, 0, 0, 0, 1]);
+    fs::write(last, &bytes).unwrap();
+    let empty = segment::segment_path(&segment::shard_dir(&dir.0, 0), 71);
+    fs::write(&empty, b"").unwrap();
+
+    let mut opened = open(&dir.0, &header(1), 1, &options(Durability::Process)).unwrap();
+    assert_eq!(opened.past[0].len(), 70);
+    assert_eq!(
+        opened.notes,
+        vec![OpenNote::TornTailTruncated(TornTail {
+            shard: 0,
+            segment: last.clone(),
+            offset: end as u64,
+            bytes: 5,
+        })]
+    );
+    assert_eq!(opened.writers[0].append(&order(71)).unwrap(), 71);
+    drop(opened);
+    assert_eq!(
+        fs::metadata(&empty).unwrap().len(),
+        4096,
+        "grown back to full size"
+    );
+    let found = scan(&dir.0).unwrap();
+    assert!(found.shards[0].torn.is_none());
+    assert_eq!(entries(&found.shards[0]).last(), Some(&(71, order(71))));
+}

@@ -14,6 +14,7 @@
 //! up, on the pipeline's stop signal, or with an error when the feed stays silent past
 //! its deadline (`first_packet_timeout_ms`, `silence_timeout_ms`).
 
+mod capture;
 mod config;
 mod reorder;
 mod sequencer;
@@ -21,13 +22,16 @@ mod sequencer;
 use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+pub use capture::Capture;
 pub use config::{LiveConfig, Receive};
 pub use sequencer::{Limits, Origin, Sequencer, Sink};
 
 use crate::codec::mold::{MAX_DATAGRAM, Session};
+use crate::codec::notice::stale_notice;
 use crate::config::Problem;
 use crate::source::router::ShardRouter;
 use crate::source::{Source, SourceContext, SourceError};
@@ -52,6 +56,9 @@ pub enum FeedEnd {
     Silent,
     /// A socket error.
     SocketError,
+    /// The input capture failed (`run --journal` on a live feed): nothing after it was
+    /// routed.
+    CaptureFailed,
 }
 
 impl FeedEnd {
@@ -63,6 +70,7 @@ impl FeedEnd {
             FeedEnd::NoFirstPacket => "no_first_packet",
             FeedEnd::Silent => "silent",
             FeedEnd::SocketError => "socket_error",
+            FeedEnd::CaptureFailed => "capture_failed",
         }
     }
 }
@@ -134,6 +142,18 @@ pub struct FeedStats {
     /// The first of them (at most [`FeedStats::MALFORMED_SAMPLES`]).
     pub malformed_samples: Vec<MalformedPacket>,
     pub end: Option<FeedEnd>,
+    /// Where the applied messages were captured (`run --journal DIR` on a live feed:
+    /// `DIR/input.itch`), and how many; none without a journal.
+    pub capture: Option<CaptureStats>,
+}
+
+/// The live input capture, for the report.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CaptureStats {
+    pub path: String,
+    /// Messages stored, stale notices included.
+    pub messages: u64,
+    pub bytes: u64,
 }
 
 impl FeedStats {
@@ -215,6 +235,10 @@ pub enum LiveError {
         "live feed: no packet on {listen} within first_packet_timeout_ms = {ms}; is the feed sending there?"
     )]
     NoFirstPacket { listen: SocketAddr, ms: u64 },
+    #[error(
+        "live feed: capturing the input to {path}: {source}; the session stopped (no message is routed that the capture lacks)"
+    )]
+    Capture { path: PathBuf, source: io::Error },
     #[error(
         "live feed: nothing received for silence_timeout_ms = {ms} before the end of session (next message {expected}); every symbol marked stale"
     )]
@@ -330,6 +354,50 @@ impl Sink for ShardRouter {
     }
 }
 
+/// Where the sequencer's messages go in a live session: into the capture first, if there
+/// is one, then to the router. After a capture failure nothing more is routed: a decision
+/// must never rest on input the capture lacks.
+struct Applied<'a> {
+    router: &'a mut ShardRouter,
+    capture: Option<&'a mut Capture>,
+    failed: &'a mut Option<io::Error>,
+}
+
+impl Applied<'_> {
+    /// Stores `msg` in the capture; false if it must not be routed.
+    #[inline]
+    fn captured(&mut self, msg: &[u8]) -> bool {
+        if self.failed.is_some() {
+            return false;
+        }
+        let Some(capture) = self.capture.as_deref_mut() else {
+            return true;
+        };
+        match capture.append(msg) {
+            Ok(()) => true,
+            Err(e) => {
+                *self.failed = Some(e);
+                false
+            }
+        }
+    }
+}
+
+impl Sink for Applied<'_> {
+    #[inline]
+    fn message(&mut self, offset: u64, msg: &[u8], ts_recv: u64) {
+        if self.captured(msg) {
+            self.router.route(offset, msg, ts_recv);
+        }
+    }
+
+    fn stale(&mut self, ts_event: u64, ts_recv: u64) {
+        if self.captured(&stale_notice(ts_event)) {
+            self.router.mark_all_stale(ts_event, ts_recv);
+        }
+    }
+}
+
 /// The live source: one per pipeline, on the source runner.
 pub struct LiveSource {
     sockets: LiveSockets,
@@ -340,6 +408,9 @@ pub struct LiveSource {
     buf: Box<[u8]>,
     first_packet_timeout_ns: u64,
     silence_timeout_ns: u64,
+    capture: Option<Capture>,
+    /// Why the capture stopped taking messages, once it has.
+    capture_failed: Option<io::Error>,
 }
 
 impl LiveSource {
@@ -371,17 +442,71 @@ impl LiveSource {
             buf: vec![0; MAX_DATAGRAM + 1].into_boxed_slice(),
             first_packet_timeout_ns: config.first_packet_timeout_ms.saturating_mul(NS_PER_MS),
             silence_timeout_ns: config.silence_timeout_ms.saturating_mul(NS_PER_MS),
+            capture: None,
+            capture_failed: None,
         })
+    }
+
+    /// Captures every applied message to a new file at `path` (see [`Capture`]).
+    pub fn capture_to(&mut self, path: &Path) -> Result<(), LiveError> {
+        let capture = Capture::create(path).map_err(|source| LiveError::Capture {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        self.sequencer.stats_mut().capture = Some(CaptureStats {
+            path: path.display().to_string(),
+            ..CaptureStats::default()
+        });
+        self.capture = Some(capture);
+        Ok(())
+    }
+
+    /// The sequencer's output for this session: the capture, then the router.
+    fn applied<'a>(
+        capture: &'a mut Option<Capture>,
+        failed: &'a mut Option<io::Error>,
+        router: &'a mut ShardRouter,
+    ) -> Applied<'a> {
+        Applied {
+            router,
+            capture: capture.as_mut(),
+            failed,
+        }
+    }
+
+    /// Finishes the capture (cut to length, on stable storage) and reports how it ended:
+    /// its first failure, if any, fails the run.
+    fn finish_capture(&mut self) -> Result<(), LiveError> {
+        let Some(capture) = self.capture.take() else {
+            return Ok(());
+        };
+        let path = capture.path().to_path_buf();
+        if let Some(stats) = self.sequencer.stats_mut().capture.as_mut() {
+            stats.messages = capture.messages();
+            stats.bytes = capture.bytes();
+        }
+        let failed = self.capture_failed.take();
+        let finished = capture.finish();
+        match failed.map_or(finished.map(|_| ()), Err) {
+            Ok(()) => Ok(()),
+            Err(source) => Err(LiveError::Capture { path, source }),
+        }
     }
 
     /// Receives until end of session, a stop request, or a deadline; notes how it ended.
     fn receive_all(&mut self, ctx: &mut SourceContext) -> Result<(), LiveError> {
-        let result = self.receive(ctx);
+        let received = self.receive(ctx);
+        let captured = self.finish_capture();
+        let result = match (received, captured) {
+            (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+            (Ok(end), Ok(())) => Ok(end),
+        };
         self.sequencer.finish();
         self.sequencer.stats_mut().end = Some(match &result {
             Ok(end) => *end,
             Err(LiveError::NoFirstPacket { .. }) => FeedEnd::NoFirstPacket,
             Err(LiveError::Silent { .. }) => FeedEnd::Silent,
+            Err(LiveError::Capture { .. }) => FeedEnd::CaptureFailed,
             Err(_) => FeedEnd::SocketError,
         });
         if matches!(result, Ok(FeedEnd::Stopped)) {
@@ -400,10 +525,16 @@ impl LiveSource {
             if got > 0 {
                 last_datagram = Some(now);
             }
-            if let Some(request) = self.sequencer.poll(now, &mut ctx.router)
+            let mut applied =
+                Self::applied(&mut self.capture, &mut self.capture_failed, &mut ctx.router);
+            if let Some(request) = self.sequencer.poll(now, &mut applied)
                 && self.sockets.requests.send(&request.to_bytes()).is_err()
             {
                 self.sequencer.stats_mut().request_errors += 1;
+            }
+            if self.capture_failed.is_some() {
+                // finish_capture reports the error.
+                return Ok(FeedEnd::CaptureFailed);
             }
             let applied = self.sequencer.stats().messages;
             if applied > reported {
@@ -428,7 +559,9 @@ impl LiveSource {
                     });
                 }
                 Some(last) if now - last > self.silence_timeout_ns => {
-                    self.sequencer.abandon(now, &mut ctx.router);
+                    let mut applied =
+                        Self::applied(&mut self.capture, &mut self.capture_failed, &mut ctx.router);
+                    self.sequencer.abandon(now, &mut applied);
                     return Err(LiveError::Silent {
                         ms: self.silence_timeout_ns / NS_PER_MS,
                         expected: self.sequencer.expected(),
@@ -445,9 +578,12 @@ impl LiveSource {
             sockets,
             sequencer,
             buf,
+            capture,
+            capture_failed,
             ..
         } = self;
         let SourceContext { router, clock, .. } = ctx;
+        let mut applied = Self::applied(capture, capture_failed, router);
         let socket = match origin {
             Origin::Feed => &sockets.feed,
             Origin::Recovery => &sockets.requests,
@@ -457,7 +593,7 @@ impl LiveSource {
             match socket.recv(buf) {
                 Ok(len) => {
                     got += 1;
-                    sequencer.on_datagram(&buf[..len], origin, clock.now_ns(), router);
+                    sequencer.on_datagram(&buf[..len], origin, clock.now_ns(), &mut applied);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

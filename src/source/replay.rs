@@ -82,6 +82,26 @@ impl Input {
         })
     }
 
+    /// [`Input::source`], recording what it takes under a journal: a live feed captures
+    /// every message it applies to a new file at `capture` (see
+    /// [`Capture`](crate::source::live::Capture)), so the session replays exactly. A file
+    /// or the sample needs no capture: it is already a replayable input, and the journal
+    /// names it by its identity.
+    pub fn source_capturing(
+        &self,
+        pacing: Pacing,
+        capture: &Path,
+    ) -> Result<Box<dyn Source>, OpenError> {
+        match self {
+            Input::Live(config) => {
+                let mut live = LiveSource::open(config)?;
+                live.capture_to(capture)?;
+                Ok(Box::new(live))
+            }
+            Input::File(_) | Input::Sample(_) => self.source(pacing),
+        }
+    }
+
     /// The whole input in memory, for a reader that needs all of it at once (the feed
     /// server answers re-requests from anywhere in the session).
     pub fn load(&self) -> Result<Vec<u8>, InputError> {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use super::event_clock::{EventClock, Timing};
 use crate::codec::itch;
-use crate::codec::notice::stale_notice;
+use crate::codec::notice::{parse_stale_notice, stale_notice};
 use crate::msg::{RawFrame, SymbolName};
 use crate::sys::edge::{EdgeOut, EdgeStats, Emit};
 use crate::universe::Universe;
@@ -176,6 +176,13 @@ impl ShardRouter {
     /// Routes one message, received at `ts_recv`, found at `offset` in its source.
     #[inline]
     pub fn route(&mut self, offset: u64, msg: &[u8], ts_recv: u64) {
+        // A live session's capture holds its stale notices in order with the data
+        // (`source::live::Capture`): replayed, they mark every symbol stale at the same
+        // point, so the replay decides as the live session did.
+        if let Some(ts_event) = parse_stale_notice(msg) {
+            self.mark_all_stale(ts_event, ts_recv);
+            return;
+        }
         self.stats.messages += 1;
         self.stats.bytes += msg.len() as u64 + itch::PREFIX_LEN as u64;
         if let Some(&kind) = msg.first() {
@@ -369,6 +376,17 @@ mod tests {
         assert_eq!(drain(&mut ins[0]), [b'!']);
         assert_eq!(drain(&mut ins[1]), [b'R', b'!']);
         assert_eq!(r.stats().stale_notices, 1);
+    }
+
+    #[test]
+    fn a_captured_stale_notice_replays_as_the_live_source_sent_it() {
+        let (mut r, mut ins) = router(2);
+        r.route(0, &directory(5, b"MSFT    "), 1);
+        r.route(13, &crate::codec::notice::stale_notice(42), 2);
+        assert_eq!(drain(&mut ins[0]), [b'!']);
+        assert_eq!(drain(&mut ins[1]), [b'R', b'!']);
+        let s = r.stats();
+        assert_eq!((s.stale_notices, s.messages, s.skipped), (1, 1, 0));
     }
 
     fn delete_at(locate: u16, timestamp: u64) -> Vec<u8> {
