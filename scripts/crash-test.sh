@@ -62,7 +62,10 @@ records() { # records in the journal, over all shards (0 before it exists)
 
 killed=0 finished_early=0 previous=0 progress=""
 for moment in $moments; do
-  run --rate "$rate" --journal "$journal" > "$work/run.out" 2> "$work/run.err" &
+  # The binary itself in the background (not the function: $! would be a subshell,
+  # and killing it would leave the run going on, writing the journal).
+  "$TICKPIPE" run --input "$session" --pipeline "$pipeline" --shards "$shards" --quiet \
+    --rate "$rate" --journal "$journal" > "$work/run.out" 2> "$work/run.err" &
   pid=$!
   sleep "$moment"
   if kill -KILL "$pid" 2> /dev/null; then
