@@ -6,9 +6,12 @@
 #
 # Every run, restarts included, replays the whole input at the same paced rate
 # (--rate): a restart re-derives the journal while it replays the input from the start
-# (sending nothing twice) and goes on past the journal's end. The kill moments, drawn
-# from SEED, are sorted, so each restart is killed later than the one before: it gets
-# past the previous kill, and the session makes progress every time.
+# (sending nothing twice) and goes on past the journal's end. The first run is killed
+# a random delay after its journal exists;
+# each restart then lives a random delay longer than the run before it, so (pacing
+# being the same every time) it gets past the point where the last one died and the
+# session progresses. Delays are drawn from SEED, uniform in [0, session length / KILLS].
+# Restarts that added nothing (startup jitter beyond the delay) are counted and shown.
 #
 # Environment: TICKPIPE (the binary; default: cargo build --release, then
 # target/release/tickpipe), CRASH_MESSAGES (session size, default 200000), CRASH_RATE
@@ -34,39 +37,62 @@ session="$work/session.itch"
 journal="$work/journal"
 "$TICKPIPE" generate --out "$session" --messages "$messages" --seed "$seed" 2> /dev/null
 
+# The bundled config with 1 MiB journal segments: `journal inspect`, which the kills
+# poll, scans a segment to its end, and the session needs far less than the default.
+config="$work/tickpipe.toml"
+sed 's/^segment_bytes = .*/segment_bytes = 1048576/' config/tickpipe.toml > "$config"
+
 run() { # run [extra args...]: one run of the session on the journal
-  "$TICKPIPE" run --input "$session" --pipeline "$pipeline" --shards "$shards" --quiet "$@"
+  "$TICKPIPE" run --input "$session" --pipeline "$pipeline" --shards "$shards" \
+    --config "$config" --quiet "$@"
 }
 
 # The uninterrupted run it must end equal to (no journal; pacing changes no decision).
 run --report-json "$work/uninterrupted.json" > /dev/null
 
-# Kill moments in seconds after start, sorted: between 5% and 95% of the paced session.
-moments=$(python3 - "$kills" "$seed" "$messages" "$rate" <<'EOF'
+# Kill delays in seconds.
+delays=$(python3 - "$kills" "$seed" "$messages" "$rate" <<'EOF'
 import random, sys
 kills, seed, messages, rate = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 random.seed(seed)
 span = messages / rate
-print(" ".join(f"{t:.3f}" for t in sorted(random.uniform(0.05 * span, 0.95 * span) for _ in range(kills))))
+print(" ".join(f"{random.uniform(0, span / kills):.3f}" for _ in range(kills)))
 EOF
 )
 
-records() { # records in the journal, over all shards (0 before it exists)
-  if [[ -f "$journal/session.json" ]]; then
-    "$TICKPIPE" journal inspect "$journal" --json | python3 -c \
-      'import json, sys; print(sum(s["records"] for s in json.load(sys.stdin)["shards"]))'
+records() { # valid records in the journal over all shards; $previous while unreadable
+  local summary
+  if [[ -f "$journal/session.json" ]] &&
+    summary=$("$TICKPIPE" journal inspect "$journal" --json 2> /dev/null); then
+    python3 -c 'import json, sys; print(sum(s["records"] for s in json.load(sys.stdin)["shards"]))' \
+      <<< "$summary"
   else
-    echo 0
+    echo "$previous"
   fi
 }
 
-killed=0 finished_early=0 previous=0 progress=""
-for moment in $moments; do
-  run --rate "$rate" --journal "$journal" > "$work/run.out" 2> "$work/run.err" &
+killed=0 finished_early=0 stalled=0 previous=0 progress="" lived=""
+for delay in $delays; do
+  # The binary itself in the background (not the function: $! would be a subshell,
+  # and killing it would leave the run going on, writing the journal).
+  started=$(date +%s.%N)
+  "$TICKPIPE" run --input "$session" --pipeline "$pipeline" --shards "$shards" \
+    --config "$config" --quiet --rate "$rate" --journal "$journal" \
+    > "$work/run.out" 2> "$work/run.err" &
   pid=$!
-  sleep "$moment"
+  if [[ -z "$lived" ]]; then
+    while kill -0 "$pid" 2> /dev/null && [[ ! -f "$journal/session.json" ]]; do
+      sleep 0.01
+    done
+    sleep "$delay"
+  else
+    sleep "$(python3 -c "import sys; print(max(0.0, $lived + $delay - ($(date +%s.%N) - $started)))")"
+  fi
+  lived=$(python3 -c "print($(date +%s.%N) - $started)")
+  this=finished
   if kill -KILL "$pid" 2> /dev/null; then
     killed=$((killed + 1))
+    this=killed
   else
     finished_early=$((finished_early + 1))
   fi
@@ -82,6 +108,9 @@ for moment in $moments; do
     echo "crash-test: the journal went back from $previous to $now records" >&2
     exit 1
   fi
+  if [[ $this == killed ]] && (( now == previous )); then
+    stalled=$((stalled + 1))
+  fi
   previous=$now
   progress+=" $now"
 done
@@ -94,7 +123,8 @@ if ! run --rate "$rate" --journal "$journal" --report-json "$work/final.json" > 
 fi
 # Once more on the finished session: verified, nothing sent, the same report.
 run --journal "$journal" --report-json "$work/again.json" > /dev/null
-"$TICKPIPE" journal verify "$journal" --input "$session" > "$work/verify.out"
+"$TICKPIPE" journal verify "$journal" --input "$session" --config "$config" \
+  > "$work/verify.out"
 "$TICKPIPE" journal inspect "$journal" --json > "$work/inspect.json"
 
 python3 - "$work" <<'EOF'
@@ -119,7 +149,11 @@ if not all(s["finished"] for s in inspect["shards"]):
     sys.exit("crash-test: the journal's session is not finished")
 EOF
 grep -q "distinct" "$work/verify.out" || { cat "$work/verify.out" >&2; exit 1; }
-echo "crash-test: $killed kills ($finished_early runs had already finished), seed $seed," \
+if (( killed == 0 )); then
+  echo "crash-test: no run was killed before it finished: lower CRASH_RATE" >&2
+  exit 1
+fi
+echo "crash-test: $killed kills ($stalled added no record; $finished_early runs had already finished), seed $seed," \
   "$messages messages at $rate msgs/s, $pipeline ×$shards: digest $(python3 -c \
   "import json; print(json.load(open('$work/final.json'))['digest'])") equal to the" \
   "uninterrupted run; orders, fills and positions equal; $(head -1 "$work/verify.out")"
