@@ -25,7 +25,7 @@ use tickpipe::runtime::control::ControlServer;
 use tickpipe::runtime::journal::store as journal_store;
 use tickpipe::runtime::journal::{JournalMeta, LogFactory};
 use tickpipe::runtime::topology::{self, Topology};
-use tickpipe::source::live::LiveConfig;
+use tickpipe::source::live::{CAPTURE_FILE, LiveConfig};
 use tickpipe::source::replay::{Input, Pacing};
 use tickpipe::stages::inference::builtin::BuiltIn;
 use tickpipe::stages::inference::onnx::EngineKind;
@@ -331,7 +331,11 @@ struct RunArgs {
     /// (the first divergence refuses, exit 1), nothing it holds sent again, then the
     /// session goes on. A finished session is verified and nothing is sent. Another
     /// config or input is refused (exit 2), naming which.
-    #[arg(long, value_name = "DIR", conflicts_with = "live")]
+    ///
+    /// With --live, every message the feed applies is captured first into
+    /// DIR/input.itch (NASDAQ's file format), so `journal verify DIR --input
+    /// DIR/input.itch` replays the session exactly; resuming a live session is refused.
+    #[arg(long, value_name = "DIR")]
     journal: Option<PathBuf>,
     /// Serve the kill switch on a Unix socket at PATH (mode 0600; it must not exist):
     /// `tickpipe ctl --socket PATH halt | reduce-only | resume | status [--json]`.
@@ -531,6 +535,18 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         .transpose()?;
     let (model, selection) = BuiltIn::load(&config.model)?;
     let kind = config.model.kind.clone();
+    if let (Some(dir), Input::Live(_)) = (&args.journal, &input) {
+        if dir.join(tickpipe::journal::header::HEADER_FILE).exists() {
+            anyhow::bail!(
+                "--journal {}: it holds a session, and resuming a live session is not \
+                 supported (the feed has moved on); verify it with `tickpipe journal verify \
+                 {} --input {}`, and journal this session into a new directory",
+                dir.display(),
+                dir.display(),
+                dir.join(CAPTURE_FILE).display()
+            );
+        }
+    }
     let journal = match &args.journal {
         Some(dir) => Some(open_journal(
             dir,
@@ -541,7 +557,10 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         )?),
         None => None,
     };
-    let source = input.source(pacing)?;
+    let source = match &args.journal {
+        Some(dir) => input.source_capturing(pacing, &dir.join(CAPTURE_FILE))?,
+        None => input.source(pacing)?,
+    };
     let mut engine =
         Engine::new(topology, config, Arc::new(universe), source).model(move |_| model.clone());
     if server.is_some() {

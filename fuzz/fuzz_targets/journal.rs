@@ -18,7 +18,10 @@ fuzz_target!(|data: &[u8]| {
         };
         assert!(read.end <= data.len());
         if later {
-            assert!(read.torn.is_none(), "a torn tail before a later segment is damage");
+            assert!(
+                read.torn.is_none(),
+                "a torn tail before a later segment is damage"
+            );
         }
         let mut at = 0;
         for (i, (seq, record)) in read.records.iter().enumerate() {
@@ -29,7 +32,11 @@ fuzz_target!(|data: &[u8]| {
             if let Record::Entry(entry) = record {
                 let mut buf = [0u8; HEADER + MAX_PAYLOAD];
                 let len = entry.encode(&mut buf[HEADER..]);
-                assert_eq!(&buf[HEADER..HEADER + len], frame.payload, "re-encoding differs");
+                assert_eq!(
+                    &buf[HEADER..HEADER + len],
+                    frame.payload,
+                    "re-encoding differs"
+                );
                 let framed = format::frame(&mut buf, *seq, entry.kind(), len);
                 assert_eq!(&buf[..framed], &data[at..at + frame.len]);
                 assert_eq!(Entry::decode(frame.kind, frame.payload), Ok(*entry));

@@ -76,7 +76,10 @@ fn negative_control_a_slot_without_exclusion_is_caught_torn() {
                 s[1].store(1, Ordering::Release);
             })
         };
-        let value = [slot[0].load(Ordering::Acquire), slot[1].load(Ordering::Acquire)];
+        let value = [
+            slot[0].load(Ordering::Acquire),
+            slot[1].load(Ordering::Acquire),
+        ];
         assert_eq!(value[0], value[1], "a torn snapshot: {value:?}");
         writer.join().unwrap();
     });

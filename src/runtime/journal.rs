@@ -468,8 +468,8 @@ pub mod store {
         }
     }
 
-    /// The input's identity for the session header: its length and FNV-1a hash. A live
-    /// feed has none until its capture file exists, so it cannot be journaled yet.
+    /// The input's identity for the session header: its length and FNV-1a hash; for a
+    /// live feed, which has no bytes yet, the hash of its description (`kind` "live").
     pub fn input_identity(input: &Input) -> Result<InputIdentity, OpenError> {
         let fail = |why: String| OpenError::Input {
             input: input.describe(),
@@ -477,12 +477,14 @@ pub mod store {
         };
         let mut h = fnv::FnvHasher::default();
         let len = match input {
-            Input::Live(_) => {
-                return Err(fail(
-                    "a live feed cannot be journaled yet: recovery replays the input, and \
-                     live input capture does not exist yet"
-                        .into(),
-                ));
+            // The feed's bytes do not exist yet: the session captures them into the
+            // journal (`source::live::Capture`). The header names the feed instead.
+            Input::Live(config) => {
+                return Ok(InputIdentity {
+                    kind: "live".into(),
+                    len: 0,
+                    hash: journal::stable_hash(config.describe().as_bytes()),
+                });
             }
             Input::Sample(_) => {
                 let bytes = input.load().map_err(|e| fail(e.to_string()))?;

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-pub use capture::Capture;
+pub use capture::{CAPTURE_FILE, Capture};
 pub use config::{LiveConfig, Receive};
 pub use sequencer::{Limits, Origin, Sequencer, Sink};
 

@@ -22,6 +22,9 @@ use std::path::{Path, PathBuf};
 use crate::codec::itch::PREFIX_LEN;
 use crate::sys::mapped::MappedFile;
 
+/// The capture's name in a journal directory (`run --live FILE --journal DIR`).
+pub const CAPTURE_FILE: &str = "input.itch";
+
 /// Bytes reserved at a time: 64 MiB, one growth (an unmap, a `posix_fallocate` and a new
 /// mapping) per ~2.3 M messages of about 27 bytes, the sample session's mean.
 pub const GROWTH: usize = 64 << 20;
