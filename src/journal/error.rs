@@ -48,6 +48,9 @@ pub enum JournalError {
     /// A record kind this build does not know: it can be inspected but not resumed.
     #[error("shard {shard}, sequence {seq}: record kind {kind} is unknown to this build")]
     UnknownKind { shard: usize, seq: u64, kind: u8 },
+    /// Another process has the journal open: two engines must never append to one.
+    #[error("journal {} is in use by another process (its directory is locked)", dir.display())]
+    Locked { dir: PathBuf },
     #[error("journal option {key}: {why}")]
     BadOption { key: &'static str, why: String },
 }

@@ -47,6 +47,7 @@ mod tests;
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub use entry::Entry;
 pub use error::JournalError;
@@ -54,7 +55,7 @@ pub use header::{InputIdentity, SessionHeader, stable_hash};
 pub use reader::{Record, TornTail};
 pub use writer::{DEFAULT_SEGMENT_BYTES, Durability, JournalOptions, JournalStats, ShardWriter};
 
-use crate::sys::mapped::MappedFile;
+use crate::sys::mapped::{MappedFile, try_lock_exclusive};
 
 /// What [`open`] repaired or found.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,6 +106,8 @@ pub fn open(
             requested: shards.to_string(),
         });
     }
+    fs::create_dir_all(dir).map_err(|e| JournalError::io("creating", dir, e))?;
+    let lock = lock_dir(dir)?;
     let resumed = dir.join(header::HEADER_FILE).exists();
     if resumed {
         let found = SessionHeader::read(dir)?;
@@ -143,12 +146,25 @@ pub fn open(
         resumed,
     };
     for shard in 0..shards {
-        let one = open_shard(dir, shard, options)?;
+        let one = open_shard(dir, shard, options, &lock)?;
         opened.past.push(one.past);
         opened.writers.push(one.writer);
         opened.notes.extend(one.note);
     }
     Ok(opened)
+}
+
+/// Locks `dir` (an exclusive `flock` on the directory itself, so it adds no file) for
+/// as long as the returned handle, which every writer holds, lives.
+fn lock_dir(dir: &Path) -> Result<Arc<fs::File>, JournalError> {
+    let handle = fs::File::open(dir).map_err(|e| JournalError::io("opening", dir, e))?;
+    match try_lock_exclusive(&handle) {
+        Ok(true) => Ok(Arc::new(handle)),
+        Ok(false) => Err(JournalError::Locked {
+            dir: dir.to_path_buf(),
+        }),
+        Err(e) => Err(JournalError::io("locking", dir, e)),
+    }
 }
 
 /// One shard's part of [`Opened`].
@@ -162,6 +178,7 @@ fn open_shard(
     dir: &Path,
     shard: usize,
     options: &JournalOptions,
+    lock: &Arc<fs::File>,
 ) -> Result<OpenedShard, JournalError> {
     let log = reader::read_shard(dir, shard)?;
     let mut past = Vec::with_capacity(log.records.len());
@@ -202,7 +219,8 @@ fn open_shard(
             (map, path, 0)
         }
     };
-    let writer = ShardWriter::new(shard, &sd, *options, map, path, at, log.next_seq);
+    let tail = writer::Tail { map, path, at };
+    let writer = ShardWriter::new(shard, &sd, *options, tail, log.next_seq, Arc::clone(lock));
     Ok(OpenedShard { past, writer, note })
 }
 

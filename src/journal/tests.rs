@@ -335,6 +335,27 @@ fn a_missing_segment_is_a_sequence_gap() {
 }
 
 #[test]
+fn a_journal_in_use_is_refused_until_its_writers_are_gone() {
+    let dir = TempDir::new("locked");
+    let first = open(&dir.0, &header(2), 2, &options(Durability::Process)).unwrap();
+    let err = open(&dir.0, &header(2), 2, &options(Durability::Process))
+        .err()
+        .unwrap();
+    assert!(matches!(err, JournalError::Locked { .. }), "{err}");
+    assert!(
+        err.to_string().contains("in use by another process"),
+        "{err}"
+    );
+    // One writer alone keeps the lock: it is the writers that append.
+    let Opened { mut writers, .. } = first;
+    let last = writers.pop().unwrap();
+    drop(writers);
+    assert!(open(&dir.0, &header(2), 2, &options(Durability::Process)).is_err());
+    drop(last);
+    open(&dir.0, &header(2), 2, &options(Durability::Process)).expect("free again");
+}
+
+#[test]
 fn a_different_header_is_refused_naming_the_field() {
     let dir = TempDir::new("header");
     drop(open(&dir.0, &header(2), 2, &options(Durability::Process)).unwrap());

@@ -1,7 +1,9 @@
 //! One shard's writer: appends framed entries into a mapped segment, rolls to the next
 //! segment when a record does not fit, and syncs per the durability policy.
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::sys::mapped::MappedFile;
@@ -107,6 +109,13 @@ pub struct JournalStats {
     pub max_unsynced_records: u64,
 }
 
+/// The segment a writer appends to: mapped, its path, and where the next record goes.
+pub(crate) struct Tail {
+    pub map: MappedFile,
+    pub path: PathBuf,
+    pub at: usize,
+}
+
 pub struct ShardWriter {
     shard: usize,
     shard_dir: PathBuf,
@@ -122,31 +131,34 @@ pub struct ShardWriter {
     oldest_unsynced: Option<Instant>,
     stats: JournalStats,
     poisoned: Option<JournalError>,
+    /// The journal directory, locked (`flock`) while any of its writers lives.
+    _lock: Arc<File>,
 }
 
 impl ShardWriter {
-    /// A writer appending at `at` in the mapped `segment`, next sequence `next_seq`.
+    /// A writer appending at `tail.at` in the mapped `tail.map`, next sequence `next_seq`.
     pub(crate) fn new(
         shard: usize,
         shard_dir: &Path,
         options: JournalOptions,
-        segment: MappedFile,
-        segment_path: PathBuf,
-        at: usize,
+        tail: Tail,
         next_seq: u64,
+        lock: Arc<File>,
     ) -> ShardWriter {
+        let Tail { map, path, at } = tail;
         ShardWriter {
             shard,
             shard_dir: shard_dir.to_path_buf(),
             options,
-            segment,
-            segment_path,
+            segment: map,
+            segment_path: path,
             at,
             synced_to: at,
             next_seq,
             oldest_unsynced: None,
             stats: JournalStats::default(),
             poisoned: None,
+            _lock: lock,
         }
     }
 

@@ -144,6 +144,24 @@ impl MappedFile {
     }
 }
 
+/// Takes an exclusive advisory lock (`flock`) on `file`, without waiting: `Ok(false)`
+/// when another open file description holds it. The kernel drops the lock when the
+/// last descriptor closes, so a process killed with -9 never leaves it behind. The
+/// journal locks its directory with it, so two engines never append to one journal.
+pub fn try_lock_exclusive(file: &File) -> io::Result<bool> {
+    // SAFETY: `file` is an open descriptor we own for the duration of the call; flock
+    // touches no memory of ours.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc == 0 {
+        return Ok(true);
+    }
+    let err = io::Error::last_os_error();
+    if err.kind() == io::ErrorKind::WouldBlock {
+        return Ok(false);
+    }
+    Err(err)
+}
+
 /// Reserves the file's first `len` bytes on disk (extending it, zero-filled, if shorter).
 fn reserve(file: &File, len: usize) -> io::Result<()> {
     let off_len = libc::off_t::try_from(len)
