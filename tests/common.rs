@@ -106,3 +106,33 @@ pub fn server_config(session: Session, drops: DropPolicy, retransmit_window: u64
         multicast_interface: None,
     }
 }
+
+/// A small tmpfs mounted for a full-disk test, unmounted (and its mount point removed) on
+/// drop. Mounting needs root, as the test machine and CI run; without the permission the
+/// test fails saying so, rather than pass without checking anything.
+pub struct Tmpfs(pub std::path::PathBuf);
+
+impl Tmpfs {
+    pub fn mount(name: &str, size: &str) -> Tmpfs {
+        let path = std::env::temp_dir().join(format!("tickpipe-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&path).unwrap();
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&path)
+            .output()
+            .expect("running mount");
+        assert!(
+            out.status.success(),
+            "this test needs root to mount a tmpfs (mount -t tmpfs): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Tmpfs(path)
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}

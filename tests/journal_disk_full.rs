@@ -4,40 +4,13 @@
 //! Mounts a 256 KiB tmpfs, so it needs root (as the test machine and CI run); without the
 //! permission it fails saying so, rather than pass without checking anything.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+
+use std::path::Path;
 
 use tickpipe::journal::{
     self, Durability, Entry, InputIdentity, JournalError, JournalOptions, Record, SessionHeader,
 };
-
-/// The tmpfs mounted for the test, unmounted (and its mount point removed) on drop.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(size: &str) -> Tmpfs {
-        let path = std::env::temp_dir().join(format!("tickpipe-diskfull-{}", std::process::id()));
-        std::fs::create_dir_all(&path).unwrap();
-        let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(&path)
-            .output()
-            .expect("running mount");
-        assert!(
-            out.status.success(),
-            "this test needs root to mount a tmpfs (mount -t tmpfs): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Tmpfs(path)
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-        let _ = std::fs::remove_dir(&self.0);
-    }
-}
 
 fn header() -> SessionHeader {
     SessionHeader {
@@ -109,7 +82,7 @@ fn fill(dir: &Path, durability: Durability) {
 
 #[test]
 fn a_full_disk_is_a_clean_error_and_poisons_the_writer() {
-    let fs = Tmpfs::mount("256k");
+    let fs = common::Tmpfs::mount("diskfull", "256k");
     fill(&fs.0.join("process"), Durability::Process);
     let _ = std::fs::remove_dir_all(fs.0.join("process"));
     fill(

@@ -10,7 +10,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use tickpipe::msg::VenueCommand;
 use tickpipe::runtime::builder::Engine;
@@ -20,35 +19,6 @@ use tickpipe::runtime::report::RunReport;
 use tickpipe::stages::journal::Record;
 
 const MESSAGES: u64 = 150_000;
-
-/// The tmpfs mounted for the test, unmounted (and its mount point removed) on drop.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(size: &str) -> Tmpfs {
-        let path =
-            std::env::temp_dir().join(format!("tickpipe-recovery-diskfull-{}", std::process::id()));
-        std::fs::create_dir_all(&path).unwrap();
-        let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(&path)
-            .output()
-            .expect("running mount");
-        assert!(
-            out.status.success(),
-            "this test needs root to mount a tmpfs (mount -t tmpfs): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Tmpfs(path)
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-        let _ = std::fs::remove_dir(&self.0);
-    }
-}
 
 fn scratch(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("recovery-store-{name}"));
@@ -94,7 +64,7 @@ fn orders_in(records: &[Vec<(u64, Record)>]) -> usize {
 
 #[test]
 fn a_full_disk_halts_pulls_the_orders_and_loses_nothing_acknowledged() {
-    let disk = Tmpfs::mount("192k");
+    let disk = common::Tmpfs::mount("recovery-diskfull", "192k");
     let dir = disk.0.join("journal");
     let report = run(&dir, 1, 1, 64 << 10).expect("the journal opens");
     let failure = report
