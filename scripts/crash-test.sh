@@ -10,8 +10,8 @@
 # a random delay after its journal exists;
 # each restart then lives a random delay longer than the run before it, so (pacing
 # being the same every time) it gets past the point where the last one died and the
-# session progresses. Delays are drawn from SEED, uniform in [0, 2 × session length /
-# KILLS], so the kills spread over the whole session.
+# session progresses. Delays are drawn from SEED and scaled to add up to 90% of the
+# session's length, so the kills spread over all of it and none falls after its end.
 # Restarts that added nothing (startup jitter beyond the delay) are counted and shown.
 #
 # Environment: TICKPIPE (the binary; default: cargo build --release, then
@@ -57,7 +57,9 @@ import random, sys
 kills, seed, messages, rate = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 random.seed(seed)
 span = messages / rate
-print(" ".join(f"{random.uniform(0, 2 * span / kills):.3f}" for _ in range(kills)))
+weights = [random.uniform(0.05, 1) for _ in range(kills)]
+# Scaled to add up to 90% of the session: every kill falls inside it, spread over all of it.
+print(" ".join(f"{0.9 * span * w / sum(weights):.3f}" for w in weights))
 EOF
 )
 
