@@ -535,17 +535,17 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         .transpose()?;
     let (model, selection) = BuiltIn::load(&config.model)?;
     let kind = config.model.kind.clone();
-    if let (Some(dir), Input::Live(_)) = (&args.journal, &input) {
-        if dir.join(tickpipe::journal::header::HEADER_FILE).exists() {
-            anyhow::bail!(
-                "--journal {}: it holds a session, and resuming a live session is not \
+    if let (Some(dir), Input::Live(_)) = (&args.journal, &input)
+        && dir.join(tickpipe::journal::header::HEADER_FILE).exists()
+    {
+        anyhow::bail!(
+            "--journal {}: it holds a session, and resuming a live session is not \
                  supported (the feed has moved on); verify it with `tickpipe journal verify \
                  {} --input {}`, and journal this session into a new directory",
-                dir.display(),
-                dir.display(),
-                dir.join(CAPTURE_FILE).display()
-            );
-        }
+            dir.display(),
+            dir.display(),
+            dir.join(CAPTURE_FILE).display()
+        );
     }
     let journal = match &args.journal {
         Some(dir) => Some(open_journal(
@@ -662,11 +662,11 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         say(format_args!("error: {:#}\n", anyhow::Error::from(e)));
         unwritten = true;
     }
-    if let Some(dir) = &args.latency_out {
-        if let Err(e) = latency_out::write(dir, &report) {
-            say(format_args!("error: {e}\n"));
-            unwritten = true;
-        }
+    if let Some(dir) = &args.latency_out
+        && let Err(e) = latency_out::write(dir, &report)
+    {
+        say(format_args!("error: {e}\n"));
+        unwritten = true;
     }
     if args.metrics_linger > 0 {
         say(format_args!(

@@ -256,14 +256,14 @@ pub fn spawn<S: Send + 'static>(
     std::thread::Builder::new()
         .name(name.clone())
         .spawn(move || {
-            if let Some(core) = placement.core {
-                if !core_affinity::set_for_current(core) {
-                    stop.fail(Failure {
-                        runner: name.clone(),
-                        stage: "runner".into(),
-                        message: format!("could not pin to core {}", core.id),
-                    });
-                }
+            if let Some(core) = placement.core
+                && !core_affinity::set_for_current(core)
+            {
+                stop.fail(Failure {
+                    runner: name.clone(),
+                    stage: "runner".into(),
+                    message: format!("could not pin to core {}", core.id),
+                });
             }
             let mut state = state;
             let outcome = catch_unwind(AssertUnwindSafe(|| work(&mut state)));

@@ -79,7 +79,7 @@ impl Dropper {
         self.packets += 1;
         match self.policy {
             DropPolicy::None => false,
-            DropPolicy::EveryKth(k) => k > 0 && self.packets % k == 0,
+            DropPolicy::EveryKth(k) => k > 0 && self.packets.is_multiple_of(k),
             DropPolicy::Random { probability, .. } => {
                 // 53 random bits as a uniform float in [0, 1).
                 let draw = (self.rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;

@@ -138,7 +138,7 @@ pub fn packed_floats(
     out: &mut Vec<f32>,
     limit: usize,
 ) -> Result<(), OnnxError> {
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return Err(OnnxError::Malformed {
             offset,
             what: "packed floats not a multiple of 4 bytes",

@@ -295,10 +295,10 @@ impl<R: ReportSource> Risk<R> {
         } else {
             self.end_position()
         };
-        if let Some(log) = self.log.as_mut() {
-            if log.report(position, r) == Verdict::Refused {
-                self.journal_refused(stamp, out);
-            }
+        if let Some(log) = self.log.as_mut()
+            && log.report(position, r) == Verdict::Refused
+        {
+            self.journal_refused(stamp, out);
         }
     }
 
@@ -674,19 +674,19 @@ impl<R: ReportSource> Risk<R> {
             });
             return;
         }
-        if let Some(firm) = self.firm.as_mut() {
-            if let Err(asked) = firm.admit(price, proposal.qty) {
-                self.stats.record_rejection(Rejection {
-                    symbol: state.name,
-                    ts_event: now,
-                    breach: Breach {
-                        code: RejectCode::FirmOpenNotional,
-                        value: i64::try_from(asked).unwrap_or(i64::MAX),
-                        limit: i64::try_from(firm.limit()).unwrap_or(i64::MAX),
-                    },
-                });
-                return;
-            }
+        if let Some(firm) = self.firm.as_mut()
+            && let Err(asked) = firm.admit(price, proposal.qty)
+        {
+            self.stats.record_rejection(Rejection {
+                symbol: state.name,
+                ts_event: now,
+                breach: Breach {
+                    code: RejectCode::FirmOpenNotional,
+                    value: i64::try_from(asked).unwrap_or(i64::MAX),
+                    limit: i64::try_from(firm.limit()).unwrap_or(i64::MAX),
+                },
+            });
+            return;
         }
         let intent = OrderIntent {
             cl_ord_id: state.orders.next_id(),
@@ -891,16 +891,16 @@ impl<R: ReportSource> Stage for Risk<R> {
                 if !self.concerns(command) {
                     return;
                 }
-                if let Some(log) = self.log.as_mut() {
-                    if log.operator(self.position, command) == Verdict::Refused {
-                        let stamp = Stamp {
-                            ts_recv: self.last_ts_recv,
-                            ts_event: self.clock,
-                        };
-                        // Not applied: a restart would not find it, and trading is halted.
-                        self.journal_refused(stamp, out);
-                        return;
-                    }
+                if let Some(log) = self.log.as_mut()
+                    && log.operator(self.position, command) == Verdict::Refused
+                {
+                    let stamp = Stamp {
+                        ts_recv: self.last_ts_recv,
+                        ts_event: self.clock,
+                    };
+                    // Not applied: a restart would not find it, and trading is halted.
+                    self.journal_refused(stamp, out);
+                    return;
                 }
                 self.apply_operator(command);
             }

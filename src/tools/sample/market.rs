@@ -481,7 +481,7 @@ impl Session {
         if shares < 2 {
             return 0;
         }
-        let cancelled = if shares > 100 && shares % 100 == 0 {
+        let cancelled = if shares > 100 && shares.is_multiple_of(100) {
             100 * (1 + self.dice.below(shares / 100 - 1))
         } else {
             1 + self.dice.below(shares - 1)

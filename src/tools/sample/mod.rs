@@ -527,10 +527,9 @@ mod tests {
                 reason,
                 ..
             } = m
+                && state.insert(header.stock_locate, trading_state).is_some()
             {
-                if state.insert(header.stock_locate, trading_state).is_some() {
-                    transitions.push((header.stock_locate, trading_state, *reason));
-                }
+                transitions.push((header.stock_locate, trading_state, *reason));
             }
             if let Some((locate, _)) = book.apply(&m) {
                 assert_eq!(

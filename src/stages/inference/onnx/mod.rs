@@ -360,16 +360,17 @@ fn check_chain(config: &OnnxConfig, chain: &graph::Chain, width: usize, p: &mut 
         );
     }
     let classes = chain.layers.last().map_or(chain.n_in, |l| l.n_out);
-    if let OutputMapping::Discrete { actions, .. } = &config.output {
-        if chain.tail == graph::Tail::ArgMax && classes != actions.len() {
-            p.add(
-                "output.actions",
-                format!(
-                    "{} actions mapped; tensor {name:?} is the ArgMax of {classes} values",
-                    actions.len()
-                ),
-            );
-        }
+    if let OutputMapping::Discrete { actions, .. } = &config.output
+        && chain.tail == graph::Tail::ArgMax
+        && classes != actions.len()
+    {
+        p.add(
+            "output.actions",
+            format!(
+                "{} actions mapped; tensor {name:?} is the ArgMax of {classes} values",
+                actions.len()
+            ),
+        );
     }
 }
 
