@@ -57,8 +57,11 @@ step "loom model checks (release, LOOM_MAX_PREEMPTIONS=2)"
 step "fuzz every target (10 s each, committed seeds and regression inputs)"
 # Last, so a find never hides the other checks' results. A crash fails the gate and
 # scripts/fuzz.sh lists its panic. Cold (fresh clone, cargo-fuzz not installed), this
-# whole script took 8 min 14 s on an idle 2-core machine (2026-12-04), this step
-# included: installing cargo-fuzz, the instrumented build, 6 × 10 s of fuzzing.
+# whole script took 8 min 14 s on an idle 2-core machine (2026-12-04 morning); with the
+# journal, ONNX (tract feature) and operability dependencies, 13 min 22 s cold (fresh
+# clone, empty target, cargo-fuzz already installed; 2026-12-04 evening). This step
+# is the instrumented build and 8 × 10 s of fuzzing (and installing cargo-fuzz if
+# missing).
 scripts/fuzz.sh --seconds 10
 
 step "all checks passed"
