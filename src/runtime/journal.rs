@@ -264,10 +264,12 @@ impl MemoryJournal {
                     let list = &mut shards[shard];
                     list.reserve(capacity);
                     let past: Vec<(u64, Record)> = (1..).zip(list.iter().copied()).collect();
-                    let sink = MemoryShard {
-                        journal: journal.clone(),
-                        shard,
-                        cut,
+                    let sink = Hooked {
+                        appender: MemoryShard {
+                            journal: journal.clone(),
+                            shard,
+                            cut,
+                        },
                         hooks: RunHooks::new(shard, ctx, !past.is_empty()),
                     };
                     Box::new(Journal::new(shard, past, ctx.timing, sink)) as Box<dyn DecisionLog>
@@ -289,15 +291,52 @@ pub enum Cut {
     Killed { after: usize },
 }
 
+/// Where a run's records for one shard go: memory, the store, or nowhere. [`Hooked`]
+/// adds what every run's sink does besides (faults and the end of the replay).
+trait Appender: Send {
+    /// Appends one record; on error the journal takes nothing more.
+    fn append(&mut self, record: &Record) -> Result<(), String>;
+    /// Bytes appended so far, framing included.
+    fn bytes(&self) -> u64;
+}
+
+/// A run's [`RecordSink`]: records into `appender`; faults stop the run and the end of
+/// the replay is timed through the run's hooks.
+struct Hooked<A> {
+    appender: A,
+    hooks: RunHooks,
+}
+
+impl<A: Appender> RecordSink for Hooked<A> {
+    fn append(&mut self, record: &Record) -> Result<(), String> {
+        self.appender.append(record)
+    }
+
+    fn fault(&mut self, fault: &JournalFault) {
+        self.hooks.fault(fault);
+    }
+
+    fn caught_up(&mut self) {
+        self.hooks.caught_up();
+    }
+
+    fn bytes(&self) -> u64 {
+        self.appender.bytes()
+    }
+
+    fn replay_ns(&self) -> Option<u64> {
+        self.hooks.replay_ns()
+    }
+}
+
 /// One shard's sink into a [`MemoryJournal`].
 struct MemoryShard {
     journal: MemoryJournal,
     shard: usize,
     cut: Cut,
-    hooks: RunHooks,
 }
 
-impl RecordSink for MemoryShard {
+impl Appender for MemoryShard {
     fn append(&mut self, record: &Record) -> Result<(), String> {
         let mut shards = self.journal.shards.lock().expect("journal lock");
         let list = &mut shards[self.shard];
@@ -313,20 +352,8 @@ impl RecordSink for MemoryShard {
         }
     }
 
-    fn fault(&mut self, fault: &JournalFault) {
-        self.hooks.fault(fault);
-    }
-
-    fn caught_up(&mut self) {
-        self.hooks.caught_up();
-    }
-
     fn bytes(&self) -> u64 {
         0
-    }
-
-    fn replay_ns(&self) -> Option<u64> {
-        self.hooks.replay_ns()
     }
 }
 
@@ -415,7 +442,7 @@ pub mod store {
     use std::path::Path;
     use std::time::{SystemTime, UNIX_EPOCH};
 
-    use super::{JournalContext, JournalMeta, LogFactory, Policy, RunHooks};
+    use super::{Appender, Hooked, JournalContext, JournalMeta, LogFactory, Policy, RunHooks};
     use crate::journal::entry;
     use crate::journal::{
         self, Durability, Entry, InputIdentity, JournalError, JournalOptions, SessionHeader,
@@ -424,9 +451,7 @@ pub mod store {
     use crate::msg::SymbolId;
     use crate::source::replay::Input;
     use crate::stages::Operator;
-    use crate::stages::journal::{
-        DecisionLog, Journal, JournalFault, Record, RecordSink, StateCause,
-    };
+    use crate::stages::journal::{DecisionLog, Journal, Record, StateCause};
 
     /// Why a journal could not be opened for a run or a verification.
     #[derive(Debug, thiserror::Error)]
@@ -655,8 +680,8 @@ pub mod store {
                 .zip(writers)
                 .enumerate()
                 .map(|(shard, (past, writer))| {
-                    let sink = StoreShard {
-                        writer,
+                    let sink = Hooked {
+                        appender: StoreShard { writer },
                         hooks: RunHooks::new(shard, ctx, resumed),
                     };
                     Box::new(Journal::new(shard, past, ctx.timing, sink)) as Box<dyn DecisionLog>
@@ -705,7 +730,8 @@ pub mod store {
             past.into_iter()
                 .enumerate()
                 .map(|(shard, past)| {
-                    let sink = Discard {
+                    let sink = Hooked {
+                        appender: Discard,
                         hooks: RunHooks::new(shard, ctx, true),
                     };
                     Box::new(Journal::new(shard, past, ctx.timing, sink)) as Box<dyn DecisionLog>
@@ -717,10 +743,9 @@ pub mod store {
     /// A shard's sink into the store.
     struct StoreShard {
         writer: ShardWriter,
-        hooks: RunHooks,
     }
 
-    impl RecordSink for StoreShard {
+    impl Appender for StoreShard {
         fn append(&mut self, record: &Record) -> Result<(), String> {
             self.writer
                 .append(&entry(record))
@@ -733,48 +758,22 @@ pub mod store {
             Ok(())
         }
 
-        fn fault(&mut self, fault: &JournalFault) {
-            self.hooks.fault(fault);
-        }
-
-        fn caught_up(&mut self) {
-            self.hooks.caught_up();
-        }
-
         fn bytes(&self) -> u64 {
             self.writer.stats().bytes
-        }
-
-        fn replay_ns(&self) -> Option<u64> {
-            self.hooks.replay_ns()
         }
     }
 
     /// A verifying run's sink: it takes every record past the journal's end and keeps
     /// none.
-    struct Discard {
-        hooks: RunHooks,
-    }
+    struct Discard;
 
-    impl RecordSink for Discard {
+    impl Appender for Discard {
         fn append(&mut self, _record: &Record) -> Result<(), String> {
             Ok(())
         }
 
-        fn fault(&mut self, fault: &JournalFault) {
-            self.hooks.fault(fault);
-        }
-
-        fn caught_up(&mut self) {
-            self.hooks.caught_up();
-        }
-
         fn bytes(&self) -> u64 {
             0
-        }
-
-        fn replay_ns(&self) -> Option<u64> {
-            self.hooks.replay_ns()
         }
     }
 }
