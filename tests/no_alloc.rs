@@ -60,7 +60,12 @@ fn main() {
     .start()
     .expect("pipeline starts");
     measure("pipelines/fused.toml with the ONNX model", pipeline);
-    println!("no_alloc: the journal append and 7 pipeline cases allocated nothing in steady state");
+    steady_state_with_the_journal_on_allocates_nothing();
+    steady_state_with_the_control_socket_open_allocates_nothing();
+    println!(
+        "no_alloc: the journal append, 7 pipeline cases, the journal on and the control \
+         socket open allocated nothing in steady state"
+    );
 }
 
 /// Counts the allocations while the middle of the input flows; the run must trade, and
@@ -97,9 +102,7 @@ fn measure(case: &str, pipeline: Pipeline) {
 /// The same with every decision journaled (the in-memory store, its record lists
 /// reserved up front as the file store's segments are): journaling allocates nothing
 /// per record.
-#[test]
 fn steady_state_with_the_journal_on_allocates_nothing() {
-    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     use tickpipe::runtime::builder::Engine;
     use tickpipe::runtime::journal::{Cut, JournalMeta, MemoryJournal};
     for topology in ["pipelines/fused.toml", "pipelines/fused-inline.toml"] {
@@ -189,9 +192,7 @@ fn journal_append_allocates_nothing() {
 /// The same with the control socket served (`run --control`): its thread polls for
 /// operators off the hot path and allocates nothing while none connects; the firm-wide
 /// credit pool is drawn on by every order in every run.
-#[test]
 fn steady_state_with_the_control_socket_open_allocates_nothing() {
-    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = std::env::temp_dir().join(format!("tickpipe-noalloc-ctl-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
