@@ -1,7 +1,8 @@
 //! ONNX models: the native engine against onnxruntime's recorded answers
-//! (`scripts/onnx_fixtures.py`), tract against both (feature `tract`), loading errors
-//! that name the key, the tensor and the shapes, and a policy trading through the
-//! pipeline with the same decisions in every topology.
+//! (`scripts/onnx_fixtures.py`), its AVX2 and SSE2 kernels giving the same bits, tract
+//! against both (feature `tract`), loading errors that name the key, the tensor and the
+//! shapes, and a policy trading through the pipeline with the same decisions in every
+//! topology.
 
 mod onnx_common;
 
@@ -16,6 +17,7 @@ use tickpipe::source::replay::{Input, Pacing};
 use tickpipe::stages::inference::builtin::BuiltIn;
 use tickpipe::stages::inference::onnx::graph::chain;
 use tickpipe::stages::inference::onnx::{EngineKind, LoadError, NativeMlp, load};
+use tickpipe::sys::simd::Kernel;
 use tickpipe::tools::sample::SampleSpec;
 
 /// The bound: the same answer as the reference runtime, to 1e-5 per output.
@@ -24,6 +26,10 @@ const TOLERANCE: f64 = 1e-5;
 fn graph(name: &str) -> tickpipe::codec::onnx::GraphProto {
     let bytes = std::fs::read(format!("{FIXTURES}/{name}.onnx")).unwrap();
     parse_model(&bytes, &Limits::DEFAULT).unwrap().graph
+}
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
 }
 
 fn max_diff(a: &[f32], b: &[f64]) -> f64 {
@@ -54,15 +60,23 @@ fn native_matches_onnxruntime_on_every_mlp_output() {
                 );
                 continue;
             };
-            let mut mlp = NativeMlp::compile(&c);
+            let mut wide = NativeMlp::compile(&c);
+            let mut baseline = NativeMlp::compile_for(&c, Kernel::BASELINE);
             for (row, want) in rows.iter().zip(&expected) {
-                let got = mlp.run(row);
+                let got = wide.run(row);
                 if int {
                     assert_eq!(f64::from(got[0]), want[0], "{name}/{output}: action index");
                 } else {
                     let d = max_diff(got, want);
                     assert!(d <= TOLERANCE, "{name}/{output}: max abs diff {d:e}");
                 }
+                // The SSE2 kernel gives the same bits, so it matches onnxruntime too.
+                assert_eq!(
+                    bits(got),
+                    bits(baseline.run(row)),
+                    "{name}/{output}: {:?} against the baseline kernel",
+                    wide.kernel().isa()
+                );
             }
             compared.push(format!("{name}/{output}"));
         }
@@ -115,14 +129,20 @@ fn tract_matches_onnxruntime_on_every_output_and_native_on_random_rows() {
             let Ok(c) = chain(&g, "input", width, output) else {
                 continue;
             };
-            let mut mlp = NativeMlp::compile(&c);
-            for row in &random {
-                let want: Vec<f64> = tract.run_all(row).unwrap()[i]
-                    .iter()
-                    .map(|&v| f64::from(v))
-                    .collect();
-                let d = max_diff(mlp.run(row), &want);
-                assert!(d <= TOLERANCE, "{name}/{output}: native vs tract {d:e}");
+            for kernel in [Kernel::BASELINE, Kernel::detect()] {
+                let mut mlp = NativeMlp::compile_for(&c, kernel);
+                for row in &random {
+                    let want: Vec<f64> = tract.run_all(row).unwrap()[i]
+                        .iter()
+                        .map(|&v| f64::from(v))
+                        .collect();
+                    let d = max_diff(mlp.run(row), &want);
+                    assert!(
+                        d <= TOLERANCE,
+                        "{name}/{output}: native ({:?}) vs tract {d:e}",
+                        kernel.isa()
+                    );
+                }
             }
         }
     }

@@ -1,13 +1,16 @@
 //! ONNX model files: the protobuf reader on arbitrary bytes, then, for every graph it
 //! accepts, the native engine's graph check on every output and, where it compiles, one
 //! inference. None of it may panic; a compiled chain must return as many values as it
-//! declares.
+//! declares, and the same values, to the bit, from the baseline (SSE2) kernel as from
+//! the one this CPU runs (AVX2 where it has it): a replay must decide the same on any
+//! host.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use tickpipe::codec::onnx::{Limits, parse_model};
 use tickpipe::stages::inference::onnx::graph::{chain, row_width};
 use tickpipe::stages::inference::onnx::{NativeMlp, real_inputs};
+use tickpipe::sys::simd::Kernel;
 
 /// Tighter than the loader's defaults, so one input stays well under a millisecond.
 const LIMITS: Limits = Limits {
@@ -35,7 +38,17 @@ fuzz_target!(|data: &[u8]| {
     for output in &g.outputs {
         if let Ok(c) = chain(g, &input.name, width, &output.name) {
             let mut mlp = NativeMlp::compile(&c);
-            assert_eq!(mlp.run(&row).len(), c.n_out());
+            let isa = mlp.kernel().isa();
+            let out = mlp.run(&row);
+            assert_eq!(out.len(), c.n_out());
+            let mut baseline = NativeMlp::compile_for(&c, Kernel::BASELINE);
+            // NaN payloads may differ (Rust leaves them unspecified); no decision reads one.
+            for (i, (a, b)) in out.iter().zip(baseline.run(&row)).enumerate() {
+                assert!(
+                    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                    "output {i}: {a:?} with {isa:?}, {b:?} with the baseline kernel"
+                );
+            }
         }
     }
 });

@@ -15,6 +15,8 @@
 //! [`mapped`] is the journal's shared file mapping (mmap through libc).
 //! [`ring`] is our own SPSC ring (a sequence number in each slot's line), for the edges
 //! where it measures faster than rtrb.
+//! [`simd`] is the native inference kernel's arithmetic, SSE2 or AVX2 by runtime
+//! detection (`std::arch`, `#[target_feature]`).
 //!
 //! Nothing here may name anything outside this module: loom-tests compiles it alone.
 //! Modules that use other crates (rtrb, serde) are left out of the loom build.
@@ -39,6 +41,8 @@ pub mod edge;
 pub mod idle;
 #[cfg(not(loom))]
 pub mod mapped;
+#[cfg(not(loom))]
+pub mod simd;
 
 pub use close::CloseFlag;
 pub use credit::{CreditPool, CreditShare};

@@ -2,20 +2,16 @@
 //! that allocates nothing per call.
 //!
 //! Each layer's weights are stored input-major (`[n_in][stride]`, `stride` = `n_out`
-//! rounded up to [`LANES`], the padding zero), so a layer is, for each input in order,
-//! `acc[0..stride] += x[i] × w[i][0..stride]`: the inner loop runs over contiguous
-//! outputs with no horizontal sum, which LLVM vectorises without reassociating anything,
-//! and the accumulators of a tile of outputs stay in registers across the inputs.
-//! Each output therefore accumulates its products in input order, in f32, the same way
-//! on every run; plain `rustc` output is deterministic for a given build (no FMA unless
-//! the target enables it, which would change the last bit but not the determinism).
-//! Measured on the bench graph (32 → 64 → 64 → 3): BENCHMARKS.md, "Inference".
+//! rounded up to [`LANES`], the padding zero), the layout `sys::simd`'s dense kernel
+//! runs over: for each input in order, `acc[0..stride] += x[i] × w[i][0..stride]`, so
+//! each output accumulates its products in input order, in f32, the same way on every
+//! run and, SSE2 or AVX2, on every x86-64 host (`sys::simd` says why the two agree to
+//! the bit). Measured on the bench graph (32 → 64 → 64 → 3): BENCHMARKS.md, "Inference".
 
 use super::graph::{Activation, Chain, Tail};
+use crate::sys::simd::{Kernel, LANES};
 
-/// Floats per vector lane group: 8 × f32 is one AVX register; SSE takes two.
-pub const LANES: usize = 8;
-
+#[derive(Clone)]
 struct Layer {
     n_in: usize,
     n_out: usize,
@@ -28,7 +24,9 @@ struct Layer {
 }
 
 /// One compiled chain and its scratch rows.
+#[derive(Clone)]
 pub struct NativeMlp {
+    kernel: Kernel,
     n_in: usize,
     layers: Box<[Layer]>,
     tail: Tail,
@@ -38,32 +36,13 @@ pub struct NativeMlp {
     out: Box<[f32]>,
 }
 
-impl Clone for NativeMlp {
-    fn clone(&self) -> NativeMlp {
-        NativeMlp {
-            n_in: self.n_in,
-            layers: self
-                .layers
-                .iter()
-                .map(|l| Layer {
-                    n_in: l.n_in,
-                    n_out: l.n_out,
-                    stride: l.stride,
-                    weights: l.weights.clone(),
-                    bias: l.bias.clone(),
-                    activation: l.activation,
-                })
-                .collect(),
-            tail: self.tail,
-            a: self.a.clone(),
-            b: self.b.clone(),
-            out: self.out.clone(),
-        }
-    }
-}
-
 impl NativeMlp {
+    /// Compiled for the widest kernel this CPU runs ([`Kernel::detect`]).
     pub fn compile(chain: &Chain) -> NativeMlp {
+        NativeMlp::compile_for(chain, Kernel::detect())
+    }
+
+    pub fn compile_for(chain: &Chain, kernel: Kernel) -> NativeMlp {
         let layers: Box<[Layer]> = chain
             .layers
             .iter()
@@ -92,6 +71,7 @@ impl NativeMlp {
             .max()
             .unwrap_or(0);
         NativeMlp {
+            kernel,
             n_in: chain.n_in,
             layers,
             tail: chain.tail,
@@ -105,6 +85,10 @@ impl NativeMlp {
         self.n_in
     }
 
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
+    }
+
     /// Runs the chain on one row of `n_in` values (more are ignored, fewer panic) and
     /// returns the output: the last layer's values after the tail, or with an ArgMax
     /// tail the index as one f32 (exact below 2^24).
@@ -115,8 +99,13 @@ impl NativeMlp {
         self.a[..width].copy_from_slice(x);
         let (mut src, mut dst) = (&mut self.a, &mut self.b);
         for layer in self.layers.iter() {
-            dense(layer, &src[..layer.n_in], &mut dst[..layer.stride]);
-            activate(layer.activation, &mut dst[..layer.n_out]);
+            self.kernel.dense(
+                &layer.weights,
+                &layer.bias,
+                &src[..layer.n_in],
+                &mut dst[..layer.stride],
+            );
+            activate(self.kernel, layer.activation, &mut dst[..layer.n_out]);
             width = layer.n_out;
             std::mem::swap(&mut src, &mut dst);
         }
@@ -131,75 +120,14 @@ impl NativeMlp {
     }
 }
 
-/// `out = bias + Σ_i x[i] · w[i]`, accumulated in input order, [`TILE`] outputs at a
-/// time (then 8 at a time for the rest of the stride).
 #[inline]
-fn dense(layer: &Layer, x: &[f32], out: &mut [f32]) {
-    let mut start = 0;
-    while layer.stride - start >= TILE {
-        tile::<TILE>(layer, x, start, out);
-        start += TILE;
-    }
-    while start < layer.stride {
-        tile::<LANES>(layer, x, start, out);
-        start += LANES;
-    }
-}
-
-/// Outputs per register tile: 32 f32 are 8 SSE registers of accumulators, held across
-/// the whole input loop instead of loaded and stored once per input.
-const TILE: usize = 32;
-
-/// Outputs `start..start + N`.
-#[inline(always)]
-fn tile<const N: usize>(layer: &Layer, x: &[f32], start: usize, out: &mut [f32]) {
-    let mut acc = [0.0f32; N];
-    acc.copy_from_slice(&layer.bias[start..start + N]);
-    for (&xi, row) in x.iter().zip(layer.weights.chunks_exact(layer.stride)) {
-        let w: &[f32; N] = row[start..start + N].try_into().expect("N weights");
-        for k in 0..N {
-            acc[k] += xi * w[k];
-        }
-    }
-    out[start..start + N].copy_from_slice(&acc);
-}
-
-#[inline]
-fn activate(activation: Activation, v: &mut [f32]) {
+fn activate(kernel: Kernel, activation: Activation, v: &mut [f32]) {
     match activation {
         Activation::None => {}
         Activation::Relu => v.iter_mut().for_each(|x| *x = x.max(0.0)),
-        Activation::Tanh => v.iter_mut().for_each(|x| *x = tanh(*x)),
+        Activation::Tanh => kernel.tanh(v),
         Activation::Sigmoid => v.iter_mut().for_each(|x| *x = 1.0 / (1.0 + (-*x).exp())),
     }
-}
-
-/// tanh as a rational function of x² (the [13/6] minimax approximation Eigen and
-/// onnxruntime's MLAS use), clamped where f32 tanh is ±1 to within an ulp. libm's
-/// `tanhf` is a call per element; this is branch-free and vectorises: 128 of them per
-/// inference on the bench graph. Within 5e-7 of tanh everywhere (measured 4.0e-7, unit test
-/// below), far inside the 1e-5 the engines must agree to.
-#[inline]
-pub fn tanh(x: f32) -> f32 {
-    const CLAMP: f32 = 7.905_311;
-    const A: [f32; 7] = [
-        4.893_524_6e-3,
-        6.372_619_3e-4,
-        1.485_722_4e-5,
-        5.122_297e-8,
-        -8.604_672e-11,
-        2.000_188e-13,
-        -2.760_768_5e-16,
-    ];
-    const B: [f32; 4] = [4.893_525e-3, 2.268_434_6e-3, 1.185_347_1e-4, 1.198_258_4e-6];
-    let x = x.clamp(-CLAMP, CLAMP);
-    let x2 = x * x;
-    let mut p = A[6];
-    for a in A[..6].iter().rev() {
-        p = p * x2 + a;
-    }
-    let q = ((B[3] * x2 + B[2]) * x2 + B[1]) * x2 + B[0];
-    x * p / q
 }
 
 /// The first index of the largest value; NaN is never largest.
@@ -231,20 +159,6 @@ mod tests {
     use super::super::graph::Dense;
     use super::*;
 
-    #[test]
-    fn tanh_is_within_5e7_of_f64_tanh() {
-        let mut worst = 0.0f64;
-        for i in -200_000..=200_000 {
-            let x = i as f32 * 1e-4;
-            let err = (f64::from(tanh(x)) - f64::from(x).tanh()).abs();
-            worst = worst.max(err);
-        }
-        assert!(worst < 5e-7, "max error {worst}");
-        assert_eq!(tanh(0.0), 0.0);
-        assert_eq!(tanh(1e6), tanh(20.0));
-        assert!((tanh(-1e30) + 1.0).abs() < 1e-6);
-    }
-
     /// A 2 → 3 → 2 chain worked by hand, with padding past the 3 outputs.
     #[test]
     fn runs_a_small_chain_exactly() {
@@ -268,9 +182,11 @@ mod tests {
             ],
             tail: Tail::None,
         };
-        let mut mlp = NativeMlp::compile(&chain);
         // Hidden: relu([1+0.5, 2*3-10, -1+3]) = [1.5, 0, 2]; out: [1.5+0, 2+0.25].
-        assert_eq!(mlp.run(&[1.0, 3.0]), [1.5, 2.25]);
+        for kernel in [Kernel::BASELINE, Kernel::detect()] {
+            let mut mlp = NativeMlp::compile_for(&chain, kernel);
+            assert_eq!(mlp.run(&[1.0, 3.0]), [1.5, 2.25], "{:?}", kernel.isa());
+        }
         let mut argmax_chain = chain.clone();
         argmax_chain.tail = Tail::ArgMax;
         assert_eq!(NativeMlp::compile(&argmax_chain).run(&[1.0, 3.0]), [1.0]);
