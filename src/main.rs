@@ -585,9 +585,10 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         say(format_args!("tickpipe: {banner}\n"));
         if let Some(s) = &selection {
             say(format_args!(
-                "tickpipe: model onnx, engine {}: {}\n",
+                "tickpipe: model onnx, engine {}: {}\ntickpipe: model cost: {}\n",
                 s.engine.name(),
-                s.why
+                s.why,
+                s.cost
             ));
         }
     }
@@ -598,6 +599,9 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         config = %args.config.display(),
         "run started"
     );
+    if let Some(s) = selection.as_ref().filter(|s| s.cost.allocates()) {
+        tracing::warn!(engine = s.engine.name(), cost = %s.cost, "the model allocates on the decision thread");
+    }
     for runner in &runners {
         tracing::info!(runner = %runner.0, stages = %runner.1, cores = %runner.2, idle = %runner.3, "topology");
     }
@@ -649,8 +653,18 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             s.why
         ))
     ));
+    if let Some(s) = &selection {
+        text.push_str(&format!("model cost   {}\n", s.cost));
+    }
     let mut value = render::json(&report);
     value["model"] = serde_json::json!({"kind": kind, "engine": engine, "why": why});
+    if let Some(cost) = selection.as_ref().map(|s| s.cost) {
+        value["model"]["cost"] = serde_json::json!({
+            "kernel": cost.kernel.map(|k| k.name()),
+            "ns_per_inference": cost.ns_per_inference,
+            "allocates": cost.allocates(),
+        });
+    }
     let printed = print_report(&text);
     let saved = json.map_or(Ok(()), |file| file.commit(&value));
     let mut unwritten = false;

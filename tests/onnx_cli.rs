@@ -165,3 +165,72 @@ fn export_features_labels_every_view_and_carries_the_runs_digest() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// `run` with an ONNX model states what one inference costs the decision thread, in the
+/// text report and the JSON one: the native kernel allocation-free, tract (in a build
+/// with the feature) allocating on every call.
+#[test]
+fn run_states_the_models_cost_per_inference_and_whether_it_allocates() {
+    let dir = temp_dir("cost");
+    let itch = dir.join("day.itch");
+    let itch_s = itch.to_str().unwrap();
+    assert!(
+        tickpipe(&["generate", "--messages", "20000", "--out", itch_s])
+            .status
+            .success()
+    );
+    let bundled = std::fs::read_to_string("config/tickpipe.toml").unwrap();
+    let (before, rest) = bundled.split_once("[model]\n").unwrap();
+    let after = &rest[rest.find("\n[risk]\n").unwrap()..];
+    let mut engines = vec![("native", false)];
+    if cfg!(feature = "tract") {
+        engines.push(("tract", true));
+    }
+    for (engine, allocates) in engines {
+        let model = onnx_common::ppo_model(engine).replace("[onnx]", "[model.onnx]");
+        let config = dir.join(format!("{engine}.toml"));
+        std::fs::write(&config, format!("{before}[model]{model}{after}")).unwrap();
+        let json = dir.join(format!("{engine}.json"));
+        let o = tickpipe(&[
+            "run",
+            "--quiet",
+            "--input",
+            itch_s,
+            "--config",
+            config.to_str().unwrap(),
+            "--report-json",
+            json.to_str().unwrap(),
+        ]);
+        let stdout = String::from_utf8(o.stdout).unwrap();
+        assert!(o.status.success(), "{engine}: {stdout}");
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with("model cost   "))
+            .unwrap_or_else(|| panic!("{engine}: no cost line in\n{stdout}"));
+        let said = if allocates {
+            "per inference (measured at load), on the decision thread, allocating on every call"
+        } else {
+            "per inference (measured at load), "
+        };
+        assert!(line.contains(said), "{engine}: {line}");
+        assert_eq!(
+            line.ends_with(" kernel, allocation-free"),
+            !allocates,
+            "{line}"
+        );
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let cost = &report["model"]["cost"];
+        assert_eq!(report["model"]["engine"], engine);
+        assert_eq!(cost["allocates"], allocates, "{cost}");
+        assert!(cost["ns_per_inference"].is_u64(), "{cost}");
+        if allocates {
+            assert!(cost["kernel"].is_null(), "{cost}");
+        } else {
+            let kernel = cost["kernel"].as_str().unwrap();
+            assert!(["avx2", "baseline"].contains(&kernel), "{cost}");
+            assert!(line.contains(&format!(", {kernel} kernel")), "{line}");
+        }
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -7,7 +7,8 @@
 //! [`load`] reads the file with the codec's own protobuf reader, checks the mapping
 //! against the graph (each problem with its key, the tensor, and the expected and found
 //! shapes), picks the engine (`engine = "auto"` takes native whenever the graph
-//! qualifies) and says why ([`Selection`]).
+//! qualifies), says why, and times a few inferences so the run can state what the model
+//! costs the decision thread ([`Selection`], [`Cost`]).
 
 pub mod config;
 pub mod graph;
@@ -15,13 +16,17 @@ pub mod native;
 #[cfg(feature = "tract")]
 pub mod tract;
 
+use std::fmt;
+use std::hint::black_box;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use crate::codec::onnx::{
     Dim, FLOAT, GraphProto, INT64, Limits, OnnxError, ValueInfo, parse_model,
 };
 use crate::config::{Problem, Problems};
 use crate::msg::Features;
+use crate::sys::simd::Isa;
 
 use super::Model;
 pub use config::{Action, EngineChoice, Feature, InputFeature, OnnxConfig, OutputMapping};
@@ -63,11 +68,76 @@ impl EngineKind {
     }
 }
 
-/// The engine that runs, and why it was chosen.
+/// The engine that runs, why it was chosen, and what it costs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Selection {
     pub engine: EngineKind,
     pub why: String,
+    pub cost: Cost,
+}
+
+/// What one inference costs the decision thread, measured when the model loaded.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Cost {
+    /// The native kernel's instruction set; `None` for tract.
+    pub kernel: Option<Isa>,
+    /// The median of [`BATCHES`] timed batches of [`BATCH`] inferences of one row, after
+    /// one untimed batch: a load-time estimate on this host, not a benchmark.
+    pub ns_per_inference: u64,
+}
+
+impl Cost {
+    /// tract builds its tensors on every call; the native kernel never allocates
+    /// (tests/onnx_alloc.rs counts both).
+    pub fn allocates(&self) -> bool {
+        self.kernel.is_none()
+    }
+}
+
+/// 9 × 32 inferences: under 1 ms at load for tract in a release build (tens of µs
+/// each), and batches long enough (32 × ~0.25 µs native) that reading the clock
+/// (~25 ns) does not count.
+const BATCHES: usize = 9;
+const BATCH: u32 = 32;
+
+impl fmt::Display for Cost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ns = self.ns_per_inference;
+        let time = if ns >= 10_000 {
+            format!("{:.1} µs", ns as f64 / 1000.0)
+        } else {
+            format!("{ns} ns")
+        };
+        match self.kernel {
+            Some(isa) => write!(
+                f,
+                "{time} per inference (measured at load), {} kernel, allocation-free",
+                isa.name()
+            ),
+            None => write!(
+                f,
+                "{time} per inference (measured at load), on the decision thread, \
+                 allocating on every call; a model slower than the feed backs market data \
+                 up into the feed ring (its `full` count)"
+            ),
+        }
+    }
+}
+
+/// Times `engine` on a row of zeros (see [`Cost::ns_per_inference`]).
+fn time_inference<E: Engine>(engine: &mut E, n_in: usize) -> u64 {
+    let row = vec![0.0f32; n_in];
+    let mut batch = || {
+        let start = Instant::now();
+        for _ in 0..BATCH {
+            black_box(engine.run(black_box(&row)));
+        }
+        start.elapsed()
+    };
+    batch();
+    let mut times: [Duration; BATCHES] = std::array::from_fn(|_| batch());
+    times.sort_unstable();
+    (times[BATCHES / 2] / BATCH).as_nanos() as u64
 }
 
 /// A loaded ONNX model: features → normalised row → engine → score.
@@ -245,23 +315,20 @@ pub fn load(config: &OnnxConfig) -> Result<(Loaded, Selection), LoadError> {
         return Err(invalid(problems));
     };
     let native = graph::chain(&file.graph, &config.input, n_in, config.output.name());
-    let engine = match (config.engine, &native) {
-        (EngineChoice::Native | EngineChoice::Auto, Ok(_)) => Selection {
-            engine: EngineKind::Native,
-            why: format!(
+    let (engine, why) = match (config.engine, &native) {
+        (EngineChoice::Native | EngineChoice::Auto, Ok(_)) => (
+            EngineKind::Native,
+            format!(
                 "engine = {:?}: the graph behind {:?} is an MLP",
                 engine_name(config.engine),
                 config.output.name()
             ),
-        },
-        (EngineChoice::Tract, _) => Selection {
-            engine: EngineKind::Tract,
-            why: "engine = \"tract\"".into(),
-        },
-        (EngineChoice::Auto, Err(e)) => Selection {
-            engine: EngineKind::Tract,
-            why: format!("engine = \"auto\": not an MLP for the native engine: {e}"),
-        },
+        ),
+        (EngineChoice::Tract, _) => (EngineKind::Tract, "engine = \"tract\"".into()),
+        (EngineChoice::Auto, Err(e)) => (
+            EngineKind::Tract,
+            format!("engine = \"auto\": not an MLP for the native engine: {e}"),
+        ),
         (EngineChoice::Native, Err(e)) => {
             p.add("engine", format!("\"native\" cannot run this graph: {e}"));
             return Err(invalid(problems));
@@ -295,13 +362,21 @@ pub fn load(config: &OnnxConfig) -> Result<(Loaded, Selection), LoadError> {
     }
     let mut p = Problems::new("model.onnx", &mut problems);
     let row = vec![0.0; n_in].into();
-    let loaded = match (engine.engine, native) {
-        (EngineKind::Native, Ok(chain)) => Loaded::Native(OnnxModel {
-            engine: NativeMlp::compile(&chain),
-            columns,
-            row,
-            decide,
-        }),
+    let (loaded, cost) = match (engine, native) {
+        (EngineKind::Native, Ok(chain)) => {
+            let mut engine = NativeMlp::compile(&chain);
+            let cost = Cost {
+                kernel: Some(engine.kernel().isa()),
+                ns_per_inference: time_inference(&mut engine, n_in),
+            };
+            let model = OnnxModel {
+                engine,
+                columns,
+                row,
+                decide,
+            };
+            (Loaded::Native(model), cost)
+        }
         (EngineKind::Native, Err(_)) => unreachable!("native is selected only for an MLP"),
         (EngineKind::Tract, _) => {
             #[cfg(feature = "tract")]
@@ -311,31 +386,35 @@ pub fn load(config: &OnnxConfig) -> Result<(Loaded, Selection), LoadError> {
                     tract::TractEngine::new(&file.bytes, n_in, &[name], 0, width).map_err(|e| {
                         p.add("path", format!("tract cannot run the graph: {e}"));
                     });
-                match engine {
-                    Ok(engine) => Loaded::Tract(OnnxModel {
-                        engine,
-                        columns,
-                        row,
-                        decide,
-                    }),
-                    Err(()) => return Err(invalid(problems)),
-                }
+                let Ok(mut engine) = engine else {
+                    return Err(invalid(problems));
+                };
+                let cost = Cost {
+                    kernel: None,
+                    ns_per_inference: time_inference(&mut engine, n_in),
+                };
+                let model = OnnxModel {
+                    engine,
+                    columns,
+                    row,
+                    decide,
+                };
+                (Loaded::Tract(model), cost)
             }
             #[cfg(not(feature = "tract"))]
             {
                 p.add(
                     "engine",
                     format!(
-                        "the tract engine is needed ({}), and this build has no `tract` \
-                         feature: rebuild with `cargo build --release --features tract`",
-                        engine.why
+                        "the tract engine is needed ({why}), and this build has no `tract` \
+                         feature: rebuild with `cargo build --release --features tract`"
                     ),
                 );
                 return Err(invalid(problems));
             }
         }
     };
-    Ok((loaded, engine))
+    Ok((loaded, Selection { engine, why, cost }))
 }
 
 fn engine_name(e: EngineChoice) -> &'static str {
