@@ -1,6 +1,7 @@
 //! One inference of the bench graph (tests/fixtures/onnx/bench_mlp.onnx: 32 inputs,
 //! 2×64 Tanh, 3 logits, as scripts/onnx_fixtures.py writes it) on the native engine and,
-//! built with `--features tract`, on tract in the same sitting (criterion, one thread).
+//! built with `--features tract`, on tract in the same sitting (criterion, one thread);
+//! the native engine with the kernel it picks on this CPU and with the SSE2 baseline.
 //! The inference stage's per-event cost with an ONNX model against the linear one is in
 //! bench/stages.rs (`stage/inference*`).
 
@@ -10,6 +11,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use tickpipe::codec::onnx::{Limits, parse_model};
 use tickpipe::stages::inference::onnx::NativeMlp;
 use tickpipe::stages::inference::onnx::graph::chain;
+use tickpipe::sys::simd::Kernel;
 
 const MODEL: &str = "tests/fixtures/onnx/bench_mlp.onnx";
 const WIDTH: usize = 32;
@@ -32,14 +34,23 @@ fn benches(c: &mut Criterion) {
         .graph;
     let rows = rows();
     let mut g = c.benchmark_group("inference");
-    let mut native = NativeMlp::compile(&chain(&graph, "input", WIDTH, "logits").expect("an MLP"));
-    let mut i = 0;
-    g.bench_function("native_2x64_tanh_32in_3out", |b| {
-        b.iter(|| {
-            i = (i + 1) % rows.len();
-            black_box(native.run(black_box(&rows[i]))[0])
-        })
-    });
+    let mlp = chain(&graph, "input", WIDTH, "logits").expect("an MLP");
+    // The kernel the engine picks on this CPU (AVX2 where it has it), then the SSE2
+    // baseline every x86-64 runs, which gives the same bits.
+    for (name, kernel) in [
+        ("native_2x64_tanh_32in_3out", Kernel::detect()),
+        ("native_baseline_2x64_tanh_32in_3out", Kernel::BASELINE),
+    ] {
+        let mut native = NativeMlp::compile_for(&mlp, kernel);
+        eprintln!("{name}: {} kernel", kernel.isa().name());
+        let mut i = 0;
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                i = (i + 1) % rows.len();
+                black_box(native.run(black_box(&rows[i]))[0])
+            })
+        });
+    }
     #[cfg(feature = "tract")]
     {
         use tickpipe::stages::inference::onnx::tract::TractEngine;

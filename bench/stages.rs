@@ -214,9 +214,10 @@ fn clock(c: &mut Criterion) {
     g.finish();
 }
 
-/// The discrete PPO fixture (5 features → 2×64 Tanh → 3 actions) as `[model]` loads it.
-fn onnx_model(t: &Traffic) -> BuiltIn {
-    let mut model: ModelConfig = toml::from_str(
+/// The discrete PPO fixture (5 features → 2×64 Tanh → 3 actions) as `[model]` loads it,
+/// on `engine`.
+fn onnx_model(t: &Traffic, engine: &str) -> BuiltIn {
+    let mut model: ModelConfig = toml::from_str(&format!(
         r#"
         kind = "onnx"
         enter_threshold = 0.5
@@ -224,18 +225,18 @@ fn onnx_model(t: &Traffic) -> BuiltIn {
         target_qty = 100
         [onnx]
         path = "tests/fixtures/onnx/ppo_discrete.onnx"
-        engine = "native"
+        engine = "{engine}"
         input = "input"
         features = [
-            { feature = "microprice_bps", mean = 0.0, std = 1.0 },
-            { feature = "spread_bps", mean = 2.0, std = 1.5 },
-            { feature = "imbalance", mean = 0.0, std = 0.5 },
-            { feature = "volatility_bps", mean = 0.0, std = 1.0 },
-            { feature = "trade_flow", mean = 0.0, std = 0.5 },
+            {{ feature = "microprice_bps", mean = 0.0, std = 1.0 }},
+            {{ feature = "spread_bps", mean = 2.0, std = 1.5 }},
+            {{ feature = "imbalance", mean = 0.0, std = 0.5 }},
+            {{ feature = "volatility_bps", mean = 0.0, std = 1.0 }},
+            {{ feature = "trade_flow", mean = 0.0, std = 0.5 }},
         ]
-        output = { name = "actions", kind = "discrete", actions = ["short", "flat", "long"] }
-        "#,
-    )
+        output = {{ name = "actions", kind = "discrete", actions = ["short", "flat", "long"] }}
+        "#
+    ))
     .expect("the bench model parses");
     model.target_qty = t.config.model.target_qty;
     BuiltIn::load(&model).expect("the fixture loads").0
@@ -248,14 +249,22 @@ fn benches(c: &mut Criterion) {
     stage(c, "inference", &t.features, || t.inference());
     // The binary's model: the built-in enum around the same linear model (against the
     // line above: what choosing the kind at start-up costs), and the discrete PPO
-    // policy from tests/fixtures/onnx on the native engine.
+    // policy from tests/fixtures/onnx on the native engine and, built with `--features
+    // tract`, on tract.
     stage(c, "inference_builtin_linear", &t.features, || {
         t.inference_with(BuiltIn::Linear(t.config.model.linear()))
     });
-    let ppo = onnx_model(&t);
+    let ppo = onnx_model(&t, "native");
     stage(c, "inference_onnx_native", &t.features, || {
         t.inference_with(ppo.clone())
     });
+    #[cfg(feature = "tract")]
+    {
+        let ppo = onnx_model(&t, "tract");
+        stage(c, "inference_onnx_tract", &t.features, || {
+            t.inference_with(ppo.clone())
+        });
+    }
     routing_and_venue(c, &t);
     risk(c, &t);
     fused_replay(c, &t);
