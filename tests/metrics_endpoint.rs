@@ -107,9 +107,33 @@ fn assert_rings_agree(last: &Samples, report: &serde_json::Value) {
     assert_eq!(served, rings.len(), "a ring served that the report lacks");
 }
 
-/// The Grafana dashboard queries only metrics the endpoint serves; `absent` is the
-/// prefix of those this kind of run does not serve (a replay has no live feed).
-fn assert_dashboard_served(last: &Samples, absent: Option<&str>) {
+/// Each shard's journal rows against the report's, the lag included (the session's
+/// last record is synced: nothing is left unsynced at the end).
+fn assert_journal_agrees(last: &Samples, report: &serde_json::Value) {
+    let shards = report["journal"]["shards"].as_array().unwrap();
+    assert!(!shards.is_empty(), "the run kept a journal");
+    for row in shards {
+        let i = row["shard"].as_u64().unwrap();
+        let at = |metric: &str| get(last, &format!("{metric}{{shard={i}}}"));
+        let n = |key: &str| row[key].as_f64().unwrap();
+        assert_eq!(at("tickpipe_journal_records_total"), n("records_written"));
+        assert_eq!(
+            at("tickpipe_journal_written_bytes_total"),
+            n("bytes_written")
+        );
+        assert_eq!(
+            at("tickpipe_journal_verified_records_total"),
+            n("records_verified")
+        );
+        assert_eq!(at("tickpipe_journal_unsynced_records"), 0.0);
+        assert!(n("bytes_written") > 0.0, "shard {i} journaled");
+    }
+}
+
+/// The Grafana dashboard queries only metrics the endpoint serves; `absent` are the
+/// prefixes of those this kind of run does not serve (a replay has no live feed, a run
+/// without `--journal` no journal).
+fn assert_dashboard_served(last: &Samples, absent: &[&str]) {
     let dashboard: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string("config/grafana-dashboard.json").unwrap())
             .expect("the dashboard is valid JSON");
@@ -123,7 +147,7 @@ fn assert_dashboard_served(last: &Samples, absent: Option<&str>) {
                     .chars()
                     .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                     .collect();
-                if absent.is_some_and(|prefix| name.starts_with(prefix)) {
+                if absent.iter().any(|prefix| name.starts_with(prefix)) {
                     continue;
                 }
                 assert!(
@@ -141,6 +165,8 @@ fn assert_dashboard_served(last: &Samples, absent: Option<&str>) {
 fn a_paced_replay_scraped_several_times_rises_and_ends_at_the_report() {
     let input = scratch("paced.itch");
     let json = scratch("paced.json");
+    let journal = scratch("paced.journal");
+    let _ = std::fs::remove_dir_all(&journal);
     let generated = Command::new(env!("CARGO_BIN_EXE_tickpipe"))
         .args([
             "generate",
@@ -166,6 +192,7 @@ fn a_paced_replay_scraped_several_times_rises_and_ends_at_the_report() {
             "--quiet",
         ])
         .args(["--report-json", json.to_str().unwrap()])
+        .args(["--journal", journal.to_str().unwrap()])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -291,7 +318,16 @@ fn a_paced_replay_scraped_several_times_rises_and_ends_at_the_report() {
         last.keys().all(|k| !k.starts_with("tickpipe_feed_")),
         "a replay has no live feed to report"
     );
-    assert_dashboard_served(&last, Some("tickpipe_feed_"));
+    assert_journal_agrees(&last, &report);
+    // Under the bundled `process` durability nothing is synced before the session's
+    // last record: the lag grows while the run is under way.
+    assert!(
+        scrapes.iter().any(|s| s
+            .iter()
+            .any(|(k, v)| k.starts_with("tickpipe_journal_unsynced_records{") && *v > 0.0)),
+        "the journal's lag never seen under way"
+    );
+    assert_dashboard_served(&last, &["tickpipe_feed_"]);
 }
 
 #[test]
@@ -458,7 +494,11 @@ fn a_live_feed_with_gaps_scraped_under_way_rises_and_ends_at_the_report() {
         run.json["messages"].as_f64().unwrap()
     );
     assert_rings_agree(&run.last, &run.json);
-    assert_dashboard_served(&run.last, None);
+    assert!(
+        run.last.keys().all(|k| !k.starts_with("tickpipe_journal_")),
+        "a run without --journal has none to report"
+    );
+    assert_dashboard_served(&run.last, &["tickpipe_journal_"]);
 }
 
 #[test]

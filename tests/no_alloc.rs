@@ -117,8 +117,10 @@ fn steady_state_with_the_journal_on_allocates_nothing() {
             finished: false,
             notes: Vec::new(),
         };
+        // Publishing metrics too, journal rows included, every millisecond.
         let pipeline = Engine::new(spec.topology, spec.config, spec.universe, source)
             .journal(meta, journal.factory(Cut::None, 1 << 20))
+            .metrics(Duration::from_millis(1))
             .start()
             .expect("pipeline starts");
         common::wait_for(&pipeline, MESSAGES * 3 / 10);

@@ -3,8 +3,9 @@
 //! a thread of its own. A scrape reads each runner's mailbox once, briefly; nothing here
 //! touches a runner's thread.
 //!
-//! Names: `tickpipe_` prefix, `_total` counters, base units (seconds, shares, dollars,
-//! slots), labels `stage`, `kind`, `quantile`, `ring`, `symbol`, `code`, `state`.
+//! Names: `tickpipe_` prefix, `_total` counters, base units (seconds, bytes, shares,
+//! dollars, slots), labels `stage`, `kind`, `quantile`, `ring`, `symbol`, `code`, `state`,
+//! `shard`.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -432,6 +433,33 @@ pub fn render(s: &Snapshot) -> String {
         ] {
             f.counter(name, help).push((vec![], value as f64));
         }
+    }
+    let journal = &r.shard.risk.journal;
+    if !journal.is_empty() {
+        let shard = |row: &crate::stages::journal::ShardJournal| label("shard", row.shard);
+        f.counter(
+            "journal_records",
+            "Records this run appended to the journal",
+        )
+        .extend(journal.iter().map(|j| (shard(j), j.counts.appended as f64)));
+        f.add(
+            "journal_written",
+            "Journal bytes this run appended, framing included",
+            Some(Unit::Bytes),
+            MetricType::Counter,
+        )
+        .extend(journal.iter().map(|j| (shard(j), j.bytes as f64)));
+        f.gauge(
+            "journal_unsynced_records",
+            "Records appended but not yet on stable storage (the journal's lag)",
+            None,
+        )
+        .extend(journal.iter().map(|j| (shard(j), j.unsynced as f64)));
+        f.counter(
+            "journal_verified_records",
+            "Journaled records a restart re-derived and found equal",
+        )
+        .extend(journal.iter().map(|j| (shard(j), j.counts.verified as f64)));
     }
     // Still to come with its issue: the degradation level.
 
