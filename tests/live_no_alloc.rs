@@ -46,7 +46,7 @@ fn the_live_path_allocates_nothing_per_packet_while_recovering_gaps() {
         messages: MESSAGES,
         ..SampleSpec::default_session()
     });
-    // Publishing every millisecond, ten times as often as `run --metrics`; nothing
+    // Publishing every millisecond, a hundred times as often as `run --metrics`; nothing
     // scrapes in the measured middle (a scrape allocates on its own thread).
     let source = spec.input.source(spec.pacing).expect("the sockets open");
     let pipeline = Engine::new(spec.topology, spec.config, spec.universe, source)

@@ -362,8 +362,8 @@ fn live_session() -> Session {
 }
 
 /// Plays the first [`LIVE_MESSAGES`] of the sample through the feed server, dropping
-/// `drops`, into two staged shards publishing metrics every 10 ms as `run --metrics`
-/// does, served on 127.0.0.1 and scraped every 50 ms until the pipeline ends.
+/// `drops`, into two staged shards publishing metrics as `run --metrics` does, served on
+/// 127.0.0.1 and scraped every 50 ms until the pipeline ends.
 fn live_scraped(
     drops: DropPolicy,
     retransmit_window: u64,
@@ -386,7 +386,7 @@ fn live_scraped(
     spec.input = Input::Live(Box::new(live));
     let source = spec.input.source(spec.pacing).expect("the sockets open");
     let pipeline = Engine::new(spec.topology, spec.config, spec.universe, source)
-        .metrics(Duration::from_millis(10))
+        .metrics(tickpipe::runtime::metrics::PERIOD)
         .start()
         .expect("pipeline starts");
     let endpoint = MetricsServer::bind("127.0.0.1:0".parse().unwrap(), false).unwrap();

@@ -23,7 +23,7 @@ const MESSAGES: u64 = 1_000_000;
 /// is mid-window, allocates.
 ///
 /// With metrics on, every shard runner publishes its figures (counters, histograms,
-/// rings) every millisecond, ten times faster than `run --metrics` does. Nothing scrapes
+/// rings) every millisecond, a hundred times as often as `run --metrics` does. Nothing scrapes
 /// during the measured middle (a scrape allocates on its own thread, which this
 /// allocator counts too); the publication count read on either side shows the runners
 /// published in between.

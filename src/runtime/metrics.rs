@@ -23,9 +23,16 @@ use crate::sys::{Mailbox, Progress, StopSignal, TradingLatch, TradingState};
 use crate::venue::Venue;
 use crate::venue::runner::{Lane, VenuePublisher};
 
+/// How often `run --metrics` has its runners publish. A publication under load copies
+/// every histogram (~220 KiB of counts each, 11 for the fused shard) and evicts the
+/// shard's working set from the cache with them: at 10 ms the fused replay spent 8–10%
+/// more CPU time with publication on; at 100 ms, see BENCHMARKS.md ("Operability"). A
+/// Prometheus scrape comes every few seconds at most, so 100 ms old figures are fresh.
+pub const PERIOD: Duration = Duration::from_millis(100);
+
 /// Events between two looks at the clock: at the fused shard's ~3.4 M messages/s on
 /// one core (BENCHMARKS.md, `replay/fused_one_core`), about every 0.3 ms, far below the
-/// 10 ms period, and one clock read (9.6 ns) per 1024 events is ~0.01 ns an event.
+/// [`PERIOD`], and one clock read (9.6 ns) per 1024 events is ~0.01 ns an event.
 pub const CHECK_EVERY: u64 = 1024;
 
 /// What one runner last published.
