@@ -361,7 +361,7 @@ fn fused_replay(c: &mut Criterion, t: &Traffic) {
     });
     g.finish();
     metrics_on_off(c, "replay", t);
-    publication(c, "metrics", t);
+    publication(c, t);
 }
 
 /// The fused shard driven as a runner drives it (a batch end every `BATCH` events)
@@ -454,19 +454,18 @@ impl Measurement for ThreadCpu {
     }
 }
 
-/// `replay_cpu/fused_one_core_metrics_{off,on}` and `metrics_cpu/publish_*`: the pair
-/// and one publication again, in thread CPU time.
+/// `replay_cpu/fused_one_core_metrics_*`: the on/off comparison again, in thread CPU
+/// time. Not one publication: schedstat moves in steps of scheduler ticks, too coarse
+/// for a sub-millisecond routine (criterion reads zero).
 fn cpu_benches(c: &mut Criterion<ThreadCpu>) {
-    let t = Traffic::capture();
-    metrics_on_off(c, "replay_cpu", &t);
-    publication(c, "metrics_cpu", &t);
+    metrics_on_off(c, "replay_cpu", &Traffic::capture());
 }
 
 /// One metrics publication of the fused shard after a whole session: what a runner
 /// pays every period (`PERIOD` in `run --metrics`) besides its add per event. The
 /// replay's share is this time divided by the period; a publication copies only the
 /// histograms that gained counts since the last (`latency::publish_histogram`).
-fn publication<M: Measurement>(c: &mut Criterion<M>, group: &str, t: &Traffic) {
+fn publication(c: &mut Criterion, t: &Traffic) {
     let (venue, reports) = t.venue();
     let routing = Link::new(Routing::new(t.recorder()), venue, t.timer());
     let risk = Link::new(t.risk(reports), routing, t.timer());
@@ -480,7 +479,7 @@ fn publication<M: Measurement>(c: &mut Criterion<M>, group: &str, t: &Traffic) {
     }
     let mut slot = RunnerSnapshot::empty("bench");
     chain.shape(&mut slot);
-    let mut g = c.benchmark_group(group);
+    let mut g = c.benchmark_group("metrics");
     // Under load: every histogram gained counts since the last publication (here: the
     // slot's copies are emptied before each), so each is reset and copied.
     g.bench_function("publish_fused_shard", |b| {
