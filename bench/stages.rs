@@ -14,6 +14,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use tickpipe::clock::MonoClock;
 use tickpipe::codec::itch::{Framer, check_length};
@@ -21,7 +22,7 @@ use tickpipe::latency::{LatencyRecorder, StageTimer};
 use tickpipe::msg::{ExecReport, Features, MarketEvent, RawFrame, Signal, SymbolId, VenueCommand};
 use tickpipe::runtime::config::Config;
 use tickpipe::runtime::inline::{InlineReports, InlineVenue, inline_venue};
-use tickpipe::runtime::metrics::{Publisher, Publishing, RunnerSnapshot};
+use tickpipe::runtime::metrics::{PERIOD, Publisher, Publishing, RunnerSnapshot};
 use tickpipe::runtime::runner::{Chain, Link};
 use tickpipe::stages::Stage;
 use tickpipe::stages::decode::Decode;
@@ -367,12 +368,27 @@ fn fused_replay(c: &mut Criterion, t: &Traffic) {
             BatchSize::PerIteration,
         )
     });
-    // The same shard driven as a runner drives it (a batch end every `BATCH` events)
-    // through its metrics publisher: off, and publishing every 10 ms as `run --metrics`
-    // does. The two differ by the publications alone.
+    g.finish();
+    metrics_on_off(c, "replay", t);
+    publication(c, t);
+}
+
+/// The fused shard driven as a runner drives it (a batch end every `BATCH` events)
+/// through its metrics publisher: off, publishing every `PERIOD` as `run --metrics`
+/// does, and every 10 ms (the period before it). They differ by the publications alone.
+/// In group `group`, measured by `M`.
+fn metrics_on_off<M: Measurement>(c: &mut Criterion<M>, group: &str, t: &Traffic) {
+    let messages = Framer::new(&t.bytes).count() as u64;
+    let mut g = c.benchmark_group(group);
+    g.throughput(Throughput::Elements(messages));
+    g.sample_size(10);
     for (name, period) in [
         ("fused_one_core_metrics_off", None),
-        ("fused_one_core_metrics_on", Some(Duration::from_millis(10))),
+        ("fused_one_core_metrics_on", Some(PERIOD)),
+        (
+            "fused_one_core_metrics_on_10ms",
+            Some(Duration::from_millis(10)),
+        ),
     ] {
         g.bench_function(name, |b| {
             b.iter_batched(
@@ -408,12 +424,56 @@ fn fused_replay(c: &mut Criterion, t: &Traffic) {
         });
     }
     g.finish();
-    publication(c, t);
+}
+
+/// On-CPU time of the bench's thread: the first field of `/proc/thread-self/schedstat`,
+/// in nanoseconds. Unlike wall time it leaves out the time the thread waited for a core,
+/// which on a shared host is most of the noise (wall-time medians of the same bench
+/// ranged 407 to 961 ms in one sitting at load average 26 on 2 cores).
+struct ThreadCpu(WallTime);
+
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .expect("/proc/thread-self/schedstat: nanoseconds on CPU (Linux)")
+}
+
+impl Measurement for ThreadCpu {
+    type Intermediate = u64;
+    type Value = u64;
+    fn start(&self) -> u64 {
+        thread_cpu_ns()
+    }
+    fn end(&self, start: u64) -> u64 {
+        thread_cpu_ns() - start
+    }
+    fn add(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+    fn zero(&self) -> u64 {
+        0
+    }
+    fn to_f64(&self, ns: &u64) -> f64 {
+        *ns as f64
+    }
+    /// Nanoseconds, as wall time's.
+    fn formatter(&self) -> &dyn ValueFormatter {
+        self.0.formatter()
+    }
+}
+
+/// `replay_cpu/fused_one_core_metrics_*`: the on/off comparison again, in thread CPU
+/// time. Not one publication: schedstat moves in steps of scheduler ticks, too coarse
+/// for a sub-millisecond routine (criterion reads zero).
+fn cpu_benches(c: &mut Criterion<ThreadCpu>) {
+    metrics_on_off(c, "replay_cpu", &Traffic::capture());
 }
 
 /// One metrics publication of the fused shard after a whole session: what a runner
-/// pays every period (10 ms in `run --metrics`) besides its add per event. The
-/// replay's share is this time divided by the period.
+/// pays every period (`PERIOD` in `run --metrics`) besides its add per event. The
+/// replay's share is this time divided by the period; a publication copies only the
+/// histograms that gained counts since the last (`latency::publish_histogram`).
 fn publication(c: &mut Criterion, t: &Traffic) {
     let (venue, reports) = t.venue();
     let routing = Link::new(Routing::new(t.recorder()), venue, t.timer());
@@ -429,11 +489,35 @@ fn publication(c: &mut Criterion, t: &Traffic) {
     let mut slot = RunnerSnapshot::empty("bench");
     chain.shape(&mut slot);
     let mut g = c.benchmark_group("metrics");
+    // Under load: every histogram gained counts since the last publication (here: the
+    // slot's copies are emptied before each), so each is reset and copied.
     g.bench_function("publish_fused_shard", |b| {
+        b.iter_batched_ref(
+            || {
+                let mut stale = RunnerSnapshot::empty("bench");
+                chain.shape(&mut stale);
+                let out = &mut stale.output;
+                for (_, h) in out.latency.iter_mut().chain(out.service.iter_mut()) {
+                    h.reset();
+                }
+                out.report.routing.tick_to_order.reset();
+                stale
+            },
+            |stale| chain.publish(black_box(stale), 0),
+            BatchSize::LargeInput,
+        )
+    });
+    // Nothing recorded since the last publication: the histograms' copies are skipped.
+    g.bench_function("publish_fused_shard_unchanged", |b| {
         b.iter(|| chain.publish(black_box(&mut slot), 0))
     });
     g.finish();
 }
 
 criterion_group!(stages, benches);
-criterion_main!(stages);
+criterion_group! {
+    name = cpu;
+    config = Criterion::default().with_measurement(ThreadCpu(WallTime));
+    targets = cpu_benches
+}
+criterion_main!(stages, cpu);

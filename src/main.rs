@@ -343,10 +343,6 @@ struct RunArgs {
     control: Option<PathBuf>,
 }
 
-/// How often shard runners publish metrics: a publication copies ~6 histograms of
-/// 213 KiB each, so 10 ms keeps it near 1% of a core (BENCHMARKS.md, "Operability").
-const METRICS_PERIOD: Duration = Duration::from_millis(10);
-
 #[derive(clap::Args)]
 struct GenerateArgs {
     /// Where to write the session.
@@ -564,7 +560,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     let mut engine =
         Engine::new(topology, config, Arc::new(universe), source).model(move |_| model.clone());
     if server.is_some() {
-        engine = engine.metrics(METRICS_PERIOD);
+        engine = engine.metrics(tickpipe::runtime::metrics::PERIOD);
     }
     if let Some((meta, logs)) = journal {
         engine = engine.journal(meta, logs);

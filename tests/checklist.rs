@@ -525,6 +525,9 @@ impl RecordSink for Sink {
     fn bytes(&self) -> u64 {
         0
     }
+    fn unsynced(&self) -> u64 {
+        0
+    }
     fn replay_ns(&self) -> Option<u64> {
         None
     }

@@ -1,14 +1,16 @@
 //! No heap allocation per packet on the live path once it is warm — receiving,
 //! detecting gaps, requesting, holding packets, applying recovered ones — in the live
-//! source, the shards, or the feed server answering re-requests (README, "What it guarantees"). Its own
-//! test binary: the counting allocator is process-wide.
+//! source, the shards, or the feed server answering re-requests (README, "What it guarantees"),
+//! with every runner publishing its metrics, the source its feed counters included. Its
+//! own test binary: the counting allocator is process-wide.
 
 mod common;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tickpipe::codec::mold::Session;
-use tickpipe::runtime::pipeline::Pipeline;
+use tickpipe::runtime::builder::Engine;
 use tickpipe::source::live::Receive;
 use tickpipe::source::replay::Input;
 use tickpipe::sys::StopSignal;
@@ -44,16 +46,25 @@ fn the_live_path_allocates_nothing_per_packet_while_recovering_gaps() {
         messages: MESSAGES,
         ..SampleSpec::default_session()
     });
-    let pipeline = Pipeline::start(spec).expect("pipeline starts");
+    // Publishing every millisecond, a hundred times as often as `run --metrics`; nothing
+    // scrapes in the measured middle (a scrape allocates on its own thread).
+    let source = spec.input.source(spec.pacing).expect("the sockets open");
+    let pipeline = Engine::new(spec.topology, spec.config, spec.universe, source)
+        .metrics(Duration::from_millis(1))
+        .start()
+        .expect("pipeline starts");
+    let published = || pipeline.metrics().unwrap().snapshot().publications;
     let dest = pipeline.feed_addr().unwrap();
     let stop = Arc::new(StopSignal::new());
     let server_stop = Arc::clone(&stop);
     let thread = std::thread::spawn(move || server.run(&bytes, dest, &server_stop));
 
     common::wait_for(&pipeline, MESSAGES * 3 / 10);
+    let published_before = published();
     let before = allocations();
     common::wait_for(&pipeline, MESSAGES * 7 / 10);
     let during = allocations() - before;
+    let published_after = published();
 
     let report = pipeline.join();
     stop.request_stop();
@@ -65,6 +76,10 @@ fn the_live_path_allocates_nothing_per_packet_while_recovering_gaps() {
         "the session must recover gaps (every 20th packet is dropped, so the measured middle too): {feed:?}"
     );
     assert_eq!(feed.lost, 0, "{feed:?} {server:?}");
+    assert!(
+        published_after > published_before,
+        "every runner published in the measured middle ({published_before} → {published_after})"
+    );
     assert_eq!(
         during, 0,
         "{during} heap allocations while ~120k messages arrived live, with gaps recovered"

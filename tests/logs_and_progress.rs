@@ -1,6 +1,7 @@
 //! Structured logs go to stderr, as text or one JSON object a line, filtered by
 //! `--log-level` or RUST_LOG, and never into the report on stdout; no progress is drawn
-//! when stderr is not a terminal (here it is a pipe).
+//! when stderr is not a terminal (here it is a pipe), and it is on one (a pseudo-terminal
+//! from util-linux's `script`), unless `--quiet`.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -30,6 +31,20 @@ fn session() -> PathBuf {
             path
         })
         .clone()
+}
+
+/// What the progress bar draws, and a pipe must never see: indicatif clears the line
+/// before each redraw, and the bar's template counts messages (`app::progress`).
+const BAR_MARKS: [&str; 2] = ["\u{1b}[2K", " messages  "];
+
+fn assert_no_progress(err: &str) {
+    for mark in BAR_MARKS {
+        assert!(
+            !err.contains(mark),
+            "progress drawn on a pipe ({mark:?}): {err}"
+        );
+    }
+    assert!(!err.contains('\r'), "a carriage return on a pipe: {err}");
 }
 
 fn tickpipe(args: &[&str], rust_log: Option<&str>) -> Output {
@@ -84,21 +99,14 @@ fn json_logs_are_one_object_a_line_on_stderr_and_stay_out_of_the_report() {
         !out.contains("\"level\""),
         "a log line in the report: {out}"
     );
-    // No progress on a pipe: no bar, no carriage returns, no rate line.
-    assert!(
-        !err.contains('\r') && !err.contains("msgs/s") && !err.contains("ETA"),
-        "{err}"
-    );
+    assert_no_progress(&err);
 }
 
 #[test]
 fn text_logs_follow_log_level_over_rust_log() {
     let (_, err) = run(&[], None);
     assert!(err.contains(" INFO run started input="), "{err}");
-    assert!(
-        !err.contains('\r') && !err.contains("ETA"),
-        "no progress on a pipe: {err}"
-    );
+    assert_no_progress(&err);
 
     let (_, err) = run(&[], Some("warn"));
     assert!(!err.contains("INFO"), "RUST_LOG=warn is respected: {err}");
@@ -134,4 +142,38 @@ fn a_bad_log_level_is_an_error_naming_the_flag() {
         String::from_utf8_lossy(&o.stderr).contains("--log-level"),
         "{o:?}"
     );
+}
+
+/// The positive control for the pipe tests: the same run with stderr on a
+/// pseudo-terminal draws the bar, and `--quiet` still does not.
+#[test]
+fn progress_is_drawn_on_a_terminal_unless_quiet() {
+    let input = session();
+    let on_a_terminal = |extra: &str| {
+        // `script` runs the command on a new pseudo-terminal and copies what it writes
+        // there to its own stdout; the report goes to /dev/null, stderr to the terminal.
+        let command = format!(
+            "{} run --input {} --rate 20000 {extra} > /dev/null",
+            env!("CARGO_BIN_EXE_tickpipe"),
+            input.display()
+        );
+        let o = Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("util-linux script runs the binary on a pseudo-terminal");
+        assert!(o.status.success(), "{o:?}");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let drawn = on_a_terminal("");
+    for mark in BAR_MARKS {
+        assert!(
+            drawn.contains(mark),
+            "no progress ({mark:?}) on a terminal: {drawn}"
+        );
+    }
+    let quiet = on_a_terminal("--quiet");
+    for mark in BAR_MARKS {
+        assert!(!quiet.contains(mark), "progress with --quiet: {quiet}");
+    }
 }

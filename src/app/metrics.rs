@@ -3,8 +3,9 @@
 //! a thread of its own. A scrape reads each runner's mailbox once, briefly; nothing here
 //! touches a runner's thread.
 //!
-//! Names: `tickpipe_` prefix, `_total` counters, base units (seconds, shares, dollars,
-//! slots), labels `stage`, `kind`, `quantile`, `ring`, `symbol`, `code`, `state`.
+//! Names: `tickpipe_` prefix, `_total` counters, base units (seconds, bytes, shares,
+//! dollars, slots), labels `stage`, `kind`, `quantile`, `ring`, `symbol`, `code`, `state`,
+//! `shard`.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -235,7 +236,7 @@ pub fn render(s: &Snapshot) -> String {
 
     let occupancy = f.gauge(
         "ring_occupancy_slots",
-        "Slots in use in each ring a shard runner produces into",
+        "Slots in use in each ring (feed, stage, venue, reports), as its producer last published",
         None,
     );
     occupancy.extend(
@@ -355,8 +356,112 @@ pub fn render(s: &Snapshot) -> String {
         None,
     )
     .push((vec![], stale as f64));
-    // Still to come with their issues: the live feed's gaps and recoveries (published by
-    // the source runner), journal lag and bytes, the degradation level.
+    if let Some(feed) = &s.feed {
+        for (name, help, value) in [
+            (
+                "feed_packets",
+                "Datagrams received on the feed socket",
+                feed.packets,
+            ),
+            (
+                "feed_recovery_packets",
+                "Datagrams received from the re-request server",
+                feed.recovery_packets,
+            ),
+            ("feed_heartbeats", "Heartbeats received", feed.heartbeats),
+            (
+                "feed_messages",
+                "Messages applied in sequence order, live and recovered",
+                feed.messages,
+            ),
+            (
+                "feed_duplicate_packets",
+                "Packets whose messages had all been applied already",
+                feed.duplicate_packets,
+            ),
+            (
+                "feed_gaps",
+                "Sequence gaps seen (each run of missing messages once)",
+                feed.gaps,
+            ),
+            (
+                "feed_gap_messages",
+                "Messages missing when their gaps were seen",
+                feed.gap_messages,
+            ),
+            (
+                "feed_requests",
+                "Re-requests sent to the re-request server",
+                feed.requests,
+            ),
+            (
+                "feed_request_errors",
+                "Re-requests that could not be sent, and re-request socket errors",
+                feed.request_errors,
+            ),
+            (
+                "feed_recovered_messages",
+                "Messages applied from the re-request server's answers",
+                feed.recovered,
+            ),
+            ("feed_lost_messages", "Messages given up", feed.lost),
+            (
+                "feed_losses",
+                "Times messages were given up (each marks every symbol stale)",
+                feed.losses,
+            ),
+            (
+                "feed_recovery_timeouts",
+                "Losses whose recovery ran out of time",
+                feed.timed_out,
+            ),
+            (
+                "feed_held_packets",
+                "Packets held in the reorder buffer until a gap before them was filled",
+                feed.held,
+            ),
+            (
+                "feed_overflow_packets",
+                "Packets dropped because the reorder buffer was full (re-requested)",
+                feed.overflow,
+            ),
+            (
+                "feed_malformed",
+                "Datagrams that were not usable packets",
+                feed.malformed,
+            ),
+        ] {
+            f.counter(name, help).push((vec![], value as f64));
+        }
+    }
+    let journal = &r.shard.risk.journal;
+    if !journal.is_empty() {
+        let shard = |row: &crate::stages::journal::ShardJournal| label("shard", row.shard);
+        f.counter(
+            "journal_records",
+            "Records this run appended to the journal",
+        )
+        .extend(journal.iter().map(|j| (shard(j), j.counts.appended as f64)));
+        f.add(
+            "journal_written",
+            "Journal bytes this run appended, framing included",
+            Some(Unit::Bytes),
+            MetricType::Counter,
+        )
+        .extend(journal.iter().map(|j| (shard(j), j.bytes as f64)));
+        f.gauge(
+            "journal_unsynced_records",
+            "Records appended but not yet on stable storage (the journal's lag)",
+            None,
+        )
+        .extend(journal.iter().map(|j| (shard(j), j.unsynced as f64)));
+        f.counter(
+            "journal_verified_records",
+            "Journaled records a restart re-derived and found equal",
+        )
+        .extend(journal.iter().map(|j| (shard(j), j.counts.verified as f64)));
+    }
+    // Still to come with its issue: the degradation level.
 
     let mut registry = Registry::with_prefix("tickpipe");
     registry.register_collector(Box::new(f));

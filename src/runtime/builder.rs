@@ -112,9 +112,9 @@ impl<M: Model, V: Venue> Engine<M, V> {
         }
     }
 
-    /// Has every shard runner publish its figures for [`Pipeline::metrics`] about every
-    /// `period` (checked every `metrics::CHECK_EVERY` events, so an idle runner
-    /// publishes its last figures when its input ends).
+    /// Has every runner publish its figures for [`Pipeline::metrics`] about every
+    /// `period` (a shard runner checks every `metrics::CHECK_EVERY` events, so an idle
+    /// one publishes its last figures when its input ends).
     pub fn metrics(mut self, period: std::time::Duration) -> Engine<M, V> {
         self.parts.metrics = Some(period);
         self

@@ -69,6 +69,7 @@ pub fn run_inline(bytes: &[u8], config: &Config, universe: Arc<Universe>) -> Run
         clock: clock.clone(),
         progress: Arc::new(Progress::new()),
         stop: Arc::clone(&stop),
+        metrics: None,
     };
     let input = format!("{} bytes in memory", bytes.len());
     let mut source = ReplaySource::new(

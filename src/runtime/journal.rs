@@ -298,6 +298,8 @@ trait Appender: Send {
     fn append(&mut self, record: &Record) -> Result<(), String>;
     /// Bytes appended so far, framing included.
     fn bytes(&self) -> u64;
+    /// Records appended but not yet on stable storage.
+    fn unsynced(&self) -> u64;
 }
 
 /// A run's [`RecordSink`]: records into `appender`; faults stop the run and the end of
@@ -322,6 +324,10 @@ impl<A: Appender> RecordSink for Hooked<A> {
 
     fn bytes(&self) -> u64 {
         self.appender.bytes()
+    }
+
+    fn unsynced(&self) -> u64 {
+        self.appender.unsynced()
     }
 
     fn replay_ns(&self) -> Option<u64> {
@@ -353,6 +359,11 @@ impl Appender for MemoryShard {
     }
 
     fn bytes(&self) -> u64 {
+        0
+    }
+
+    /// Memory is never durable, nor meant to be: the test store has no lag to report.
+    fn unsynced(&self) -> u64 {
         0
     }
 }
@@ -761,6 +772,10 @@ pub mod store {
         fn bytes(&self) -> u64 {
             self.writer.stats().bytes
         }
+
+        fn unsynced(&self) -> u64 {
+            self.writer.stats().unsynced_records
+        }
     }
 
     /// A verifying run's sink: it takes every record past the journal's end and keeps
@@ -773,6 +788,10 @@ pub mod store {
         }
 
         fn bytes(&self) -> u64 {
+            0
+        }
+
+        fn unsynced(&self) -> u64 {
             0
         }
     }

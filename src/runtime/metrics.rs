@@ -1,7 +1,9 @@
 //! Metrics while a run is under way: each shard runner publishes a snapshot of its
-//! chain's figures through a [`Mailbox`] at a low rate, and [`Metrics::snapshot`] merges
-//! the latest ones into a [`RunReport`], the same data the final report is built from.
-//! Rendering them (Prometheus) is the application's (`app::metrics`).
+//! chain's figures through a [`Mailbox`] at a low rate, the source runner its feed rings
+//! and live feed counters (`source::metrics`), the venue runner its report rings
+//! (`venue::runner::VenuePublisher`); [`Metrics::snapshot`] merges the latest ones into a
+//! [`RunReport`], the same data the final report is built from. Rendering them
+//! (Prometheus) is the application's (`app::metrics`).
 //!
 //! The hot path pays one add per event and, every [`CHECK_EVERY`] events, a clock read;
 //! a publication copies the chain's counters and histograms into the mailbox's slot in
@@ -13,13 +15,24 @@ use std::time::{Duration, Instant};
 use super::pipeline::RunMeta;
 use super::report::RunReport;
 use super::runner::{Chain, RunnerOutput};
-use crate::clock::MonoClock;
-use crate::sys::edge::Emit;
+use crate::clock::{Cadence, MonoClock};
+use crate::source::metrics::{FeedCounters, SourceFigures, SourcePublisher};
+use crate::source::router::ShardRouter;
+use crate::sys::edge::{Emit, RingFigures};
 use crate::sys::{Mailbox, Progress, StopSignal, TradingLatch, TradingState};
+use crate::venue::Venue;
+use crate::venue::runner::{Lane, VenuePublisher};
+
+/// How often `run --metrics` has its runners publish. A publication under load copies
+/// every histogram (~220 KiB of counts each, 11 for the fused shard) and evicts the
+/// shard's working set from the cache with them: at 10 ms the fused replay spent 8–10%
+/// more CPU time with publication on; at 100 ms, see BENCHMARKS.md ("Operability"). A
+/// Prometheus scrape comes every few seconds at most, so 100 ms old figures are fresh.
+pub const PERIOD: Duration = Duration::from_millis(100);
 
 /// Events between two looks at the clock: at the fused shard's ~3.4 M messages/s on
 /// one core (BENCHMARKS.md, `replay/fused_one_core`), about every 0.3 ms, far below the
-/// 10 ms period, and one clock read (9.6 ns) per 1024 events is ~0.01 ns an event.
+/// [`PERIOD`], and one clock read (9.6 ns) per 1024 events is ~0.01 ns an event.
 pub const CHECK_EVERY: u64 = 1024;
 
 /// What one runner last published.
@@ -44,7 +57,7 @@ impl RunnerSnapshot {
 /// Where one runner publishes, and how often.
 pub struct Publisher {
     mailbox: Arc<Mailbox<RunnerSnapshot>>,
-    period_ns: u64,
+    period: Duration,
     clock: MonoClock,
 }
 
@@ -57,7 +70,7 @@ impl Publisher {
     ) -> Publisher {
         Publisher {
             mailbox,
-            period_ns: period.as_nanos().try_into().unwrap_or(u64::MAX),
+            period,
             clock,
         }
     }
@@ -67,31 +80,30 @@ impl Publisher {
 /// where it publishes the chain's figures every period when metrics are on.
 pub struct Publishing<C> {
     chain: C,
-    publisher: Option<Publisher>,
+    /// Where and when it publishes; `None`: metrics are off.
+    publisher: Option<(Publisher, Cadence)>,
     /// Events since the clock was last read.
     events: u64,
-    last_ns: u64,
 }
 
 impl<C: Chain> Publishing<C> {
     /// Shapes the mailbox's slot for `chain` (allocating now, on the runner's thread at
     /// start-up) and publishes the starting figures.
     pub fn new(chain: C, publisher: Option<Publisher>) -> Publishing<C> {
-        let mut last_ns = 0;
-        if let Some(p) = &publisher {
+        let publisher = publisher.map(|p| {
             let mut shaped = RunnerSnapshot::empty("");
             chain.shape(&mut shaped);
             p.mailbox.publish(|slot| {
                 shaped.output.runner = std::mem::take(&mut slot.output.runner);
                 *slot = shaped;
             });
-            last_ns = p.clock.now_ns();
-        }
+            let cadence = Cadence::new(p.period, p.clock.now_ns());
+            (p, cadence)
+        });
         Publishing {
             chain,
             publisher,
             events: 0,
-            last_ns,
         }
     }
 }
@@ -112,12 +124,10 @@ impl<C: Chain> Chain for Publishing<C> {
             return;
         }
         self.events = 0;
-        let Some(p) = &self.publisher else {
+        let Some((p, cadence)) = &mut self.publisher else {
             return;
         };
-        let now = p.clock.now_ns();
-        if now.saturating_sub(self.last_ns) >= p.period_ns {
-            self.last_ns = now;
+        if cadence.due(p.clock.now_ns()) {
             // A scrape holding the slot skips this one; the next comes a period later.
             let chain = &self.chain;
             p.mailbox.try_publish(|slot| chain.publish(slot, 0));
@@ -143,7 +153,7 @@ impl<C: Chain> Chain for Publishing<C> {
     /// The last publication waits for a reader rather than be skipped: it carries the
     /// final figures, the ones the report prints.
     fn finish(self, out: &mut RunnerOutput) {
-        if let Some(p) = &self.publisher {
+        if let Some((p, _)) = &self.publisher {
             let chain = &self.chain;
             p.mailbox.publish(|slot| chain.publish(slot, 0));
         }
@@ -156,6 +166,8 @@ impl<C: Chain> Chain for Publishing<C> {
 #[derive(Clone)]
 pub struct Metrics {
     mailboxes: Vec<Arc<Mailbox<RunnerSnapshot>>>,
+    source: Option<Arc<Mailbox<SourceFigures>>>,
+    venue: Option<Arc<Mailbox<RingFigures>>>,
     meta: RunMeta,
     started: Instant,
     latch: Arc<TradingLatch>,
@@ -168,13 +180,16 @@ pub struct Metrics {
 /// The run's figures now.
 pub struct Snapshot {
     /// The runners' latest publications merged, as the final report merges their
-    /// outputs. Source and venue runners do not publish: messages framed are in
-    /// `framed`, the venue's answers in `report.shard.risk`.
+    /// outputs: the rings of every runner, the stages' figures. Messages framed are in
+    /// `framed`, the venue's answers in `report.shard.risk`, a live feed's counters in
+    /// `feed`.
     pub report: RunReport,
     /// Each published ring: name, capacity, slots in use.
     pub rings: Vec<(String, usize, usize)>,
     /// Messages the source has framed.
     pub framed: u64,
+    /// A live feed's counters; `None` for a replay.
+    pub feed: Option<FeedCounters>,
     pub trading_state: TradingState,
     /// Publications merged: 0 until every runner has published once.
     pub publications: u64,
@@ -191,6 +206,8 @@ impl Metrics {
     ) -> Metrics {
         Metrics {
             mailboxes: Vec::new(),
+            source: None,
+            venue: None,
             meta,
             started: Instant::now(),
             latch,
@@ -206,6 +223,20 @@ impl Metrics {
         let mailbox = Arc::new(Mailbox::new(RunnerSnapshot::empty(name)));
         self.mailboxes.push(Arc::clone(&mailbox));
         Publisher::new(mailbox, self.period, self.clock.clone())
+    }
+
+    /// The source runner's publisher, shaped for `router`'s rings.
+    pub(super) fn source_publisher(&mut self, router: &ShardRouter) -> SourcePublisher {
+        let mailbox = Arc::new(Mailbox::new(SourceFigures::default()));
+        self.source = Some(Arc::clone(&mailbox));
+        SourcePublisher::new(mailbox, router, self.period, self.clock.now_ns())
+    }
+
+    /// The venue runner's publisher, shaped for `lanes`' report rings.
+    pub(super) fn venue_publisher<V: Venue>(&mut self, lanes: &[Lane<V>]) -> VenuePublisher {
+        let mailbox = Arc::new(Mailbox::new(RingFigures::default()));
+        self.venue = Some(Arc::clone(&mailbox));
+        VenuePublisher::new(mailbox, lanes, self.period, self.clock.clone())
     }
 
     /// Merges every runner's latest publication. Each mailbox is held only while its
@@ -236,6 +267,29 @@ impl Metrics {
                 outputs.push(out);
             });
         }
+        // The source's and the venue's rings, as their runners report them at the end.
+        let mut ring_runner = |name: &str, figures: &RingFigures| {
+            let mut out = RunnerOutput::new(name);
+            out.edges.clone_from(&figures.stats);
+            for (edge, used) in figures.stats.iter().zip(&figures.occupancy) {
+                rings.push((edge.name.clone(), edge.capacity, *used));
+            }
+            outputs.push(out);
+        };
+        let mut feed = None;
+        if let Some(mailbox) = &self.source {
+            mailbox.read(|s, count| {
+                publications = publications.min(count);
+                ring_runner("source", &s.rings);
+                feed = s.feed;
+            });
+        }
+        if let Some(mailbox) = &self.venue {
+            mailbox.read(|s, count| {
+                publications = publications.min(count);
+                ring_runner("venue", s);
+            });
+        }
         rings.sort();
         Snapshot {
             report: RunReport::build(
@@ -246,6 +300,7 @@ impl Metrics {
             ),
             rings,
             framed: self.progress.get(),
+            feed,
             trading_state: self.latch.get(),
             publications: if self.mailboxes.is_empty() {
                 0

@@ -318,12 +318,18 @@ impl Pipeline {
                 core: venue_runner.core.map(core),
             };
             let venue_idle = Idler::new(venue_runner.idle);
+            let publisher = wiring.metrics.as_mut().map(|m| m.venue_publisher(&lanes));
             let handle = spawn(
                 venue_placement,
                 Arc::clone(&stop),
-                (lanes, venue_idle),
-                |(lanes, idle)| venue_runner::serve(lanes, idle),
-                |(lanes, _), out| out.venue = Some(venue_runner::report(lanes)),
+                (lanes, venue_idle, publisher),
+                |(lanes, idle, publisher)| venue_runner::serve(lanes, idle, publisher),
+                |(lanes, _, publisher), out| {
+                    if let Some(p) = &publisher {
+                        p.finish(&lanes);
+                    }
+                    out.venue = Some(venue_runner::report(lanes));
+                },
             );
             match handle {
                 Ok(h) => wiring.handles.push(h),
@@ -337,8 +343,10 @@ impl Pipeline {
             }
         }
 
+        let router = ShardRouter::new(Arc::clone(&universe), topology.shard_of.clone(), feeds);
         let ctx = SourceContext {
-            router: ShardRouter::new(Arc::clone(&universe), topology.shard_of.clone(), feeds),
+            metrics: wiring.metrics.as_mut().map(|m| m.source_publisher(&router)),
+            router,
             idle: Idler::new(topology.source.idle),
             clock: clock.clone(),
             progress: Arc::clone(&progress),
@@ -365,6 +373,9 @@ impl Pipeline {
                 out.edges = ctx.router.edge_stats();
                 out.source = Some(ctx.router.stats().clone());
                 out.feed = source.feed_stats();
+                if let Some(p) = &ctx.metrics {
+                    p.finish(&ctx.router, out.feed.as_ref());
+                }
             },
         );
         match handle {

@@ -178,8 +178,7 @@ impl<S: Stage, N: Emit<S::Out> + Chain> Chain for Link<S, N> {
             (&mut into.output.latency[depth].1, since_receipt),
             (&mut into.output.service[depth].1, service),
         ] {
-            published.reset();
-            crate::merge::histogram(published, own);
+            crate::latency::publish_histogram(published, own);
         }
         self.next.publish(into, depth + 1);
     }

@@ -541,6 +541,9 @@ impl LiveSource {
                 ctx.progress.add(applied - reported);
                 reported = applied;
             }
+            if let Some(metrics) = &mut ctx.metrics {
+                metrics.tick(now, &ctx.router, Some(self.sequencer.stats()));
+            }
             if self.sequencer.is_done() {
                 return Ok(FeedEnd::EndOfSession);
             }

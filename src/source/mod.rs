@@ -9,6 +9,7 @@
 
 pub mod event_clock;
 pub mod live;
+pub mod metrics;
 pub mod replay;
 pub mod router;
 
@@ -20,6 +21,7 @@ use crate::sys::idle::Idler;
 use crate::sys::{Progress, StopSignal};
 
 use self::live::{FeedStats, LiveError};
+use self::metrics::SourcePublisher;
 use self::replay::{Pacing, ReplayError};
 use self::router::ShardRouter;
 
@@ -36,6 +38,8 @@ pub struct SourceContext {
     pub progress: Arc<Progress>,
     /// Poll `should_stop` between batches: SIGINT, or a runner that failed.
     pub stop: Arc<StopSignal>,
+    /// With `run --metrics`: tick it between batches, as often as `stop` is polled.
+    pub metrics: Option<SourcePublisher>,
 }
 
 /// A pipeline's market data: framed, routed, stamped.

@@ -269,6 +269,7 @@ impl ReplaySource {
             clock,
             progress,
             stop,
+            metrics,
         } = ctx;
         let interval_ns = match self.pacing {
             Pacing::AsFastAsPossible => None,
@@ -314,6 +315,9 @@ impl ReplaySource {
             if since_check == CHECK_EVERY {
                 progress.add(since_check);
                 since_check = 0;
+                if let Some(metrics) = metrics {
+                    metrics.tick(clock.now_ns(), router, None);
+                }
                 if stop.should_stop() {
                     router.stats_mut().stopped_early = true;
                     return ControlFlow::Break(());

@@ -274,6 +274,11 @@ impl ShardRouter {
         &mut self.stats
     }
 
+    /// The per-shard feed rings, in shard order.
+    pub fn feeds(&self) -> &[EdgeOut<RawFrame>] {
+        &self.outputs
+    }
+
     /// Statistics of the per-shard feed rings; they close when the router is dropped.
     pub fn edge_stats(&self) -> Vec<EdgeStats> {
         self.outputs.iter().map(EdgeOut::stats).collect()

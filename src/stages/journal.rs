@@ -220,6 +220,11 @@ pub trait DecisionLog: Send {
     fn due_state(&self, position: u64) -> Option<TradingState>;
     /// Its row of the report.
     fn summary(&self) -> ShardJournal;
+    /// Overwrites `row`, a [`DecisionLog::summary`] taken at start-up, with the counters
+    /// now (records, bytes, records not yet durable), in place: a metrics publication
+    /// allocates nothing. `in_flight` (fixed at start-up) and `fault` (which stops the
+    /// run) are left as the summary has them.
+    fn publish(&self, row: &mut ShardJournal);
     /// Orders the journal holds as sent with no final report ([`in_flight`]).
     fn in_flight(&self) -> &[ClOrdId];
 }
@@ -234,6 +239,8 @@ pub trait RecordSink: Send {
     fn caught_up(&mut self);
     /// Bytes appended so far, framing included.
     fn bytes(&self) -> u64;
+    /// Records appended but not yet on stable storage: what a power loss could take now.
+    fn unsynced(&self) -> u64;
     /// Wall time from the run's start to [`RecordSink::caught_up`], for a resumed journal.
     fn replay_ns(&self) -> Option<u64>;
 }
@@ -261,6 +268,8 @@ pub struct ShardJournal {
     pub counts: JournalCounts,
     /// Bytes this run appended, framing included (what the sink reports).
     pub bytes: u64,
+    /// Records appended but not yet durable (0 at the end: the last record is synced).
+    pub unsynced: u64,
     /// Wall time from the start of the run until the replay had re-derived every
     /// journaled record; `None` while it had not (or for a new journal: nothing to
     /// replay).
@@ -476,10 +485,18 @@ impl<S: RecordSink> DecisionLog for Journal<S> {
             shard: self.shard,
             counts: self.counts,
             bytes: self.sink.bytes(),
+            unsynced: self.sink.unsynced(),
             replay_ns: self.sink.replay_ns(),
             in_flight: self.in_flight.clone(),
             fault: self.fault.as_ref().map(ToString::to_string),
         }
+    }
+
+    fn publish(&self, row: &mut ShardJournal) {
+        row.counts = self.counts;
+        row.bytes = self.sink.bytes();
+        row.unsynced = self.sink.unsynced();
+        row.replay_ns = self.sink.replay_ns();
     }
 }
 
@@ -546,6 +563,10 @@ impl RecordSink for MemorySink {
 
     fn bytes(&self) -> u64 {
         (self.records.len() * std::mem::size_of::<Record>()) as u64
+    }
+
+    fn unsynced(&self) -> u64 {
+        0
     }
 
     fn replay_ns(&self) -> Option<u64> {

@@ -116,8 +116,7 @@ impl Stage for Routing {
 
     fn publish(&self, report: &mut ShardReport) {
         report.routing.counts = self.counts;
-        report.routing.tick_to_order.reset();
-        crate::merge::histogram(
+        crate::latency::publish_histogram(
             &mut report.routing.tick_to_order,
             self.tick_to_order.histogram(),
         );

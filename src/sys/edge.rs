@@ -78,6 +78,36 @@ pub struct EdgeStats {
     pub full: u64,
 }
 
+/// The rings one runner produces into, as `run --metrics` publishes them: counters and
+/// occupancy, in the runner's order.
+#[derive(Clone, Debug, Default)]
+pub struct RingFigures {
+    pub stats: Vec<EdgeStats>,
+    /// Slots in use in each ring of `stats` when it was published.
+    pub occupancy: Vec<usize>,
+}
+
+impl RingFigures {
+    /// The figures of `rings` now (allocating: once, at start-up).
+    pub fn of<'a, T: 'a>(rings: impl IntoIterator<Item = &'a EdgeOut<T>>) -> RingFigures {
+        let mut figures = RingFigures::default();
+        for ring in rings {
+            figures.stats.push(ring.stats());
+            figures.occupancy.push(ring.occupancy());
+        }
+        figures
+    }
+
+    /// Overwrites the figures in place with those of `rings`, the rings [`RingFigures::of`]
+    /// was given, in the same order: allocates nothing.
+    pub fn publish<'a, T: 'a>(&mut self, rings: impl IntoIterator<Item = &'a EdgeOut<T>>) {
+        for ((stats, used), ring) in self.stats.iter_mut().zip(&mut self.occupancy).zip(rings) {
+            ring.publish(stats);
+            *used = ring.occupancy();
+        }
+    }
+}
+
 /// Unwinding payload of a producer whose consumer is gone: the runner stops quietly,
 /// because the consumer's own failure is already recorded and is the cause.
 #[derive(Debug)]

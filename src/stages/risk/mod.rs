@@ -927,7 +927,13 @@ impl<R: ReportSource> Stage for Risk<R> {
         for (row, state) in rows.iter_mut().zip(&self.symbols) {
             *row = state.as_ref().map(Self::symbol_stats);
         }
+        // The journal's row, shaped by `report` too, is overwritten in place.
+        let mut journal = std::mem::take(&mut report.risk.journal);
+        if let (Some(log), Some(row)) = (&self.log, journal.first_mut()) {
+            log.publish(row);
+        }
         report.risk.clone_from(&self.stats);
         report.risk.symbols = rows;
+        report.risk.journal = journal;
     }
 }
