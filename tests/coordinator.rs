@@ -4,9 +4,11 @@
 //! schedule's slices pass risk like any order.
 
 mod common;
+mod coordinator_common;
 
 use std::collections::HashSet;
 
+use coordinator_common::{COORDINATOR, SCHEDULE, config};
 use serde_json::Value;
 use tickpipe::app::report::json;
 use tickpipe::msg::VenueCommand;
@@ -19,80 +21,6 @@ use tickpipe::stages::journal::Record;
 
 const MESSAGES: u64 = 150_000;
 
-/// Every task, from the sample session's open (09:30). The sample's messages are
-/// 3.25 µs apart on average, so 150 000 of them span about half a second of event time:
-/// the periods are milliseconds.
-const COORDINATOR: &str = r#"
-[coordinator.levels.normal]
-target_scale = 1.0
-reduce_only = false
-schedules = true
-[coordinator.levels.reduced]
-target_scale = 0.5
-reduce_only = false
-schedules = true
-[coordinator.levels.limited]
-target_scale = 0.5
-reduce_only = true
-schedules = false
-[coordinator.levels.emergency]
-target_scale = 0.0
-reduce_only = true
-schedules = false
-
-[coordinator.tasks.health]
-first_at_ns = 34_200_000_000_000
-period_ns = 20_000_000
-deadline_ns = 1_000_000
-after = []
-levels = ["normal", "reduced", "limited", "emergency"]
-[coordinator.tasks.pnl_snapshot]
-first_at_ns = 34_200_000_000_000
-period_ns = 20_000_000
-deadline_ns = 10_000_000
-after = []
-levels = ["normal", "reduced", "limited", "emergency"]
-[coordinator.tasks.regime]
-first_at_ns = 34_200_000_000_000
-period_ns = 50_000_000
-deadline_ns = 20_000_000
-after = ["pnl_snapshot"]
-levels = ["normal", "reduced", "limited"]
-[coordinator.tasks.flatten_at]
-first_at_ns = 57_000_000_000_000
-period_ns = 86_400_000_000_000
-deadline_ns = 600_000_000_000
-after = []
-levels = ["normal", "reduced", "limited", "emergency"]
-
-[coordinator.regime]
-min_views = MIN_VIEWS
-calm_below_bps = 2.0
-volatile_above_bps = 20.0
-calm_scale = 1.0
-normal_scale = 1.0
-volatile_scale = 0.5
-[coordinator.regime.consensus]
-method = "weighted_mean"
-range_weight = 1.0
-spread_weight = 1.0
-
-[coordinator.flatten]
-flat_after_ns = 60_000_000_000
-"#;
-
-/// A TWAP buy of AAPL: 6 slices of 10, one every 40 ms from 30 ms after the open.
-const SCHEDULE: &str = r#"
-[[schedule]]
-symbol = "AAPL"
-side = "buy"
-quantity = 60
-slices = 6
-start_ns = 34_200_030_000_000
-interval_ns = 40_000_000
-limit_offset = "0.01"
-"#;
-
 /// Regime runs that never finish (no symbol gets a million views in half a second), so
 /// every one is abandoned and the health task keeps changing the level.
 fn stuck() -> Config {
@@ -101,13 +29,6 @@ fn stuck() -> Config {
 
 fn calm() -> Config {
     config(&COORDINATOR.replace("MIN_VIEWS", "50"))
-}
-
-fn config(extra: &str) -> Config {
-    let text = std::fs::read_to_string("config/tickpipe.toml").unwrap() + extra;
-    let config: Config = toml::from_str(&text).expect("parses");
-    config.validate().expect("valid");
-    config
 }
 
 fn meta(resumed: bool) -> JournalMeta {
@@ -347,4 +268,181 @@ fn degradation_level_survives_restart() {
     let finished = run(&config, 2, &journal);
     assert_eq!(json(&finished)["coordinator"]["level"], "emergency");
     assert_eq!(json(&finished)["digest"], v["digest"]);
+}
+
+#[test]
+fn ctl_sets_the_level_adds_a_schedule_and_status_shows_them() {
+    use tickpipe::app::ctl::{self, Request};
+    use tickpipe::runtime::control::ControlServer;
+    use tickpipe::runtime::pipeline::Pipeline;
+
+    let dir = std::env::temp_dir().join(format!("tickpipe-coord-ctl-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("ctl.sock");
+    let mut spec = common::spec("pipelines/fused.toml", 2, 300_000);
+    spec.config = calm();
+    spec.pacing = tickpipe::source::replay::Pacing::Rate {
+        messages_per_sec: 100_000.0,
+    };
+    let pipeline = Pipeline::start(spec).unwrap();
+    let server = ControlServer::start(&path, pipeline.control_hub()).unwrap();
+    common::wait_for(&pipeline, 20_000);
+
+    let send = |r: Request| ctl::send(&path, r).unwrap();
+    assert_eq!(send(Request::Level("reduced".into())), "ok level reduced\n");
+    assert!(send(Request::Level("panic".into())).starts_with("error unknown level 'panic'"));
+    let words = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+    // Two slices of 10 MSFT, due from midnight on: sent at MSFT's next decisions.
+    assert_eq!(
+        send(Request::ScheduleAdd(words("MSFT sell 20 2 0 1 0.00"))),
+        "ok schedule added\n"
+    );
+    assert!(
+        send(Request::ScheduleAdd(words("XXXX buy 20 2 0 1 0.00")))
+            .starts_with("error unknown symbol")
+    );
+    assert!(
+        send(Request::ScheduleAdd(words("MSFT buy 1 2 0 1 0.00")))
+            .starts_with("error not a valid schedule")
+    );
+    assert!(send(Request::ScheduleAdd(words("MSFT buy 20"))).starts_with("error usage"));
+
+    let status: Value = serde_json::from_str(&send(Request::Status { json: true })).unwrap();
+    let c = &status["coordinator"];
+    assert_eq!(c["level"], "reduced", "{status}");
+    for task in ["health", "pnl_snapshot", "regime", "flatten_at"] {
+        assert!(c["next"][task].is_u64(), "{task}: {c}");
+    }
+    let text = send(Request::Status { json: false });
+    assert!(text.contains("degradation level: reduced"), "{text}");
+    assert!(text.contains("next regime: "), "{text}");
+
+    drop(server);
+    let report = pipeline.join();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let v = json(&report);
+    assert_eq!(v["coordinator"]["level"], "reduced");
+    assert_eq!(
+        v["coordinator"]["slices"]["remaining"], 0,
+        "{}",
+        v["coordinator"]
+    );
+    let settled = v["coordinator"]["slices"]["sent"].as_u64().unwrap()
+        + v["coordinator"]["slices"]["refused"].as_u64().unwrap();
+    assert_eq!(settled, 2, "{}", v["coordinator"]);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_run_without_a_coordinator_refuses_its_requests() {
+    use tickpipe::runtime::control::respond;
+    use tickpipe::runtime::pipeline::Pipeline;
+    let pipeline = Pipeline::start(common::spec("pipelines/fused.toml", 1, 20_000)).unwrap();
+    let hub = pipeline.control_hub();
+    assert_eq!(
+        respond("level limited", &hub),
+        "error this run has no [coordinator]\n"
+    );
+    let _ = pipeline.join();
+}
+
+#[test]
+fn flatten_at_goes_reduce_only_then_flat() {
+    // From 200 ms after the open: reduce-only for 50 ms, then every target flat.
+    let config = config(
+        &COORDINATOR
+            .replace("MIN_VIEWS", "50")
+            .replace(
+                "first_at_ns = 57_000_000_000_000",
+                "first_at_ns = 34_200_200_000_000",
+            )
+            .replace(
+                "flat_after_ns = 60_000_000_000",
+                "flat_after_ns = 50_000_000",
+            ),
+    );
+    let report = run(&config, 2, &MemoryJournal::default());
+    let v = json(&report);
+    let flatten = &v["coordinator"]["tasks"]["flatten_at"];
+    assert_eq!(flatten["started"], 2, "once per shard: {flatten}");
+    assert_eq!(flatten["finished"], 2, "each shard went flat: {flatten}");
+    for (symbol, p) in v["positions"].as_object().unwrap() {
+        assert_eq!(p["position"], 0, "{symbol}: {p}");
+    }
+    // Without it, the same session ends with positions open.
+    let open = json(&run(&calm(), 2, &MemoryJournal::default()));
+    assert!(
+        open["positions"]
+            .as_object()
+            .unwrap()
+            .values()
+            .any(|p| p["position"] != 0),
+        "the control case must hold positions: {}",
+        open["positions"]
+    );
+}
+
+/// Every problem of `extra` appended to the bundled config, as `key: message` lines.
+fn problems(extra: &str) -> Vec<String> {
+    let text = std::fs::read_to_string("config/tickpipe.toml").unwrap() + extra;
+    match toml::from_str::<Config>(&text) {
+        Err(e) => vec![e.message().to_string()],
+        Ok(config) => match config.validate() {
+            Ok(_) => Vec::new(),
+            Err(found) => found.iter().map(ToString::to_string).collect(),
+        },
+    }
+}
+
+#[test]
+fn coordinator_config_problems_name_their_keys() {
+    let base = COORDINATOR.replace("MIN_VIEWS", "50");
+    assert_eq!(problems(&base), Vec::<String>::new());
+    let unknown =
+        problems(&base.replace("reduce_only = false\n", "reduce_only = false\nspeed = 1\n"));
+    assert!(unknown[0].contains("unknown field `speed`"), "{unknown:?}");
+    let found = problems(
+        &base
+            .replace("deadline_ns = 1_000_000\n", "deadline_ns = 30_000_000\n")
+            .replace("after = [\"pnl_snapshot\"]", "after = [\"regime\"]")
+            .replace(
+                "target_scale = 0.5\nreduce_only = false",
+                "target_scale = 1.5\nreduce_only = false",
+            ),
+    );
+    assert_eq!(
+        found,
+        [
+            "coordinator.levels.reduced.target_scale: 1.5 is not between 0 and 1",
+            "coordinator.tasks.health.deadline_ns: 30000000 is past the period (20000000)",
+            "coordinator.tasks.regime.after: regime is not another task",
+            "coordinator.tasks.after: the dependencies form a cycle: no task in it could ever run",
+        ]
+    );
+    let missing =
+        problems(&base.replace("[coordinator.tasks.health]", "[coordinator.tasks.other]"));
+    assert_eq!(
+        missing,
+        [
+            "coordinator.tasks.health: missing: every built-in task needs its timing",
+            "coordinator.tasks.other: not a task (the tasks are health, pnl_snapshot, regime, flatten_at)",
+        ]
+    );
+    assert_eq!(
+        problems(SCHEDULE),
+        ["schedule: scheduled orders need [coordinator], which works them"]
+    );
+    let bad = SCHEDULE
+        .replace("\"AAPL\"", "\"ZZZZ\"")
+        .replace("slices = 6", "slices = 100")
+        .replace("limit_offset = \"0.01\"", "limit_offset = \"-0.01\"");
+    assert_eq!(
+        problems(&(base + &bad)),
+        [
+            "schedule[0].symbol: ZZZZ is not in symbols.tickers",
+            "schedule[0].quantity: 60 is fewer shares than slices (100)",
+            "schedule[0].limit_offset: must be ≥ 0 (toward the far side)",
+        ]
+    );
 }

@@ -388,6 +388,9 @@ impl Pipeline {
             Arc::clone(&progress),
             meta.clone(),
         ));
+        if config.coordinator.is_some() {
+            hub.has_coordinator();
+        }
         Ok(Pipeline {
             handles,
             hub,

@@ -181,7 +181,9 @@ impl Schedules {
         Schedules {
             parents: Vec::new(),
             offsets: PerSymbol::new(symbols, 0),
-            live: Vec::new(),
+            // At most one slice per symbol is live (one order per symbol at a time), so
+            // sending one never allocates.
+            live: Vec::with_capacity(symbols),
             sent: 0,
             refused: 0,
         }

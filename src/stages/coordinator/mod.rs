@@ -155,6 +155,35 @@ crate::stats! {
         pub slices_refused: u64,
         pub slices_remaining: u64,
         pub snapshots: u64,
+        /// Per task, when its next period starts (the earliest over shards).
+        pub next_ns: Vec<u64> => |m: &mut Vec<u64>, t: &Vec<u64>| {
+            m.resize(t.len().max(m.len()), u64::MAX);
+            m.iter_mut().zip(t).for_each(|(m, t)| *m = (*m).min(*t));
+        },
+        /// When the next slice of a scheduled order is due.
+        pub next_slice_ns: Option<u64> => |m: &mut Option<u64>, t: &Option<u64>| {
+            *m = match (*m, *t) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        },
+        /// The latest P&L snapshot, summed over shards, at the oldest shard's time.
+        pub snapshot: Option<Snapshot> => |m: &mut Option<Snapshot>, t: &Option<Snapshot>| {
+            *m = match (*m, *t) {
+                // Beyond what a price holds the sum is dropped, never wrapped.
+                (Some(a), Some(b)) => a
+                    .realised
+                    .0
+                    .checked_add(b.realised.0)
+                    .zip(a.unrealised.0.checked_add(b.unrealised.0))
+                    .map(|(r, u)| Snapshot {
+                        at: a.at.min(b.at),
+                        realised: Price(r),
+                        unrealised: Price(u),
+                    }),
+                (a, b) => a.or(b),
+            };
+        },
     }
 }
 
@@ -399,19 +428,6 @@ impl Coordinator {
         self.last_snapshot
     }
 
-    /// Each task's next start after the latest step, and the next slice due.
-    pub fn next(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
-        (0..self.scheduler.len())
-            .map(|i| {
-                let t = TaskId(i);
-                (
-                    self.scheduler.name(t),
-                    self.scheduler.next_start(t, self.now),
-                )
-            })
-            .chain(self.schedules.next_due().map(|at| ("schedule", at)))
-    }
-
     pub fn stats(&self) -> CoordinatorStats {
         let mut stats = CoordinatorStats::default();
         self.publish(&mut stats);
@@ -431,5 +447,11 @@ impl Coordinator {
         into.slices_refused = self.schedules.refused;
         into.slices_remaining = self.schedules.remaining();
         into.snapshots = self.snapshots;
+        into.next_ns.clear();
+        into.next_ns.extend(
+            (0..self.scheduler.len()).map(|i| self.scheduler.next_start(TaskId(i), self.now)),
+        );
+        into.next_slice_ns = self.schedules.next_due();
+        into.snapshot = self.last_snapshot;
     }
 }
