@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use super::dca::DAY_NS;
 use super::level::{Level, LevelRules, LevelSet};
 use super::regime::RegimeConfig;
 use super::tasks::{TaskId, TaskSpec};
@@ -50,6 +51,11 @@ pub struct CoordinatorConfig {
 impl CoordinatorConfig {
     pub fn validate(&self, p: &mut Problems<'_>) {
         self.levels.validate(&mut p.nested("levels"));
+        p.check(
+            self.flatten.flat_after_ns <= DAY_NS,
+            "flatten.flat_after_ns",
+            format!("{} is more than one day", self.flatten.flat_after_ns),
+        );
         self.regime.validate(&mut p.nested("regime"));
         let tasks = &mut p.nested("tasks");
         for name in TASKS {
@@ -66,7 +72,19 @@ impl CoordinatorConfig {
                 continue;
             }
             let t = &mut tasks.nested(name);
-            t.check(task.period_ns >= 1, "period_ns", "must be at least 1");
+            t.check(
+                (1..=DAY_NS).contains(&task.period_ns),
+                "period_ns",
+                format!("{} is not 1 ns to one day", task.period_ns),
+            );
+            t.check(
+                task.first_at_ns < DAY_NS,
+                "first_at_ns",
+                format!(
+                    "{} is not a time of day (ns since midnight)",
+                    task.first_at_ns
+                ),
+            );
             t.check(
                 task.deadline_ns <= task.period_ns,
                 "deadline_ns",

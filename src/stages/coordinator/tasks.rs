@@ -73,6 +73,9 @@ struct Task {
 #[derive(Clone, Debug)]
 pub struct Scheduler {
     tasks: Vec<Task>,
+    /// Nothing can change before this time unless a run finishes: `advance` returns at
+    /// once until then (one compare per event instead of a division per task).
+    wake_at: u64,
 }
 
 impl Scheduler {
@@ -105,6 +108,7 @@ impl Scheduler {
                     counts: TaskCounts::default(),
                 })
                 .collect(),
+            wake_at: 0,
         }
     }
 
@@ -112,6 +116,9 @@ impl Scheduler {
     /// periods that began, and starts what may start. `started` is called once per run
     /// started, in task order; a dependency finished earlier at `now` counts.
     pub fn advance(&mut self, now: u64, level: Level, mut started: impl FnMut(TaskId)) {
+        if now < self.wake_at {
+            return;
+        }
         for i in 0..self.tasks.len() {
             self.close_and_open(i, now, level);
         }
@@ -125,6 +132,21 @@ impl Scheduler {
                 }
             }
         }
+        self.wake_at = self
+            .tasks
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let next = self.next_start(TaskId(i), now);
+                match (t.state, t.period_start) {
+                    (RunState::Running | RunState::Waiting, Some(start)) => {
+                        next.min(start + t.spec.deadline_ns + 1)
+                    }
+                    _ => next,
+                }
+            })
+            .min()
+            .unwrap_or(u64::MAX);
     }
 
     fn close_and_open(&mut self, i: usize, now: u64, level: Level) {
@@ -199,6 +221,8 @@ impl Scheduler {
             task.state = RunState::Finished;
             task.finished_at = Some(now);
             task.counts.finished += 1;
+            // A dependant may start now.
+            self.wake_at = 0;
         }
     }
 
