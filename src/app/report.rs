@@ -530,6 +530,26 @@ fn write_text(r: &RunReport, o: &mut String) -> std::fmt::Result {
     if risk.operator_commands > 0 {
         writeln!(o, "  operator commands  {:>8}", risk.operator_commands)?;
     }
+    if let Some(c) = &risk.coordinator {
+        writeln!(
+            o,
+            "  coordinator: level {} ({} changes), slices sent {} refused {} remaining {}, \
+             {} P&L snapshots",
+            c.level.map_or("n/a", Level::as_str),
+            c.level_changes,
+            c.slices_sent,
+            c.slices_refused,
+            c.slices_remaining,
+            c.snapshots
+        )?;
+        for (name, t) in TASKS.iter().zip(&c.tasks) {
+            writeln!(
+                o,
+                "    task {name:<13} started {} finished {} abandoned {} blocked {} skipped {}",
+                t.started, t.finished, t.abandoned, t.blocked, t.skipped
+            )?;
+        }
+    }
     if risk.invalid_reports > 0 {
         writeln!(
             o,

@@ -729,6 +729,43 @@ mod tests {
     }
 
     #[test]
+    fn an_operators_directive_comes_back_at_its_position_a_derived_event_does_not() {
+        use crate::stages::coordinator::{Event, Level, LevelCause};
+        let operator = Event::Level {
+            level: Level::Limited,
+            cause: LevelCause::Operator,
+        };
+        let health = Event::Level {
+            level: Level::Reduced,
+            cause: LevelCause::Health,
+        };
+        let past = numbered(&[
+            Record::Coordinator {
+                position: 3,
+                event: health,
+            },
+            Record::Coordinator {
+                position: 5,
+                event: operator,
+            },
+        ]);
+        let mut j = Journal::new(0, past, VenueTiming::EventTime, MemorySink::default());
+        // The health task's change is re-derived, never handed back.
+        assert_eq!(j.due_directive(3), None);
+        assert_eq!(j.coordinator(3, health), Verdict::AlreadySent);
+        assert_eq!(j.due_directive(4), None);
+        assert_eq!(
+            j.due_directive(5),
+            Some(Directive::SetLevel(Level::Limited))
+        );
+        assert!(!j.replaying());
+        assert_eq!(j.summary().counts.verified, 2);
+        // Past the journal's end an operator's directive is appended.
+        assert_eq!(j.coordinator(6, operator), Verdict::Send);
+        assert_eq!(j.sink().records.len(), 1);
+    }
+
+    #[test]
     fn in_flight_is_sent_with_no_final_report() {
         let fill = |seq: u64, leaves: u32| ExecReport {
             cl_ord_id: ClOrdId::new(SymbolId(0), seq),

@@ -139,16 +139,26 @@ impl<R: ReportSource> Risk<R> {
     }
 
     /// On a restart, the directives the journal holds after the decision at
-    /// `position`, applied where the first run applied them.
+    /// `position`, applied where the first run applied them. Operator commands
+    /// journaled between them are applied in their turn: the journal's order is the
+    /// order they came in.
     #[inline]
     pub(super) fn replay_directives(&mut self, position: u64) {
-        while let Some(d) = self
-            .log
-            .as_mut()
-            .and_then(|log| log.due_directive(position))
-        {
-            if let Some(c) = self.coordinator.as_deref_mut() {
-                c.apply(d);
+        loop {
+            if let Some(d) = self
+                .log
+                .as_mut()
+                .and_then(|log| log.due_directive(position))
+            {
+                if let Some(c) = self.coordinator.as_deref_mut() {
+                    c.apply(d);
+                }
+            } else if let Some(command) =
+                self.log.as_mut().and_then(|log| log.due_operator(position))
+            {
+                self.apply_operator(command);
+            } else {
+                break;
             }
         }
     }
