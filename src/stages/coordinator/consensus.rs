@@ -38,10 +38,6 @@ impl Votes {
     pub fn set(&mut self, measure: Measure, value: f64) {
         self.0[measure as usize] = Some(value);
     }
-
-    pub fn get(&self, measure: Measure) -> Option<f64> {
-        self.0[measure as usize]
-    }
 }
 
 /// A value per symbol, indexed by its id and reachable only through it.

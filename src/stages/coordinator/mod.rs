@@ -420,14 +420,6 @@ impl Coordinator {
         self.schedules.closed(id);
     }
 
-    pub fn level(&self) -> Level {
-        self.level
-    }
-
-    pub fn last_snapshot(&self) -> Option<Snapshot> {
-        self.last_snapshot
-    }
-
     pub fn stats(&self) -> CoordinatorStats {
         let mut stats = CoordinatorStats::default();
         self.publish(&mut stats);

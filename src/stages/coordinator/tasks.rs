@@ -234,10 +234,6 @@ impl Scheduler {
         self.tasks[task.0].counts
     }
 
-    pub fn name(&self, task: TaskId) -> &'static str {
-        self.tasks[task.0].spec.name
-    }
-
     pub fn len(&self) -> usize {
         self.tasks.len()
     }
