@@ -121,8 +121,10 @@ enum Command {
     /// `halt` latches trading halted and every shard pulls its open orders (only
     /// `resume` lifts it); `reduce-only` lets orders only reduce positions (it never
     /// lowers a halt); `resume` sets trading active; `status` prints the trading state
-    /// and why, each shard's health, positions, P&L, NLV and the breakers. Exit status:
-    /// 0 answered, 1 the engine refused the request, 2 no engine answered at PATH.
+    /// and why, each shard's health, positions, P&L, NLV and the breakers, and with a
+    /// coordinator its degradation level and next scheduled tasks; `level` and
+    /// `schedule add` instruct the coordinator. Exit status: 0 answered, 1 the engine
+    /// refused the request, 2 no engine answered at PATH.
     Ctl(CtlArgs),
 }
 
@@ -148,6 +150,29 @@ enum CtlRequest {
         /// One JSON object instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Set every shard's degradation level (the floor its health task keeps):
+    /// normal, reduced, limited or emergency. Needs `[coordinator]`.
+    Level { name: String },
+    /// Scheduled orders (DCA/TWAP) worked by the coordinator.
+    #[command(subcommand)]
+    Schedule(CtlSchedule),
+}
+
+#[derive(Subcommand)]
+enum CtlSchedule {
+    /// A parent order: QUANTITY shares of SYMBOL in SLICES equal slices, one every
+    /// INTERVAL_NS from START_NS (event time, ns since midnight), each limited at the
+    /// near touch moved OFFSET (dollars) toward the far side. Every slice passes risk.
+    Add {
+        symbol: String,
+        /// buy or sell
+        side: String,
+        quantity: String,
+        slices: String,
+        start_ns: String,
+        interval_ns: String,
+        offset: String,
     },
 }
 
@@ -461,6 +486,24 @@ fn ctl(args: CtlArgs) -> Result<ExitCode> {
         CtlRequest::ReduceOnly => ctl::Request::ReduceOnly,
         CtlRequest::Resume => ctl::Request::Resume,
         CtlRequest::Status { json } => ctl::Request::Status { json },
+        CtlRequest::Level { name } => ctl::Request::Level(name),
+        CtlRequest::Schedule(CtlSchedule::Add {
+            symbol,
+            side,
+            quantity,
+            slices,
+            start_ns,
+            interval_ns,
+            offset,
+        }) => ctl::Request::ScheduleAdd(vec![
+            symbol,
+            side,
+            quantity,
+            slices,
+            start_ns,
+            interval_ns,
+            offset,
+        ]),
     };
     let answer = ctl::send(&args.socket, request)?;
     print!("{answer}");

@@ -12,23 +12,32 @@ use std::time::Duration;
 const TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the operator asked for.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Request {
     Halt,
     ReduceOnly,
     Resume,
-    Status { json: bool },
+    Status {
+        json: bool,
+    },
+    /// Every coordinator to this degradation level (`normal` … `emergency`).
+    Level(String),
+    /// A parent order: `SYMBOL buy|sell QTY SLICES START_NS INTERVAL_NS OFFSET`, checked
+    /// by the engine.
+    ScheduleAdd(Vec<String>),
 }
 
 impl Request {
     /// The request line.
-    pub fn line(self) -> &'static str {
+    pub fn line(&self) -> String {
         match self {
-            Request::Halt => "halt",
-            Request::ReduceOnly => "reduce-only",
-            Request::Resume => "resume",
-            Request::Status { json: false } => "status",
-            Request::Status { json: true } => "status json",
+            Request::Halt => "halt".into(),
+            Request::ReduceOnly => "reduce-only".into(),
+            Request::Resume => "resume".into(),
+            Request::Status { json: false } => "status".into(),
+            Request::Status { json: true } => "status json".into(),
+            Request::Level(name) => format!("level {name}"),
+            Request::ScheduleAdd(words) => format!("schedule add {}", words.join(" ")),
         }
     }
 }

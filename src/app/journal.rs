@@ -36,6 +36,8 @@ pub struct ShardSummary {
     pub state_changes: u64,
     /// Operator commands (re-enable a symbol, resume all).
     pub operator_commands: u64,
+    /// The coordinator's records: level changes, schedules, slices, P&L snapshots.
+    pub coordinator_records: u64,
     /// Records of kinds this build does not know: kind → count.
     pub unknown_kinds: BTreeMap<u8, u64>,
     pub max_cl_ord_id: Option<ClOrdId>,
@@ -75,6 +77,12 @@ pub fn summarise(scan: &Scan) -> Vec<ShardSummary> {
                     }
                     Record::Entry(Entry::State { .. }) => s.state_changes += 1,
                     Record::Entry(Entry::Operator { .. }) => s.operator_commands += 1,
+                    Record::Entry(
+                        Entry::Level { .. }
+                        | Entry::Schedule { .. }
+                        | Entry::Slice { .. }
+                        | Entry::Snapshot { .. },
+                    ) => s.coordinator_records += 1,
                     Record::Entry(Entry::End { position, digest }) => {
                         s.end = Some((position, digest));
                     }
@@ -115,6 +123,7 @@ pub fn to_json(scan: &Scan) -> Value {
                 "reports": reports,
                 "state_changes": s.state_changes,
                 "operator_commands": s.operator_commands,
+                "coordinator_records": s.coordinator_records,
                 "unknown_kinds": unknown,
                 "max_cl_ord_id": s.max_cl_ord_id.map(|id| id.to_string()),
                 "finished": s.end.is_some(),
@@ -176,13 +185,14 @@ pub fn to_text(scan: &Scan, records: Option<usize>) -> String {
         let _ = writeln!(
             out,
             "  orders {}, cancels {}, mass cancels {}, other commands {}, state changes {}, \
-             operator commands {}",
+             operator commands {}, coordinator records {}",
             s.orders,
             s.cancels,
             s.mass_cancels,
             s.other_commands,
             s.state_changes,
-            s.operator_commands
+            s.operator_commands,
+            s.coordinator_records
         );
         let reports: Vec<String> = REPORT_KINDS
             .iter()
@@ -258,6 +268,41 @@ fn describe(record: &Record) -> String {
             command,
             symbol,
         }) => format!("@{position} operator command {command} symbol {symbol}"),
+        Record::Entry(Entry::Level {
+            position,
+            level,
+            cause,
+        }) => format!("@{position} level {level} cause {cause}"),
+        Record::Entry(Entry::Schedule {
+            position,
+            symbol,
+            side,
+            quantity,
+            slices,
+            start_ns,
+            interval_ns,
+            limit_offset,
+        }) => format!(
+            "@{position} schedule symbol {symbol} {side:?} {quantity} in {slices} slices \
+             from {start_ns} every {interval_ns} ns, offset {limit_offset}"
+        ),
+        Record::Entry(Entry::Slice {
+            position,
+            parent,
+            slice,
+            fate,
+            cl_ord_id,
+            code,
+        }) => format!(
+            "@{position} schedule {parent} slice {slice} fate {fate} order {} code {code}",
+            ClOrdId(cl_ord_id)
+        ),
+        Record::Entry(Entry::Snapshot {
+            position,
+            at,
+            realised,
+            unrealised,
+        }) => format!("@{position} pnl at {at} realised {realised} unrealised {unrealised}"),
         Record::Unknown { kind, len } => format!("unknown kind {kind} ({len} bytes)"),
     }
 }

@@ -15,6 +15,8 @@ use crate::msg::Price;
 use crate::runtime::report::RunReport;
 use crate::source::live::{FeedEnd, FeedStats};
 use crate::source::replay::Pacing;
+use crate::stages::coordinator::config::TASKS;
+use crate::stages::coordinator::{CoordinatorStats, Level};
 use crate::stages::risk::RejectCode;
 
 /// Why the JSON report could not be written.
@@ -271,7 +273,34 @@ pub fn json(r: &RunReport) -> Value {
         "CIRCUIT_BREAKER": risk.circuit_breaker_halts,
     });
     report["operator_commands"] = json!(risk.operator_commands);
+    report["coordinator"] = coordinator_json(risk.coordinator.as_ref());
     report
+}
+
+/// The coordinator's counters; `null` for a run without `[coordinator]`.
+fn coordinator_json(c: Option<&CoordinatorStats>) -> Value {
+    let Some(c) = c else {
+        return Value::Null;
+    };
+    let tasks: serde_json::Map<String, Value> = TASKS
+        .iter()
+        .zip(&c.tasks)
+        .map(|(name, t)| {
+            let counts = json!({
+                "started": t.started, "finished": t.finished, "abandoned": t.abandoned,
+                "blocked": t.blocked, "skipped": t.skipped,
+            });
+            ((*name).to_string(), counts)
+        })
+        .collect();
+    json!({
+        "level": c.level.map(Level::as_str),
+        "level_changes": c.level_changes,
+        "tasks": tasks,
+        "regime": {"calm": c.regime.calm, "normal": c.regime.normal, "volatile": c.regime.volatile},
+        "slices": {"sent": c.slices_sent, "refused": c.slices_refused, "remaining": c.slices_remaining},
+        "pnl_snapshots": c.snapshots,
+    })
 }
 
 /// The `journal` section: `null` for a run without one.
@@ -500,6 +529,26 @@ fn write_text(r: &RunReport, o: &mut String) -> std::fmt::Result {
     }
     if risk.operator_commands > 0 {
         writeln!(o, "  operator commands  {:>8}", risk.operator_commands)?;
+    }
+    if let Some(c) = &risk.coordinator {
+        writeln!(
+            o,
+            "  coordinator: level {} ({} changes), slices sent {} refused {} remaining {}, \
+             {} P&L snapshots",
+            c.level.map_or("n/a", Level::as_str),
+            c.level_changes,
+            c.slices_sent,
+            c.slices_refused,
+            c.slices_remaining,
+            c.snapshots
+        )?;
+        for (name, t) in TASKS.iter().zip(&c.tasks) {
+            writeln!(
+                o,
+                "    task {name:<13} started {} finished {} abandoned {} blocked {} skipped {}",
+                t.started, t.finished, t.abandoned, t.blocked, t.skipped
+            )?;
+        }
     }
     if risk.invalid_reports > 0 {
         writeln!(

@@ -9,6 +9,10 @@
 //! | 3 | `State` | position u64, state u8 (0 active, 1 reduce-only, 2 halted), cause u16 |
 //! | 4 | `End` | position u64, digest u64 |
 //! | 5 | `Operator` | position u64, command u8 (1 re-enable a symbol, 2 resume all), symbol u16 (0 for resume all) |
+//! | 6 | `Level` | position u64, level u8 (0 normal, 1 reduced, 2 limited, 3 emergency), cause u8 (0 health, 1 operator) |
+//! | 7 | `Schedule` | position u64, symbol u16, side u8, quantity u32, slices u16, start_ns u64, interval_ns u64, limit_offset i64 |
+//! | 8 | `Slice` | position u64, parent u16, slice u16, fate u8 (1 sent, 2 refused), cl_ord_id u64 (0 if refused), code u8 (the refusal's reject code index; 0 if sent) |
+//! | 9 | `Snapshot` | position u64, at u64 (event time), realised i64, unrealised i64 |
 //!
 //! Command tags: 1 `New` (stamp, cl_ord_id u64, price i64, qty u32, symbol u16, side u8
 //! `B`/`S`, tif u8 0 day 1 ioc), 2 `Cancel` (stamp, cl_ord_id u64), 3 `CancelAll` (stamp),
@@ -50,7 +54,45 @@ pub enum Entry {
         command: u8,
         symbol: u16,
     },
+    /// The coordinator's degradation level changed, and why.
+    Level { position: u64, level: u8, cause: u8 },
+    /// A parent order (DCA/TWAP) an operator added.
+    Schedule {
+        position: u64,
+        symbol: u16,
+        side: Side,
+        quantity: u32,
+        slices: u16,
+        start_ns: u64,
+        interval_ns: u64,
+        limit_offset: Price,
+    },
+    /// What became of one slice of a parent order: [`SLICE_SENT`] as `cl_ord_id`, or
+    /// [`SLICE_REFUSED`] by the check whose reject code index is `code`.
+    Slice {
+        position: u64,
+        parent: u16,
+        slice: u16,
+        fate: u8,
+        cl_ord_id: u64,
+        code: u8,
+    },
+    /// The shard's P&L at event time `at`.
+    Snapshot {
+        position: u64,
+        at: u64,
+        realised: Price,
+        unrealised: Price,
+    },
 }
+
+/// [`Entry::Slice`]'s fates.
+pub const SLICE_SENT: u8 = 1;
+pub const SLICE_REFUSED: u8 = 2;
+
+/// How many levels and level causes [`Entry::Level`] may name.
+const LEVELS: u8 = 4;
+const LEVEL_CAUSES: u8 = 2;
 
 /// [`Entry::Operator`]'s commands.
 pub const OPERATOR_REENABLE: u8 = 1;
@@ -61,6 +103,10 @@ pub const KIND_REPORT: u8 = 2;
 pub const KIND_STATE: u8 = 3;
 pub const KIND_END: u8 = 4;
 pub const KIND_OPERATOR: u8 = 5;
+pub const KIND_LEVEL: u8 = 6;
+pub const KIND_SCHEDULE: u8 = 7;
+pub const KIND_SLICE: u8 = 8;
+pub const KIND_SNAPSHOT: u8 = 9;
 
 /// Room for the largest payload an [`Entry`] encodes to (a `Tick` command: 65 bytes).
 pub const MAX_PAYLOAD: usize = 72;
@@ -73,6 +119,10 @@ pub fn kind_name(kind: u8) -> Option<&'static str> {
         KIND_STATE => Some("state"),
         KIND_END => Some("end"),
         KIND_OPERATOR => Some("operator"),
+        KIND_LEVEL => Some("level"),
+        KIND_SCHEDULE => Some("schedule"),
+        KIND_SLICE => Some("slice"),
+        KIND_SNAPSHOT => Some("snapshot"),
         _ => None,
     }
 }
@@ -92,6 +142,10 @@ impl Entry {
             Entry::State { .. } => KIND_STATE,
             Entry::End { .. } => KIND_END,
             Entry::Operator { .. } => KIND_OPERATOR,
+            Entry::Level { .. } => KIND_LEVEL,
+            Entry::Schedule { .. } => KIND_SCHEDULE,
+            Entry::Slice { .. } => KIND_SLICE,
+            Entry::Snapshot { .. } => KIND_SNAPSHOT,
         }
     }
 
@@ -137,6 +191,60 @@ impl Entry {
                 p.u64(position);
                 p.u8(command);
                 p.u16(symbol);
+            }
+            Entry::Level {
+                position,
+                level,
+                cause,
+            } => {
+                p.u64(position);
+                p.u8(level);
+                p.u8(cause);
+            }
+            Entry::Schedule {
+                position,
+                symbol,
+                side,
+                quantity,
+                slices,
+                start_ns,
+                interval_ns,
+                limit_offset,
+            } => {
+                p.u64(position);
+                p.u16(symbol);
+                p.u8(side as u8);
+                p.u32(quantity);
+                p.u16(slices);
+                p.u64(start_ns);
+                p.u64(interval_ns);
+                p.i64(limit_offset.0);
+            }
+            Entry::Slice {
+                position,
+                parent,
+                slice,
+                fate,
+                cl_ord_id,
+                code,
+            } => {
+                p.u64(position);
+                p.u16(parent);
+                p.u16(slice);
+                p.u8(fate);
+                p.u64(cl_ord_id);
+                p.u8(code);
+            }
+            Entry::Snapshot {
+                position,
+                at,
+                realised,
+                unrealised,
+            } => {
+                p.u64(position);
+                p.u64(at);
+                p.i64(realised.0);
+                p.i64(unrealised.0);
             }
         }
         p.at
@@ -193,6 +301,53 @@ impl Entry {
                     symbol,
                 }
             }
+            KIND_LEVEL => {
+                let (position, level, cause) = (g.u64()?, g.u8()?, g.u8()?);
+                if level >= LEVELS || cause >= LEVEL_CAUSES {
+                    return Err(DecodeError::Malformed("level or its cause"));
+                }
+                Entry::Level {
+                    position,
+                    level,
+                    cause,
+                }
+            }
+            KIND_SCHEDULE => Entry::Schedule {
+                position: g.u64()?,
+                symbol: g.u16()?,
+                side: side(g.u8()?)?,
+                quantity: g.u32()?,
+                slices: g.u16()?,
+                start_ns: g.u64()?,
+                interval_ns: g.u64()?,
+                limit_offset: Price(g.i64()?),
+            },
+            KIND_SLICE => {
+                let (position, parent, slice) = (g.u64()?, g.u16()?, g.u16()?);
+                let (fate, cl_ord_id, code) = (g.u8()?, g.u64()?, g.u8()?);
+                let known = match fate {
+                    SLICE_SENT => code == 0,
+                    SLICE_REFUSED => cl_ord_id == 0,
+                    _ => false,
+                };
+                if !known {
+                    return Err(DecodeError::Malformed("slice fate"));
+                }
+                Entry::Slice {
+                    position,
+                    parent,
+                    slice,
+                    fate,
+                    cl_ord_id,
+                    code,
+                }
+            }
+            KIND_SNAPSHOT => Entry::Snapshot {
+                position: g.u64()?,
+                at: g.u64()?,
+                realised: Price(g.i64()?),
+                unrealised: Price(g.i64()?),
+            },
             other => return Err(DecodeError::UnknownKind(other)),
         };
         if g.at != payload.len() {
@@ -604,6 +759,54 @@ pub(crate) mod arb {
                 command: OPERATOR_RESUME_ALL,
                 symbol: 0
             }),
+            (any::<u64>(), 0..LEVELS, 0..LEVEL_CAUSES).prop_map(|(position, level, cause)| {
+                Entry::Level {
+                    position,
+                    level,
+                    cause,
+                }
+            }),
+            (
+                any::<u64>(),
+                any::<u16>(),
+                pick(&[Side::Buy, Side::Sell]),
+                any::<(u32, u16)>(),
+                any::<(u64, u64, i64)>()
+            )
+                .prop_map(
+                    |(position, symbol, side, (quantity, slices), (start_ns, interval_ns, off))| {
+                        Entry::Schedule {
+                            position,
+                            symbol,
+                            side,
+                            quantity,
+                            slices,
+                            start_ns,
+                            interval_ns,
+                            limit_offset: Price(off),
+                        }
+                    }
+                ),
+            (
+                any::<(u64, u16, u16)>(),
+                any::<u64>(),
+                any::<u8>(),
+                any::<bool>()
+            )
+                .prop_map(|((position, parent, slice), id, code, sent)| Entry::Slice {
+                    position,
+                    parent,
+                    slice,
+                    fate: if sent { SLICE_SENT } else { SLICE_REFUSED },
+                    cl_ord_id: if sent { id } else { 0 },
+                    code: if sent { 0 } else { code },
+                }),
+            any::<(u64, u64, i64, i64)>().prop_map(|(position, at, r, u)| Entry::Snapshot {
+                position,
+                at,
+                realised: Price(r),
+                unrealised: Price(u),
+            }),
         ]
     }
 }
@@ -665,8 +868,37 @@ mod tests {
     }
 
     #[test]
+    fn an_unknown_level_or_slice_fate_is_refused() {
+        let mut buf = [0u8; MAX_PAYLOAD];
+        for (level, cause) in [(LEVELS, 0), (0, LEVEL_CAUSES)] {
+            let len = Entry::Level {
+                position: 1,
+                level,
+                cause,
+            }
+            .encode(&mut buf);
+            assert!(Entry::decode(KIND_LEVEL, &buf[..len]).is_err());
+        }
+        for (fate, cl_ord_id, code) in [(0, 0, 0), (SLICE_SENT, 5, 3), (SLICE_REFUSED, 5, 3)] {
+            let len = Entry::Slice {
+                position: 1,
+                parent: 0,
+                slice: 0,
+                fate,
+                cl_ord_id,
+                code,
+            }
+            .encode(&mut buf);
+            assert_eq!(
+                Entry::decode(KIND_SLICE, &buf[..len]),
+                Err(DecodeError::Malformed("slice fate"))
+            );
+        }
+    }
+
+    #[test]
     fn an_unknown_kind_is_named_not_misread() {
-        assert_eq!(Entry::decode(9, &[]), Err(DecodeError::UnknownKind(9)));
-        assert_eq!(kind_name(9), None);
+        assert_eq!(Entry::decode(10, &[]), Err(DecodeError::UnknownKind(10)));
+        assert_eq!(kind_name(10), None);
     }
 }

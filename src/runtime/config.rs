@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::journal::{JournalConfig, Policy};
 use crate::config::{ConfigError, Problem, Problems, read_toml};
+use crate::stages::coordinator::{CoordinatorConfig, ParentOrder, ScheduleConfig};
 use crate::stages::features::{FeaturesConfig, LEVEL_BYTES, MAX_LEVELS};
 use crate::stages::inference::builtin::BuiltIn;
 use crate::stages::inference::{Model, ModelConfig};
@@ -58,6 +59,11 @@ pub struct Config {
     /// Optional: a run without a journal never reads it, and one with a journal and no
     /// `[journal]` is refused ([`Config::journal_policy`]).
     pub journal: Option<JournalConfig>,
+    /// The coordinator (`stages::coordinator`): scheduled tasks, degradation levels,
+    /// the regime. Optional: a run without it has none.
+    pub coordinator: Option<CoordinatorConfig>,
+    /// Scheduled parent orders (`[[schedule]]`), worked by the coordinator: absent, none.
+    pub schedule: Option<Vec<ScheduleConfig>>,
 }
 
 /// The `kind`s `[model]` and `[venue]` must name: those of the model and the venue that
@@ -158,6 +164,39 @@ impl Config {
         }
     }
 
+    /// Every `[[schedule]]` entry, under `schedule[i]`; they need `[coordinator]`. `p`
+    /// has no prefix.
+    fn check_schedules(&self, universe: Option<&Universe>, p: &mut Problems<'_>) {
+        let Some(schedules) = &self.schedule else {
+            return;
+        };
+        if self.coordinator.is_none() && !schedules.is_empty() {
+            p.add(
+                "schedule",
+                "scheduled orders need [coordinator], which works them",
+            );
+        }
+        for (i, s) in schedules.iter().enumerate() {
+            s.validate(universe, &mut p.nested(&format!("schedule[{i}]")));
+        }
+    }
+
+    /// The parent orders of `[[schedule]]`, in file order.
+    ///
+    /// # Panics
+    /// If the config would not pass [`Config::validate`].
+    pub fn parents(&self, universe: &Universe) -> Vec<ParentOrder> {
+        let mut ignored = Vec::new();
+        self.schedule
+            .iter()
+            .flatten()
+            .map(|s| {
+                s.validate(Some(universe), &mut Problems::new("schedule", &mut ignored))
+                    .expect("validated")
+            })
+            .collect()
+    }
+
     /// The journal's durability policy, for a run that keeps a journal: an error naming
     /// `journal` when the config has no `[journal]` (there is no default policy).
     pub fn journal_policy(&self) -> Result<Policy, Vec<Problem>> {
@@ -215,6 +254,10 @@ impl Config {
         if let Some(journal) = &self.journal {
             journal.validate(&mut Problems::new("journal", &mut problems));
         }
+        if let Some(coordinator) = &self.coordinator {
+            coordinator.validate(&mut Problems::new("coordinator", &mut problems));
+        }
+        self.check_schedules(universe.as_ref(), &mut Problems::new("", &mut problems));
         match universe {
             Some(u) if problems.is_empty() => Ok(u),
             _ => Err(problems),

@@ -13,13 +13,16 @@
 //! | `resume` | latch → active (the operator's decision, the only way down) | `ok active` |
 //! | `status` | asks every shard for its state over its control ring | the status, as text lines |
 //! | `status json` | the same | one JSON object on one line |
+//! | `level NAME` | every shard's coordinator goes to degradation level NAME (`normal`, `reduced`, `limited`, `emergency`), the floor its health task keeps | `ok level NAME` |
+//! | `schedule add SYMBOL buy\|sell QTY SLICES START_NS INTERVAL_NS OFFSET` | a parent order for the coordinator of the shard owning SYMBOL (`stages::coordinator::dca`) | `ok schedule added` |
 //!
 //! Anything else is answered `error ...` on one line. A state change is applied to the
 //! latch before the control event is sent (the latch's Release pairs with each risk
 //! check's Acquire), so the first decision any shard makes after the event refuses what
 //! the new state forbids, and journals the change (`stages::journal`, cause
 //! `observed`). Runners read control before data, so the halt overtakes queued market
-//! data.
+//! data. A coordinator directive is journaled by each shard that takes it, after its
+//! latest decision, and a restart re-applies it there.
 //!
 //! The socket is created mode 0600 in a private directory and renamed into place, so it
 //! is never reachable by another user, not even between creation and the mode change.
@@ -36,7 +39,10 @@ use std::time::{Duration, Instant};
 use super::pipeline::RunMeta;
 use super::report::RunReport;
 use super::runner::RunnerOutput;
+use crate::msg::{Price, Side};
 use crate::stages::Control;
+use crate::stages::coordinator::config::TASKS;
+use crate::stages::coordinator::{Directive, Level, ParentOrder};
 use crate::stages::risk::RejectCode;
 use crate::stages::status::StatusBoard;
 use crate::sys::edge::EdgeOut;
@@ -67,6 +73,8 @@ pub struct ControlHub {
     meta: RunMeta,
     /// The state the configuration started the run in.
     initial: TradingState,
+    /// The run has a coordinator (`[coordinator]`) to take directives.
+    coordinator: std::sync::OnceLock<()>,
 }
 
 struct Inner {
@@ -113,11 +121,27 @@ impl ControlHub {
                 set: None,
             }),
             initial: latch.get(),
+            coordinator: std::sync::OnceLock::new(),
             latch,
             board,
             progress,
             meta,
         }
+    }
+
+    /// Marks the run as having a coordinator: `level` and `schedule add` are served.
+    pub(super) fn has_coordinator(&self) {
+        let _ = self.coordinator.set(());
+    }
+
+    /// Sends `directive` to every shard's coordinator; `false` when the run has none.
+    pub fn direct(&self, directive: Directive) -> bool {
+        if self.coordinator.get().is_none() {
+            return false;
+        }
+        self.inner
+            .with(|inner| broadcast(&mut inner.rings, Control::Coordinator(directive)));
+        true
     }
 
     /// The trading state now.
@@ -340,8 +364,9 @@ fn answer(stream: UnixStream, hub: &ControlHub) -> std::io::Result<()> {
     stream.set_read_timeout(Some(CLIENT_TIMEOUT))?;
     stream.set_write_timeout(Some(CLIENT_TIMEOUT))?;
     let mut line = String::new();
-    // A request is one short line; more than 64 bytes is not one of ours.
-    BufReader::new((&stream).take(64)).read_line(&mut line)?;
+    // A request is one short line; more than 128 bytes is not one of ours (the longest,
+    // `schedule add` with 20-digit times, is under 100).
+    BufReader::new((&stream).take(128)).read_line(&mut line)?;
     let reply = respond(line.trim(), hub);
     (&stream).write_all(reply.as_bytes())
 }
@@ -365,11 +390,82 @@ pub fn respond(request: &str, hub: &ControlHub) -> String {
             json.push('\n');
             json
         }
-        other => format!(
-            "error unknown request '{}': halt, reduce-only, resume, status, status json\n",
-            crate::escape::escape(other)
-        ),
+        other => coordinator_request(other, hub).unwrap_or_else(|| {
+            format!(
+                "error unknown request '{}': halt, reduce-only, resume, status, status json, \
+                 level NAME, schedule add SYMBOL SIDE QTY SLICES START_NS INTERVAL_NS OFFSET\n",
+                crate::escape::escape(other)
+            )
+        }),
     }
+}
+
+/// `level NAME` and `schedule add …`; `None` for any other line.
+fn coordinator_request(request: &str, hub: &ControlHub) -> Option<String> {
+    let words: Vec<&str> = request.split_whitespace().collect();
+    let directive = match words[..] {
+        ["level", name] => match Level::parse(name) {
+            Some(level) => Directive::SetLevel(level),
+            None => {
+                return Some(format!(
+                    "error unknown level '{}': normal, reduced, limited, emergency\n",
+                    crate::escape::escape(name)
+                ));
+            }
+        },
+        ["schedule", "add", ref rest @ ..] => match parse_schedule(rest, hub) {
+            Ok(parent) => Directive::AddSchedule(parent),
+            Err(e) => return Some(format!("error {e}\n")),
+        },
+        _ => return None,
+    };
+    if !hub.direct(directive) {
+        return Some("error this run has no [coordinator]\n".to_string());
+    }
+    Some(match directive {
+        Directive::SetLevel(level) => format!("ok level {}\n", level.as_str()),
+        Directive::AddSchedule(_) => "ok schedule added\n".to_string(),
+    })
+}
+
+/// `SYMBOL buy|sell QTY SLICES START_NS INTERVAL_NS OFFSET` as a parent order, checked
+/// as `[[schedule]]` is.
+fn parse_schedule(words: &[&str], hub: &ControlHub) -> Result<ParentOrder, String> {
+    const USAGE: &str = "schedule add SYMBOL buy|sell QTY SLICES START_NS INTERVAL_NS OFFSET";
+    let [symbol, side, quantity, slices, start, interval, offset] = words else {
+        return Err(format!("usage: {USAGE}"));
+    };
+    let bad = |what: &str, value: &str| format!("{what} '{}'", crate::escape::escape(value));
+    let parent = ParentOrder {
+        symbol: hub
+            .meta
+            .universe
+            .id_of(symbol)
+            .ok_or_else(|| bad("unknown symbol", symbol))?,
+        side: match *side {
+            "buy" => Side::Buy,
+            "sell" => Side::Sell,
+            _ => return Err(bad("side is buy or sell, not", side)),
+        },
+        quantity: quantity
+            .parse()
+            .map_err(|_| bad("bad quantity", quantity))?,
+        slices: slices.parse().map_err(|_| bad("bad slices", slices))?,
+        start_ns: start.parse().map_err(|_| bad("bad START_NS", start))?,
+        interval_ns: interval
+            .parse()
+            .map_err(|_| bad("bad INTERVAL_NS", interval))?,
+        limit_offset: offset
+            .parse::<Price>()
+            .map_err(|_| bad("bad OFFSET", offset))?,
+    };
+    if !parent.is_valid() {
+        return Err(format!(
+            "not a valid schedule: at least one share a slice, an interval ≥ 1, an offset ≥ 0, \
+             and the last slice before midnight ({USAGE})"
+        ));
+    }
+    Ok(parent)
 }
 
 fn money(p: Option<crate::msg::Price>) -> String {
@@ -426,6 +522,26 @@ pub fn render_text(s: &Status) -> String {
             let _ = writeln!(t, "pnl: {e}");
         }
     }
+    if let Some(c) = &s.report.shard.risk.coordinator {
+        let _ = writeln!(
+            t,
+            "degradation level: {}",
+            c.level.map_or("n/a", Level::as_str)
+        );
+        for (name, at) in TASKS.iter().zip(&c.next_ns) {
+            let _ = writeln!(t, "next {name}: {at}");
+        }
+        if let Some(at) = c.next_slice_ns {
+            let _ = writeln!(t, "next slice: {at}");
+        }
+        if let Some(p) = c.snapshot {
+            let _ = writeln!(
+                t,
+                "pnl snapshot at {}: realised={} unrealised={}",
+                p.at, p.realised, p.unrealised
+            );
+        }
+    }
     let _ = writeln!(t, "breaker latch: {}", s.state.as_str());
     for code in RejectCode::ALL {
         let _ = writeln!(
@@ -440,7 +556,9 @@ pub fn render_text(s: &Status) -> String {
 
 /// `status json`: `{"trading_state", "why", "messages", "shards": [{"shard",
 /// "answered", "orders_sent", "fills", "invalid_reports"}], "positions": {SYM: row},
-/// "pnl": {"realised", "unrealised"}, "nlv", "breakers": {"latch", CODE: count}}`.
+/// "pnl": {"realised", "unrealised"}, "nlv", "breakers": {"latch", CODE: count},
+/// "coordinator": {"level", "next": {TASK: ns}, "next_slice", "pnl_snapshot": {"at",
+/// "realised", "unrealised"}} | null}`.
 pub fn render_json(s: &Status) -> serde_json::Value {
     use serde_json::{Map, Value, json};
     let shards: Vec<Value> = s
@@ -471,7 +589,22 @@ pub fn render_json(s: &Status) -> serde_json::Value {
             json!(s.report.shard.risk.rejected(code)),
         );
     }
+    let coordinator = s.report.shard.risk.coordinator.as_ref().map(|c| {
+        let next: Map<String, Value> = TASKS
+            .iter()
+            .zip(&c.next_ns)
+            .map(|(name, at)| ((*name).to_string(), json!(at)))
+            .collect();
+        json!({
+            "level": c.level.map(Level::as_str),
+            "next": next,
+            "next_slice": c.next_slice_ns,
+            "pnl_snapshot": c.snapshot.map(|p| json!({
+                "at": p.at, "realised": p.realised, "unrealised": p.unrealised,
+            })),
+        })
+    });
     json!({"trading_state": s.state.as_str(), "why": s.why, "messages": s.messages,
            "shards": shards, "positions": positions, "pnl": pnl, "nlv": nlv,
-           "breakers": breakers})
+           "breakers": breakers, "coordinator": coordinator})
 }

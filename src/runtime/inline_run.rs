@@ -27,6 +27,7 @@ use crate::source::replay::{Pacing, ReplayInput, ReplaySource};
 use crate::source::router::ShardRouter;
 use crate::source::{Source, SourceContext};
 use crate::stages::Control;
+use crate::stages::coordinator::Coordinator;
 use crate::stages::decode::Decode;
 use crate::stages::features::FeatureStage;
 use crate::stages::inference::Inference;
@@ -109,6 +110,15 @@ pub fn run_inline(bytes: &[u8], config: &Config, universe: Arc<Universe>) -> Run
         reports,
     )
     .with_firm(Arc::new(FirmPools::new(&config.firm)));
+    let risk = match &config.coordinator {
+        Some(c) => risk.with_coordinator(Coordinator::new(
+            c,
+            universe.len(),
+            &owned,
+            &config.parents(&universe),
+        )),
+        None => risk,
+    };
     let risk = Link::new(risk, routing, rec());
     let inference = Link::new(Inference::new(&config.model, universe.len()), risk, rec());
     let features = FeatureStage::new(Arc::clone(&universe), &owned, &config.features);

@@ -459,10 +459,12 @@ pub mod store {
         self, Durability, Entry, InputIdentity, JournalError, JournalOptions, SessionHeader,
         ShardWriter,
     };
-    use crate::msg::SymbolId;
+    use crate::msg::{ClOrdId, SymbolId};
     use crate::source::replay::Input;
     use crate::stages::Operator;
+    use crate::stages::coordinator::{self, Level, LevelCause, ParentOrder, SliceFate};
     use crate::stages::journal::{DecisionLog, Journal, Record, StateCause};
+    use crate::stages::risk::RejectCode;
 
     /// Why a journal could not be opened for a run or a verification.
     #[derive(Debug, thiserror::Error)]
@@ -589,6 +591,7 @@ pub mod store {
                     symbol,
                 }
             }
+            Record::Coordinator { position, event } => coordinator_entry(position, event),
         }
     }
 
@@ -626,6 +629,17 @@ pub mod store {
                         })?,
                     },
                     Some(Entry::End { position, digest }) => Record::End { position, digest },
+                    Some(
+                        e @ (Entry::Level { position, .. }
+                        | Entry::Schedule { position, .. }
+                        | Entry::Slice { position, .. }
+                        | Entry::Snapshot { position, .. }),
+                    ) => Record::Coordinator {
+                        position,
+                        event: coordinator_event(&e).ok_or_else(|| {
+                            unreadable(seq, format!("a coordinator record it cannot read: {e:?}"))
+                        })?,
+                    },
                     Some(Entry::Operator {
                         position,
                         command,
@@ -748,6 +762,115 @@ pub mod store {
                     Box::new(Journal::new(shard, past, ctx.timing, sink)) as Box<dyn DecisionLog>
                 })
                 .collect()
+        })
+    }
+
+    /// A coordinator event's entry.
+    fn coordinator_entry(position: u64, event: coordinator::Event) -> Entry {
+        match event {
+            coordinator::Event::Level { level, cause } => Entry::Level {
+                position,
+                level: level as u8,
+                cause: cause as u8,
+            },
+            coordinator::Event::Schedule { parent: p } => Entry::Schedule {
+                position,
+                symbol: p.symbol.0,
+                side: p.side,
+                quantity: p.quantity,
+                slices: p.slices,
+                start_ns: p.start_ns,
+                interval_ns: p.interval_ns,
+                limit_offset: p.limit_offset,
+            },
+            coordinator::Event::Slice {
+                parent,
+                slice,
+                fate,
+            } => {
+                let (fate, cl_ord_id, code) = match fate {
+                    SliceFate::Sent(id) => (entry::SLICE_SENT, id.0, 0),
+                    SliceFate::Refused(code) => (entry::SLICE_REFUSED, 0, code.index() as u8),
+                };
+                Entry::Slice {
+                    position,
+                    parent,
+                    slice,
+                    fate,
+                    cl_ord_id,
+                    code,
+                }
+            }
+            coordinator::Event::Snapshot {
+                at,
+                realised,
+                unrealised,
+            } => Entry::Snapshot {
+                position,
+                at,
+                realised,
+                unrealised,
+            },
+        }
+    }
+
+    /// A coordinator entry's event; `None` for a value this build does not know (a
+    /// reject code, an invalid parent order).
+    fn coordinator_event(e: &Entry) -> Option<coordinator::Event> {
+        Some(match *e {
+            Entry::Level { level, cause, .. } => coordinator::Event::Level {
+                level: Level::from_code(level)?,
+                cause: LevelCause::from_code(cause)?,
+            },
+            Entry::Schedule {
+                symbol,
+                side,
+                quantity,
+                slices,
+                start_ns,
+                interval_ns,
+                limit_offset,
+                ..
+            } => {
+                let parent = ParentOrder {
+                    symbol: SymbolId(symbol),
+                    side,
+                    quantity,
+                    slices,
+                    start_ns,
+                    interval_ns,
+                    limit_offset,
+                };
+                parent.is_valid().then_some(())?;
+                coordinator::Event::Schedule { parent }
+            }
+            Entry::Slice {
+                parent,
+                slice,
+                fate,
+                cl_ord_id,
+                code,
+                ..
+            } => coordinator::Event::Slice {
+                parent,
+                slice,
+                fate: if fate == entry::SLICE_SENT {
+                    SliceFate::Sent(ClOrdId(cl_ord_id))
+                } else {
+                    SliceFate::Refused(*RejectCode::ALL.get(usize::from(code))?)
+                },
+            },
+            Entry::Snapshot {
+                at,
+                realised,
+                unrealised,
+                ..
+            } => coordinator::Event::Snapshot {
+                at,
+                realised,
+                unrealised,
+            },
+            _ => return None,
         })
     }
 

@@ -29,6 +29,7 @@ use crate::msg::{ExecReport, RawFrame, VenueCommand, VenueTiming};
 use crate::source::replay::{Input, OpenError, Pacing};
 use crate::source::router::ShardRouter;
 use crate::source::{Source, SourceContext};
+use crate::stages::coordinator::Coordinator;
 use crate::stages::decode::Decode;
 use crate::stages::features::FeatureStage;
 use crate::stages::inference::{Inference, Model, ModelSetup};
@@ -398,6 +399,9 @@ impl Pipeline {
             Arc::clone(&progress),
             meta.clone(),
         ));
+        if config.coordinator.is_some() {
+            hub.has_coordinator();
+        }
         Ok(Pipeline {
             handles,
             hub,
@@ -516,6 +520,15 @@ impl ShardParts<'_> {
         )
         .with_status(Arc::clone(self.board), self.shard)
         .with_firm(Arc::clone(self.firm));
+        let risk = match &config.coordinator {
+            Some(c) => risk.with_coordinator(Coordinator::new(
+                c,
+                universe.len(),
+                self.owned,
+                &config.parents(universe),
+            )),
+            None => risk,
+        };
         ShardStages {
             decode: Some(Decode::new(Arc::clone(universe))),
             features: Some(FeatureStage::new(

@@ -24,6 +24,7 @@ use std::fmt;
 
 use crate::msg::{ClOrdId, ExecReport, Stamp, VenueCommand, VenueTiming};
 use crate::stages::Operator;
+use crate::stages::coordinator::{self, Directive};
 use crate::sys::TradingState;
 
 /// One journaled decision or fact, at its input position.
@@ -45,6 +46,13 @@ pub enum Record {
     /// An operator's command risk applied after the decision at `position` (before the
     /// next): not derivable from the input, so a restart applies the journaled one there.
     Operator { position: u64, command: Operator },
+    /// A state change of the shard's coordinator (`stages::coordinator`) after the
+    /// decision at `position`: re-derived on a restart, or, for an operator's directive,
+    /// re-applied there.
+    Coordinator {
+        position: u64,
+        event: coordinator::Event,
+    },
     /// The shard finished its session; `digest` is its decision digest.
     End { position: u64, digest: u64 },
 }
@@ -78,6 +86,7 @@ impl Record {
             | Record::Report { position, .. }
             | Record::State { position, .. }
             | Record::Operator { position, .. }
+            | Record::Coordinator { position, .. }
             | Record::End { position, .. } => position,
         }
     }
@@ -154,6 +163,7 @@ impl fmt::Display for Record {
                 }
                 Operator::ResumeAll => write!(f, "operator resume-all"),
             },
+            Record::Coordinator { event, .. } => write!(f, "coordinator {event}"),
             Record::End { digest, .. } => write!(f, "end of session, digest {digest:016x}"),
         }
     }
@@ -209,6 +219,11 @@ pub trait DecisionLog: Send {
     /// The next journaled operator command, if it was applied after the decision at
     /// `position`; it counts as verified.
     fn due_operator(&mut self, position: u64) -> Option<Operator>;
+    /// A coordinator state change at `position`.
+    fn coordinator(&mut self, position: u64, event: coordinator::Event) -> Verdict;
+    /// The next journaled operator directive to the coordinator, if it was applied
+    /// after the decision at `position`; it counts as verified.
+    fn due_directive(&mut self, position: u64) -> Option<Directive>;
     /// The shard's session ended with `digest`.
     fn end(&mut self, position: u64, digest: u64) -> Verdict;
     /// True while journaled records remain to be re-derived.
@@ -436,6 +451,30 @@ impl<S: RecordSink> DecisionLog for Journal<S> {
 
     fn end(&mut self, position: u64, digest: u64) -> Verdict {
         self.take(Record::End { position, digest })
+    }
+
+    fn coordinator(&mut self, position: u64, event: coordinator::Event) -> Verdict {
+        self.take(Record::Coordinator { position, event })
+    }
+
+    fn due_directive(&mut self, position: u64) -> Option<Directive> {
+        if self.fault.is_some() {
+            return None;
+        }
+        match self.past.get(self.next) {
+            Some(&(
+                _,
+                Record::Coordinator {
+                    position: at,
+                    event,
+                },
+            )) if at == position => {
+                let directive = event.directive()?;
+                self.advance();
+                Some(directive)
+            }
+            _ => None,
+        }
     }
 
     fn replaying(&self) -> bool {
@@ -708,6 +747,43 @@ mod tests {
         );
         assert_eq!(j.summary().counts.recovered_reports, 1);
         assert_eq!(j.summary().counts.verified, 2);
+    }
+
+    #[test]
+    fn an_operators_directive_comes_back_at_its_position_a_derived_event_does_not() {
+        use crate::stages::coordinator::{Event, Level, LevelCause};
+        let operator = Event::Level {
+            level: Level::Limited,
+            cause: LevelCause::Operator,
+        };
+        let health = Event::Level {
+            level: Level::Reduced,
+            cause: LevelCause::Health,
+        };
+        let past = numbered(&[
+            Record::Coordinator {
+                position: 3,
+                event: health,
+            },
+            Record::Coordinator {
+                position: 5,
+                event: operator,
+            },
+        ]);
+        let mut j = Journal::new(0, past, VenueTiming::EventTime, MemorySink::default());
+        // The health task's change is re-derived, never handed back.
+        assert_eq!(j.due_directive(3), None);
+        assert_eq!(j.coordinator(3, health), Verdict::AlreadySent);
+        assert_eq!(j.due_directive(4), None);
+        assert_eq!(
+            j.due_directive(5),
+            Some(Directive::SetLevel(Level::Limited))
+        );
+        assert!(!j.replaying());
+        assert_eq!(j.summary().counts.verified, 2);
+        // Past the journal's end an operator's directive is appended.
+        assert_eq!(j.coordinator(6, operator), Verdict::Send);
+        assert_eq!(j.sink().records.len(), 1);
     }
 
     #[test]

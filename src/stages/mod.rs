@@ -12,6 +12,7 @@
 //! each (staged) without changing a decision. Unit tests call stages directly with a
 //! `Vec` as the [`Emit`].
 
+pub mod coordinator;
 pub mod decode;
 pub mod features;
 pub mod inference;
@@ -41,6 +42,9 @@ pub enum Control {
     /// snapshot of its report to the [`status::StatusBoard`] under this request number.
     /// Only risk answers; every other stage ignores it.
     Status(u64),
+    /// An operator's directive to each shard's coordinator (`ctl level`, `ctl schedule
+    /// add`); risk journals it and applies it after its latest decision.
+    Coordinator(coordinator::Directive),
 }
 
 /// An operator's command to lift a latched control (`stages::risk`).

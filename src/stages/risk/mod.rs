@@ -24,6 +24,7 @@
 pub mod checks;
 pub mod config;
 pub mod controls;
+mod coordinated;
 pub mod digest;
 pub mod firm;
 pub mod orders;
@@ -58,6 +59,7 @@ use crate::msg::{
     VenueTiming, ViewCause,
 };
 use crate::stages::ShardReport;
+use crate::stages::coordinator::{Coordinator, SliceFate};
 use crate::stages::journal::{DecisionLog, StateCause, Verdict};
 use crate::stages::status::StatusBoard;
 use crate::stages::{Control, Operator, ReportSource, Stage};
@@ -127,6 +129,8 @@ pub struct Risk<R: ReportSource> {
     status: Option<(Arc<StatusBoard>, usize)>,
     /// This shard's share of the firm-wide limits (`firm`), when the run has them.
     firm: Option<FirmShare>,
+    /// The shard's coordinator, when the config has one (`coordinated`).
+    coordinator: Option<Box<Coordinator>>,
 }
 
 impl<R: ReportSource> Risk<R> {
@@ -191,6 +195,7 @@ impl<R: ReportSource> Risk<R> {
             breaker_at: None,
             status: None,
             firm: None,
+            coordinator: None,
         }
     }
 
@@ -218,6 +223,12 @@ impl<R: ReportSource> Risk<R> {
     /// The same stage drawing on the firm-wide `pools` for every order it sends.
     pub fn with_firm(mut self, pools: Arc<FirmPools>) -> Risk<R> {
         self.firm = Some(FirmShare::new(pools));
+        self
+    }
+
+    /// The same stage stepping `coordinator` at each decision.
+    pub fn with_coordinator(mut self, coordinator: Coordinator) -> Risk<R> {
+        self.coordinator = Some(Box::new(coordinator));
         self
     }
 
@@ -252,6 +263,7 @@ impl<R: ReportSource> Risk<R> {
             breaker_at: self.breaker_at,
             status: self.status,
             firm: self.firm,
+            coordinator: self.coordinator,
         }
     }
 
@@ -387,6 +399,11 @@ impl<R: ReportSource> Risk<R> {
         let live_before = state.orders.len();
         let applied = state.orders.apply(r)?;
         self.live_orders -= live_before - state.orders.len();
+        if state.orders.len() < live_before
+            && let Some(c) = self.coordinator.as_deref_mut()
+        {
+            c.order_closed(r.cl_ord_id);
+        }
         let stats = &mut self.stats;
         match applied {
             Applied::Acked => stats.acks += 1,
@@ -580,7 +597,12 @@ impl<R: ReportSource> Risk<R> {
         let mut view = signal.view;
         view.stamp = stamp;
         let now = stamp.ts_event;
-        let latch = self.latch.get();
+        let (target, latch) = coordinated::adjust(
+            self.coordinator.as_deref(),
+            view.symbol,
+            signal.target,
+            self.latch.get(),
+        );
         let policy = self.policy;
         let state = owned(&mut self.symbols, view.symbol);
         state.marks.observe(&view);
@@ -599,12 +621,20 @@ impl<R: ReportSource> Risk<R> {
         } else {
             latch
         };
-        let desired = policy.desired(symbol_latch, signal.target, &holdings);
+        let desired = policy.desired(symbol_latch, target, &holdings);
         let mut refused = None;
         for order in state.orders.iter_mut() {
-            if !order.pending_cancel
-                && policy.should_cancel(order, desired, &view, now, symbol_latch, &holdings)
+            // A scheduled slice keeps its own price: only a halt or its TTL pulls it.
+            let cancel = if self
+                .coordinator
+                .as_ref()
+                .is_some_and(|c| c.is_slice(order.id))
             {
+                policy.should_cancel_slice(order, now, symbol_latch, &holdings)
+            } else {
+                policy.should_cancel(order, desired, &view, now, symbol_latch, &holdings)
+            };
+            if !order.pending_cancel && cancel {
                 let command = VenueCommand::Cancel {
                     stamp,
                     cl_ord_id: order.id,
@@ -632,20 +662,37 @@ impl<R: ReportSource> Risk<R> {
             self.journal_refused(command.stamp(), out);
             return;
         }
-        if desired == 0 || !state.orders.is_empty() {
+        if !state.orders.is_empty() {
             return;
         }
-        let side = if desired > 0 { Side::Buy } else { Side::Sell };
-        let Some(price) = policy.price(&view, side) else {
-            self.stats.no_touch += 1;
-            return;
+        // A due slice of a scheduled order goes first, through the same checks.
+        let slice = self
+            .coordinator
+            .as_deref()
+            .and_then(|c| c.due_slice(view.symbol, &view));
+        let proposal = if let Some(slice) = slice {
+            Proposal {
+                side: slice.side,
+                price: slice.price,
+                qty: slice.qty,
+            }
+        } else {
+            if desired == 0 {
+                return;
+            }
+            let side = if desired > 0 { Side::Buy } else { Side::Sell };
+            let Some(price) = policy.price(&view, side) else {
+                self.stats.no_touch += 1;
+                return;
+            };
+            Proposal {
+                side,
+                price,
+                // Beyond u32 shares MAX_ORDER_QTY refuses anyway; saturate rather than wrap.
+                qty: u32::try_from(desired.unsigned_abs()).unwrap_or(u32::MAX),
+            }
         };
-        let proposal = Proposal {
-            side,
-            price,
-            // Beyond u32 shares MAX_ORDER_QTY refuses anyway; saturate rather than wrap.
-            qty: u32::try_from(desired.unsigned_abs()).unwrap_or(u32::MAX),
-        };
+        let (side, price) = (proposal.side, proposal.price);
         let snapshot = Snapshot {
             latch,
             status: view.status,
@@ -672,6 +719,7 @@ impl<R: ReportSource> Risk<R> {
                 ts_event: now,
                 breach,
             });
+            self.slice_refused(slice, view.symbol, breach.code, stamp, out);
             return;
         }
         if let Some(firm) = self.firm.as_mut()
@@ -686,6 +734,7 @@ impl<R: ReportSource> Risk<R> {
                     limit: i64::try_from(firm.limit()).unwrap_or(i64::MAX),
                 },
             });
+            self.slice_refused(slice, view.symbol, RejectCode::FirmOpenNotional, stamp, out);
             return;
         }
         let intent = OrderIntent {
@@ -730,6 +779,10 @@ impl<R: ReportSource> Risk<R> {
         message_ceiling(&self.latch, &mut self.stats, sent, &state.limits);
         self.live_orders += 1;
         self.stats.orders_sent += 1;
+        if let Some(slice) = slice {
+            let fate = SliceFate::Sent(intent.cl_ord_id);
+            self.settle_slice(&slice, view.symbol, fate, stamp, out);
+        }
     }
 
     /// The event time to decide at: the signal's, unless that would run backwards. The
@@ -813,6 +866,7 @@ impl<R: ReportSource> Stage for Risk<R> {
         owned(&mut self.symbols, signal.view.symbol);
         if self.log.is_some() {
             self.replay_operators(self.position);
+            self.replay_directives(self.position);
         }
         self.position += 1;
         let stamp = Stamp {
@@ -824,6 +878,9 @@ impl<R: ReportSource> Stage for Risk<R> {
             self.circuit_breaker(stamp.ts_event);
         }
         self.catch_up(stamp, out);
+        if self.coordinator.is_some() {
+            self.coordinate(&signal.view, stamp, out);
+        }
         self.decide(&signal, stamp, out);
     }
 
@@ -831,6 +888,7 @@ impl<R: ReportSource> Stage for Risk<R> {
     /// included), so the positions reported are final.
     fn on_end<O: Emit<VenueCommand>>(&mut self, out: &mut O) {
         self.replay_operators(self.position);
+        self.replay_directives(self.position);
         let stamp = Stamp {
             ts_recv: self.last_ts_recv,
             ts_event: self.clock,
@@ -887,6 +945,7 @@ impl<R: ReportSource> Stage for Risk<R> {
                     board.post(*shard, request, snapshot);
                 }
             }
+            Control::Coordinator(directive) => self.direct(directive, out),
             Control::Operator(command) => {
                 if !self.concerns(command) {
                     return;
@@ -917,6 +976,7 @@ impl<R: ReportSource> Stage for Risk<R> {
         if let Some(log) = &self.log {
             stats.journal = vec![log.summary()];
         }
+        stats.coordinator = self.coordinator.as_deref().map(Coordinator::stats);
         report.risk.merge(&stats);
     }
 
@@ -927,13 +987,19 @@ impl<R: ReportSource> Stage for Risk<R> {
         for (row, state) in rows.iter_mut().zip(&self.symbols) {
             *row = state.as_ref().map(Self::symbol_stats);
         }
-        // The journal's row, shaped by `report` too, is overwritten in place.
+        // The journal's and the coordinator's rows, shaped by `report` too, are
+        // overwritten in place.
         let mut journal = std::mem::take(&mut report.risk.journal);
         if let (Some(log), Some(row)) = (&self.log, journal.first_mut()) {
             log.publish(row);
         }
+        let mut coordinator = report.risk.coordinator.take();
         report.risk.clone_from(&self.stats);
         report.risk.symbols = rows;
         report.risk.journal = journal;
+        if let (Some(c), Some(into)) = (self.coordinator.as_deref(), coordinator.as_mut()) {
+            c.publish(into);
+        }
+        report.risk.coordinator = coordinator;
     }
 }

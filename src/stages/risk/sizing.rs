@@ -89,8 +89,34 @@ impl Policy {
         };
         let wrong_side = desired != 0 && desired.signum() != order.side.sign();
         let off_touch = self.price(view, order.side) != Some(order.price);
-        let expired = now.saturating_sub(order.sent_at) > self.order_ttl_ns;
-        forbidden || wrong_side || off_touch || expired
+        forbidden || wrong_side || off_touch || self.expired(order, now)
+    }
+
+    /// Whether a scheduled slice (`stages::coordinator::dca`) should be cancelled now:
+    /// it is priced by its schedule, not the touch, and its quantity is already in the
+    /// target, so only the latch or its TTL pulls it.
+    #[inline]
+    pub fn should_cancel_slice(
+        &self,
+        order: &Order,
+        now: u64,
+        latch: TradingState,
+        h: &Holdings,
+    ) -> bool {
+        let forbidden = match latch {
+            TradingState::Halted => true,
+            TradingState::ReduceOnly => match order.side {
+                Side::Buy => h.open_buy > -h.position,
+                Side::Sell => h.open_sell > h.position,
+            },
+            TradingState::Active => false,
+        };
+        forbidden || self.expired(order, now)
+    }
+
+    #[inline]
+    fn expired(&self, order: &Order, now: u64) -> bool {
+        now.saturating_sub(order.sent_at) > self.order_ttl_ns
     }
 }
 

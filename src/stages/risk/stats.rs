@@ -13,6 +13,7 @@ use super::orders::ReportProblem;
 use super::positions::Valuation;
 use crate::merge;
 use crate::msg::{ExecReport, MoneyOverflow, Price, SymbolId, SymbolName};
+use crate::stages::coordinator::CoordinatorStats;
 use crate::stages::journal::ShardJournal;
 
 /// A report risk refused, with why.
@@ -142,6 +143,8 @@ crate::stats! {
         pub symbols: Vec<Option<SymbolStats>> => merge::place,
         /// One row per shard that ran with a journal, in shard order; empty without one.
         pub journal: Vec<ShardJournal> => ShardJournal::merge_rows,
+        /// The coordinator's counters; `None` without `[coordinator]`.
+        pub coordinator: Option<CoordinatorStats> => CoordinatorStats::merge_option,
     }
 }
 
@@ -184,8 +187,10 @@ impl Clone for RiskStats {
             circuit_breaker_halts,
             operator_commands,
             journal,
+            coordinator,
         } = source;
         self.orders_sent.clone_from(orders_sent);
+        self.coordinator.clone_from(coordinator);
         self.cancels_sent.clone_from(cancels_sent);
         self.cancel_alls_sent.clone_from(cancel_alls_sent);
         self.acks.clone_from(acks);
