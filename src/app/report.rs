@@ -269,6 +269,7 @@ pub fn json(r: &RunReport) -> Value {
         "REPEATED_EXECUTIONS": risk.repeated_execution_halts,
         "MESSAGE_RATE": risk.message_rate_halts,
         "CIRCUIT_BREAKER": risk.circuit_breaker_halts,
+        "FIRM_MESSAGE_RATE": risk.firm_message_rate_halts,
     });
     report["operator_commands"] = json!(risk.operator_commands);
     report
@@ -488,6 +489,7 @@ fn write_text(r: &RunReport, o: &mut String) -> std::fmt::Result {
         ("REPEATED_EXECUTIONS", risk.repeated_execution_halts),
         ("MESSAGE_RATE", risk.message_rate_halts),
         ("CIRCUIT_BREAKER", risk.circuit_breaker_halts),
+        ("FIRM_MESSAGE_RATE", risk.firm_message_rate_halts),
     ] {
         if n > 0 {
             let what = if code == "REPEATED_EXECUTIONS" {

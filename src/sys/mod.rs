@@ -10,7 +10,8 @@
 //! through. The edge sits here because stages, sources and venues all produce into it:
 //! in the runtime, each of them would import from the layer above.
 //!
-//! [`credit`] is the firm-wide credit pool that lets shards share a limit without a lock.
+//! [`credit`] is the firm-wide credit pool that lets shards share a limit without a lock;
+//! [`window`] is the firm-wide count per second of event time (the message rate).
 //!
 //! [`mapped`] is the journal's shared file mapping (mmap through libc).
 //! [`ring`] is our own SPSC ring (a sequence number in each slot's line), for the edges
@@ -28,6 +29,7 @@ pub mod progress;
 pub mod ring;
 pub mod stop;
 pub mod sync;
+pub mod window;
 
 #[cfg(not(loom))]
 pub mod abandon;
@@ -46,3 +48,4 @@ pub use latch::{TradingLatch, TradingState};
 pub use mailbox::Mailbox;
 pub use progress::Progress;
 pub use stop::{Failure, StopSignal};
+pub use window::WindowCount;

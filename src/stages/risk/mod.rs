@@ -217,7 +217,7 @@ impl<R: ReportSource> Risk<R> {
 
     /// The same stage drawing on the firm-wide `pools` for every order it sends.
     pub fn with_firm(mut self, pools: Arc<FirmPools>) -> Risk<R> {
-        self.firm = Some(FirmShare::new(pools));
+        self.firm = Some(FirmShare::new(pools, self.symbols.len()));
         self
     }
 
@@ -593,6 +593,9 @@ impl<R: ReportSource> Risk<R> {
             open_buy: state.orders.open_buy(),
             open_sell: state.orders.open_sell(),
         };
+        if let Some(firm) = self.firm.as_mut() {
+            firm.remark(view.symbol.index(), holdings.worst_case(0, 0));
+        }
         // A symbol latched by repeated executions has its orders pulled as under a halt.
         let symbol_latch = if state.controls.halted {
             TradingState::Halted
@@ -626,6 +629,12 @@ impl<R: ReportSource> Risk<R> {
                 self.stats.cancels_sent += 1;
                 let sent = state.controls.sent(now);
                 message_ceiling(&self.latch, &mut self.stats, sent, &state.limits);
+                if let Some(firm) = self.firm.as_mut()
+                    && firm.cancel_sent(now)
+                {
+                    self.latch.escalate(TradingState::Halted);
+                    self.stats.firm_message_rate_halts += 1;
+                }
             }
         }
         if let Some(command) = refused {
@@ -674,19 +683,21 @@ impl<R: ReportSource> Risk<R> {
             });
             return;
         }
-        if let Some(firm) = self.firm.as_mut()
-            && let Err(asked) = firm.admit(price, proposal.qty)
-        {
-            self.stats.record_rejection(Rejection {
-                symbol: state.name,
-                ts_event: now,
-                breach: Breach {
-                    code: RejectCode::FirmOpenNotional,
-                    value: i64::try_from(asked).unwrap_or(i64::MAX),
-                    limit: i64::try_from(firm.limit()).unwrap_or(i64::MAX),
-                },
-            });
-            return;
+        if let Some(firm) = self.firm.as_mut() {
+            let (buy, sell) = match side {
+                Side::Buy => (proposal.qty, 0),
+                Side::Sell => (0, proposal.qty),
+            };
+            let shares = holdings.worst_case(buy, sell);
+            let admitted = firm.admit(view.symbol.index(), price, proposal.qty, shares, now);
+            if let Err(breach) = admitted {
+                self.stats.record_rejection(Rejection {
+                    symbol: state.name,
+                    ts_event: now,
+                    breach,
+                });
+                return;
+            }
         }
         let intent = OrderIntent {
             cl_ord_id: state.orders.next_id(),
