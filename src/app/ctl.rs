@@ -7,6 +7,8 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::msg::SymbolName;
+
 /// An answer takes at most the server's status deadline (500 ms) plus a request line's
 /// round trip; 5 s leaves room for a loaded host before we call the engine unreachable.
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -17,18 +19,29 @@ pub enum Request {
     Halt,
     ReduceOnly,
     Resume,
-    Status { json: bool },
+    Status {
+        json: bool,
+    },
+    /// Clear one symbol's repeated-execution latch (`Operator::Reenable`).
+    Reenable {
+        symbol: SymbolName,
+    },
+    /// Clear every symbol's latch and set the firm-wide latch active
+    /// (`Operator::ResumeAll`).
+    ResumeAll,
 }
 
 impl Request {
     /// The request line.
-    pub fn line(self) -> &'static str {
+    pub fn line(self) -> String {
         match self {
-            Request::Halt => "halt",
-            Request::ReduceOnly => "reduce-only",
-            Request::Resume => "resume",
-            Request::Status { json: false } => "status",
-            Request::Status { json: true } => "status json",
+            Request::Halt => "halt".into(),
+            Request::ReduceOnly => "reduce-only".into(),
+            Request::Resume => "resume".into(),
+            Request::Status { json: false } => "status".into(),
+            Request::Status { json: true } => "status json".into(),
+            Request::Reenable { symbol } => format!("reenable {symbol}"),
+            Request::ResumeAll => "resume-all".into(),
         }
     }
 }
