@@ -282,10 +282,10 @@ fn two_shards(firm: &str) -> (Harness, Harness) {
     let config: RiskConfig = toml::from_str(RISK).unwrap();
     let execution: ExecutionConfig = toml::from_str(EXECUTION).unwrap();
     let firm: FirmConfig = toml::from_str(firm).unwrap();
-    let pools = Arc::new(FirmPools::new(&firm));
+    let pools = Arc::new(FirmPools::new(&firm, 2));
     let universe = Arc::new(Universe::new(&["AAPL", "TSLA"]).unwrap());
     let latch = Arc::new(TradingLatch::new(TradingState::Active));
-    let shard = |owned: SymbolId| {
+    let shard = |owned: SymbolId, index: usize| {
         let feed = Feed::default();
         let risk = Risk::new(
             universe.clone(),
@@ -295,14 +295,14 @@ fn two_shards(firm: &str) -> (Harness, Harness) {
             latch.clone(),
             feed.clone(),
         )
-        .with_firm(pools.clone());
+        .with_firm(pools.clone(), index);
         Harness {
             risk,
             feed,
             latch: latch.clone(),
         }
     };
-    (shard(AAPL), shard(TSLA))
+    (shard(AAPL, 0), shard(TSLA, 1))
 }
 
 const FIRM: &str = r#"
@@ -311,6 +311,10 @@ const FIRM: &str = r#"
     chunk_notional = "1000.00"
     max_messages_per_sec = 1000
     halt_messages_per_sec = 2000
+    reduce_only_loss = "1000000.00"
+    halt_loss = "2000000.00"
+    reduce_only_drawdown = "1000000.00"
+    halt_drawdown = "2000000.00"
 "#;
 
 #[test]
@@ -375,6 +379,67 @@ fn firm_message_rate_rejects_and_a_hard_ceiling_halts() {
     t.control(Control::Operator(Operator::ResumeAll));
     assert_eq!(t.latch.get(), TradingState::Active);
     assert_eq!(news(&t.signal(TSLA, 1_000_000_001, 100)).len(), 1);
+}
+
+#[test]
+fn firm_loss_goes_reduce_only_then_halts_until_resumed() {
+    let (mut a, mut t) = two_shards(
+        &FIRM
+            .replace(
+                "reduce_only_loss = \"1000000.00\"",
+                "reduce_only_loss = \"50.00\"",
+            )
+            .replace("halt_loss = \"2000000.00\"", "halt_loss = \"100.00\""),
+    );
+    let quoted = |ts_event, bid: i64| MarketView {
+        bid_px: Price(bid),
+        ask_px: Price(bid + 200),
+        ..view(AAPL, ts_event)
+    };
+    assert_eq!(news(&a.signal(AAPL, 1_000, 100)).len(), 1);
+    fill_aapl(&a, 1, 1_010, 100, 1, 100);
+    // Long 100 from 100.00, marked at 99.41: $59 lost firm-wide.
+    a.signal_view(quoted(2_000, 994_000), 100);
+    assert_eq!(a.latch.get(), TradingState::ReduceOnly);
+    assert_eq!(a.stats().firm_loss_reduce_only, 1);
+    assert!(
+        news(&t.signal(TSLA, 2_100, 100)).is_empty(),
+        "no shard opens a position"
+    );
+    // Marked at 98.91: $109.
+    a.signal_view(quoted(3_000, 989_000), 100);
+    assert_eq!(a.latch.get(), TradingState::Halted);
+    assert_eq!(a.stats().firm_loss_halts, 1);
+    // Latched: the mark recovering lifts nothing; an operator does.
+    a.signal_view(quoted(4_000, 1_000_100), 100);
+    assert_eq!(a.latch.get(), TradingState::Halted);
+    t.control(Control::Operator(Operator::ResumeAll));
+    assert_eq!(news(&t.signal(TSLA, 5_000, 100)).len(), 1);
+}
+
+#[test]
+fn firm_drawdown_from_the_days_peak_goes_reduce_only() {
+    let (mut a, _t) = two_shards(&FIRM.replace(
+        "reduce_only_drawdown = \"1000000.00\"",
+        "reduce_only_drawdown = \"50.00\"",
+    ));
+    let quoted = |ts_event, bid: i64| MarketView {
+        bid_px: Price(bid),
+        ask_px: Price(bid + 200),
+        ..view(AAPL, ts_event)
+    };
+    assert_eq!(news(&a.signal(AAPL, 1_000, 100)).len(), 1);
+    fill_aapl(&a, 1, 1_010, 100, 1, 100);
+    // Up $99 at 100.99, then 100.45: $54 below the peak, still $45 up on the day.
+    a.signal_view(quoted(2_000, 1_009_800), 100);
+    assert_eq!(a.latch.get(), TradingState::Active);
+    a.signal_view(quoted(3_000, 1_004_400), 100);
+    assert_eq!(a.latch.get(), TradingState::ReduceOnly);
+    let s = a.stats();
+    assert_eq!(
+        (s.firm_drawdown_reduce_only, s.firm_loss_reduce_only),
+        (1, 0)
+    );
 }
 
 /// Acks AAPL's buy `seq` of `total` shares and fills it `fills` times `qty` shares, from

@@ -107,7 +107,7 @@ pub fn run_inline(bytes: &[u8], config: &Config, universe: Arc<Universe>) -> Run
         latch,
         reports,
     )
-    .with_firm(Arc::new(FirmPools::new(&config.firm)));
+    .with_firm(Arc::new(FirmPools::new(&config.firm, 1)), 0);
     let risk = Link::new(risk, routing, rec());
     let inference = Link::new(Inference::new(&config.model, universe.len()), risk, rec());
     let features = FeatureStage::new(Arc::clone(&universe), &owned, &config.features);

@@ -11,7 +11,8 @@
 //! in the runtime, each of them would import from the layer above.
 //!
 //! [`credit`] is the firm-wide credit pool that lets shards share a limit without a lock;
-//! [`window`] is the firm-wide count per second of event time (the message rate).
+//! [`window`] is the firm-wide count per second of event time (the message rate);
+//! [`board`] holds each shard's published P&L (the firm-wide loss and drawdown).
 //!
 //! [`mapped`] is the journal's shared file mapping (mmap through libc).
 //! [`ring`] is our own SPSC ring (a sequence number in each slot's line), for the edges
@@ -20,6 +21,7 @@
 //! Nothing here may name anything outside this module: loom-tests compiles it alone.
 //! Modules that use other crates (rtrb, serde) are left out of the loom build.
 
+pub mod board;
 pub mod close;
 pub mod credit;
 pub mod latch;
@@ -42,6 +44,7 @@ pub mod idle;
 #[cfg(not(loom))]
 pub mod mapped;
 
+pub use board::PnlBoard;
 pub use close::CloseFlag;
 pub use credit::{CreditPool, CreditShare};
 pub use latch::{TradingLatch, TradingState};

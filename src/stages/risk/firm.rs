@@ -23,6 +23,14 @@
 //!   refused, so the count reaching `halt_messages_per_sec` halts the latch (a cancel
 //!   storm), until an operator resumes.
 //!
+//! - Loss and drawdown, graded: each shard publishes its mark-to-market P&L (cash flow
+//!   plus position × mark over its symbols) on a [`PnlBoard`] at every decision and
+//!   fill, and reads the firm's: the sum, and the day's peak of the sum. A loss
+//!   (−P&L) reaching `reduce_only_loss`, or a drawdown (peak − P&L) reaching
+//!   `reduce_only_drawdown`, takes the latch to reduce-only; `halt_loss` or
+//!   `halt_drawdown` halts it. The latch holds until an operator resumes (`FIRM_LOSS`,
+//!   `FIRM_DRAWDOWN` under `halts` and `reduce_only` in the report).
+//!
 //! While no pool runs dry, every commitment succeeds whatever the other shards did, so
 //! decisions do not depend on thread timing; once one binds, which shard is refused
 //! depends on which drew first: that is the nature of a shared limit.
@@ -34,7 +42,7 @@ use serde::Deserialize;
 use super::checks::{Breach, RejectCode};
 use crate::config::Problems;
 use crate::msg::Price;
-use crate::sys::{CreditPool, CreditShare, WindowCount};
+use crate::sys::{CreditPool, CreditShare, PnlBoard, TradingState, WindowCount};
 
 /// Most a firm-wide money limit may be: $1 trillion, as `[risk] max_notional`.
 const MAX_FIRM_MONEY: Price = Price(1_000_000_000_000 * Price::SCALE);
@@ -62,6 +70,16 @@ pub struct FirmConfig {
     /// The firm-wide count per second that halts the latch; above
     /// `max_messages_per_sec`.
     pub halt_messages_per_sec: u32,
+    /// The firm's loss today (realised + unrealised, every shard) that takes the latch
+    /// to reduce-only (decimal string).
+    pub reduce_only_loss: Price,
+    /// The loss that halts the latch; above `reduce_only_loss`.
+    pub halt_loss: Price,
+    /// How far net liquidation value may fall from the day's peak before the latch goes
+    /// reduce-only (decimal string).
+    pub reduce_only_drawdown: Price,
+    /// The drawdown that halts the latch; above `reduce_only_drawdown`.
+    pub halt_drawdown: Price,
 }
 
 impl FirmConfig {
@@ -86,6 +104,34 @@ impl FirmConfig {
                 self.chunk_notional
             ),
         );
+        for (reduce, halt, reduce_key, halt_key) in [
+            (
+                self.reduce_only_loss,
+                self.halt_loss,
+                "reduce_only_loss",
+                "halt_loss",
+            ),
+            (
+                self.reduce_only_drawdown,
+                self.halt_drawdown,
+                "reduce_only_drawdown",
+                "halt_drawdown",
+            ),
+        ] {
+            p.check(
+                (Price(1)..=MAX_FIRM_MONEY).contains(&reduce),
+                reduce_key,
+                format!("{reduce}: use 0.0001 to {MAX_FIRM_MONEY}"),
+            );
+            p.check(
+                reduce < halt && halt <= MAX_FIRM_MONEY,
+                halt_key,
+                format!(
+                    "{halt}: must exceed {reduce_key} ({reduce}), reduce-only comes first, \
+                     and be at most {MAX_FIRM_MONEY}"
+                ),
+            );
+        }
         p.check(
             self.max_messages_per_sec >= 1,
             "max_messages_per_sec",
@@ -109,20 +155,64 @@ pub struct FirmPools {
     pub open_notional: CreditPool,
     pub gross_notional: CreditPool,
     pub messages: WindowCount,
+    pub pnl: PnlBoard,
     chunk: u64,
     max_messages: u32,
     halt_messages: u32,
+    /// `[firm]`'s loss and drawdown bounds, in price units.
+    loss: Grades,
+    drawdown: Grades,
+}
+
+/// A graded bound: reduce-only at the first, halted at the second.
+#[derive(Copy, Clone, Debug)]
+struct Grades {
+    reduce_only: i64,
+    halt: i64,
+}
+
+impl Grades {
+    fn of(reduce_only: Price, halt: Price) -> Grades {
+        Grades {
+            reduce_only: reduce_only.0,
+            halt: halt.0,
+        }
+    }
+
+    fn state(self, value: i64) -> TradingState {
+        if value >= self.halt {
+            TradingState::Halted
+        } else if value >= self.reduce_only {
+            TradingState::ReduceOnly
+        } else {
+            TradingState::Active
+        }
+    }
+}
+
+/// Which graded firm-wide bound a P&L breaks.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum LossControl {
+    /// `FIRM_LOSS`: the day's loss, realised and unrealised.
+    Loss,
+    /// `FIRM_DRAWDOWN`: net liquidation value below the day's peak.
+    Drawdown,
 }
 
 impl FirmPools {
+    /// The pools for `shards` shards.
+    ///
     /// # Panics
     /// If `config` would not pass `validate`.
-    pub fn new(config: &FirmConfig) -> FirmPools {
+    pub fn new(config: &FirmConfig, shards: usize) -> FirmPools {
         let units = |p: Price| u64::try_from(p.0).expect("validated: positive");
         FirmPools {
             open_notional: CreditPool::new(units(config.max_open_notional)),
             gross_notional: CreditPool::new(units(config.max_gross_notional)),
             messages: WindowCount::new(),
+            pnl: PnlBoard::new(shards),
+            loss: Grades::of(config.reduce_only_loss, config.halt_loss),
+            drawdown: Grades::of(config.reduce_only_drawdown, config.halt_drawdown),
             chunk: units(config.chunk_notional),
             max_messages: config.max_messages_per_sec,
             halt_messages: config.halt_messages_per_sec,
@@ -146,6 +236,12 @@ pub struct FirmShare {
     gross: CreditShare,
     /// Indexed by `SymbolId`; zero for symbols another shard owns.
     covered: Box<[Cover]>,
+    /// This shard's slot on the P&L board.
+    shard: usize,
+    /// Each symbol's mark-to-market P&L as last valued (indexed by `SymbolId`), and
+    /// their sum.
+    values: Box<[i128]>,
+    pnl: i128,
 }
 
 /// `shares` at `price` in price units; saturates (a notional beyond u64 can never be
@@ -165,8 +261,16 @@ fn clamp(v: u64) -> i64 {
 }
 
 impl FirmShare {
-    /// A share for a shard of a universe of `universe_len` symbols.
-    pub fn new(pools: Arc<FirmPools>, universe_len: usize) -> FirmShare {
+    /// Shard `shard`'s share, for a universe of `universe_len` symbols.
+    ///
+    /// # Panics
+    /// If `shard` has no slot on the pools' P&L board.
+    pub fn new(pools: Arc<FirmPools>, shard: usize, universe_len: usize) -> FirmShare {
+        assert!(
+            shard < pools.pnl.shards(),
+            "firm: shard {shard} of {}",
+            pools.pnl.shards()
+        );
         let chunk = pools.chunk;
         FirmShare {
             pools,
@@ -180,6 +284,30 @@ impl FirmShare {
                 universe_len
             ]
             .into_boxed_slice(),
+            shard,
+            values: vec![0; universe_len].into_boxed_slice(),
+            pnl: 0,
+        }
+    }
+
+    /// Symbol `symbol`'s mark-to-market P&L is now `value` (price units): publishes the
+    /// shard's and grades the firm's. `Some` when a bound is reached: the control and the
+    /// state the latch must go to (the halt, if both bounds are reached).
+    #[inline]
+    pub fn revalue(&mut self, symbol: usize, value: i128) -> Option<(LossControl, TradingState)> {
+        let before = std::mem::replace(&mut self.values[symbol], value);
+        self.pnl += value - before;
+        let pools = &*self.pools;
+        let clamp = |v: i128| i64::try_from(v).unwrap_or(if v < 0 { i64::MIN } else { i64::MAX });
+        pools.pnl.publish(self.shard, clamp(self.pnl));
+        let total = pools.pnl.total();
+        let peak = pools.pnl.peak(total);
+        let loss = pools.loss.state(total.saturating_neg());
+        let drawdown = pools.drawdown.state(peak.saturating_sub(total));
+        match (loss, drawdown) {
+            (TradingState::Active, TradingState::Active) => None,
+            (loss, drawdown) if drawdown > loss => Some((LossControl::Drawdown, drawdown)),
+            (loss, _) => Some((LossControl::Loss, loss)),
         }
     }
 
@@ -279,13 +407,46 @@ mod tests {
 
     const FIRM: &str = "max_open_notional = \"100.00\"\nmax_gross_notional = \"200.00\"\n\
                         chunk_notional = \"10.00\"\nmax_messages_per_sec = 10\n\
-                        halt_messages_per_sec = 20";
+                        halt_messages_per_sec = 20\nreduce_only_loss = \"50.00\"\n\
+                        halt_loss = \"80.00\"\nreduce_only_drawdown = \"60.00\"\n\
+                        halt_drawdown = \"90.00\"";
 
     fn problems(text: &str) -> Vec<String> {
         let config: FirmConfig = toml::from_str(text).expect("parses");
         let mut out = Vec::new();
         config.validate(&mut Problems::new("firm", &mut out));
         out.into_iter().map(|p| p.key).collect()
+    }
+
+    #[test]
+    fn loss_then_drawdown_grade_reduce_only_then_halt_across_shards() {
+        let pools = pools(1_000_000, 1_000_000, 100);
+        let mut a = FirmShare::new(Arc::clone(&pools), 0, 2);
+        let mut b = FirmShare::new(Arc::clone(&pools), 1, 2);
+        let units = |d: i64| i128::from(d * Price::SCALE);
+        assert_eq!(a.revalue(0, units(-30)), None);
+        assert_eq!(
+            b.revalue(1, units(-25)),
+            Some((LossControl::Loss, TradingState::ReduceOnly)),
+            "$55 lost firm-wide"
+        );
+        assert_eq!(
+            a.revalue(0, units(-60)),
+            Some((LossControl::Loss, TradingState::Halted)),
+            "$85"
+        );
+        // Up $100 on the day, then down to $30: $70 below the peak, no loss.
+        a.revalue(0, units(75));
+        assert_eq!(b.revalue(1, units(25)), None);
+        assert_eq!(
+            a.revalue(0, units(5)),
+            Some((LossControl::Drawdown, TradingState::ReduceOnly))
+        );
+        assert_eq!(
+            b.revalue(1, units(-5)),
+            Some((LossControl::Drawdown, TradingState::Halted)),
+            "$100 below the peak, though the day is flat"
+        );
     }
 
     #[test]
@@ -307,6 +468,14 @@ mod tests {
             problems(&FIRM.replace("= 10\n", "= 0\n")),
             ["firm.max_messages_per_sec"]
         );
+        assert_eq!(
+            problems(&FIRM.replace("\"80.00\"", "\"50.00\"")),
+            ["firm.halt_loss"]
+        );
+        assert_eq!(
+            problems(&FIRM.replace("\"60.00\"", "\"0\"")),
+            ["firm.reduce_only_drawdown"]
+        );
         let missing = toml::from_str::<FirmConfig>(&FIRM.replace("chunk_notional", "#"));
         assert!(missing.unwrap_err().to_string().contains("chunk_notional"));
         let unknown = toml::from_str::<FirmConfig>(&format!("{FIRM}\nmax_loss = \"1.00\""));
@@ -314,13 +483,20 @@ mod tests {
     }
 
     fn pools(open: i64, gross: i64, messages: u32) -> Arc<FirmPools> {
-        Arc::new(FirmPools::new(&FirmConfig {
-            max_open_notional: Price(open * Price::SCALE),
-            max_gross_notional: Price(gross * Price::SCALE),
-            chunk_notional: Price(100 * Price::SCALE),
-            max_messages_per_sec: messages,
-            halt_messages_per_sec: messages + 1,
-        }))
+        Arc::new(FirmPools::new(
+            &FirmConfig {
+                max_open_notional: Price(open * Price::SCALE),
+                max_gross_notional: Price(gross * Price::SCALE),
+                chunk_notional: Price(100 * Price::SCALE),
+                max_messages_per_sec: messages,
+                halt_messages_per_sec: messages + 1,
+                reduce_only_loss: dollars(50),
+                halt_loss: dollars(80),
+                reduce_only_drawdown: dollars(60),
+                halt_drawdown: dollars(90),
+            },
+            2,
+        ))
     }
 
     const fn dollars(d: i64) -> Price {
@@ -334,8 +510,8 @@ mod tests {
     #[test]
     fn a_share_commits_and_releases_open_notional_at_the_order_price() {
         let pools = pools(1_000, 1_000_000, 100);
-        let mut a = FirmShare::new(Arc::clone(&pools), 2);
-        let mut b = FirmShare::new(Arc::clone(&pools), 2);
+        let mut a = FirmShare::new(Arc::clone(&pools), 0, 2);
+        let mut b = FirmShare::new(Arc::clone(&pools), 1, 2);
         assert_eq!(a.admit(0, dollars(50), 12, 12, 0), Ok(()), "$600");
         let refused = b.admit(1, dollars(50), 9, 9, 0);
         assert_eq!(
@@ -363,8 +539,8 @@ mod tests {
     #[test]
     fn gross_notional_values_a_symbol_at_its_highest_order_price_and_releases_falls() {
         let pools = pools(1_000_000, 1_000, 100);
-        let mut a = FirmShare::new(Arc::clone(&pools), 2);
-        let mut b = FirmShare::new(Arc::clone(&pools), 2);
+        let mut a = FirmShare::new(Arc::clone(&pools), 0, 2);
+        let mut b = FirmShare::new(Arc::clone(&pools), 1, 2);
         // Symbol 0: 10 shares of exposure at $60, then 12 valued at $60, not $50: $720.
         assert_eq!(a.admit(0, dollars(60), 10, 10, 0), Ok(()));
         assert_eq!(a.admit(0, dollars(50), 2, 12, 0), Ok(()));
@@ -394,8 +570,8 @@ mod tests {
     #[test]
     fn the_firm_message_rate_refuses_news_and_a_cancel_reaching_the_ceiling_halts() {
         let pools = pools(1_000_000, 1_000_000, 2);
-        let mut a = FirmShare::new(Arc::clone(&pools), 2);
-        let mut b = FirmShare::new(Arc::clone(&pools), 2);
+        let mut a = FirmShare::new(Arc::clone(&pools), 0, 2);
+        let mut b = FirmShare::new(Arc::clone(&pools), 1, 2);
         assert_eq!(a.admit(0, dollars(1), 1, 1, 5), Ok(()));
         assert_eq!(b.admit(1, dollars(1), 1, 1, 7), Ok(()));
         assert_eq!(

@@ -46,7 +46,7 @@ pub use self::stats::{InvalidReport, RiskStats, SymbolStats};
 use self::checks::{Proposal, Snapshot};
 use self::controls::{Controls, SentOrder};
 use self::digest::Digest;
-use self::firm::{FirmPools, FirmShare};
+use self::firm::{FirmPools, FirmShare, LossControl};
 use self::orders::{Applied, LiveOrders, ReportProblem};
 use self::positions::{MarkSource, Position};
 use self::sizing::{Holdings, Policy};
@@ -215,9 +215,10 @@ impl<R: ReportSource> Risk<R> {
         self
     }
 
-    /// The same stage drawing on the firm-wide `pools` for every order it sends.
-    pub fn with_firm(mut self, pools: Arc<FirmPools>) -> Risk<R> {
-        self.firm = Some(FirmShare::new(pools, self.symbols.len()));
+    /// The same stage drawing on the firm-wide `pools` for every order it sends, as
+    /// shard `shard` of them.
+    pub fn with_firm(mut self, pools: Arc<FirmPools>, shard: usize) -> Risk<R> {
+        self.firm = Some(FirmShare::new(pools, shard, self.symbols.len()));
         self
     }
 
@@ -375,7 +376,43 @@ impl<R: ReportSource> Risk<R> {
             let after = open(&self.symbols).map_or(0, |(_, l)| l);
             firm.closed(price, leaves.saturating_sub(after));
         }
+        if r.kind == ExecKind::Fill && applied.is_ok() {
+            self.revalue(r.cl_ord_id.symbol());
+        }
         applied
+    }
+
+    /// Publishes `symbol`'s P&L to the firm-wide board and takes the latch where the
+    /// firm's loss or drawdown says (never lower: only an operator lowers it).
+    #[inline]
+    fn revalue(&mut self, symbol: SymbolId) {
+        let (Some(firm), Some(Some(state))) =
+            (self.firm.as_mut(), self.symbols.get(symbol.index()))
+        else {
+            return;
+        };
+        let mark = state.marks.mark().map(|m| m.price);
+        // Unknown (a position without a mark, or money beyond i128) keeps the last value.
+        let Some(value) = state.position.value(mark) else {
+            return;
+        };
+        if let Some((control, to)) = firm.revalue(symbol.index(), value) {
+            self.firm_loss(control, to);
+        }
+    }
+
+    #[cold]
+    fn firm_loss(&mut self, control: LossControl, to: TradingState) {
+        if self.latch.escalate(to) < to {
+            let stats = &mut self.stats;
+            let counter = match (control, to) {
+                (LossControl::Loss, TradingState::Halted) => &mut stats.firm_loss_halts,
+                (LossControl::Loss, _) => &mut stats.firm_loss_reduce_only,
+                (LossControl::Drawdown, TradingState::Halted) => &mut stats.firm_drawdown_halts,
+                (LossControl::Drawdown, _) => &mut stats.firm_drawdown_reduce_only,
+            };
+            *counter += 1;
+        }
     }
 
     fn apply_order_report_plain(&mut self, r: &ExecReport) -> Result<(), ReportProblem> {
@@ -580,11 +617,16 @@ impl<R: ReportSource> Risk<R> {
         let mut view = signal.view;
         view.stamp = stamp;
         let now = stamp.ts_event;
-        let latch = self.latch.get();
         let policy = self.policy;
         let state = owned(&mut self.symbols, view.symbol);
         state.marks.observe(&view);
         state.controls.observe(&view);
+        if self.firm.is_some() {
+            // Before the latch is read: a loss this mark reveals binds this decision.
+            self.revalue(view.symbol);
+        }
+        let latch = self.latch.get();
+        let state = owned(&mut self.symbols, view.symbol);
         if !state.orders.is_empty() {
             out.emit(VenueCommand::Tick { view });
         }
