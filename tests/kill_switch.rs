@@ -233,16 +233,20 @@ fn halt_overtakes_queued_market_data() {
     }
 }
 
-/// A halt from `ctl` is journaled by the shard (at its first decision after it), and a
-/// restart over the finished journal re-applies it where it happened: every decision
-/// re-derives equal, so the same digest.
-///
-/// One shard only: with several, the replay is refused today. The latch is shared, so
-/// the first shard to re-apply its journaled halt halts the others before they reach
-/// their own journaled position, and they diverge (the journal seam re-applies a state
-/// per shard, the latch is firm-wide).
+/// A halt from `ctl`, then a resume, are journaled by every shard (at its first
+/// decision after each), and a restart over the finished journal re-applies them where
+/// each shard found them: every decision re-derives equal, so the same digest. With two
+/// shards too: while replaying, a shard decides by its own copy of the latch
+/// (`stages::risk::shard_latch`), so the first shard to re-apply the halt no longer halts
+/// the other before its own journaled position.
 #[test]
 fn a_ctl_halt_is_journaled_and_a_restart_replays_it() {
+    for shards in [1, 2] {
+        halt_resume_and_replay(shards);
+    }
+}
+
+fn halt_resume_and_replay(shards: usize) {
     use tickpipe::runtime::journal::{Cut, JournalMeta, MemoryJournal};
     use tickpipe::stages::journal::Record;
     use tickpipe::sys::TradingState;
@@ -256,20 +260,22 @@ fn a_ctl_halt_is_journaled_and_a_restart_replays_it() {
         notes: Vec::new(),
     };
     let start = |journal: &MemoryJournal, resumed| {
-        let spec = common::spec("pipelines/fused.toml", 1, 300_000);
+        let spec = common::spec("pipelines/fused.toml", shards, 300_000);
         let source = spec.input.source(spec.pacing).unwrap();
         Engine::new(spec.topology, spec.config, spec.universe, source)
             .journal(meta(resumed), journal.factory(Cut::None, 1 << 16))
             .start()
             .expect("pipeline starts")
     };
-    let dir = scratch("journaled");
+    let dir = scratch(&format!("journaled-{shards}"));
     let path = dir.join("ctl.sock");
     let journal = MemoryJournal::new(Vec::new());
     let pipeline = start(&journal, false);
     let server = ControlServer::start(&path, pipeline.control_hub()).unwrap();
     common::wait_for(&pipeline, 100_000);
     assert_eq!(ctl::send(&path, Request::Halt).unwrap(), "ok halted\n");
+    common::wait_for(&pipeline, 150_000);
+    assert_eq!(ctl::send(&path, Request::Resume).unwrap(), "ok active\n");
     drop(server);
     let first = pipeline.join();
     assert!(first.failures.is_empty(), "{:?}", first.failures);
@@ -284,13 +290,24 @@ fn a_ctl_halt_is_journaled_and_a_restart_replays_it() {
             )),
             "shard {shard} journaled the halt"
         );
+        assert!(
+            records.iter().any(|r| matches!(
+                r,
+                Record::State {
+                    state: TradingState::Active,
+                    ..
+                }
+            )),
+            "shard {shard} journaled the resume"
+        );
     }
+    assert_eq!(journal.records().len(), shards);
     let again = start(&journal, true).join();
     assert!(again.failures.is_empty(), "{:?}", again.failures);
     assert_eq!(
         again.digest(),
         first.digest(),
-        "the replay re-applied the halt"
+        "x{shards}: the replay re-applied the halt and the resume"
     );
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -28,6 +28,7 @@ pub mod digest;
 pub mod firm;
 pub mod orders;
 pub mod positions;
+pub mod shard_latch;
 pub mod sizing;
 pub mod stats;
 pub mod venue_sync;
@@ -49,6 +50,7 @@ use self::digest::Digest;
 use self::firm::{FirmPools, FirmShare, LossControl};
 use self::orders::{Applied, LiveOrders, ReportProblem};
 use self::positions::{MarkSource, Position};
+use self::shard_latch::ShardLatch;
 use self::sizing::{Holdings, Policy};
 use self::venue_sync::VenueSync;
 use crate::clock::MonoClock;
@@ -92,7 +94,8 @@ pub struct Risk<R: ReportSource> {
     /// Indexed by `SymbolId`; `Some` for the symbols this shard owns.
     symbols: Vec<Option<SymbolState>>,
     policy: Policy,
-    latch: Arc<TradingLatch>,
+    /// The firm-wide latch, or this shard's copy while it replays its journal.
+    latch: ShardLatch,
     reports: R,
     sync: VenueSync,
     /// Live orders over every owned symbol: while non-zero, reports can arrive.
@@ -173,7 +176,7 @@ impl<R: ReportSource> Risk<R> {
         Risk {
             symbols,
             policy,
-            latch,
+            latch: ShardLatch::new(latch),
             reports,
             sync: VenueSync::default(),
             live_orders: 0,
@@ -204,6 +207,9 @@ impl<R: ReportSource> Risk<R> {
             self.position, 0,
             "risk: the journal is attached before any signal"
         );
+        if log.replaying() {
+            self.latch.replaying();
+        }
         self.log = Some(log);
         self
     }
@@ -309,6 +315,8 @@ impl<R: ReportSource> Risk<R> {
     #[cold]
     fn journal_refused(&mut self, stamp: Stamp, out: &mut impl Emit<VenueCommand>) {
         self.latch.escalate(TradingState::Halted);
+        // Firm-wide even while replaying: the journal no longer holds what is decided.
+        self.latch.shared().escalate(TradingState::Halted);
         if !self.journal_halted {
             self.journal_halted = true;
             out.emit(VenueCommand::CancelAll { stamp });
@@ -383,22 +391,21 @@ impl<R: ReportSource> Risk<R> {
     }
 
     /// Publishes `symbol`'s P&L to the firm-wide board and takes the latch where the
-    /// firm's loss or drawdown says (never lower: only an operator lowers it).
+    /// firm's loss or drawdown says (never lower: only an operator lowers it). Returns
+    /// the state it took the latch to, if it did.
     #[inline]
-    fn revalue(&mut self, symbol: SymbolId) {
+    fn revalue(&mut self, symbol: SymbolId) -> Option<TradingState> {
         let (Some(firm), Some(Some(state))) =
             (self.firm.as_mut(), self.symbols.get(symbol.index()))
         else {
-            return;
+            return None;
         };
         let mark = state.marks.mark().map(|m| m.price);
         // Unknown (a position without a mark, or money beyond i128) keeps the last value.
-        let Some(value) = state.position.value(mark) else {
-            return;
-        };
-        if let Some((control, to)) = firm.revalue(symbol.index(), value) {
-            self.firm_loss(control, to);
-        }
+        let value = state.position.value(mark)?;
+        let (control, to) = firm.revalue(symbol.index(), value)?;
+        self.firm_loss(control, to);
+        Some(to)
     }
 
     #[cold]
@@ -493,10 +500,15 @@ impl<R: ReportSource> Risk<R> {
     /// cancel-all with nothing open.
     #[inline]
     fn pull_orders_on_halt<O: Emit<VenueCommand>>(&mut self, stamp: Stamp, out: &mut O) {
-        if self.log.is_some() {
-            self.journal_state(stamp, out);
-        }
-        let latch = self.latch.get();
+        // Read once per decision, here: the state journaled, the state that pulls the
+        // orders and the state the decision is checked against must be one, or a change
+        // landing between two reads is decided on at one position and journaled at the
+        // next, and a replay diverges.
+        let latch = if self.log.is_some() {
+            self.journal_state(stamp, out)
+        } else {
+            self.latch.get()
+        };
         if latch == TradingState::Halted
             && self.last_latch != TradingState::Halted
             && self.live_orders > 0
@@ -511,18 +523,26 @@ impl<R: ReportSource> Risk<R> {
 
     /// Journals a trading-state change this decision finds. On a restart, a change
     /// journaled at this position that came from outside the shard (an operator, another
-    /// shard) is applied to the latch first, so the replay decides as the first run did.
-    fn journal_state<O: Emit<VenueCommand>>(&mut self, stamp: Stamp, out: &mut O) {
+    /// shard) is applied to the shard's latch first, so the replay decides as the first
+    /// run did; once the journal is re-derived, the shard decides by the firm-wide latch
+    /// again (`shard_latch`).
+    ///
+    /// Returns the state the decision goes by.
+    fn journal_state<O: Emit<VenueCommand>>(&mut self, stamp: Stamp, out: &mut O) -> TradingState {
         let position = self.position;
         let Some(log) = self.log.as_mut() else {
-            return;
+            return self.latch.get();
         };
+        if self.latch.is_replaying() && !log.replaying() {
+            self.latch.replayed();
+        }
         if let Some(state) = log.due_state(position) {
-            self.latch.escalate(state);
+            // The state this shard found here in the first run, a resume included.
+            self.latch.reset(state);
         }
         let latch = self.latch.get();
         if latch == self.last_latch || self.journal_halted {
-            return;
+            return latch;
         }
         let cause = if self.halted_by_report {
             StateCause::InvalidReport
@@ -533,6 +553,7 @@ impl<R: ReportSource> Risk<R> {
         if log.state(position, latch, cause) == Verdict::Refused {
             self.journal_refused(stamp, out);
         }
+        latch
     }
 
     /// Journals a `New`, `Cancel` or `CancelAll` and emits it if it is to go to the venue;
@@ -621,11 +642,13 @@ impl<R: ReportSource> Risk<R> {
         let state = owned(&mut self.symbols, view.symbol);
         state.marks.observe(&view);
         state.controls.observe(&view);
-        if self.firm.is_some() {
-            // Before the latch is read: a loss this mark reveals binds this decision.
-            self.revalue(view.symbol);
+        // The state this decision's catch-up read, raised by a loss this mark reveals.
+        let mut latch = self.last_latch;
+        if self.firm.is_some()
+            && let Some(to) = self.revalue(view.symbol)
+        {
+            latch = latch.max(to);
         }
-        let latch = self.latch.get();
         let state = owned(&mut self.symbols, view.symbol);
         if !state.orders.is_empty() {
             out.emit(VenueCommand::Tick { view });
@@ -670,7 +693,7 @@ impl<R: ReportSource> Risk<R> {
                 state.digest.cancel(order.id, now);
                 self.stats.cancels_sent += 1;
                 let sent = state.controls.sent(now);
-                message_ceiling(&self.latch, &mut self.stats, sent, &state.limits);
+                message_ceiling(&mut self.latch, &mut self.stats, sent, &state.limits);
                 if let Some(firm) = self.firm.as_mut()
                     && firm.cancel_sent(now)
                 {
@@ -780,7 +803,7 @@ impl<R: ReportSource> Risk<R> {
             ts_event: now,
         });
         let sent = state.controls.sent(now);
-        message_ceiling(&self.latch, &mut self.stats, sent, &state.limits);
+        message_ceiling(&mut self.latch, &mut self.stats, sent, &state.limits);
         self.live_orders += 1;
         self.stats.orders_sent += 1;
     }
@@ -814,7 +837,7 @@ impl<R: ReportSource> Risk<R> {
 /// latch (once per window: the count passes the ceiling once). The halt then pulls the
 /// shard's orders like any other ([`Risk::pull_orders_on_halt`]).
 #[inline]
-fn message_ceiling(latch: &TradingLatch, stats: &mut RiskStats, sent: u32, limits: &Limits) {
+fn message_ceiling(latch: &mut ShardLatch, stats: &mut RiskStats, sent: u32, limits: &Limits) {
     if sent == limits.halt_messages_per_sec {
         latch.escalate(TradingState::Halted);
         stats.message_rate_halts += 1;
@@ -924,6 +947,7 @@ impl<R: ReportSource> Stage for Risk<R> {
             // in the journal; the log has stopped the run with the reason.
             log.end(end, digest);
         }
+        self.latch.replayed();
     }
 
     /// An operator's command (journaled first, at the position of the last decision), or
