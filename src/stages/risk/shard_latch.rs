@@ -74,7 +74,7 @@ impl ShardLatch {
         }
     }
 
-    /// The shared latch, for a stage built from this one.
+    /// The firm-wide latch itself, whatever the replay: for what must halt the firm now.
     pub fn shared(&self) -> &Arc<TradingLatch> {
         &self.shared
     }
