@@ -298,8 +298,8 @@ fn risk(c: &mut Criterion, t: &Traffic) {
         b.iter_batched(
             || {
                 let (venue, reports) = t.venue();
-                let pools = Arc::new(FirmPools::new(&t.config.firm));
-                (t.risk(reports).with_firm(pools), venue)
+                let pools = Arc::new(FirmPools::new(&t.config.firm, 1));
+                (t.risk(reports).with_firm(pools, 0), venue)
             },
             |(mut risk, mut venue)| {
                 for s in &t.signals {

@@ -151,6 +151,13 @@ enum CtlRequest {
         #[arg(long)]
         json: bool,
     },
+    /// Clear a symbol's repeated-execution latch (journaled).
+    Reenable {
+        /// A ticker of symbols.tickers.
+        symbol: String,
+    },
+    /// Trading active again and every symbol's latch cleared (journaled).
+    ResumeAll,
     /// Set every shard's degradation level (the floor its health task keeps):
     /// normal, reduced, limited or emergency. Needs `[coordinator]`.
     Level { name: String },
@@ -363,7 +370,8 @@ struct RunArgs {
     #[arg(long, value_name = "DIR")]
     journal: Option<PathBuf>,
     /// Serve the kill switch on a Unix socket at PATH (mode 0600; it must not exist):
-    /// `tickpipe ctl --socket PATH halt | reduce-only | resume | status [--json]`.
+    /// `tickpipe ctl --socket PATH halt | reduce-only | resume | reenable SYMBOL |
+    /// resume-all | status [--json]`.
     #[arg(long, value_name = "PATH")]
     control: Option<PathBuf>,
 }
@@ -504,6 +512,12 @@ fn ctl(args: CtlArgs) -> Result<ExitCode> {
             interval_ns,
             offset,
         ]),
+        CtlRequest::Reenable { symbol } => ctl::Request::Reenable {
+            symbol: tickpipe::msg::SymbolName::new(&symbol).with_context(|| {
+                format!("{symbol:?} is not a ticker: 1 to 8 printable ASCII characters")
+            })?,
+        },
+        CtlRequest::ResumeAll => ctl::Request::ResumeAll,
     };
     let answer = ctl::send(&args.socket, request)?;
     print!("{answer}");

@@ -13,6 +13,7 @@ use tickpipe::msg::{
 };
 use tickpipe::stages::journal::{DecisionLog, Journal, JournalFault, Record, RecordSink};
 use tickpipe::stages::risk::checks::{self, Proposal, Snapshot};
+use tickpipe::stages::risk::firm::{FirmConfig, FirmPools};
 use tickpipe::stages::risk::positions::Mark;
 use tickpipe::stages::risk::{ExecutionConfig, RejectCode, Risk, RiskConfig, RiskStats};
 use tickpipe::stages::{Control, Operator, ReportSource, ShardReport, Stage};
@@ -273,6 +274,172 @@ fn message_rate_rejects_and_a_hard_ceiling_halts() {
             .any(|c| matches!(c, VenueCommand::CancelAll { .. }))
     );
     assert_eq!(h.stats().rejected(RejectCode::TradingHalted), 1);
+}
+
+/// Two shards, one owning AAPL and the other TSLA, sharing the latch and the firm-wide
+/// pools of `firm` (a `[firm]` table).
+fn two_shards(firm: &str) -> (Harness, Harness) {
+    let config: RiskConfig = toml::from_str(RISK).unwrap();
+    let execution: ExecutionConfig = toml::from_str(EXECUTION).unwrap();
+    let firm: FirmConfig = toml::from_str(firm).unwrap();
+    let pools = Arc::new(FirmPools::new(&firm, 2));
+    let universe = Arc::new(Universe::new(&["AAPL", "TSLA"]).unwrap());
+    let latch = Arc::new(TradingLatch::new(TradingState::Active));
+    let shard = |owned: SymbolId, index: usize| {
+        let feed = Feed::default();
+        let risk = Risk::new(
+            universe.clone(),
+            &[owned],
+            &config,
+            &execution,
+            latch.clone(),
+            feed.clone(),
+        )
+        .with_firm(pools.clone(), index);
+        Harness {
+            risk,
+            feed,
+            latch: latch.clone(),
+        }
+    };
+    (shard(AAPL, 0), shard(TSLA, 1))
+}
+
+const FIRM: &str = r#"
+    max_open_notional = "1000000.00"
+    max_gross_notional = "1000000.00"
+    chunk_notional = "1000.00"
+    max_messages_per_sec = 1000
+    halt_messages_per_sec = 2000
+    reduce_only_loss = "1000000.00"
+    halt_loss = "2000000.00"
+    reduce_only_drawdown = "1000000.00"
+    halt_drawdown = "2000000.00"
+"#;
+
+#[test]
+fn firm_gross_notional_across_shards_is_refused() {
+    // $25 000: 100 AAPL at the bid ($10 000) leave room for 100 TSLA, not for 200.
+    let (mut a, mut t) = two_shards(&FIRM.replace(
+        "max_gross_notional = \"1000000.00\"",
+        "max_gross_notional = \"25000.00\"",
+    ));
+    assert_eq!(news(&a.signal(AAPL, 1_000, 100)).len(), 1);
+    assert!(news(&t.signal(TSLA, 1_000, 200)).is_empty());
+    let s = t.stats();
+    assert_eq!(s.rejected(RejectCode::FirmGrossNotional), 1);
+    let first = s.first_rejection[RejectCode::FirmGrossNotional.index()].unwrap();
+    assert_eq!(
+        (first.breach.value, first.breach.limit),
+        (200 * BID.0, 25_000 * Price::SCALE)
+    );
+    // AAPL's order cancelled: its exposure is released at its next decision (but for
+    // one chunk, $1 000, which the shard keeps as headroom).
+    a.reports(&[report(
+        ExecKind::Cancelled,
+        ClOrdId::new(AAPL, 1),
+        Side::Buy,
+        1_100,
+        0,
+        0,
+    )]);
+    assert!(news(&a.signal(AAPL, 1_200, 0)).is_empty());
+    assert_eq!(news(&t.signal(TSLA, 1_300, 200)).len(), 1);
+}
+
+#[test]
+fn firm_message_rate_rejects_and_a_hard_ceiling_halts() {
+    let (mut a, mut t) = two_shards(
+        &FIRM
+            .replace("max_messages_per_sec = 1000", "max_messages_per_sec = 2")
+            .replace("halt_messages_per_sec = 2000", "halt_messages_per_sec = 3"),
+    );
+    assert_eq!(news(&a.signal(AAPL, 1_000, 100)).len(), 1);
+    assert_eq!(news(&t.signal(TSLA, 1_000, 100)).len(), 1);
+    t.reports(&[report(
+        ExecKind::Cancelled,
+        ClOrdId::new(TSLA, 1),
+        Side::Buy,
+        1_100,
+        0,
+        0,
+    )]);
+    assert!(
+        news(&t.signal(TSLA, 1_200, 100)).is_empty(),
+        "two messages this second, firm-wide"
+    );
+    assert_eq!(t.stats().rejected(RejectCode::FirmMessageRate), 1);
+    assert_eq!(a.latch.get(), TradingState::Active);
+    // Cancels are never refused: AAPL's is the third message, the ceiling.
+    assert_eq!(cancels(&a.signal(AAPL, 1_300, -100)), 1);
+    assert_eq!(a.latch.get(), TradingState::Halted, "latched firm-wide");
+    assert_eq!(a.stats().firm_message_rate_halts, 1);
+    assert!(news(&t.signal(TSLA, 1_000_000_000, 100)).is_empty());
+    assert_eq!(t.stats().rejected(RejectCode::TradingHalted), 1);
+    t.control(Control::Operator(Operator::ResumeAll));
+    assert_eq!(t.latch.get(), TradingState::Active);
+    assert_eq!(news(&t.signal(TSLA, 1_000_000_001, 100)).len(), 1);
+}
+
+#[test]
+fn firm_loss_goes_reduce_only_then_halts_until_resumed() {
+    let (mut a, mut t) = two_shards(
+        &FIRM
+            .replace(
+                "reduce_only_loss = \"1000000.00\"",
+                "reduce_only_loss = \"50.00\"",
+            )
+            .replace("halt_loss = \"2000000.00\"", "halt_loss = \"100.00\""),
+    );
+    let quoted = |ts_event, bid: i64| MarketView {
+        bid_px: Price(bid),
+        ask_px: Price(bid + 200),
+        ..view(AAPL, ts_event)
+    };
+    assert_eq!(news(&a.signal(AAPL, 1_000, 100)).len(), 1);
+    fill_aapl(&a, 1, 1_010, 100, 1, 100);
+    // Long 100 from 100.00, marked at 99.41: $59 lost firm-wide.
+    a.signal_view(quoted(2_000, 994_000), 100);
+    assert_eq!(a.latch.get(), TradingState::ReduceOnly);
+    assert_eq!(a.stats().firm_loss_reduce_only, 1);
+    assert!(
+        news(&t.signal(TSLA, 2_100, 100)).is_empty(),
+        "no shard opens a position"
+    );
+    // Marked at 98.91: $109.
+    a.signal_view(quoted(3_000, 989_000), 100);
+    assert_eq!(a.latch.get(), TradingState::Halted);
+    assert_eq!(a.stats().firm_loss_halts, 1);
+    // Latched: the mark recovering lifts nothing; an operator does.
+    a.signal_view(quoted(4_000, 1_000_100), 100);
+    assert_eq!(a.latch.get(), TradingState::Halted);
+    t.control(Control::Operator(Operator::ResumeAll));
+    assert_eq!(news(&t.signal(TSLA, 5_000, 100)).len(), 1);
+}
+
+#[test]
+fn firm_drawdown_from_the_days_peak_goes_reduce_only() {
+    let (mut a, _t) = two_shards(&FIRM.replace(
+        "reduce_only_drawdown = \"1000000.00\"",
+        "reduce_only_drawdown = \"50.00\"",
+    ));
+    let quoted = |ts_event, bid: i64| MarketView {
+        bid_px: Price(bid),
+        ask_px: Price(bid + 200),
+        ..view(AAPL, ts_event)
+    };
+    assert_eq!(news(&a.signal(AAPL, 1_000, 100)).len(), 1);
+    fill_aapl(&a, 1, 1_010, 100, 1, 100);
+    // Up $99 at 100.99, then 100.45: $54 below the peak, still $45 up on the day.
+    a.signal_view(quoted(2_000, 1_009_800), 100);
+    assert_eq!(a.latch.get(), TradingState::Active);
+    a.signal_view(quoted(3_000, 1_004_400), 100);
+    assert_eq!(a.latch.get(), TradingState::ReduceOnly);
+    let s = a.stats();
+    assert_eq!(
+        (s.firm_drawdown_reduce_only, s.firm_loss_reduce_only),
+        (1, 0)
+    );
 }
 
 /// Acks AAPL's buy `seq` of `total` shares and fills it `fills` times `qty` shares, from

@@ -1,13 +1,15 @@
-//! Firm-wide limits across shards: with a binding `[firm] max_open_notional`, the
-//! notional of every live order of every shard together never exceeds it, whatever the
-//! shard count or topology.
+//! Firm-wide limits across shards: with a binding `[firm]` limit — the open notional,
+//! the gross notional or the message rate — what the venues see of every shard together
+//! never exceeds it, whatever the shard count or topology.
 
 mod common;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use tickpipe::msg::{ClOrdId, ExecKind, ExecReport, Price, VenueCommand, VenueTiming};
+use tickpipe::msg::{
+    ClOrdId, ExecKind, ExecReport, Price, Side, SymbolId, VenueCommand, VenueTiming,
+};
 use tickpipe::runtime::builder::Engine;
 use tickpipe::stages::risk::RejectCode;
 use tickpipe::sys::edge::Emit;
@@ -19,16 +21,39 @@ use tickpipe::venue::{ReconcileError, SimVenue, Venue, VenueStats};
 /// view never holds more than risk has committed.
 #[derive(Default)]
 struct Book {
-    orders: HashMap<ClOrdId, (Price, u32)>,
+    orders: HashMap<ClOrdId, (Price, u32, Side)>,
     open: i128,
     high_water: i128,
+    /// Per symbol: position, open buy and sell shares, highest order price.
+    symbols: HashMap<SymbolId, (i64, i64, i64, i64)>,
+    gross_high_water: i128,
+    /// `New`s per second of event time (their own stamps).
+    news: BTreeMap<u64, u32>,
 }
 
 impl Book {
-    fn new_order(&mut self, id: ClOrdId, price: Price, qty: u32) {
-        self.orders.insert(id, (price, qty));
+    fn new_order(&mut self, id: ClOrdId, price: Price, qty: u32, side: Side, ts_event: u64) {
+        self.orders.insert(id, (price, qty, side));
         self.open += i128::from(price.0) * i128::from(qty);
         self.high_water = self.high_water.max(self.open);
+        let s = self.symbols.entry(id.symbol()).or_default();
+        match side {
+            Side::Buy => s.1 += i64::from(qty),
+            Side::Sell => s.2 += i64::from(qty),
+        }
+        s.3 = s.3.max(price.0);
+        // Every symbol's worst-case |position| at its highest order price: what risk
+        // commits to the gross pool (`risk::firm`).
+        let gross: i128 = self
+            .symbols
+            .values()
+            .map(|&(pos, buy, sell, px)| {
+                let worst = (pos + buy).abs().max((pos - sell).abs());
+                i128::from(worst) * i128::from(px)
+            })
+            .sum();
+        self.gross_high_water = self.gross_high_water.max(gross);
+        *self.news.entry(ts_event / 1_000_000_000).or_default() += 1;
     }
 
     fn report(&mut self, r: &ExecReport) {
@@ -37,12 +62,23 @@ impl Book {
             ExecKind::Cancelled | ExecKind::Rejected => 0,
             _ => return,
         };
-        if let Some((price, before)) = self.orders.get(&r.cl_ord_id).copied() {
-            self.open -= i128::from(price.0) * i128::from(before - leaves);
+        if let Some((price, before, side)) = self.orders.get(&r.cl_ord_id).copied() {
+            let closed = i64::from(before - leaves);
+            self.open -= i128::from(price.0) * i128::from(closed);
+            let s = self.symbols.get_mut(&r.cl_ord_id.symbol()).unwrap();
+            let filled = if r.kind == ExecKind::Fill {
+                i64::from(r.qty)
+            } else {
+                0
+            };
+            match side {
+                Side::Buy => (s.0, s.1) = (s.0 + filled, s.1 - closed),
+                Side::Sell => (s.0, s.2) = (s.0 - filled, s.2 - closed),
+            }
             if leaves == 0 {
                 self.orders.remove(&r.cl_ord_id);
             } else {
-                self.orders.insert(r.cl_ord_id, (price, leaves));
+                self.orders.insert(r.cl_ord_id, (price, leaves, side));
             }
         }
     }
@@ -72,11 +108,14 @@ impl Venue for Tracking {
     const TIMING: VenueTiming = SimVenue::TIMING;
 
     fn on_command<O: Emit<ExecReport>>(&mut self, command: VenueCommand, out: &mut O) {
-        if let VenueCommand::New { order, .. } = command {
-            self.book
-                .lock()
-                .unwrap()
-                .new_order(order.cl_ord_id, order.price, order.qty);
+        if let VenueCommand::New { order, stamp } = command {
+            self.book.lock().unwrap().new_order(
+                order.cl_ord_id,
+                order.price,
+                order.qty,
+                order.side,
+                stamp.ts_event,
+            );
         }
         let mut booking = Booking {
             out,
@@ -102,42 +141,85 @@ impl Venue for Tracking {
     }
 }
 
+/// Which firm-wide limit a run makes bind.
+#[derive(Copy, Clone, Debug)]
+enum Binding {
+    /// About one order at the per-order limit ($50 000) and a bit: with 8 symbols each
+    /// wanting an order open, it binds all session.
+    OpenNotional,
+    /// About two symbols' positions of 100 shares (the model's target) at $400.
+    GrossNotional,
+    /// 200 `New`s and `Cancel`s a second over every shard, far under the session's pace.
+    MessageRate,
+}
+
 #[test]
 fn firm_limit_never_exceeded_any_shard_count() {
-    // About one order at the per-order limit ($50 000) and a bit: with 8 symbols each
-    // wanting an order open, the firm-wide limit binds all session.
-    let limit = Price(60_000 * Price::SCALE);
-    for topology in ["pipelines/fused.toml", "pipelines/staged.toml"] {
-        for shards in [1, 2, 4] {
-            let mut spec = common::spec(topology, shards, 100_000);
-            spec.config.firm.max_open_notional = limit;
-            spec.config.firm.chunk_notional = Price(10_000 * Price::SCALE);
-            let source = spec.input.source(spec.pacing).unwrap();
-            let book = Arc::new(Mutex::new(Book::default()));
-            let shared = Arc::clone(&book);
-            let report = Engine::new(spec.topology, spec.config, spec.universe, source)
-                .venue(move |setup| Tracking {
-                    venue: SimVenue::from_setup(setup),
-                    book: Arc::clone(&shared),
-                })
-                .run()
-                .expect("pipeline runs");
-            assert!(report.failures.is_empty(), "{:?}", report.failures);
-            let risk = &report.shard.risk;
-            let book = book.lock().unwrap();
-            let case = format!("{topology} x{shards}");
-            assert!(risk.orders_sent > 0, "{case}: it traded");
-            assert!(
-                risk.rejected(RejectCode::FirmOpenNotional) > 0,
-                "{case}: the limit bound"
-            );
-            assert!(
-                book.high_water <= i128::from(limit.0),
-                "{case}: open notional reached {} over a limit of {limit}",
-                Price(book.high_water as i64)
-            );
-            assert_eq!(book.open, 0, "{case}: every order closed at the end");
-            assert_eq!(risk.orders_open_at_end, 0, "{case}");
+    const OPEN: Price = Price(60_000 * Price::SCALE);
+    const GROSS: Price = Price(80_000 * Price::SCALE);
+    const MESSAGES: u32 = 200;
+    for binding in [
+        Binding::OpenNotional,
+        Binding::GrossNotional,
+        Binding::MessageRate,
+    ] {
+        for topology in ["pipelines/fused.toml", "pipelines/staged.toml"] {
+            for shards in [1, 2, 4] {
+                let mut spec = common::spec(topology, shards, 100_000);
+                let firm = &mut spec.config.firm;
+                firm.chunk_notional = Price(10_000 * Price::SCALE);
+                let code = match binding {
+                    Binding::OpenNotional => {
+                        firm.max_open_notional = OPEN;
+                        RejectCode::FirmOpenNotional
+                    }
+                    Binding::GrossNotional => {
+                        firm.max_gross_notional = GROSS;
+                        RejectCode::FirmGrossNotional
+                    }
+                    Binding::MessageRate => {
+                        firm.max_messages_per_sec = MESSAGES;
+                        RejectCode::FirmMessageRate
+                    }
+                };
+                let source = spec.input.source(spec.pacing).unwrap();
+                let book = Arc::new(Mutex::new(Book::default()));
+                let shared = Arc::clone(&book);
+                let report = Engine::new(spec.topology, spec.config, spec.universe, source)
+                    .venue(move |setup| Tracking {
+                        venue: SimVenue::from_setup(setup),
+                        book: Arc::clone(&shared),
+                    })
+                    .run()
+                    .expect("pipeline runs");
+                assert!(report.failures.is_empty(), "{:?}", report.failures);
+                let risk = &report.shard.risk;
+                let book = book.lock().unwrap();
+                let case = format!("{binding:?} {topology} x{shards}");
+                assert!(risk.orders_sent > 0, "{case}: it traded");
+                assert!(risk.rejected(code) > 0, "{case}: the limit bound");
+                match binding {
+                    Binding::OpenNotional => assert!(
+                        book.high_water <= i128::from(OPEN.0),
+                        "{case}: open notional reached {} over a limit of {OPEN}",
+                        Price(book.high_water as i64)
+                    ),
+                    Binding::GrossNotional => assert!(
+                        book.gross_high_water <= i128::from(GROSS.0),
+                        "{case}: gross notional reached {} over a limit of {GROSS}",
+                        Price(book.gross_high_water as i64)
+                    ),
+                    Binding::MessageRate => {
+                        let busiest = book.news.values().max().copied().unwrap_or(0);
+                        assert!(
+                            busiest <= MESSAGES,
+                            "{case}: {busiest} orders in one second over a limit of {MESSAGES}"
+                        );
+                    }
+                }
+                assert_eq!(book.open, 0, "{case}: every order closed at the end");
+                assert_eq!(risk.orders_open_at_end, 0, "{case}");
+            }
         }
     }
 }

@@ -233,16 +233,20 @@ fn halt_overtakes_queued_market_data() {
     }
 }
 
-/// A halt from `ctl` is journaled by the shard (at its first decision after it), and a
-/// restart over the finished journal re-applies it where it happened: every decision
-/// re-derives equal, so the same digest.
-///
-/// One shard only: with several, the replay is refused today. The latch is shared, so
-/// the first shard to re-apply its journaled halt halts the others before they reach
-/// their own journaled position, and they diverge (the journal seam re-applies a state
-/// per shard, the latch is firm-wide).
+/// A halt from `ctl`, then a resume, are journaled by every shard (at its first
+/// decision after each), and a restart over the finished journal re-applies them where
+/// each shard found them: every decision re-derives equal, so the same digest. With two
+/// shards too: while replaying, a shard decides by its own copy of the latch
+/// (`stages::risk::shard_latch`), so the first shard to re-apply the halt no longer halts
+/// the other before its own journaled position.
 #[test]
 fn a_ctl_halt_is_journaled_and_a_restart_replays_it() {
+    for shards in [1, 2] {
+        halt_resume_and_replay(shards);
+    }
+}
+
+fn halt_resume_and_replay(shards: usize) {
     use tickpipe::runtime::journal::{Cut, JournalMeta, MemoryJournal};
     use tickpipe::stages::journal::Record;
     use tickpipe::sys::TradingState;
@@ -256,20 +260,22 @@ fn a_ctl_halt_is_journaled_and_a_restart_replays_it() {
         notes: Vec::new(),
     };
     let start = |journal: &MemoryJournal, resumed| {
-        let spec = common::spec("pipelines/fused.toml", 1, 300_000);
+        let spec = common::spec("pipelines/fused.toml", shards, 300_000);
         let source = spec.input.source(spec.pacing).unwrap();
         Engine::new(spec.topology, spec.config, spec.universe, source)
             .journal(meta(resumed), journal.factory(Cut::None, 1 << 16))
             .start()
             .expect("pipeline starts")
     };
-    let dir = scratch("journaled");
+    let dir = scratch(&format!("journaled-{shards}"));
     let path = dir.join("ctl.sock");
     let journal = MemoryJournal::new(Vec::new());
     let pipeline = start(&journal, false);
     let server = ControlServer::start(&path, pipeline.control_hub()).unwrap();
     common::wait_for(&pipeline, 100_000);
     assert_eq!(ctl::send(&path, Request::Halt).unwrap(), "ok halted\n");
+    common::wait_for(&pipeline, 150_000);
+    assert_eq!(ctl::send(&path, Request::Resume).unwrap(), "ok active\n");
     drop(server);
     let first = pipeline.join();
     assert!(first.failures.is_empty(), "{:?}", first.failures);
@@ -284,13 +290,98 @@ fn a_ctl_halt_is_journaled_and_a_restart_replays_it() {
             )),
             "shard {shard} journaled the halt"
         );
+        assert!(
+            records.iter().any(|r| matches!(
+                r,
+                Record::State {
+                    state: TradingState::Active,
+                    ..
+                }
+            )),
+            "shard {shard} journaled the resume"
+        );
     }
+    assert_eq!(journal.records().len(), shards);
     let again = start(&journal, true).join();
     assert!(again.failures.is_empty(), "{:?}", again.failures);
     assert_eq!(
         again.digest(),
         first.digest(),
-        "the replay re-applied the halt"
+        "x{shards}: the replay re-applied the halt and the resume"
     );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `ctl reenable SYMBOL` and `ctl resume-all` through the socket, with two shards: each
+/// command reaches the shards' control rings, every shard it concerns journals it, and
+/// the report counts it where applied (the re-enable by the one shard owning the
+/// symbol, resume-all by both). An unknown symbol is refused.
+#[test]
+fn ctl_reenable_and_resume_all_are_journaled_by_the_shards_they_concern() {
+    use tickpipe::runtime::journal::{Cut, JournalMeta, MemoryJournal};
+    use tickpipe::stages::Operator;
+    use tickpipe::stages::journal::Record;
+    use tickpipe::sys::TradingState;
+
+    let dir = scratch("operator");
+    let path = dir.join("ctl.sock");
+    let mut spec = common::spec("pipelines/staged.toml", 2, 300_000);
+    spec.pacing = tickpipe::source::replay::Pacing::Rate {
+        messages_per_sec: 100_000.0,
+    };
+    let aapl = spec.universe.id_of("AAPL").unwrap();
+    let source = spec.input.source(spec.pacing).unwrap();
+    let journal = MemoryJournal::new(Vec::new());
+    let meta = JournalMeta {
+        dir: "memory".into(),
+        policy: "process".into(),
+        risks: "test".into(),
+        resumed: false,
+        finished: false,
+        notes: Vec::new(),
+    };
+    let pipeline = Engine::new(spec.topology, spec.config, spec.universe, source)
+        .journal(meta, journal.factory(Cut::None, 1 << 16))
+        .start()
+        .expect("pipeline starts");
+    let server = ControlServer::start(&path, pipeline.control_hub()).unwrap();
+    common::wait_for(&pipeline, 20_000);
+
+    let aapl_name = tickpipe::msg::SymbolName::new("AAPL").unwrap();
+    assert_eq!(
+        ctl::send(&path, Request::Reenable { symbol: aapl_name }).unwrap(),
+        "ok reenable AAPL\n"
+    );
+    let unknown = tickpipe::msg::SymbolName::new("IBM").unwrap();
+    let refused = ctl::send(&path, Request::Reenable { symbol: unknown }).unwrap();
+    assert!(ctl::is_refusal(&refused), "{refused}");
+    assert_eq!(ctl::send(&path, Request::Halt).unwrap(), "ok halted\n");
+    assert_eq!(ctl::send(&path, Request::ResumeAll).unwrap(), "ok active\n");
+    assert_eq!(pipeline.control_hub().trading_state(), TradingState::Active);
+    // Both commands reach every shard's ring before a status request sent after them.
+    let status = ctl::send(&path, Request::Status { json: true }).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&status).expect("one JSON object");
+    assert_eq!(v["trading_state"], "active");
+    drop(server);
+    pipeline.request_stop();
+    let report = pipeline.join();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(report.shard.risk.operator_commands, 1 + 2);
+    let records = journal.records();
+    assert_eq!(records.len(), 2);
+    let journaled = |shard: usize, command: Operator| {
+        records[shard]
+            .iter()
+            .any(|r| matches!(r, Record::Operator { command: c, .. } if *c == command))
+    };
+    let reenable = Operator::Reenable { symbol: aapl };
+    assert_eq!(
+        (0..2).filter(|&s| journaled(s, reenable)).count(),
+        1,
+        "journaled by the shard that owns AAPL only"
+    );
+    for shard in 0..2 {
+        assert!(journaled(shard, Operator::ResumeAll), "shard {shard}");
+    }
     std::fs::remove_dir_all(dir).unwrap();
 }

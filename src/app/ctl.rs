@@ -7,6 +7,8 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::msg::SymbolName;
+
 /// An answer takes at most the server's status deadline (500 ms) plus a request line's
 /// round trip; 5 s leaves room for a loaded host before we call the engine unreachable.
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -25,6 +27,13 @@ pub enum Request {
     /// A parent order: `SYMBOL buy|sell QTY SLICES START_NS INTERVAL_NS OFFSET`, checked
     /// by the engine.
     ScheduleAdd(Vec<String>),
+    /// Clear one symbol's repeated-execution latch (`Operator::Reenable`).
+    Reenable {
+        symbol: SymbolName,
+    },
+    /// Clear every symbol's latch and set the firm-wide latch active
+    /// (`Operator::ResumeAll`).
+    ResumeAll,
 }
 
 impl Request {
@@ -38,6 +47,8 @@ impl Request {
             Request::Status { json: true } => "status json".into(),
             Request::Level(name) => format!("level {name}"),
             Request::ScheduleAdd(words) => format!("schedule add {}", words.join(" ")),
+            Request::Reenable { symbol } => format!("reenable {symbol}"),
+            Request::ResumeAll => "resume-all".into(),
         }
     }
 }

@@ -271,6 +271,13 @@ pub fn json(r: &RunReport) -> Value {
         "REPEATED_EXECUTIONS": risk.repeated_execution_halts,
         "MESSAGE_RATE": risk.message_rate_halts,
         "CIRCUIT_BREAKER": risk.circuit_breaker_halts,
+        "FIRM_MESSAGE_RATE": risk.firm_message_rate_halts,
+        "FIRM_LOSS": risk.firm_loss_halts,
+        "FIRM_DRAWDOWN": risk.firm_drawdown_halts,
+    });
+    report["reduce_only"] = json!({
+        "FIRM_LOSS": risk.firm_loss_reduce_only,
+        "FIRM_DRAWDOWN": risk.firm_drawdown_reduce_only,
     });
     report["operator_commands"] = json!(risk.operator_commands);
     report["coordinator"] = coordinator_json(risk.coordinator.as_ref());
@@ -517,6 +524,9 @@ fn write_text(r: &RunReport, o: &mut String) -> std::fmt::Result {
         ("REPEATED_EXECUTIONS", risk.repeated_execution_halts),
         ("MESSAGE_RATE", risk.message_rate_halts),
         ("CIRCUIT_BREAKER", risk.circuit_breaker_halts),
+        ("FIRM_MESSAGE_RATE", risk.firm_message_rate_halts),
+        ("FIRM_LOSS", risk.firm_loss_halts),
+        ("FIRM_DRAWDOWN", risk.firm_drawdown_halts),
     ] {
         if n > 0 {
             let what = if code == "REPEATED_EXECUTIONS" {
@@ -525,6 +535,17 @@ fn write_text(r: &RunReport, o: &mut String) -> std::fmt::Result {
                 "halted the latch"
             };
             writeln!(o, "  HALT {code:<19} {n:>8}   {what}")?;
+        }
+    }
+    for (code, n) in [
+        ("FIRM_LOSS", risk.firm_loss_reduce_only),
+        ("FIRM_DRAWDOWN", risk.firm_drawdown_reduce_only),
+    ] {
+        if n > 0 {
+            writeln!(
+                o,
+                "  REDUCE-ONLY {code:<12} {n:>8}   took the latch to reduce-only"
+            )?;
         }
     }
     if risk.operator_commands > 0 {

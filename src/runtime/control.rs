@@ -11,6 +11,8 @@
 //! | `halt` | latch → halted; every runner is told, routing pulls every open order | `ok halted` |
 //! | `reduce-only` | latch → reduce-only (never lowers a halt: only `resume` does) | `ok STATE` (the state now) |
 //! | `resume` | latch → active (the operator's decision, the only way down) | `ok active` |
+//! | `reenable SYMBOL` | clears the symbol's repeated-execution latch (`Operator::Reenable`, journaled by the shard that owns it) | `ok reenable SYMBOL` |
+//! | `resume-all` | latch → active, and every symbol's latch cleared (`Operator::ResumeAll`, journaled by every shard) | `ok active` |
 //! | `status` | asks every shard for its state over its control ring | the status, as text lines |
 //! | `status json` | the same | one JSON object on one line |
 //! | `level NAME` | every shard's coordinator goes to degradation level NAME (`normal`, `reduced`, `limited`, `emergency`), the floor its health task keeps | `ok level NAME` |
@@ -40,11 +42,11 @@ use super::pipeline::RunMeta;
 use super::report::RunReport;
 use super::runner::RunnerOutput;
 use crate::msg::{Price, Side};
-use crate::stages::Control;
 use crate::stages::coordinator::config::TASKS;
 use crate::stages::coordinator::{Directive, Level, ParentOrder};
 use crate::stages::risk::RejectCode;
 use crate::stages::status::StatusBoard;
+use crate::stages::{Control, Operator};
 use crate::sys::edge::EdgeOut;
 use crate::sys::sync::Mutex;
 use crate::sys::{CloseFlag, Progress, TradingLatch, TradingState};
@@ -170,6 +172,23 @@ impl ControlHub {
             broadcast(&mut inner.rings, Control::TradingState(now));
             now
         })
+    }
+
+    /// Sends an operator's command to every runner (risk journals and applies it where
+    /// it concerns its shard); `resume-all` also sets the latch active first, as
+    /// `resume` does, so the answer can say so.
+    pub fn operator(&self, command: Operator, by: &str) {
+        self.inner.with(|inner| {
+            if command == Operator::ResumeAll {
+                self.latch.reset(TradingState::Active);
+                inner.set = Some((TradingState::Active, by.to_string()));
+                broadcast(
+                    &mut inner.rings,
+                    Control::TradingState(TradingState::Active),
+                );
+            }
+            broadcast(&mut inner.rings, Control::Operator(command));
+        });
     }
 
     /// Asks every shard for its state and waits up to [`STATUS_DEADLINE`] for the
@@ -384,19 +403,36 @@ pub fn respond(request: &str, hub: &ControlHub) -> String {
             hub.set_trading_state(TradingState::Active, BY);
             "ok active\n".to_string()
         }
+        "resume-all" => {
+            hub.operator(Operator::ResumeAll, BY);
+            "ok active\n".to_string()
+        }
         "status" => render_text(&hub.status()),
         "status json" => {
             let mut json = render_json(&hub.status()).to_string();
             json.push('\n');
             json
         }
-        other => coordinator_request(other, hub).unwrap_or_else(|| {
-            format!(
-                "error unknown request '{}': halt, reduce-only, resume, status, status json, \
-                 level NAME, schedule add SYMBOL SIDE QTY SLICES START_NS INTERVAL_NS OFFSET\n",
-                crate::escape::escape(other)
-            )
-        }),
+        other => match other.strip_prefix("reenable ") {
+            Some(ticker) => match hub.meta.universe.id_of(ticker) {
+                Some(symbol) => {
+                    hub.operator(Operator::Reenable { symbol }, BY);
+                    format!("ok reenable {ticker}\n")
+                }
+                None => format!(
+                    "error unknown symbol '{}': not in symbols.tickers\n",
+                    crate::escape::escape(ticker)
+                ),
+            },
+            None => coordinator_request(other, hub).unwrap_or_else(|| {
+                format!(
+                    "error unknown request '{}': halt, reduce-only, resume, reenable SYMBOL, \
+                     resume-all, status, status json, level NAME, \
+                     schedule add SYMBOL SIDE QTY SLICES START_NS INTERVAL_NS OFFSET\n",
+                    crate::escape::escape(other)
+                )
+            }),
+        },
     }
 }
 

@@ -109,7 +109,7 @@ pub fn run_inline(bytes: &[u8], config: &Config, universe: Arc<Universe>) -> Run
         latch,
         reports,
     )
-    .with_firm(Arc::new(FirmPools::new(&config.firm)));
+    .with_firm(Arc::new(FirmPools::new(&config.firm, 1)), 0);
     let risk = match &config.coordinator {
         Some(c) => risk.with_coordinator(Coordinator::new(
             c,

@@ -180,7 +180,7 @@ impl Pipeline {
         let latch = Arc::new(TradingLatch::new(config.risk.trading_state));
         let progress = Arc::new(Progress::new());
         let board = Arc::new(StatusBoard::new(topology.shards));
-        let firm = Arc::new(FirmPools::new(&config.firm));
+        let firm = Arc::new(FirmPools::new(&config.firm, topology.shards));
         let clock = MonoClock::new();
         let meta = RunMeta {
             input: source.describe(),
@@ -519,7 +519,7 @@ impl ShardParts<'_> {
             reports,
         )
         .with_status(Arc::clone(self.board), self.shard)
-        .with_firm(Arc::clone(self.firm));
+        .with_firm(Arc::clone(self.firm), self.shard);
         let risk = match &config.coordinator {
             Some(c) => risk.with_coordinator(Coordinator::new(
                 c,

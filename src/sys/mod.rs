@@ -10,7 +10,9 @@
 //! through. The edge sits here because stages, sources and venues all produce into it:
 //! in the runtime, each of them would import from the layer above.
 //!
-//! [`credit`] is the firm-wide credit pool that lets shards share a limit without a lock.
+//! [`credit`] is the firm-wide credit pool that lets shards share a limit without a lock;
+//! [`window`] is the firm-wide count per second of event time (the message rate);
+//! [`board`] holds each shard's published P&L (the firm-wide loss and drawdown).
 //!
 //! [`mapped`] is the journal's shared file mapping (mmap through libc).
 //! [`ring`] is our own SPSC ring (a sequence number in each slot's line), for the edges
@@ -21,6 +23,7 @@
 //! Nothing here may name anything outside this module: loom-tests compiles it alone.
 //! Modules that use other crates (rtrb, serde) are left out of the loom build.
 
+pub mod board;
 pub mod close;
 pub mod credit;
 pub mod latch;
@@ -30,6 +33,7 @@ pub mod progress;
 pub mod ring;
 pub mod stop;
 pub mod sync;
+pub mod window;
 
 #[cfg(not(loom))]
 pub mod abandon;
@@ -44,9 +48,11 @@ pub mod mapped;
 #[cfg(not(loom))]
 pub mod simd;
 
+pub use board::PnlBoard;
 pub use close::CloseFlag;
 pub use credit::{CreditPool, CreditShare};
 pub use latch::{TradingLatch, TradingState};
 pub use mailbox::Mailbox;
 pub use progress::Progress;
 pub use stop::{Failure, StopSignal};
+pub use window::WindowCount;

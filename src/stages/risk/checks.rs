@@ -59,10 +59,16 @@ pub enum RejectCode {
     /// The firm-wide open notional (every live order of every shard) would exceed
     /// `[firm] max_open_notional` (`risk::firm`).
     FirmOpenNotional,
+    /// The firm-wide gross notional (every symbol's worst-case position, valued at its
+    /// latest order price) would exceed `[firm] max_gross_notional` (`risk::firm`).
+    FirmGrossNotional,
+    /// `[firm] max_messages_per_sec` `New`s and `Cancel`s of every shard already sent in
+    /// this second.
+    FirmMessageRate,
 }
 
 impl RejectCode {
-    pub const COUNT: usize = 20;
+    pub const COUNT: usize = 22;
     pub const ALL: [RejectCode; RejectCode::COUNT] = [
         RejectCode::TradingHalted,
         RejectCode::ReduceOnly,
@@ -84,6 +90,8 @@ impl RejectCode {
         RejectCode::MessageRate,
         RejectCode::ShortSaleRestricted,
         RejectCode::FirmOpenNotional,
+        RejectCode::FirmGrossNotional,
+        RejectCode::FirmMessageRate,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -108,6 +116,8 @@ impl RejectCode {
             RejectCode::MessageRate => "MESSAGE_RATE",
             RejectCode::ShortSaleRestricted => "SHORT_SALE_RESTRICTED",
             RejectCode::FirmOpenNotional => "FIRM_OPEN_NOTIONAL",
+            RejectCode::FirmGrossNotional => "FIRM_GROSS_NOTIONAL",
+            RejectCode::FirmMessageRate => "FIRM_MESSAGE_RATE",
         }
     }
 
@@ -200,7 +210,9 @@ impl fmt::Display for Rejection {
             RejectCode::DuplicateOrder => {
                 write!(f, " since_ns={value} window_ns={limit}")?;
             }
-            RejectCode::MessageRate => write!(f, " sent={value} limit={limit}")?,
+            RejectCode::MessageRate | RejectCode::FirmMessageRate => {
+                write!(f, " sent={value} limit={limit}")?;
+            }
             RejectCode::ShortSaleRestricted => {
                 write!(f, " price={} best_bid={}", Price(value), Price(limit))?;
             }
@@ -215,7 +227,9 @@ impl fmt::Display for Rejection {
             RejectCode::PriceCollar => {
                 write!(f, " deviation_bps>={value} limit_bps={limit}")?;
             }
-            RejectCode::MaxNotional | RejectCode::FirmOpenNotional => {
+            RejectCode::MaxNotional
+            | RejectCode::FirmOpenNotional
+            | RejectCode::FirmGrossNotional => {
                 write!(f, " notional={} limit={}", Price(value), Price(limit))?;
             }
             RejectCode::MaxOrderQty | RejectCode::MaxPosition | RejectCode::MaxOpenOrders => {
@@ -824,7 +838,9 @@ mod tests {
                 "DUPLICATE_ORDER",
                 "MESSAGE_RATE",
                 "SHORT_SALE_RESTRICTED",
-                "FIRM_OPEN_NOTIONAL"
+                "FIRM_OPEN_NOTIONAL",
+                "FIRM_GROSS_NOTIONAL",
+                "FIRM_MESSAGE_RATE"
             ]
         );
         for (i, c) in RejectCode::ALL.iter().enumerate() {

@@ -29,6 +29,7 @@ pub mod digest;
 pub mod firm;
 pub mod orders;
 pub mod positions;
+pub mod shard_latch;
 pub mod sizing;
 pub mod stats;
 pub mod venue_sync;
@@ -47,9 +48,10 @@ pub use self::stats::{InvalidReport, RiskStats, SymbolStats};
 use self::checks::{Proposal, Snapshot};
 use self::controls::{Controls, SentOrder};
 use self::digest::Digest;
-use self::firm::{FirmPools, FirmShare};
+use self::firm::{FirmPools, FirmShare, LossControl};
 use self::orders::{Applied, LiveOrders, ReportProblem};
 use self::positions::{MarkSource, Position};
+use self::shard_latch::ShardLatch;
 use self::sizing::{Holdings, Policy};
 use self::venue_sync::VenueSync;
 use crate::clock::MonoClock;
@@ -94,7 +96,8 @@ pub struct Risk<R: ReportSource> {
     /// Indexed by `SymbolId`; `Some` for the symbols this shard owns.
     symbols: Vec<Option<SymbolState>>,
     policy: Policy,
-    latch: Arc<TradingLatch>,
+    /// The firm-wide latch, or this shard's copy while it replays its journal.
+    latch: ShardLatch,
     reports: R,
     sync: VenueSync,
     /// Live orders over every owned symbol: while non-zero, reports can arrive.
@@ -177,7 +180,7 @@ impl<R: ReportSource> Risk<R> {
         Risk {
             symbols,
             policy,
-            latch,
+            latch: ShardLatch::new(latch),
             reports,
             sync: VenueSync::default(),
             live_orders: 0,
@@ -209,6 +212,9 @@ impl<R: ReportSource> Risk<R> {
             self.position, 0,
             "risk: the journal is attached before any signal"
         );
+        if log.replaying() {
+            self.latch.replaying();
+        }
         self.log = Some(log);
         self
     }
@@ -220,9 +226,10 @@ impl<R: ReportSource> Risk<R> {
         self
     }
 
-    /// The same stage drawing on the firm-wide `pools` for every order it sends.
-    pub fn with_firm(mut self, pools: Arc<FirmPools>) -> Risk<R> {
-        self.firm = Some(FirmShare::new(pools));
+    /// The same stage drawing on the firm-wide `pools` for every order it sends, as
+    /// shard `shard` of them.
+    pub fn with_firm(mut self, pools: Arc<FirmPools>, shard: usize) -> Risk<R> {
+        self.firm = Some(FirmShare::new(pools, shard, self.symbols.len()));
         self
     }
 
@@ -320,6 +327,8 @@ impl<R: ReportSource> Risk<R> {
     #[cold]
     fn journal_refused(&mut self, stamp: Stamp, out: &mut impl Emit<VenueCommand>) {
         self.latch.escalate(TradingState::Halted);
+        // Firm-wide even while replaying: the journal no longer holds what is decided.
+        self.latch.shared().escalate(TradingState::Halted);
         if !self.journal_halted {
             self.journal_halted = true;
             out.emit(VenueCommand::CancelAll { stamp });
@@ -387,7 +396,42 @@ impl<R: ReportSource> Risk<R> {
             let after = open(&self.symbols).map_or(0, |(_, l)| l);
             firm.closed(price, leaves.saturating_sub(after));
         }
+        if r.kind == ExecKind::Fill && applied.is_ok() {
+            self.revalue(r.cl_ord_id.symbol());
+        }
         applied
+    }
+
+    /// Publishes `symbol`'s P&L to the firm-wide board and takes the latch where the
+    /// firm's loss or drawdown says (never lower: only an operator lowers it). Returns
+    /// the state it took the latch to, if it did.
+    #[inline]
+    fn revalue(&mut self, symbol: SymbolId) -> Option<TradingState> {
+        let (Some(firm), Some(Some(state))) =
+            (self.firm.as_mut(), self.symbols.get(symbol.index()))
+        else {
+            return None;
+        };
+        let mark = state.marks.mark().map(|m| m.price);
+        // Unknown (a position without a mark, or money beyond i128) keeps the last value.
+        let value = state.position.value(mark)?;
+        let (control, to) = firm.revalue(symbol.index(), value)?;
+        self.firm_loss(control, to);
+        Some(to)
+    }
+
+    #[cold]
+    fn firm_loss(&mut self, control: LossControl, to: TradingState) {
+        if self.latch.escalate(to) < to {
+            let stats = &mut self.stats;
+            let counter = match (control, to) {
+                (LossControl::Loss, TradingState::Halted) => &mut stats.firm_loss_halts,
+                (LossControl::Loss, _) => &mut stats.firm_loss_reduce_only,
+                (LossControl::Drawdown, TradingState::Halted) => &mut stats.firm_drawdown_halts,
+                (LossControl::Drawdown, _) => &mut stats.firm_drawdown_reduce_only,
+            };
+            *counter += 1;
+        }
     }
 
     fn apply_order_report_plain(&mut self, r: &ExecReport) -> Result<(), ReportProblem> {
@@ -473,10 +517,15 @@ impl<R: ReportSource> Risk<R> {
     /// cancel-all with nothing open.
     #[inline]
     fn pull_orders_on_halt<O: Emit<VenueCommand>>(&mut self, stamp: Stamp, out: &mut O) {
-        if self.log.is_some() {
-            self.journal_state(stamp, out);
-        }
-        let latch = self.latch.get();
+        // Read once per decision, here: the state journaled, the state that pulls the
+        // orders and the state the decision is checked against must be one, or a change
+        // landing between two reads is decided on at one position and journaled at the
+        // next, and a replay diverges.
+        let latch = if self.log.is_some() {
+            self.journal_state(stamp, out)
+        } else {
+            self.latch.get()
+        };
         if latch == TradingState::Halted
             && self.last_latch != TradingState::Halted
             && self.live_orders > 0
@@ -491,18 +540,26 @@ impl<R: ReportSource> Risk<R> {
 
     /// Journals a trading-state change this decision finds. On a restart, a change
     /// journaled at this position that came from outside the shard (an operator, another
-    /// shard) is applied to the latch first, so the replay decides as the first run did.
-    fn journal_state<O: Emit<VenueCommand>>(&mut self, stamp: Stamp, out: &mut O) {
+    /// shard) is applied to the shard's latch first, so the replay decides as the first
+    /// run did; once the journal is re-derived, the shard decides by the firm-wide latch
+    /// again (`shard_latch`).
+    ///
+    /// Returns the state the decision goes by.
+    fn journal_state<O: Emit<VenueCommand>>(&mut self, stamp: Stamp, out: &mut O) -> TradingState {
         let position = self.position;
         let Some(log) = self.log.as_mut() else {
-            return;
+            return self.latch.get();
         };
+        if self.latch.is_replaying() && !log.replaying() {
+            self.latch.replayed();
+        }
         if let Some(state) = log.due_state(position) {
-            self.latch.escalate(state);
+            // The state this shard found here in the first run, a resume included.
+            self.latch.reset(state);
         }
         let latch = self.latch.get();
         if latch == self.last_latch || self.journal_halted {
-            return;
+            return latch;
         }
         let cause = if self.halted_by_report {
             StateCause::InvalidReport
@@ -513,6 +570,7 @@ impl<R: ReportSource> Risk<R> {
         if log.state(position, latch, cause) == Verdict::Refused {
             self.journal_refused(stamp, out);
         }
+        latch
     }
 
     /// Journals a `New`, `Cancel` or `CancelAll` and emits it if it is to go to the venue;
@@ -597,16 +655,24 @@ impl<R: ReportSource> Risk<R> {
         let mut view = signal.view;
         view.stamp = stamp;
         let now = stamp.ts_event;
-        let (target, latch) = coordinated::adjust(
-            self.coordinator.as_deref(),
-            view.symbol,
-            signal.target,
-            self.latch.get(),
-        );
         let policy = self.policy;
         let state = owned(&mut self.symbols, view.symbol);
         state.marks.observe(&view);
         state.controls.observe(&view);
+        // The state this decision's catch-up read, raised by a loss this mark reveals.
+        let mut latch = self.last_latch;
+        if self.firm.is_some()
+            && let Some(to) = self.revalue(view.symbol)
+        {
+            latch = latch.max(to);
+        }
+        let (target, latch) = coordinated::adjust(
+            self.coordinator.as_deref(),
+            view.symbol,
+            signal.target,
+            latch,
+        );
+        let state = owned(&mut self.symbols, view.symbol);
         if !state.orders.is_empty() {
             out.emit(VenueCommand::Tick { view });
         }
@@ -615,6 +681,9 @@ impl<R: ReportSource> Risk<R> {
             open_buy: state.orders.open_buy(),
             open_sell: state.orders.open_sell(),
         };
+        if let Some(firm) = self.firm.as_mut() {
+            firm.remark(view.symbol.index(), holdings.worst_case(0, 0));
+        }
         // A symbol latched by repeated executions has its orders pulled as under a halt.
         let symbol_latch = if state.controls.halted {
             TradingState::Halted
@@ -655,7 +724,13 @@ impl<R: ReportSource> Risk<R> {
                 state.digest.cancel(order.id, now);
                 self.stats.cancels_sent += 1;
                 let sent = state.controls.sent(now);
-                message_ceiling(&self.latch, &mut self.stats, sent, &state.limits);
+                message_ceiling(&mut self.latch, &mut self.stats, sent, &state.limits);
+                if let Some(firm) = self.firm.as_mut()
+                    && firm.cancel_sent(now)
+                {
+                    self.latch.escalate(TradingState::Halted);
+                    self.stats.firm_message_rate_halts += 1;
+                }
             }
         }
         if let Some(command) = refused {
@@ -722,20 +797,22 @@ impl<R: ReportSource> Risk<R> {
             self.slice_refused(slice, view.symbol, breach.code, stamp, out);
             return;
         }
-        if let Some(firm) = self.firm.as_mut()
-            && let Err(asked) = firm.admit(price, proposal.qty)
-        {
-            self.stats.record_rejection(Rejection {
-                symbol: state.name,
-                ts_event: now,
-                breach: Breach {
-                    code: RejectCode::FirmOpenNotional,
-                    value: i64::try_from(asked).unwrap_or(i64::MAX),
-                    limit: i64::try_from(firm.limit()).unwrap_or(i64::MAX),
-                },
-            });
-            self.slice_refused(slice, view.symbol, RejectCode::FirmOpenNotional, stamp, out);
-            return;
+        if let Some(firm) = self.firm.as_mut() {
+            let (buy, sell) = match side {
+                Side::Buy => (proposal.qty, 0),
+                Side::Sell => (0, proposal.qty),
+            };
+            let shares = holdings.worst_case(buy, sell);
+            let admitted = firm.admit(view.symbol.index(), price, proposal.qty, shares, now);
+            if let Err(breach) = admitted {
+                self.stats.record_rejection(Rejection {
+                    symbol: state.name,
+                    ts_event: now,
+                    breach,
+                });
+                self.slice_refused(slice, view.symbol, breach.code, stamp, out);
+                return;
+            }
         }
         let intent = OrderIntent {
             cl_ord_id: state.orders.next_id(),
@@ -776,7 +853,7 @@ impl<R: ReportSource> Risk<R> {
             ts_event: now,
         });
         let sent = state.controls.sent(now);
-        message_ceiling(&self.latch, &mut self.stats, sent, &state.limits);
+        message_ceiling(&mut self.latch, &mut self.stats, sent, &state.limits);
         self.live_orders += 1;
         self.stats.orders_sent += 1;
         if let Some(slice) = slice {
@@ -814,7 +891,7 @@ impl<R: ReportSource> Risk<R> {
 /// latch (once per window: the count passes the ceiling once). The halt then pulls the
 /// shard's orders like any other ([`Risk::pull_orders_on_halt`]).
 #[inline]
-fn message_ceiling(latch: &TradingLatch, stats: &mut RiskStats, sent: u32, limits: &Limits) {
+fn message_ceiling(latch: &mut ShardLatch, stats: &mut RiskStats, sent: u32, limits: &Limits) {
     if sent == limits.halt_messages_per_sec {
         latch.escalate(TradingState::Halted);
         stats.message_rate_halts += 1;
@@ -929,6 +1006,7 @@ impl<R: ReportSource> Stage for Risk<R> {
             // in the journal; the log has stopped the run with the reason.
             log.end(end, digest);
         }
+        self.latch.replayed();
     }
 
     /// An operator's command (journaled first, at the position of the last decision), or

@@ -132,6 +132,18 @@ impl Position {
         })
     }
 
+    /// Mark-to-market P&L at `mark`: cash flow plus position × mark, exact (realised
+    /// plus unrealised); `None` once the money is unknown. Flat, it needs no mark.
+    #[inline]
+    pub fn value(&self, mark: Option<Price>) -> Option<i128> {
+        let cash_flow = self.money?.cash_flow;
+        match (self.qty, mark) {
+            (0, _) => Some(cash_flow),
+            (qty, Some(mark)) => cash_flow.checked_add(mark.times(qty)),
+            (_, None) => None,
+        }
+    }
+
     /// Books a fill: a reduction releases its share of the cost basis into realised P&L;
     /// what goes past flat opens a new position at the fill price.
     #[inline]

@@ -39,6 +39,15 @@ impl Holdings {
     pub fn exposure(&self) -> i64 {
         self.position + self.open_buy - self.open_sell
     }
+
+    /// The largest |position| if every live order on one side filled, with `buy` and
+    /// `sell` more shares working: what the firm-wide gross notional values.
+    #[inline]
+    pub fn worst_case(&self, buy: u32, sell: u32) -> u64 {
+        let long = self.position + self.open_buy + i64::from(buy);
+        let short = self.position - self.open_sell - i64::from(sell);
+        long.unsigned_abs().max(short.unsigned_abs())
+    }
 }
 
 impl Policy {

@@ -118,6 +118,15 @@ crate::stats! {
         /// Halts of the latch by a symbol's message count reaching
         /// `halt_messages_per_sec` (`MESSAGE_RATE`).
         pub message_rate_halts: u64,
+        /// Halts of the latch by the firm-wide message count reaching `[firm]
+        /// halt_messages_per_sec` (`FIRM_MESSAGE_RATE`).
+        pub firm_message_rate_halts: u64,
+        /// Escalations of the latch by the firm-wide loss (`FIRM_LOSS`) to reduce-only and
+        /// to halted, and by the drawdown from the day's peak (`FIRM_DRAWDOWN`).
+        pub firm_loss_reduce_only: u64,
+        pub firm_loss_halts: u64,
+        pub firm_drawdown_reduce_only: u64,
+        pub firm_drawdown_halts: u64,
         /// Halts of the latch by a market-wide circuit breaker (ITCH `W`), one per shard
         /// still trading when it came.
         pub circuit_breaker_halts: u64,
@@ -184,6 +193,11 @@ impl Clone for RiskStats {
             symbols,
             repeated_execution_halts,
             message_rate_halts,
+            firm_message_rate_halts,
+            firm_loss_reduce_only,
+            firm_loss_halts,
+            firm_drawdown_reduce_only,
+            firm_drawdown_halts,
             circuit_breaker_halts,
             operator_commands,
             journal,
@@ -214,6 +228,13 @@ impl Clone for RiskStats {
         self.repeated_execution_halts
             .clone_from(repeated_execution_halts);
         self.message_rate_halts.clone_from(message_rate_halts);
+        self.firm_message_rate_halts
+            .clone_from(firm_message_rate_halts);
+        self.firm_loss_reduce_only.clone_from(firm_loss_reduce_only);
+        self.firm_loss_halts.clone_from(firm_loss_halts);
+        self.firm_drawdown_reduce_only
+            .clone_from(firm_drawdown_reduce_only);
+        self.firm_drawdown_halts.clone_from(firm_drawdown_halts);
         self.circuit_breaker_halts.clone_from(circuit_breaker_halts);
         self.operator_commands.clone_from(operator_commands);
         self.journal.clone_from(journal);
