@@ -212,7 +212,7 @@ fn commands(steps: &[(u64, Step)]) -> Vec<VenueCommand> {
 }
 
 fn run(latency_ns: u64, cmds: &[VenueCommand]) -> (Vec<ExecReport>, SimVenue) {
-    let config = VenueConfig {
+    let config = SimConfig {
         kind: "sim".into(),
         latency_ns,
     };

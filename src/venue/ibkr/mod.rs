@@ -1,0 +1,3 @@
+//! The Interactive Brokers venue (`[venue] kind = "ibkr"`).
+
+pub mod config;
