@@ -19,9 +19,11 @@
 //! - `reporter`: stamps and counts every report.
 //! - `stats`: the counters it reports.
 //! - [`runner`]: the venue's thread, serving every shard's lane.
+//! - [`ibkr`]: Interactive Brokers (TWS or IB Gateway), an asynchronous venue.
 
 mod book;
 mod exchange;
+pub mod ibkr;
 mod in_flight;
 mod market;
 mod reporter;

@@ -1,0 +1,6 @@
+//! The Interactive Brokers venue: TWS or IB Gateway, asynchronous.
+//!
+//! - [`events`]: the seam: what the connection reads from IB, translated, and the
+//!   [`IbConnection`](events::IbConnection) trait the venue drives and the wire implements.
+
+pub mod events;
