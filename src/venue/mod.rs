@@ -19,6 +19,7 @@
 //! - `reporter`: stamps and counts every report.
 //! - `stats`: the counters it reports.
 //! - [`runner`]: the venue's thread, serving every shard's lane.
+//! - [`ibkr`]: Interactive Brokers (TWS or IB Gateway), an asynchronous venue.
 
 mod book;
 mod exchange;
