@@ -124,6 +124,33 @@ enum Command {
     /// and why, each shard's health, positions, P&L, NLV and the breakers. Exit status:
     /// 0 answered, 1 the engine refused the request, 2 no engine answered at PATH.
     Ctl(CtlArgs),
+    /// Interactive Brokers (TWS or IB Gateway): check the connection before trading.
+    #[command(subcommand)]
+    Ibkr(IbkrCommand),
+}
+
+#[derive(Subcommand)]
+enum IbkrCommand {
+    /// Connect to IB Gateway (or TWS) as the config's [venue] says and print the server
+    /// version, the managed accounts, each configured contract as IB knows it, the
+    /// account's positions and the open orders. Places nothing.
+    ///
+    /// Exit status: 0 when connected and IB knows every configured contract; 1 when the
+    /// connection, the account check or a contract fails (the reason on stderr or beside
+    /// the contract); 2 for an invalid config, or a build without the `ibkr` feature; 3
+    /// when stdout cannot be written.
+    Check(IbkrCheckArgs),
+}
+
+#[derive(clap::Args)]
+struct IbkrCheckArgs {
+    /// Engine configuration with [venue] kind = "ibkr".
+    #[arg(long, value_name = "FILE", default_value = "config/ibkr-paper.toml")]
+    config: PathBuf,
+    /// Allow a live account (one whose id does not start DU). Without it, a live
+    /// account is refused.
+    #[arg(long)]
+    live_account: bool,
 }
 
 #[derive(clap::Args)]
@@ -449,6 +476,7 @@ fn main() -> ExitCode {
         Command::ExportFeatures(args) => export_features(args),
         Command::Journal(JournalCommand::Verify(args)) => journal_verify(args),
         Command::Ctl(args) => ctl(args),
+        Command::Ibkr(IbkrCommand::Check(args)) => ibkr_check(args),
     };
     match result {
         Ok(code) => code,
@@ -878,6 +906,43 @@ fn probability(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
         _ => Err(format!("{s:?} is not a probability from 0 to 1")),
+    }
+}
+
+fn ibkr_check(args: IbkrCheckArgs) -> Result<ExitCode> {
+    let config = match tickpipe::app::ibkr::load(&args.config) {
+        Ok(config) => config,
+        Err(e) => {
+            say(format_args!("error: {e}\n"));
+            return Ok(ExitCode::from(2));
+        }
+    };
+    #[cfg(feature = "ibkr")]
+    {
+        let (text, contracts_ok) = match tickpipe::app::ibkr::check(&config, args.live_account) {
+            Ok(checked) => checked,
+            Err(e) => {
+                say(format_args!("error: {e}\n"));
+                return Ok(ExitCode::from(1));
+            }
+        };
+        if let Err(e) = print_report(&text) {
+            say(format_args!("error: writing to stdout: {e}\n"));
+            return Ok(ExitCode::from(3));
+        }
+        Ok(if contracts_ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        })
+    }
+    #[cfg(not(feature = "ibkr"))]
+    {
+        let _ = (config, args.live_account);
+        say(format_args!(
+            "error: this build has no Interactive Brokers wire; build with `--features ibkr`\n"
+        ));
+        Ok(ExitCode::from(2))
     }
 }
 
