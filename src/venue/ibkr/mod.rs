@@ -8,3 +8,8 @@ pub mod errors;
 pub mod events;
 pub mod ids;
 pub mod orders;
+pub mod reconcile;
+pub mod scripted;
+pub mod venue;
+
+pub use venue::{IbkrSetup, IbkrStats, IbkrVenue};

@@ -252,7 +252,7 @@ impl Book {
     }
 
     /// The reason a cancel of this order carries: ours, IOC's, or IB's own.
-    fn cancel_reason(o: &Tracked) -> RejectReason {
+    pub fn cancel_reason(o: &Tracked) -> RejectReason {
         match (o.cancel, o.tif) {
             (Some(_), _) => RejectReason::Requested,
             (None, TimeInForce::Ioc) => RejectReason::ImmediateOrCancel,
