@@ -52,6 +52,10 @@ pub trait Venue: Send + 'static {
     const KIND: &'static str;
     /// How it keeps time, which decides how risk reads its reports.
     const TIMING: VenueTiming;
+    /// The most messages (orders and cancels) a second the venue takes from the whole
+    /// firm, if it limits them: risk then refuses orders beyond it with `THROTTLED`
+    /// (`stages::risk::pacing`) rather than let them queue.
+    const PACING: Option<u32> = None;
 
     /// Handles one command, emitting the reports it makes due.
     ///

@@ -59,10 +59,15 @@ pub enum RejectCode {
     /// The firm-wide open notional (every live order of every shard) would exceed
     /// `[firm] max_open_notional` (`risk::firm`).
     FirmOpenNotional,
+    /// An asynchronous venue reported its broker down or not yet reconciled
+    /// (`ExecKind::VenueDown`): nothing is sent until it is back.
+    VenueDown,
+    /// The symbol's share of the venue's message pacing is spent (`risk::pacing`).
+    Throttled,
 }
 
 impl RejectCode {
-    pub const COUNT: usize = 20;
+    pub const COUNT: usize = 22;
     pub const ALL: [RejectCode; RejectCode::COUNT] = [
         RejectCode::TradingHalted,
         RejectCode::ReduceOnly,
@@ -84,6 +89,8 @@ impl RejectCode {
         RejectCode::MessageRate,
         RejectCode::ShortSaleRestricted,
         RejectCode::FirmOpenNotional,
+        RejectCode::VenueDown,
+        RejectCode::Throttled,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -108,6 +115,8 @@ impl RejectCode {
             RejectCode::MessageRate => "MESSAGE_RATE",
             RejectCode::ShortSaleRestricted => "SHORT_SALE_RESTRICTED",
             RejectCode::FirmOpenNotional => "FIRM_OPEN_NOTIONAL",
+            RejectCode::VenueDown => "VENUE_DOWN",
+            RejectCode::Throttled => "THROTTLED",
         }
     }
 
@@ -192,7 +201,9 @@ impl fmt::Display for Rejection {
             | RejectCode::FeedStale
             | RejectCode::BookCrossed
             | RejectCode::Restricted
-            | RejectCode::RepeatedExecutions => {}
+            | RejectCode::RepeatedExecutions
+            | RejectCode::VenueDown => {}
+            RejectCode::Throttled => write!(f, " tokens={value} rate_per_s={limit}")?,
             RejectCode::QuoteStale => write!(f, " age_ns={value} limit_ns={limit}")?,
             RejectCode::SelfMatch => {
                 write!(f, " price={} own_price={}", Price(value), Price(limit))?;

@@ -27,6 +27,7 @@ pub mod controls;
 pub mod digest;
 pub mod firm;
 pub mod orders;
+pub mod pacing;
 pub mod positions;
 pub mod sizing;
 pub mod stats;
@@ -48,14 +49,15 @@ use self::controls::{Controls, SentOrder};
 use self::digest::Digest;
 use self::firm::{FirmPools, FirmShare};
 use self::orders::{Applied, LiveOrders, ReportProblem};
+use self::pacing::Bucket;
 use self::positions::{MarkSource, Position};
 use self::sizing::{Holdings, Policy};
 use self::venue_sync::VenueSync;
 use crate::clock::MonoClock;
 use crate::merge::Merge;
 use crate::msg::{
-    ExecKind, ExecReport, OrderIntent, Side, Signal, Stamp, SymbolId, SymbolName, VenueCommand,
-    VenueTiming, ViewCause,
+    ExecKind, ExecReport, OrderIntent, RejectReason, Side, Signal, Stamp, SymbolId, SymbolName,
+    VenueCommand, VenueTiming, ViewCause,
 };
 use crate::stages::ShardReport;
 use crate::stages::journal::{DecisionLog, StateCause, Verdict};
@@ -74,6 +76,8 @@ struct SymbolState {
     position: Position,
     marks: MarkSource,
     controls: Controls,
+    /// Its share of the venue's message pacing, if the venue has one.
+    pacing: Option<Bucket>,
     digest: Digest,
 }
 
@@ -127,6 +131,9 @@ pub struct Risk<R: ReportSource> {
     status: Option<(Arc<StatusBoard>, usize)>,
     /// This shard's share of the firm-wide limits (`firm`), when the run has them.
     firm: Option<FirmShare>,
+    /// An asynchronous venue said its broker is down or unreconciled
+    /// ([`ExecKind::VenueDown`]) and has not said it is back.
+    venue_down: bool,
 }
 
 impl<R: ReportSource> Risk<R> {
@@ -167,6 +174,7 @@ impl<R: ReportSource> Risk<R> {
                 position: Position::default(),
                 marks: MarkSource::default(),
                 controls: Controls::new(&limits, config.is_restricted(name.as_str())),
+                pacing: R::PACING.map(|rate| Bucket::new(rate, universe.len())),
                 digest: Digest::default(),
             });
         }
@@ -191,6 +199,7 @@ impl<R: ReportSource> Risk<R> {
             breaker_at: None,
             status: None,
             firm: None,
+            venue_down: false,
         }
     }
 
@@ -252,6 +261,7 @@ impl<R: ReportSource> Risk<R> {
             breaker_at: self.breaker_at,
             status: self.status,
             firm: self.firm,
+            venue_down: self.venue_down,
         }
     }
 
@@ -339,6 +349,15 @@ impl<R: ReportSource> Risk<R> {
                     problem = problem.or(Some(ReportProblem::OutsideSession));
                 }
             }
+            ExecKind::VenueDown => {
+                self.venue_down = true;
+                if r.reason == RejectReason::Reconciliation {
+                    // The broker's account is not what we think it is: stop everything
+                    // until an operator has looked.
+                    self.latch.escalate(TradingState::Halted);
+                }
+            }
+            ExecKind::VenueUp => self.venue_down = false,
             _ => {
                 if let Err(p) = self.apply_order_report(&r) {
                     problem = problem.or(Some(p));
@@ -622,6 +641,9 @@ impl<R: ReportSource> Risk<R> {
                     }
                 }
                 order.pending_cancel = true;
+                if let Some(bucket) = state.pacing.as_mut() {
+                    bucket.spend(now);
+                }
                 state.digest.cancel(order.id, now);
                 self.stats.cancels_sent += 1;
                 let sent = state.controls.sent(now);
@@ -646,6 +668,18 @@ impl<R: ReportSource> Risk<R> {
             // Beyond u32 shares MAX_ORDER_QTY refuses anyway; saturate rather than wrap.
             qty: u32::try_from(desired.unsigned_abs()).unwrap_or(u32::MAX),
         };
+        if self.venue_down {
+            self.stats.record_rejection(Rejection {
+                symbol: state.name,
+                ts_event: now,
+                breach: Breach {
+                    code: RejectCode::VenueDown,
+                    value: 0,
+                    limit: 0,
+                },
+            });
+            return;
+        }
         let snapshot = Snapshot {
             latch,
             status: view.status,
@@ -671,6 +705,22 @@ impl<R: ReportSource> Risk<R> {
                 symbol: state.name,
                 ts_event: now,
                 breach,
+            });
+            return;
+        }
+        // Before the firm-wide pool: a token is local to the symbol, a commitment is
+        // shared, so a refusal here leaves the other shards' headroom untouched.
+        if let Some(bucket) = state.pacing.as_mut()
+            && !bucket.admit(now)
+        {
+            self.stats.record_rejection(Rejection {
+                symbol: state.name,
+                ts_event: now,
+                breach: Breach {
+                    code: RejectCode::Throttled,
+                    value: bucket.messages(),
+                    limit: i64::from(R::PACING.unwrap_or(0)),
+                },
             });
             return;
         }
