@@ -111,16 +111,10 @@ fn run(
     topology: &str,
     accounts: &Arc<Mutex<Vec<Account>>>,
 ) -> (RunReport, Vec<(SymbolId, String, ConId)>) {
-    let text = std::fs::read_to_string("config/tickpipe.toml").unwrap();
-    assert!(text.contains("kind = \"sim\""));
-    let path = std::env::temp_dir().join(format!(
-        "tickpipe-ibkr-venue-{}-{}.toml",
-        std::process::id(),
-        topology.len()
-    ));
-    std::fs::write(&path, text.replace("kind = \"sim\"", "kind = \"ibkr\"")).unwrap();
-    let loaded = Config::load_for(&path, Kinds::of::<LinearModel, IbkrVenue<Flaky>>());
-    std::fs::remove_file(&path).unwrap();
+    let loaded = Config::load_for(
+        Path::new("config/ibkr-paper.toml"),
+        Kinds::of::<LinearModel, IbkrVenue<Flaky>>(),
+    );
     let (config, universe) = loaded.expect("the config is valid");
     let contracts: Vec<Contract> = (0..universe.len())
         .map(|i| Contract {

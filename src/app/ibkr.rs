@@ -3,7 +3,6 @@
 //! accounts, each configured contract as IB knows it, the account's positions and the
 //! open orders. It places nothing.
 
-use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::config::ConfigError;
@@ -32,6 +31,8 @@ pub use wire::{check, render};
 
 #[cfg(feature = "ibkr")]
 mod wire {
+    use std::fmt::Write as _;
+
     use super::*;
     use crate::msg::{Price, Side};
     use crate::venue::ibkr::client::{self, CheckReport, WireError};
