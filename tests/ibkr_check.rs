@@ -62,6 +62,7 @@ fn check_prints_the_server_accounts_contracts_positions_and_orders_and_places_no
     ];
     script.open_orders = vec![FakeOrder {
         order_id: 42,
+        client_id: 0,
         con_id: 1001,
         action: "SELL".into(),
         qty: 10.0,

@@ -78,6 +78,9 @@ pub struct FakeContract {
 #[derive(Clone, Debug, PartialEq)]
 pub struct FakeOrder {
     pub order_id: i32,
+    /// The API client that placed it (0 for one placed in TWS by hand). `ibapi` routes an
+    /// order's messages to its own streams only when this is its client id.
+    pub client_id: i32,
     pub con_id: i32,
     /// `BUY` or `SELL`.
     pub action: String,
@@ -93,6 +96,7 @@ pub struct FakeOrder {
 #[derive(Clone, Debug, PartialEq)]
 pub struct FakeFill {
     pub exec_id: String,
+    pub client_id: i32,
     pub order_id: i32,
     pub con_id: i32,
     pub action: String,
@@ -113,7 +117,8 @@ pub enum OnPlace {
     Partials { shares: Vec<f64>, fast: bool },
     /// Reject it: error 201 with this text, then `Inactive`... as IB does.
     Reject(String),
-    /// Refuse the id (error 103, duplicate order id) the first time it is used.
+    /// Refuse the first order placed (error 103, duplicate order id: an id an earlier
+    /// session used), then acknowledge every order and let it rest.
     DuplicateIdOnce,
     /// Do nothing at all (the order is lost in flight).
     Ignore,
@@ -169,6 +174,8 @@ struct Shared {
     tick_requests: Vec<(i32, i32, String)>,
     duplicate_refused: Vec<i32>,
     connections: usize,
+    /// The client id of the last `StartApi`.
+    client_id: i32,
     /// The live connection's writer, for pushes.
     writer: Option<TcpStream>,
     exec_seq: u64,
@@ -328,7 +335,14 @@ pub fn error(id: i32, code: i32, text: &str) -> Vec<u8> {
 }
 
 /// `orderStatus`.
-pub fn order_status(order_id: i32, status: &str, filled: f64, remaining: f64, avg: f64) -> Vec<u8> {
+pub fn order_status(
+    client_id: i32,
+    order_id: i32,
+    status: &str,
+    filled: f64,
+    remaining: f64,
+    avg: f64,
+) -> Vec<u8> {
     frame(
         incoming::ORDER_STATUS,
         Msg::new()
@@ -338,14 +352,14 @@ pub fn order_status(order_id: i32, status: &str, filled: f64, remaining: f64, av
             .string(4, &remaining.to_string())
             .double(5, avg)
             .int(6, i64::from(order_id) + 9_000_000)
-            .int(9, 0),
+            .int(9, i64::from(client_id)),
     )
 }
 
 /// `openOrder` for `order` (its status as the order state).
 pub fn open_order(script: &Script, order: &FakeOrder) -> Vec<u8> {
     let o = Msg::new()
-        .int(1, 0)
+        .int(1, i64::from(order.client_id))
         .int(2, i64::from(order.order_id))
         .int(3, i64::from(order.order_id) + 9_000_000)
         .string(5, &order.action)
@@ -381,7 +395,7 @@ pub fn execution(script: &Script, fill: &FakeFill, req_id: i32) -> Vec<u8> {
         .string(7, &fill.shares.to_string())
         .double(8, fill.price)
         .int(9, i64::from(fill.order_id) + 9_000_000)
-        .int(10, 0)
+        .int(10, i64::from(fill.client_id))
         .string(12, &fill.cum_qty.to_string())
         .double(13, fill.price)
         .string(14, &fill.order_ref);
@@ -472,6 +486,7 @@ fn fill_order(shared: &mut Shared, order_id: i32, shares: f64, price: f64) -> Ve
     let order = order.clone();
     let fill = FakeFill {
         exec_id: exec_id.clone(),
+        client_id: order.client_id,
         order_id,
         con_id: order.con_id,
         action: order.action.clone(),
@@ -502,6 +517,7 @@ fn fill_order(shared: &mut Shared, order_id: i32, shares: f64, price: f64) -> Ve
         execution(script, &fill, -1),
         commission(&exec_id),
         order_status(
+            order.client_id,
             order_id,
             &order.status,
             order.filled,
@@ -567,6 +583,7 @@ fn answer(s: &mut Shared, id: i32, f: &Fields, reconnect: bool) -> Vec<Vec<u8>> 
     let req_id = f.int(1).unwrap_or(0) as i32;
     match id {
         outgoing::START_API => {
+            s.client_id = req_id;
             let script = s.script.as_ref().unwrap();
             let next = match script.next_valid_id_after_reconnect {
                 Some(n) if reconnect => n,
@@ -656,6 +673,7 @@ fn answer(s: &mut Shared, id: i32, f: &Fields, reconnect: bool) -> Vec<Vec<u8>> 
             for o in &script.open_orders {
                 out.push(open_order(script, o));
                 out.push(order_status(
+                    o.client_id,
                     o.order_id,
                     &o.status,
                     o.filled,
@@ -692,6 +710,7 @@ fn answer(s: &mut Shared, id: i32, f: &Fields, reconnect: bool) -> Vec<Vec<u8>> 
                 Some(i) => {
                     let o = script.open_orders.remove(i);
                     vec![order_status(
+                        o.client_id,
                         order_id,
                         "Cancelled",
                         o.filled,
@@ -723,6 +742,7 @@ fn place(s: &mut Shared, f: &Fields) -> Vec<Vec<u8>> {
     let script = s.script.as_ref().unwrap();
     let order = FakeOrder {
         order_id,
+        client_id: s.client_id,
         con_id: contract.int(1).unwrap_or(0) as i32,
         action: o.string(5).unwrap_or_default(),
         qty: o.string(6).and_then(|q| q.parse().ok()).unwrap_or(0.0),
@@ -736,7 +756,7 @@ fn place(s: &mut Shared, f: &Fields) -> Vec<Vec<u8>> {
     };
     s.placed.push(order.clone());
     let on_place = script.on_place.clone();
-    if on_place == OnPlace::DuplicateIdOnce && !s.duplicate_refused.contains(&order_id) {
+    if on_place == OnPlace::DuplicateIdOnce && s.duplicate_refused.is_empty() {
         s.duplicate_refused.push(order_id);
         return vec![error(order_id, 103, "Duplicate order id")];
     }
@@ -747,7 +767,7 @@ fn place(s: &mut Shared, f: &Fields) -> Vec<Vec<u8>> {
         return vec![
             error(order_id, 201, &format!("Order rejected - reason:{text}")),
             open_order(script, &rejected),
-            order_status(order_id, "Inactive", 0.0, order.qty, 0.0),
+            order_status(order.client_id, order_id, "Inactive", 0.0, order.qty, 0.0),
         ];
     }
     if on_place == OnPlace::Ignore {
@@ -760,7 +780,14 @@ fn place(s: &mut Shared, f: &Fields) -> Vec<Vec<u8>> {
     if !fast {
         let script = s.script.as_ref().unwrap();
         out.push(open_order(script, &order));
-        out.push(order_status(order_id, "Submitted", 0.0, order.qty, 0.0));
+        out.push(order_status(
+            order.client_id,
+            order_id,
+            "Submitted",
+            0.0,
+            order.qty,
+            0.0,
+        ));
     }
     match on_place {
         OnPlace::Fill => out.extend(fill_order(s, order_id, order.qty, order.limit)),

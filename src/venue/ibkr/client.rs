@@ -266,11 +266,11 @@ impl IbConnection for IbWire {
         if let Some(old) = self.session.take() {
             old.client.disconnect();
         }
+        // No `ConnectionRestored` here: the venue asked, and reconciles on its own
+        // answer; the event would have it reconcile twice (and report Down/Up again).
+        // `ibapi` never reconnects by itself (attempts 0), so the event is never sent.
         match self.open() {
-            Ok(()) => {
-                self.pending.push_back(IbEvent::ConnectionRestored);
-                Ok(())
-            }
+            Ok(()) => Ok(()),
             Err(WireError::Account(e)) => Err(LinkError::Failed(e.to_string())),
             Err(_) => Err(LinkError::Down),
         }
