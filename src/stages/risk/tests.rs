@@ -351,14 +351,23 @@ fn venue_down_refuses_orders_until_venue_up_and_a_failed_reconciliation_halts() 
     assert_eq!(news(&out).len(), 1, "back up: the order goes out");
     assert_eq!(latch.get(), TradingState::Active);
 
-    risk.reports
-        .arrived
-        .push_back(link(ExecKind::VenueDown, RejectReason::Reconciliation, 1_150));
+    risk.reports.arrived.push_back(link(
+        ExecKind::VenueDown,
+        RejectReason::Reconciliation,
+        1_150,
+    ));
     run(&mut risk, signal(TSLA, 1_200, 100));
     assert_eq!(latch.get(), TradingState::Halted);
     let s = stats(&risk);
-    assert_eq!((s.invalid_reports, s.rejected(RejectCode::VenueDown)), (0, 1));
-    assert_eq!(s.rejected(RejectCode::TradingHalted), 1, "the halt is reported as itself");
+    assert_eq!(
+        (s.invalid_reports, s.rejected(RejectCode::VenueDown)),
+        (0, 1)
+    );
+    assert_eq!(
+        s.rejected(RejectCode::TradingHalted),
+        1,
+        "the halt is reported as itself"
+    );
 }
 
 /// The same reports from an event-time venue are held until event time reaches them:
