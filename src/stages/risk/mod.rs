@@ -668,18 +668,6 @@ impl<R: ReportSource> Risk<R> {
             // Beyond u32 shares MAX_ORDER_QTY refuses anyway; saturate rather than wrap.
             qty: u32::try_from(desired.unsigned_abs()).unwrap_or(u32::MAX),
         };
-        if self.venue_down {
-            self.stats.record_rejection(Rejection {
-                symbol: state.name,
-                ts_event: now,
-                breach: Breach {
-                    code: RejectCode::VenueDown,
-                    value: 0,
-                    limit: 0,
-                },
-            });
-            return;
-        }
         let snapshot = Snapshot {
             latch,
             status: view.status,
@@ -705,6 +693,19 @@ impl<R: ReportSource> Risk<R> {
                 symbol: state.name,
                 ts_event: now,
                 breach,
+            });
+            return;
+        }
+        // After the checks, so a halt or a limit is reported as itself, not as the link.
+        if self.venue_down {
+            self.stats.record_rejection(Rejection {
+                symbol: state.name,
+                ts_event: now,
+                breach: Breach {
+                    code: RejectCode::VenueDown,
+                    value: 0,
+                    limit: 0,
+                },
             });
             return;
         }

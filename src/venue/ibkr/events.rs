@@ -164,6 +164,7 @@ pub struct IbOrder {
 
 /// What reconciliation reads from IB in one go: every open order of the account, every
 /// execution of this API client since the session started, and the account's positions.
+/// All of the configured account only (a login may manage several).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct IbSnapshot {
     pub open_orders: Vec<IbOpenOrder>,

@@ -1,10 +1,11 @@
 //! IB's order ids: per API client, and each order must carry a larger id than any this
 //! client used before (IB answers a reused one with error 103).
 //!
-//! The next id is the larger of the server's `nextValidId` and our own high-water mark
-//! + 1. `nextValidId` alone is not enough: after a Gateway restart it can go back to
-//! an id we already used today; the high-water mark survives a reconnect in memory and
-//! a restart through `floor` (the journal's highest id + 1, given at construction).
+//! The next id is the larger of the server's `nextValidId` and one past our own
+//! high-water mark. `nextValidId` alone is not enough: after a Gateway restart it can go
+//! back to an id we already used today; the high-water mark survives a reconnect in
+//! memory and a restart through `floor` (one past the journal's highest id, given at
+//! construction).
 
 use super::events::IbOrderId;
 

@@ -90,6 +90,9 @@ pub enum ExecOutcome {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BookCounts {
     pub duplicate_executions: u64,
+    /// Of those, corrections (same `execId` up to its last period, another after it):
+    /// the shares are not applied twice; a corrected price is not re-booked.
+    pub corrections: u64,
     /// Executions for more shares than the order had open: reported (the fill happened)
     /// and refused by risk, which halts.
     pub overfills: u64,
@@ -105,7 +108,10 @@ pub struct BookCounts {
 pub struct Book {
     orders: HashMap<ClOrdId, Tracked>,
     by_ib: HashMap<IbOrderId, ClOrdId>,
+    /// Executions applied, by `execId` up to its last period (a correction's id differs
+    /// only after it), and by whole id.
     exec_ids: HashSet<String>,
+    exec_full_ids: HashSet<String>,
     /// Net shares per symbol from the fills reported, plus where we started.
     positions: HashMap<SymbolId, i64>,
     /// Event time stamped on reports: the latest command's (an asynchronous venue has no
@@ -300,10 +306,20 @@ impl Book {
         let Some(id) = self.find(e.order_id, &e.order_ref) else {
             return ExecOutcome::NotOurs;
         };
-        if !self.exec_ids.insert(e.exec_id.clone()) {
+        // IB corrects an execution under an id that differs only after its last
+        // period: the shares were already applied under the first one.
+        let key = e
+            .exec_id
+            .rsplit_once('.')
+            .map_or(e.exec_id.as_str(), |(k, _)| k);
+        if !self.exec_ids.insert(key.to_string()) {
+            if !self.exec_full_ids.contains(&e.exec_id) {
+                self.counts.corrections += 1;
+            }
             self.counts.duplicate_executions += 1;
             return ExecOutcome::Duplicate;
         }
+        self.exec_full_ids.insert(e.exec_id.clone());
         let o = &self.orders[&id];
         if o.done {
             self.counts.fills_after_end += 1;

@@ -14,7 +14,7 @@ use super::backoff::Backoff;
 use super::errors::{IbErrorClass, classify};
 use super::events::{IbConnection, IbError, IbEvent, IbOrder, IbOrderId, LinkError};
 use super::ids::OrderIds;
-use super::orders::{Book, BookCounts, CancelBy, Ending};
+use super::orders::{Book, BookCounts, CancelBy, Ending, ExecOutcome};
 use super::reconcile::{Contracts, reconcile};
 use crate::msg::{
     ClOrdId, ExecKind, ExecReport, OrderIntent, RejectReason, Stamp, SymbolId, VenueCommand,
@@ -24,11 +24,13 @@ use crate::sys::edge::Emit;
 use crate::venue::{ReconcileError, Venue, VenueStats};
 
 /// IB's pacing limit: 50 messages a second from one API connection (TWS API docs,
-/// "Message rate limits"); beyond it TWS answers error 100 and then disconnects.
+/// "Message rate limits"); beyond it TWS answers error 100 ("Max rate of messages per
+/// second has been exceeded").
 pub const IB_MESSAGES_PER_SEC: u32 = 50;
 
 /// Events taken from the connection per `poll`, so one busy lane cannot starve the other
-/// lanes of the venue thread; 256 is about five seconds of IB's paced order flow.
+/// lanes of the venue thread: 256 is over a second of IB's answers to a fully paced
+/// flow (50 orders a second, 3 to 5 messages each).
 const EVENTS_PER_POLL: usize = 256;
 
 /// What the venue needs beyond its connection; the wire builds it from `[venue]`.
@@ -446,7 +448,17 @@ impl<C: IbConnection> IbkrVenue<C> {
                 }
             }
             IbEvent::Execution(e) => {
-                self.book.on_execution(&e, &mut self.out);
+                let outcome = self.book.on_execution(&e, &mut self.out);
+                if outcome == ExecOutcome::NotOurs
+                    && let Some(c) = self.setup.contracts.of_con(e.con_id)
+                {
+                    let why = format!(
+                        "execution {} of {} shares in {} (order {}, orderRef {:?}) was not \
+                         ours: someone else is trading the account",
+                        e.exec_id, e.shares, c.name, e.order_id, e.order_ref
+                    );
+                    self.halt(why);
+                }
             }
             IbEvent::Commission(_) => self.ib.commission_reports += 1,
             IbEvent::Error(e) => self.on_error(e),

@@ -149,6 +149,35 @@ fn duplicates_change_nothing() {
 }
 
 #[test]
+fn a_correction_is_not_a_second_fill() {
+    let (mut book, _) = placed();
+    let mut out = Vec::new();
+    feed(&mut book, &Msg::Exec(1, 30), &mut out);
+    let mut corrected = IbExecution {
+        exec_id: "0001f4e8.1.02".into(),
+        order_id: IB_ID,
+        order_ref: String::new(),
+        con_id: 265_598,
+        side: Side::Buy,
+        shares: 30,
+        price: LIMIT,
+        cum_qty: 30,
+        time: String::new(),
+    };
+    assert_eq!(
+        book.on_execution(&corrected, &mut out),
+        ExecOutcome::Duplicate
+    );
+    corrected.exec_id = "0001f4e8.2.01".into();
+    assert_eq!(
+        book.on_execution(&corrected, &mut out),
+        ExecOutcome::Applied
+    );
+    assert_eq!(book.counts.corrections, 1);
+    assert_eq!(book.position(SymbolId(0)), 60);
+}
+
+#[test]
 fn a_fast_fill_without_submitted_fills_directly() {
     let (out, ended) = run(&[
         Msg::Status(PendingSubmit, 0),

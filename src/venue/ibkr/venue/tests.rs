@@ -618,3 +618,29 @@ fn the_end_of_session_cancels_what_rests_and_waits_for_ib() {
     assert_eq!(h.session, [(ExecKind::EndOfSession, RejectReason::None)]);
     assert_eq!(h.live(), 0);
 }
+
+#[test]
+fn an_execution_we_did_not_send_on_our_contract_halts() {
+    let mut h = Harness::started();
+    h.ib().say(IbEvent::Execution(IbExecution {
+        exec_id: "manual.1".into(),
+        order_id: 0,
+        order_ref: String::new(),
+        con_id: MSFT_CON,
+        side: Side::Sell,
+        shares: 25,
+        price: LIMIT,
+        cum_qty: 25,
+        time: String::new(),
+    }));
+    h.poll(1);
+    assert_eq!(
+        h.session,
+        [(ExecKind::VenueDown, RejectReason::Reconciliation)]
+    );
+    let halt = h.venue.ibkr_stats().halt.clone().unwrap();
+    assert!(
+        halt.contains("MSFT") && halt.contains("25 shares"),
+        "{halt}"
+    );
+}
