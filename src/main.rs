@@ -17,7 +17,7 @@ use tickpipe::app::model::eval;
 use tickpipe::app::progress::Progress;
 use tickpipe::app::report::{self as render, ReportFile};
 use tickpipe::app::verify;
-use tickpipe::app::{check_config, inspect, latency_out};
+use tickpipe::app::{check_config, ibkr, inspect, latency_out};
 use tickpipe::codec::mold::Session;
 use tickpipe::runtime::builder::Engine;
 use tickpipe::runtime::config::{Config, decision_identity};
@@ -316,8 +316,14 @@ struct RunArgs {
     #[arg(long, value_name = "MSGS_PER_SEC", value_parser = replay_rate)]
     rate: Option<f64>,
     /// Engine configuration: symbols, features, model, risk limits, execution, venue.
+    /// With `[venue] kind = "ibkr"` (config/ibkr-paper.toml) the orders go to Interactive
+    /// Brokers through IB Gateway, in a build with `--features ibkr`, with one shard.
     #[arg(long, value_name = "FILE", default_value = "config/tickpipe.toml")]
     config: PathBuf,
+    /// With `[venue] kind = "ibkr"`: allow a live account (one whose id does not start
+    /// DU). Without it, a live account is refused before anything is sent.
+    #[arg(long)]
+    live_account: bool,
     /// Also write the report as JSON to FILE (keys documented in the README). Its
     /// directory must be writable when the run starts; the report is written beside it
     /// and renamed over it, so FILE is never seen half written.
@@ -514,9 +520,27 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         args.log_level.as_deref(),
         if args.quiet { "warn" } else { "info" },
     )?;
-    let (config, universe) = Config::load(&args.config)?;
+    let (config, universe) = Config::load_for(&args.config, ibkr::kinds_for(&args.config))?;
     let cores = topology::host_cores();
     let topology = Topology::load(&args.pipeline, args.shards, &universe, &cores)?;
+    #[cfg(feature = "ibkr")]
+    let ib_venue = match config.venue.ibkr() {
+        Some(ib) => Some(ibkr::venue(
+            ib,
+            &universe,
+            topology.shards,
+            args.live_account,
+        )?),
+        None => None,
+    };
+    #[cfg(not(feature = "ibkr"))]
+    let ib_venue: Option<std::convert::Infallible> = match config.venue.ibkr() {
+        Some(_) => anyhow::bail!(
+            "{}: [venue] kind = \"ibkr\" needs a build with `--features ibkr`",
+            args.config.display()
+        ),
+        None => None,
+    };
     let input = match (args.live, args.input) {
         (Some(live), _) => Input::Live(Box::new(LiveConfig::load(&live)?)),
         (None, Some(path)) => Input::File(path),
@@ -597,7 +621,13 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     if let Some((meta, logs)) = journal {
         engine = engine.journal(meta, logs);
     }
-    let pipeline = engine.start()?;
+    let pipeline = match ib_venue {
+        #[cfg(feature = "ibkr")]
+        Some(venue) => engine.venue(venue).start()?,
+        #[cfg(not(feature = "ibkr"))]
+        Some(never) => match never {},
+        None => engine.start()?,
+    };
     let control = match &args.control {
         Some(path) => match ControlServer::start(path, pipeline.control_hub()) {
             Ok(server) => Some(server),
@@ -910,7 +940,7 @@ fn probability(s: &str) -> Result<f64, String> {
 }
 
 fn ibkr_check(args: IbkrCheckArgs) -> Result<ExitCode> {
-    let config = match tickpipe::app::ibkr::load(&args.config) {
+    let config = match ibkr::load(&args.config) {
         Ok(config) => config,
         Err(e) => {
             say(format_args!("error: {e}\n"));
@@ -919,7 +949,7 @@ fn ibkr_check(args: IbkrCheckArgs) -> Result<ExitCode> {
     };
     #[cfg(feature = "ibkr")]
     {
-        let (text, contracts_ok) = match tickpipe::app::ibkr::check(&config, args.live_account) {
+        let (text, contracts_ok) = match ibkr::check(&config, args.live_account) {
             Ok(checked) => checked,
             Err(e) => {
                 say(format_args!("error: {e}\n"));

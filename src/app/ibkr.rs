@@ -1,7 +1,8 @@
-//! `tickpipe ibkr check --config FILE`: the user's first command against IB Gateway.
-//! It connects, checks the account, and prints the server version, the managed
-//! accounts, each configured contract as IB knows it, the account's positions and the
-//! open orders. It places nothing.
+//! The binary's Interactive Brokers parts: `tickpipe ibkr check --config FILE`, the
+//! user's first command against IB Gateway (it connects, checks the account, and prints
+//! the server version, the managed accounts, each configured contract as IB knows it,
+//! the account's positions and the open orders; it places nothing), and the venue
+//! `tickpipe run` plugs in when the config's `[venue] kind` is `"ibkr"`.
 
 use std::path::Path;
 
@@ -10,6 +11,24 @@ use crate::runtime::config::{Config, Kinds};
 use crate::stages::inference::Model;
 use crate::stages::inference::builtin::BuiltIn;
 use crate::venue::ibkr::config::{IbkrConfig, KIND};
+
+/// The model and venue kinds `run` validates a config file against: the IBKR venue's
+/// when its `[venue] kind` is `"ibkr"`, else the simulated exchange's. A file that cannot
+/// be read or parsed gets the built-in kinds; loading it then reports why.
+pub fn kinds_for(path: &Path) -> Kinds {
+    let ibkr = crate::config::read_toml::<toml::Table>(path)
+        .ok()
+        .and_then(|t| t.get("venue")?.get("kind")?.as_str().map(|k| k == KIND))
+        .unwrap_or(false);
+    if ibkr {
+        Kinds {
+            model: BuiltIn::KINDS,
+            venue: KIND,
+        }
+    } else {
+        Kinds::BUILT_IN
+    }
+}
 
 /// Reads and validates a config whose `[venue]` is `kind = "ibkr"` (the whole file, as
 /// `run` would), and returns that section.
@@ -27,16 +46,95 @@ pub fn load(path: &Path) -> Result<IbkrConfig, ConfigError> {
 }
 
 #[cfg(feature = "ibkr")]
-pub use wire::{check, render};
+pub use wire::{VenueError, check, render, venue};
 
 #[cfg(feature = "ibkr")]
 mod wire {
     use std::fmt::Write as _;
 
     use super::*;
+    use std::sync::Mutex;
+
     use crate::msg::{Price, Side};
-    use crate::venue::ibkr::client::{self, CheckReport, WireError};
+    use crate::universe::Universe;
+    use crate::venue::VenueSetup;
+    use crate::venue::ibkr::client::{self, CheckReport, IbWire, WireError};
     use crate::venue::ibkr::events::ConId;
+    use crate::venue::ibkr::reconcile::{Contract, Contracts};
+    use crate::venue::ibkr::{IbkrSetup, IbkrVenue};
+
+    const MS: u64 = 1_000_000;
+    /// How long our orders IB does not show after a reconnect stay in flight before they
+    /// are resolved as never having reached IB: IB acknowledges an order within
+    /// milliseconds, so 5 s is a Gateway in trouble, not an order in transit.
+    const UNKNOWN_ORDER_DEADLINE_NS: u64 = 5_000 * MS;
+    /// How long the end of the session waits for IB to confirm its cancels.
+    const END_OF_SESSION_DEADLINE_NS: u64 = 10_000 * MS;
+    /// Reconnect backoff: 100 ms doubling to 30 s, `ibapi`'s own cap, with jitter.
+    const BACKOFF_BASE_NS: u64 = 100 * MS;
+    const BACKOFF_CAP_NS: u64 = 30_000 * MS;
+
+    /// Why `run` cannot trade through IB.
+    #[derive(Debug, thiserror::Error)]
+    pub enum VenueError {
+        #[error(
+            "--shards {0}: the IBKR venue runs with one shard (one API connection, and each \
+             shard's reconciliation would see the other shards' orders as someone else's); \
+             run with --shards 1"
+        )]
+        Shards(usize),
+        #[error(transparent)]
+        Wire(#[from] WireError),
+    }
+
+    /// Connects to IB (checking the account: `live` is `--live-account`) and returns
+    /// the venue factory `run` plugs into the engine. Our positions start flat: the
+    /// account must hold none of the configured contracts, or the start-up
+    /// reconciliation halts naming the symbol and both quantities.
+    pub fn venue(
+        config: &IbkrConfig,
+        universe: &Universe,
+        shards: usize,
+        live: bool,
+    ) -> Result<impl Fn(&VenueSetup<'_>) -> IbkrVenue<IbWire> + 'static, VenueError> {
+        if shards != 1 {
+            return Err(VenueError::Shards(shards));
+        }
+        let contracts = Contracts(
+            universe
+                .ids()
+                .map(|symbol| {
+                    let name = universe.name(symbol);
+                    let con_id = config.contracts[name.as_str()].con_id as ConId;
+                    Contract {
+                        symbol,
+                        name,
+                        con_id,
+                    }
+                })
+                .collect(),
+        );
+        let setup = IbkrSetup {
+            contracts,
+            positions: Vec::new(),
+            id_floor: 1,
+            unknown_order_deadline_ns: UNKNOWN_ORDER_DEADLINE_NS,
+            end_of_session_deadline_ns: END_OF_SESSION_DEADLINE_NS,
+            backoff_base_ns: BACKOFF_BASE_NS,
+            backoff_cap_ns: BACKOFF_CAP_NS,
+            backoff_seed: config.client_id as u64,
+        };
+        // Connected here, before the engine starts, so a refusal is a start-up error.
+        let wire = Mutex::new(Some(IbWire::connect(config, live)?));
+        Ok(move |_: &VenueSetup<'_>| {
+            let wire = wire
+                .lock()
+                .expect("the venue factory runs once")
+                .take()
+                .expect("one shard: the venue factory runs once");
+            IbkrVenue::new(wire, setup.clone())
+        })
+    }
 
     /// Runs the check; `live` is `--live-account`. The report, and whether every
     /// configured contract is one IB knows (otherwise the command fails, exit 1, after

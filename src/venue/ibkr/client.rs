@@ -42,11 +42,11 @@ pub const UNTRANSLATABLE: i32 = -2;
 /// Why the wire could not connect or answer.
 #[derive(Debug, thiserror::Error)]
 pub enum WireError {
-    #[error("cannot connect to TWS/IB Gateway at {address} as client {client_id}: {source}")]
+    #[error("cannot connect to TWS/IB Gateway at {address} as client {client_id}: {cause}")]
     Connect {
         address: String,
         client_id: i64,
-        source: ibapi::Error,
+        cause: ibapi::Error,
     },
     #[error(transparent)]
     Account(#[from] AccountError),
@@ -68,10 +68,10 @@ fn connect(config: &IbkrConfig, live: bool) -> Result<Client, WireError> {
         .max_reconnect_attempts(0)
         .one_shot_timeout(REQUEST_TIMEOUT)
         .connect()
-        .map_err(|source| WireError::Connect {
+        .map_err(|cause| WireError::Connect {
             address: config.address(),
             client_id: config.client_id,
-            source,
+            cause,
         })?;
     check_account(config, live, client.handshake_managed_accounts())?;
     Ok(client)
