@@ -87,7 +87,10 @@ fn a_recorded_session_replays_into_the_ibkr_venue_and_ends_reconciled() {
 
     let placed = tws.placed();
     let fills = tws.fills();
-    assert!(!placed.is_empty(), "the session traded: {stdout}");
+    assert!(
+        !placed.is_empty() && !fills.is_empty(),
+        "the session traded: {stdout}"
+    );
     let refs: HashSet<&str> = placed.iter().map(|o| o.order_ref.as_str()).collect();
     assert_eq!(refs.len(), placed.len(), "an order placed twice");
     let orders_sent = r["orders"].as_u64().unwrap();
@@ -112,7 +115,9 @@ fn a_recorded_session_replays_into_the_ibkr_venue_and_ends_reconciled() {
             .filter(|p| p.1 == 1000 + i as i32)
             .map(|p| p.2)
             .sum();
-        let ours = r["positions"][symbol]["position"].as_f64().unwrap_or(0.0);
+        let ours = r["positions"][symbol]["position"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{symbol}: {}", r["positions"]));
         assert_eq!(ours, theirs, "{symbol}: {}", r["positions"]);
     }
     assert_eq!(r["orders_open_at_end"].as_u64(), Some(0));
