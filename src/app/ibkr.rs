@@ -232,3 +232,42 @@ mod wire {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_venue_kind_a_file_names_picks_what_it_is_validated_against() {
+        let paper = Path::new("config/ibkr-paper.toml");
+        assert_eq!(kinds_for(paper).venue, KIND);
+        assert_eq!(
+            kinds_for(Path::new("config/tickpipe.toml")),
+            Kinds::BUILT_IN
+        );
+        assert_eq!(kinds_for(Path::new("no/such/file.toml")), Kinds::BUILT_IN);
+        let ib = load(paper).unwrap();
+        assert_eq!(
+            (ib.address(), ib.contracts.len()),
+            ("127.0.0.1:4002".into(), 8)
+        );
+        assert!(load(Path::new("config/tickpipe.toml")).is_err());
+    }
+
+    #[test]
+    fn check_config_validates_an_ibkr_config_as_run_would() {
+        let cores: Vec<usize> = (0..64).collect();
+        let checked = crate::app::check_config::check(
+            Path::new("config/ibkr-paper.toml"),
+            Path::new("pipelines/fused-inline.toml"),
+            Some(1),
+            &cores,
+        );
+        assert_eq!(checked.problems, Vec::<String>::new());
+        assert!(
+            checked.settings.contains("con_id: 265598"),
+            "{}",
+            checked.settings
+        );
+    }
+}
