@@ -835,7 +835,9 @@ mod tests {
                 "DUPLICATE_ORDER",
                 "MESSAGE_RATE",
                 "SHORT_SALE_RESTRICTED",
-                "FIRM_OPEN_NOTIONAL"
+                "FIRM_OPEN_NOTIONAL",
+                "VENUE_DOWN",
+                "THROTTLED"
             ]
         );
         for (i, c) in RejectCode::ALL.iter().enumerate() {
