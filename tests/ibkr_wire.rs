@@ -396,7 +396,8 @@ fn status_open_order_and_execution_in_any_order_and_repeated_apply_once() {
             o.filled = 10.0;
             s.positions.push(("DU1234567".into(), o.con_id, 10.0));
             let f = fake_tws::FakeFill {
-                exec_id: format!("perm.{n}"),
+                // IB's form: a correction differs only after the last period.
+                exec_id: format!("0000f00d.{n:08}.01.01"),
                 client_id: o.client_id,
                 order_id: o.order_id,
                 con_id: o.con_id,
@@ -451,7 +452,7 @@ fn a_fill_after_cancelled_and_pending_cancel_are_tolerated() {
         let o = s.open_orders.remove(0);
         s.positions.push(("DU1234567".into(), o.con_id, 40.0));
         let f = fake_tws::FakeFill {
-            exec_id: "late.1".into(),
+            exec_id: "0000f00d.1a7e0001.01.01".into(),
             client_id: o.client_id,
             order_id: oid,
             con_id: o.con_id,
