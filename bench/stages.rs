@@ -156,7 +156,11 @@ impl Traffic {
     fn venue(&self) -> (InlineVenue, InlineReports) {
         let capacity = self.config.risk.max_open_orders as usize * self.owned.len();
         inline_venue(
-            SimVenue::new(self.universe.len(), &self.config.venue, capacity),
+            SimVenue::new(
+                self.universe.len(),
+                self.config.venue.sim().unwrap(),
+                capacity,
+            ),
             4096,
         )
     }

@@ -25,6 +25,11 @@ step "the tract feature (clippy -D warnings, the ONNX tests)"
 # tract crates add 2 min 44 s to a debug build on a 2-core machine (2026-12-04).
 cargo clippy --all-targets --all-features --locked -- -D warnings
 cargo test --features tract --locked --test onnx --test onnx_cli --test onnx_alloc
+
+step "the ibkr feature (the Interactive Brokers wire against the fake TWS)"
+# Clippy above covers it (--all-features); these are the tests that need the wire.
+cargo test --features ibkr --locked --lib venue::ibkr
+cargo test --features ibkr --locked --test ibkr_check --test ibkr_wire --test ibkr_run
 step "crash harness (3 kills of a small paced session, debug build)"
 # The binary cargo test just built; a 20 000-message session at 10 000 msgs/s (slow
 # enough that the kills, which poll the journal, land mid-session in a debug build).

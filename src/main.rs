@@ -17,7 +17,7 @@ use tickpipe::app::model::eval;
 use tickpipe::app::progress::Progress;
 use tickpipe::app::report::{self as render, ReportFile};
 use tickpipe::app::verify;
-use tickpipe::app::{check_config, inspect, latency_out};
+use tickpipe::app::{check_config, ibkr, inspect, latency_out};
 use tickpipe::codec::mold::Session;
 use tickpipe::runtime::builder::Engine;
 use tickpipe::runtime::config::{Config, decision_identity};
@@ -126,6 +126,33 @@ enum Command {
     /// `schedule add` instruct the coordinator. Exit status: 0 answered, 1 the engine
     /// refused the request, 2 no engine answered at PATH.
     Ctl(CtlArgs),
+    /// Interactive Brokers (TWS or IB Gateway): check the connection before trading.
+    #[command(subcommand)]
+    Ibkr(IbkrCommand),
+}
+
+#[derive(Subcommand)]
+enum IbkrCommand {
+    /// Connect to IB Gateway (or TWS) as the config's [venue] says and print the server
+    /// version, the managed accounts, each configured contract as IB knows it, the
+    /// account's positions and the open orders. Places nothing.
+    ///
+    /// Exit status: 0 when connected and IB knows every configured contract; 1 when the
+    /// connection, the account check or a contract fails (the reason on stderr or beside
+    /// the contract); 2 for an invalid config, or a build without the `ibkr` feature; 3
+    /// when stdout cannot be written.
+    Check(IbkrCheckArgs),
+}
+
+#[derive(clap::Args)]
+struct IbkrCheckArgs {
+    /// Engine configuration with [venue] kind = "ibkr".
+    #[arg(long, value_name = "FILE", default_value = "config/ibkr-paper.toml")]
+    config: PathBuf,
+    /// Allow a live account (one whose id does not start DU). Without it, a live
+    /// account is refused.
+    #[arg(long)]
+    live_account: bool,
 }
 
 #[derive(clap::Args)]
@@ -321,8 +348,14 @@ struct RunArgs {
     #[arg(long, value_name = "MSGS_PER_SEC", value_parser = replay_rate)]
     rate: Option<f64>,
     /// Engine configuration: symbols, features, model, risk limits, execution, venue.
+    /// With `[venue] kind = "ibkr"` (config/ibkr-paper.toml) the orders go to Interactive
+    /// Brokers through IB Gateway, in a build with `--features ibkr`, with one shard.
     #[arg(long, value_name = "FILE", default_value = "config/tickpipe.toml")]
     config: PathBuf,
+    /// With `[venue] kind = "ibkr"`: allow a live account (one whose id does not start
+    /// DU). Without it, a live account is refused before anything is sent.
+    #[arg(long)]
+    live_account: bool,
     /// Also write the report as JSON to FILE (keys documented in the README). Its
     /// directory must be writable when the run starts; the report is written beside it
     /// and renamed over it, so FILE is never seen half written.
@@ -478,6 +511,7 @@ fn main() -> ExitCode {
         Command::ExportFeatures(args) => export_features(args),
         Command::Journal(JournalCommand::Verify(args)) => journal_verify(args),
         Command::Ctl(args) => ctl(args),
+        Command::Ibkr(IbkrCommand::Check(args)) => ibkr_check(args),
     };
     match result {
         Ok(code) => code,
@@ -539,9 +573,27 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         args.log_level.as_deref(),
         if args.quiet { "warn" } else { "info" },
     )?;
-    let (config, universe) = Config::load(&args.config)?;
+    let (config, universe) = Config::load_for(&args.config, ibkr::kinds_for(&args.config))?;
     let cores = topology::host_cores();
     let topology = Topology::load(&args.pipeline, args.shards, &universe, &cores)?;
+    #[cfg(feature = "ibkr")]
+    let ib_venue = match config.venue.ibkr() {
+        Some(ib) => Some(ibkr::venue(
+            ib,
+            &universe,
+            topology.shards,
+            args.live_account,
+        )?),
+        None => None,
+    };
+    #[cfg(not(feature = "ibkr"))]
+    let ib_venue: Option<std::convert::Infallible> = match config.venue.ibkr() {
+        Some(_) => anyhow::bail!(
+            "{}: [venue] kind = \"ibkr\" needs a build with `--features ibkr`",
+            args.config.display()
+        ),
+        None => None,
+    };
     let input = match (args.live, args.input) {
         (Some(live), _) => Input::Live(Box::new(LiveConfig::load(&live)?)),
         (None, Some(path)) => Input::File(path),
@@ -622,7 +674,13 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     if let Some((meta, logs)) = journal {
         engine = engine.journal(meta, logs);
     }
-    let pipeline = engine.start()?;
+    let pipeline = match ib_venue {
+        #[cfg(feature = "ibkr")]
+        Some(venue) => engine.venue(venue).start()?,
+        #[cfg(not(feature = "ibkr"))]
+        Some(never) => match never {},
+        None => engine.start()?,
+    };
     let control = match &args.control {
         Some(path) => match ControlServer::start(path, pipeline.control_hub()) {
             Ok(server) => Some(server),
@@ -945,6 +1003,43 @@ fn probability(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
         _ => Err(format!("{s:?} is not a probability from 0 to 1")),
+    }
+}
+
+fn ibkr_check(args: IbkrCheckArgs) -> Result<ExitCode> {
+    let config = match ibkr::load(&args.config) {
+        Ok(config) => config,
+        Err(e) => {
+            say(format_args!("error: {e}\n"));
+            return Ok(ExitCode::from(2));
+        }
+    };
+    #[cfg(feature = "ibkr")]
+    {
+        let (text, contracts_ok) = match ibkr::check(&config, args.live_account) {
+            Ok(checked) => checked,
+            Err(e) => {
+                say(format_args!("error: {e}\n"));
+                return Ok(ExitCode::from(1));
+            }
+        };
+        if let Err(e) = print_report(&text) {
+            say(format_args!("error: writing to stdout: {e}\n"));
+            return Ok(ExitCode::from(3));
+        }
+        Ok(if contracts_ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        })
+    }
+    #[cfg(not(feature = "ibkr"))]
+    {
+        let _ = (config, args.live_account);
+        say(format_args!(
+            "error: this build has no Interactive Brokers wire; build with `--features ibkr`\n"
+        ));
+        Ok(ExitCode::from(2))
     }
 }
 

@@ -14,11 +14,12 @@ pub struct Checked {
     pub problems: Vec<String>,
 }
 
-/// Checks `config`, then `pipeline` against its symbols and `cores` (the host's).
+/// Checks `config` (for the venue its `[venue] kind` names: the simulated exchange or
+/// Interactive Brokers), then `pipeline` against its symbols and `cores` (the host's).
 pub fn check(config: &Path, pipeline: &Path, shards: Option<usize>, cores: &[usize]) -> Checked {
     let mut problems = Vec::new();
     let mut settings = String::new();
-    match Config::load(config) {
+    match Config::load_for(config, super::ibkr::kinds_for(config)) {
         Err(e) => {
             problems.push(e.to_string());
             // The shard map needs the symbols: the topology cannot be resolved without them.

@@ -4,6 +4,7 @@
 pub mod check_config;
 pub mod ctl;
 pub mod export;
+pub mod ibkr;
 pub mod inspect;
 pub mod journal;
 pub mod latency_out;

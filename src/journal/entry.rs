@@ -466,7 +466,7 @@ fn trading_state(b: u8) -> Result<TradingState, DecodeError> {
 }
 
 fn exec_kind(b: u8) -> Result<ExecKind, DecodeError> {
-    const ALL: [ExecKind; 7] = [
+    const ALL: [ExecKind; 9] = [
         ExecKind::Ack,
         ExecKind::Fill,
         ExecKind::Cancelled,
@@ -474,12 +474,14 @@ fn exec_kind(b: u8) -> Result<ExecKind, DecodeError> {
         ExecKind::CancelRejected,
         ExecKind::Watermark,
         ExecKind::EndOfSession,
+        ExecKind::VenueDown,
+        ExecKind::VenueUp,
     ];
     by_discriminant(&ALL, b, |k| *k as u8).ok_or(DecodeError::Malformed("bad exec kind"))
 }
 
 fn reason(b: u8) -> Result<RejectReason, DecodeError> {
-    const ALL: [RejectReason; 8] = [
+    const ALL: [RejectReason; 11] = [
         RejectReason::None,
         RejectReason::Halted,
         RejectReason::UnknownOrder,
@@ -488,6 +490,9 @@ fn reason(b: u8) -> Result<RejectReason, DecodeError> {
         RejectReason::EndOfSession,
         RejectReason::DuplicateId,
         RejectReason::NoMarket,
+        RejectReason::Broker,
+        RejectReason::Disconnected,
+        RejectReason::Reconciliation,
     ];
     by_discriminant(&ALL, b, |r| *r as u8).ok_or(DecodeError::Malformed("bad reject reason"))
 }
@@ -699,6 +704,8 @@ pub(crate) mod arb {
                 ExecKind::CancelRejected,
                 ExecKind::Watermark,
                 ExecKind::EndOfSession,
+                ExecKind::VenueDown,
+                ExecKind::VenueUp,
             ]),
             pick(&[Side::Buy, Side::Sell]),
             pick(&[
@@ -710,6 +717,9 @@ pub(crate) mod arb {
                 RejectReason::EndOfSession,
                 RejectReason::DuplicateId,
                 RejectReason::NoMarket,
+                RejectReason::Broker,
+                RejectReason::Disconnected,
+                RejectReason::Reconciliation,
             ]),
         )
             .prop_map(|(stamp, id, px, (qty, leaves), sym, kind, side, reason)| {

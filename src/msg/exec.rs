@@ -36,6 +36,12 @@ pub enum ExecKind {
     Watermark,
     /// The venue has finished this shard's session; nothing follows.
     EndOfSession,
+    /// An asynchronous venue lost its broker (`reason` `Disconnected`) or found the
+    /// broker's account differing from ours (`Reconciliation`, which also halts): risk
+    /// refuses new orders with `VENUE_DOWN` until [`ExecKind::VenueUp`]. About no order.
+    VenueDown,
+    /// The venue is back and reconciled with the broker: orders may go out again.
+    VenueUp,
 }
 
 /// Why the venue rejected or cancelled.
@@ -57,6 +63,13 @@ pub enum RejectReason {
     DuplicateId,
     /// No market view for the symbol has reached the venue.
     NoMarket,
+    /// The broker refused or cancelled the order itself (IB's error 201, `Inactive`);
+    /// the venue keeps the broker's text.
+    Broker,
+    /// `VenueDown`: the connection to the broker is lost.
+    Disconnected,
+    /// `VenueDown`: the broker's orders or positions differ from ours; trading halts.
+    Reconciliation,
 }
 
 /// One execution report.

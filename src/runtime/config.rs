@@ -241,8 +241,11 @@ impl Config {
             .validate(kinds.model, &mut Problems::new("model", &mut problems));
         self.execution
             .validate(&mut Problems::new("execution", &mut problems));
-        self.venue
-            .validate(kinds.venue, &mut Problems::new("venue", &mut problems));
+        self.venue.validate(
+            kinds.venue,
+            universe.as_ref(),
+            &mut Problems::new("venue", &mut problems),
+        );
         self.risk
             .validate(universe.as_ref(), &mut Problems::new("risk", &mut problems));
         self.firm
@@ -292,6 +295,22 @@ mod tests {
     #[test]
     fn the_shipped_config_is_valid() {
         assert_eq!(problems(SHIPPED), Vec::<String>::new());
+    }
+
+    #[test]
+    fn the_shipped_ibkr_paper_config_is_valid_for_the_ibkr_venue() {
+        let config: Config = toml::from_str(include_str!("../../config/ibkr-paper.toml")).unwrap();
+        let kinds = Kinds {
+            model: BuiltIn::KINDS,
+            venue: crate::venue::ibkr::config::KIND,
+        };
+        assert_eq!(config.validate_for(kinds).err(), None);
+        let ibkr = config.venue.ibkr().unwrap();
+        assert_eq!(
+            (ibkr.address(), ibkr.is_paper()),
+            ("127.0.0.1:4002".to_string(), true)
+        );
+        assert_eq!(ibkr.contracts.len(), config.symbols.tickers.len());
     }
 
     #[test]

@@ -89,6 +89,7 @@ impl<V: Venue> Chain for InlineVenue<V> {
 
 impl<V: Venue> ReportSource for InlineReports<V> {
     const TIMING: VenueTiming = V::TIMING;
+    const PACING: Option<u32> = V::PACING;
 
     #[inline]
     fn drain_into(&mut self, sink: &mut VecDeque<ExecReport>) -> usize {

@@ -92,7 +92,11 @@ pub fn run_inline(bytes: &[u8], config: &Config, universe: Arc<Universe>) -> Run
     drop(ctx);
 
     let open_limit = config.risk.open_orders_limit(&universe, &owned);
-    let venue = SimVenue::new(universe.len(), &config.venue, open_limit);
+    let sim = config
+        .venue
+        .sim()
+        .expect("a validated config's [venue] is the simulated exchange's");
+    let venue = SimVenue::new(universe.len(), sim, open_limit);
     let (venue, reports) = inline_venue(venue, open_limit);
     let latch = Arc::new(TradingLatch::new(config.risk.trading_state));
     let rec = || StageTimer::new(clock.clone());

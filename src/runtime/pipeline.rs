@@ -93,6 +93,7 @@ pub struct VenueReports<V: Venue> {
 
 impl<V: Venue> ReportSource for VenueReports<V> {
     const TIMING: VenueTiming = V::TIMING;
+    const PACING: Option<u32> = V::PACING;
 
     #[inline]
     fn drain_into(&mut self, sink: &mut std::collections::VecDeque<ExecReport>) -> usize {
@@ -557,6 +558,7 @@ struct Unwired<V>(PhantomData<fn() -> V>);
 
 impl<V: Venue> ReportSource for Unwired<V> {
     const TIMING: VenueTiming = V::TIMING;
+    const PACING: Option<u32> = V::PACING;
 
     fn drain_into(&mut self, _sink: &mut std::collections::VecDeque<ExecReport>) -> usize {
         unreachable!("the inline venue is wired in before the runner reads anything")

@@ -94,6 +94,8 @@ pub trait ReportSource {
     /// How the venue behind it keeps time; risk is monomorphised over it, so the mode
     /// costs no branch per signal.
     const TIMING: VenueTiming;
+    /// The venue's message pacing ([`crate::venue::Venue::PACING`]).
+    const PACING: Option<u32> = None;
     /// Moves every report available now into `sink`, in order; returns how many.
     fn drain_into(&mut self, sink: &mut std::collections::VecDeque<ExecReport>) -> usize;
     /// True once the venue has closed its end and every report has been taken: no more

@@ -19,9 +19,11 @@
 //! - `reporter`: stamps and counts every report.
 //! - `stats`: the counters it reports.
 //! - [`runner`]: the venue's thread, serving every shard's lane.
+//! - [`ibkr`]: Interactive Brokers (TWS or IB Gateway), an asynchronous venue.
 
 mod book;
 mod exchange;
+pub mod ibkr;
 mod in_flight;
 mod market;
 mod reporter;
@@ -32,11 +34,13 @@ mod stats;
 pub use sim::SimVenue;
 pub use stats::{CancelCounts, CommandCounts, RejectCounts, VenueStats};
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use crate::config::Problems;
 use crate::msg::{ClOrdId, ExecReport, VenueCommand, VenueTiming};
 use crate::sys::edge::Emit;
+use crate::universe::Universe;
+use ibkr::config::IbkrConfig;
 
 /// One shard's venue session: it takes the shard's commands and emits execution reports.
 ///
@@ -48,6 +52,10 @@ pub trait Venue: Send + 'static {
     const KIND: &'static str;
     /// How it keeps time, which decides how risk reads its reports.
     const TIMING: VenueTiming;
+    /// The most messages (orders and cancels) a second the venue takes from the whole
+    /// firm, if it limits them: risk then refuses orders beyond it with `THROTTLED`
+    /// (`stages::risk::pacing`) rather than let them queue.
+    const PACING: Option<u32> = None;
 
     /// Handles one command, emitting the reports it makes due.
     ///
@@ -88,36 +96,106 @@ pub struct VenueSetup<'a> {
     pub config: &'a VenueConfig,
 }
 
-/// `[venue]` in the config. Every key is required.
+/// `[venue]` in the config: its `kind` decides which keys the rest of the table has.
+/// Every key of each shape is required, and unknown keys are errors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VenueConfig {
+    /// Any kind but `"ibkr"`: the simulated exchange (`"sim"`), or a venue a library user
+    /// plugs in through `Engine::venue`, which shares its shape.
+    Sim(SimConfig),
+    /// `kind = "ibkr"`: Interactive Brokers ([`ibkr::config`]).
+    Ibkr(IbkrConfig),
+}
+
+impl<'de> Deserialize<'de> for VenueConfig {
+    /// Reads the table, then parses it as the shape its `kind` names, so each shape keeps
+    /// `deny_unknown_fields` (serde's own tagged enums cannot combine the two with an open
+    /// set of kinds).
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<VenueConfig, D::Error> {
+        use serde::de::Error;
+        let mut table = toml::Table::deserialize(d)?;
+        if table.get("kind").and_then(toml::Value::as_str) == Some(ibkr::config::KIND) {
+            table.remove("kind");
+            toml::Value::Table(table)
+                .try_into()
+                .map(VenueConfig::Ibkr)
+                .map_err(D::Error::custom)
+        } else {
+            toml::Value::Table(table)
+                .try_into()
+                .map(VenueConfig::Sim)
+                .map_err(D::Error::custom)
+        }
+    }
+}
+
+impl VenueConfig {
+    /// The `kind` key.
+    pub fn kind(&self) -> &str {
+        match self {
+            VenueConfig::Sim(sim) => &sim.kind,
+            VenueConfig::Ibkr(_) => ibkr::config::KIND,
+        }
+    }
+
+    /// The simulated exchange's shape, or `None` for `kind = "ibkr"`.
+    pub fn sim(&self) -> Option<&SimConfig> {
+        match self {
+            VenueConfig::Sim(sim) => Some(sim),
+            VenueConfig::Ibkr(_) => None,
+        }
+    }
+
+    /// The Interactive Brokers shape, or `None` for any other kind.
+    pub fn ibkr(&self) -> Option<&IbkrConfig> {
+        match self {
+            VenueConfig::Sim(_) => None,
+            VenueConfig::Ibkr(ibkr) => Some(ibkr),
+        }
+    }
+
+    /// Reports every invalid value with its key; `kind` must be `expected_kind`, the
+    /// kind of the venue that will run. `universe` (absent when `[symbols]` is invalid)
+    /// is what a broker's per-symbol keys are checked against.
+    pub fn validate(&self, expected_kind: &str, universe: Option<&Universe>, p: &mut Problems<'_>) {
+        p.check(
+            self.kind() == expected_kind,
+            "kind",
+            format!(
+                "unknown venue kind {:?}; the venue plugged in is {expected_kind:?}",
+                self.kind()
+            ),
+        );
+        match self {
+            VenueConfig::Sim(sim) => sim.validate(p),
+            VenueConfig::Ibkr(ibkr) => ibkr.validate(universe, p),
+        }
+    }
+}
+
+/// `[venue]` for the simulated exchange (and venues of the same shape). Every key is
+/// required.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct VenueConfig {
+pub struct SimConfig {
     /// Which venue serves the shards: the name the venue plugged into the engine
     /// answers to ([`SimVenue::KIND`] for the simulated exchange).
     pub kind: String,
     /// One-way latency between a shard and the venue, in event-time nanoseconds: a
     /// command sent at `t` arrives at `t + latency_ns`, and a report of a venue event at
-    /// `v` reaches the shard at `v + latency_ns`. At least 1 (see [`VenueConfig::validate`]).
+    /// `v` reaches the shard at `v + latency_ns`. At least 1 (see [`SimConfig::validate`]).
     pub latency_ns: u64,
 }
 
-impl VenueConfig {
+impl SimConfig {
     /// Upper bound on `latency_ns`: one day. Event times are nanoseconds since midnight,
     /// so a longer latency is a unit mistake, and the bound keeps `t + latency` far from
     /// overflowing.
     pub const MAX_LATENCY_NS: u64 = 86_400_000_000_000;
 
-    /// Reports every invalid value with its key; `kind` must be `expected_kind`, the
-    /// kind of the venue that will run.
-    pub fn validate(&self, expected_kind: &str, p: &mut Problems<'_>) {
-        p.check(
-            self.kind == expected_kind,
-            "kind",
-            format!(
-                "unknown venue kind {:?}; the venue plugged in is {expected_kind:?}",
-                self.kind
-            ),
-        );
+    /// Reports every invalid value with its key (the kind is checked by
+    /// [`VenueConfig::validate`]).
+    pub fn validate(&self, p: &mut Problems<'_>) {
         if self.latency_ns == 0 {
             p.add(
                 "latency_ns",
@@ -151,20 +229,21 @@ mod tests {
 
     fn problems(config: &VenueConfig) -> Vec<Problem> {
         let mut out = Vec::new();
-        config.validate(SimVenue::KIND, &mut Problems::new("venue", &mut out));
+        config.validate(SimVenue::KIND, None, &mut Problems::new("venue", &mut out));
         out
+    }
+
+    fn sim(kind: &str, latency_ns: u64) -> VenueConfig {
+        VenueConfig::Sim(SimConfig {
+            kind: kind.into(),
+            latency_ns,
+        })
     }
 
     #[test]
     fn venue_config_parses_and_validates() {
         let config = parse("kind = \"sim\"\nlatency_ns = 50000\n").unwrap();
-        assert_eq!(
-            config,
-            VenueConfig {
-                kind: "sim".into(),
-                latency_ns: 50_000
-            }
-        );
+        assert_eq!(config, sim("sim", 50_000));
         assert!(problems(&config).is_empty());
     }
 
@@ -182,20 +261,38 @@ mod tests {
 
     #[test]
     fn venue_config_reports_every_bad_value_with_its_key() {
-        let found = problems(&VenueConfig {
-            kind: "ib".into(),
-            latency_ns: 0,
-        });
+        let found = problems(&sim("ib", 0));
         let keys: Vec<&str> = found.iter().map(|p| p.key.as_str()).collect();
         assert_eq!(keys, ["venue.kind", "venue.latency_ns"]);
         assert!(found[0].message.contains("\"ib\""));
         assert!(found[1].message.contains("deadlock"));
 
-        let found = problems(&VenueConfig {
-            kind: "sim".into(),
-            latency_ns: VenueConfig::MAX_LATENCY_NS + 1,
-        });
+        let found = problems(&sim("sim", SimConfig::MAX_LATENCY_NS + 1));
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].key, "venue.latency_ns");
+    }
+
+    #[test]
+    fn kind_ibkr_takes_the_broker_shape_and_only_it() {
+        let text = "kind = \"ibkr\"\nhost = \"127.0.0.1\"\nport = 4002\nclient_id = 1\n\
+                    account = \"DU1\"\n[contracts.AAPL]\ncon_id = 265598\n";
+        let config = parse(text).unwrap();
+        assert_eq!(config.kind(), "ibkr");
+        assert_eq!(config.ibkr().unwrap().port, 4002);
+        assert!(config.sim().is_none());
+        let with_latency = parse(&format!("{text}latency_ns = 5\n")).unwrap_err();
+        assert!(with_latency.contains("latency_ns"), "{with_latency}");
+        let sim_with_port = parse("kind = \"sim\"\nlatency_ns = 5\nport = 4002\n").unwrap_err();
+        assert!(sim_with_port.contains("port"), "{sim_with_port}");
+
+        let mut found = Vec::new();
+        config.validate(
+            SimVenue::KIND,
+            None,
+            &mut Problems::new("venue", &mut found),
+        );
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].key, "venue.kind");
+        assert!(found[0].message.contains("\"ibkr\""), "{}", found[0]);
     }
 }

@@ -29,7 +29,7 @@ use super::exchange::Exchange;
 use super::in_flight::{Action, InFlight, InFlightQueue};
 use super::reporter::{CancelCause, Reporter};
 use super::stats::VenueStats;
-use super::{Venue, VenueConfig, VenueSetup};
+use super::{SimConfig, Venue, VenueSetup};
 use crate::msg::{ExecReport, Stamp, VenueCommand, VenueTiming};
 use crate::sys::edge::Emit;
 
@@ -51,11 +51,11 @@ impl SimVenue {
     /// the most orders the shard may have open at once (risk's limit).
     ///
     /// # Panics
-    /// If `config.latency_ns` is 0, which [`VenueConfig::validate`] rejects.
-    pub fn new(universe_len: usize, config: &VenueConfig, capacity: usize) -> SimVenue {
+    /// If `config.latency_ns` is 0, which [`SimConfig::validate`] rejects.
+    pub fn new(universe_len: usize, config: &SimConfig, capacity: usize) -> SimVenue {
         assert!(
             config.latency_ns >= 1,
-            "simulated venue: latency_ns must be at least 1 (see VenueConfig::validate)"
+            "simulated venue: latency_ns must be at least 1 (see SimConfig::validate)"
         );
         SimVenue {
             latency_ns: config.latency_ns,
@@ -69,8 +69,16 @@ impl SimVenue {
     }
 
     /// The simulated exchange of the config's `[venue]`, sized for the shard.
+    ///
+    /// # Panics
+    /// If `[venue]` is not the simulated exchange's shape (`kind = "ibkr"`), which
+    /// validation against [`SimVenue::KIND`] refuses before an engine is built.
     pub fn from_setup(setup: &VenueSetup<'_>) -> SimVenue {
-        SimVenue::new(setup.universe_len, setup.config, setup.capacity)
+        let config = setup
+            .config
+            .sim()
+            .expect("[venue] was validated against kind \"sim\"");
+        SimVenue::new(setup.universe_len, config, setup.capacity)
     }
 
     /// Handles the shard's next command, emitting the reports it makes due.

@@ -65,10 +65,15 @@ pub enum RejectCode {
     /// `[firm] max_messages_per_sec` `New`s and `Cancel`s of every shard already sent in
     /// this second.
     FirmMessageRate,
+    /// An asynchronous venue reported its broker down or not yet reconciled
+    /// (`ExecKind::VenueDown`): nothing is sent until it is back.
+    VenueDown,
+    /// The symbol's share of the venue's message pacing is spent (`risk::pacing`).
+    Throttled,
 }
 
 impl RejectCode {
-    pub const COUNT: usize = 22;
+    pub const COUNT: usize = 24;
     pub const ALL: [RejectCode; RejectCode::COUNT] = [
         RejectCode::TradingHalted,
         RejectCode::ReduceOnly,
@@ -92,6 +97,8 @@ impl RejectCode {
         RejectCode::FirmOpenNotional,
         RejectCode::FirmGrossNotional,
         RejectCode::FirmMessageRate,
+        RejectCode::VenueDown,
+        RejectCode::Throttled,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -118,6 +125,8 @@ impl RejectCode {
             RejectCode::FirmOpenNotional => "FIRM_OPEN_NOTIONAL",
             RejectCode::FirmGrossNotional => "FIRM_GROSS_NOTIONAL",
             RejectCode::FirmMessageRate => "FIRM_MESSAGE_RATE",
+            RejectCode::VenueDown => "VENUE_DOWN",
+            RejectCode::Throttled => "THROTTLED",
         }
     }
 
@@ -202,7 +211,9 @@ impl fmt::Display for Rejection {
             | RejectCode::FeedStale
             | RejectCode::BookCrossed
             | RejectCode::Restricted
-            | RejectCode::RepeatedExecutions => {}
+            | RejectCode::RepeatedExecutions
+            | RejectCode::VenueDown => {}
+            RejectCode::Throttled => write!(f, " tokens={value} rate_per_s={limit}")?,
             RejectCode::QuoteStale => write!(f, " age_ns={value} limit_ns={limit}")?,
             RejectCode::SelfMatch => {
                 write!(f, " price={} own_price={}", Price(value), Price(limit))?;
@@ -840,7 +851,9 @@ mod tests {
                 "SHORT_SALE_RESTRICTED",
                 "FIRM_OPEN_NOTIONAL",
                 "FIRM_GROSS_NOTIONAL",
-                "FIRM_MESSAGE_RATE"
+                "FIRM_MESSAGE_RATE",
+                "VENUE_DOWN",
+                "THROTTLED"
             ]
         );
         for (i, c) in RejectCode::ALL.iter().enumerate() {

@@ -28,6 +28,7 @@ mod coordinated;
 pub mod digest;
 pub mod firm;
 pub mod orders;
+pub mod pacing;
 pub mod positions;
 pub mod shard_latch;
 pub mod sizing;
@@ -50,6 +51,7 @@ use self::controls::{Controls, SentOrder};
 use self::digest::Digest;
 use self::firm::{FirmPools, FirmShare, LossControl};
 use self::orders::{Applied, LiveOrders, ReportProblem};
+use self::pacing::Bucket;
 use self::positions::{MarkSource, Position};
 use self::shard_latch::ShardLatch;
 use self::sizing::{Holdings, Policy};
@@ -57,8 +59,8 @@ use self::venue_sync::VenueSync;
 use crate::clock::MonoClock;
 use crate::merge::Merge;
 use crate::msg::{
-    ExecKind, ExecReport, OrderIntent, Side, Signal, Stamp, SymbolId, SymbolName, VenueCommand,
-    VenueTiming, ViewCause,
+    ExecKind, ExecReport, OrderIntent, RejectReason, Side, Signal, Stamp, SymbolId, SymbolName,
+    VenueCommand, VenueTiming, ViewCause,
 };
 use crate::stages::ShardReport;
 use crate::stages::coordinator::{Coordinator, SliceFate};
@@ -78,6 +80,8 @@ struct SymbolState {
     position: Position,
     marks: MarkSource,
     controls: Controls,
+    /// Its share of the venue's message pacing, if the venue has one.
+    pacing: Option<Bucket>,
     digest: Digest,
 }
 
@@ -134,6 +138,9 @@ pub struct Risk<R: ReportSource> {
     firm: Option<FirmShare>,
     /// The shard's coordinator, when the config has one (`coordinated`).
     coordinator: Option<Box<Coordinator>>,
+    /// An asynchronous venue said its broker is down or unreconciled
+    /// ([`ExecKind::VenueDown`]) and has not said it is back.
+    venue_down: bool,
 }
 
 impl<R: ReportSource> Risk<R> {
@@ -174,6 +181,7 @@ impl<R: ReportSource> Risk<R> {
                 position: Position::default(),
                 marks: MarkSource::default(),
                 controls: Controls::new(&limits, config.is_restricted(name.as_str())),
+                pacing: R::PACING.map(|rate| Bucket::new(rate, universe.len())),
                 digest: Digest::default(),
             });
         }
@@ -199,6 +207,7 @@ impl<R: ReportSource> Risk<R> {
             status: None,
             firm: None,
             coordinator: None,
+            venue_down: false,
         }
     }
 
@@ -271,6 +280,7 @@ impl<R: ReportSource> Risk<R> {
             status: self.status,
             firm: self.firm,
             coordinator: self.coordinator,
+            venue_down: self.venue_down,
         }
     }
 
@@ -360,6 +370,15 @@ impl<R: ReportSource> Risk<R> {
                     problem = problem.or(Some(ReportProblem::OutsideSession));
                 }
             }
+            ExecKind::VenueDown => {
+                self.venue_down = true;
+                if r.reason == RejectReason::Reconciliation {
+                    // The broker's account is not what we think it is: stop everything
+                    // until an operator has looked.
+                    self.latch.escalate(TradingState::Halted);
+                }
+            }
+            ExecKind::VenueUp => self.venue_down = false,
             _ => {
                 if let Err(p) = self.apply_order_report(&r) {
                     problem = problem.or(Some(p));
@@ -721,6 +740,9 @@ impl<R: ReportSource> Risk<R> {
                     }
                 }
                 order.pending_cancel = true;
+                if let Some(bucket) = state.pacing.as_mut() {
+                    bucket.spend(now);
+                }
                 state.digest.cancel(order.id, now);
                 self.stats.cancels_sent += 1;
                 let sent = state.controls.sent(now);
@@ -795,6 +817,37 @@ impl<R: ReportSource> Risk<R> {
                 breach,
             });
             self.slice_refused(slice, view.symbol, breach.code, stamp, out);
+            return;
+        }
+        // After the checks, so a halt or a limit is reported as itself, not as the link.
+        if self.venue_down {
+            self.stats.record_rejection(Rejection {
+                symbol: state.name,
+                ts_event: now,
+                breach: Breach {
+                    code: RejectCode::VenueDown,
+                    value: 0,
+                    limit: 0,
+                },
+            });
+            self.slice_refused(slice, view.symbol, RejectCode::VenueDown, stamp, out);
+            return;
+        }
+        // Before the firm-wide pool: a token is local to the symbol, a commitment is
+        // shared, so a refusal here leaves the other shards' headroom untouched.
+        if let Some(bucket) = state.pacing.as_mut()
+            && !bucket.admit(now)
+        {
+            self.stats.record_rejection(Rejection {
+                symbol: state.name,
+                ts_event: now,
+                breach: Breach {
+                    code: RejectCode::Throttled,
+                    value: bucket.messages(),
+                    limit: i64::from(R::PACING.unwrap_or(0)),
+                },
+            });
+            self.slice_refused(slice, view.symbol, RejectCode::Throttled, stamp, out);
             return;
         }
         if let Some(firm) = self.firm.as_mut() {

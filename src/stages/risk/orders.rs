@@ -334,7 +334,10 @@ impl LiveOrders {
                 self.orders[i].pending_cancel = false;
                 Ok(Applied::CancelRejected)
             }
-            ExecKind::Watermark | ExecKind::EndOfSession => {
+            ExecKind::Watermark
+            | ExecKind::EndOfSession
+            | ExecKind::VenueDown
+            | ExecKind::VenueUp => {
                 unreachable!("session reports are handled by the stage, not an order")
             }
         }

@@ -309,6 +309,67 @@ fn an_asynchronous_venues_reports_are_applied_in_arrival_order_without_waiting()
     assert_eq!(stats(&risk).orders_open_at_end, 0);
 }
 
+/// An asynchronous venue's link state (`VenueDown` / `VenueUp`): no order goes out
+/// while it is down (`VENUE_DOWN`), orders resume once it is back, and a failed
+/// reconciliation halts the firm-wide latch. Both reports are journaled like any other.
+#[test]
+fn venue_down_refuses_orders_until_venue_up_and_a_failed_reconciliation_halts() {
+    let (mut risk, latch) = build(
+        TradingState::Active,
+        &risk_config(),
+        &execution(),
+        Broker::default(),
+    );
+    let link = |kind, reason, ts| {
+        let mut r = ExecReport::session(
+            kind,
+            Stamp {
+                ts_recv: 0,
+                ts_event: ts,
+            },
+        );
+        r.reason = reason;
+        r
+    };
+    risk.reports
+        .arrived
+        .push_back(link(ExecKind::VenueDown, RejectReason::Disconnected, 900));
+    let out = run(&mut risk, signal(AAPL, 1_000, 100));
+    assert!(news(&out).is_empty(), "{out:?}");
+    assert_eq!(stats(&risk).rejected(RejectCode::VenueDown), 1);
+    assert_eq!(
+        stats(&risk).first_rejection[RejectCode::VenueDown.index()]
+            .unwrap()
+            .to_string(),
+        "VENUE_DOWN symbol=AAPL ts=1000"
+    );
+
+    risk.reports
+        .arrived
+        .push_back(link(ExecKind::VenueUp, RejectReason::None, 1_050));
+    let out = run(&mut risk, signal(AAPL, 1_100, 100));
+    assert_eq!(news(&out).len(), 1, "back up: the order goes out");
+    assert_eq!(latch.get(), TradingState::Active);
+
+    risk.reports.arrived.push_back(link(
+        ExecKind::VenueDown,
+        RejectReason::Reconciliation,
+        1_150,
+    ));
+    run(&mut risk, signal(TSLA, 1_200, 100));
+    assert_eq!(latch.get(), TradingState::Halted);
+    let s = stats(&risk);
+    assert_eq!(
+        (s.invalid_reports, s.rejected(RejectCode::VenueDown)),
+        (0, 1)
+    );
+    assert_eq!(
+        s.rejected(RejectCode::TradingHalted),
+        1,
+        "the halt is reported as itself"
+    );
+}
+
 /// The same reports from an event-time venue are held until event time reaches them:
 /// the contrast that shows the asynchronous path is a different mode, not the same one.
 #[test]

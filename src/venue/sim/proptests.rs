@@ -212,7 +212,7 @@ fn commands(steps: &[(u64, Step)]) -> Vec<VenueCommand> {
 }
 
 fn run(latency_ns: u64, cmds: &[VenueCommand]) -> (Vec<ExecReport>, SimVenue) {
-    let config = VenueConfig {
+    let config = SimConfig {
         kind: "sim".into(),
         latency_ns,
     };
@@ -272,6 +272,9 @@ fn check(latency_ns: u64, cmds: &[VenueCommand], reports: &[ExecReport], venue: 
             }
             ExecKind::EndOfSession => assert_eq!(i, reports.len() - 1, "EndOfSession is last"),
             ExecKind::CancelRejected => {}
+            ExecKind::VenueDown | ExecKind::VenueUp => {
+                panic!("the simulated venue never goes down")
+            }
             ExecKind::Ack | ExecKind::Rejected => {
                 let seen = seen.expect("answer to a New that was sent");
                 let (qty, _, _) = seen.news[seen.answers];

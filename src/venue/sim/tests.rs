@@ -11,7 +11,7 @@ use crate::msg::{
 const L: u64 = 10;
 
 fn venue() -> SimVenue {
-    let config = VenueConfig {
+    let config = SimConfig {
         kind: "sim".into(),
         latency_ns: L,
     };
