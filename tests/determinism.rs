@@ -104,7 +104,11 @@ fn the_seq_ring_on_every_edge_decides_as_rtrb_does() {
                 seq.shard.risk.orders_sent,
                 seq.shard.risk.fills
             ),
-            (base.digest(), base.shard.risk.orders_sent, base.shard.risk.fills),
+            (
+                base.digest(),
+                base.shard.risk.orders_sent,
+                base.shard.risk.fills
+            ),
             "{topology} on seq rings with {shards} shard(s) decided differently"
         );
         assert_eq!(seq.source.messages, base.source.messages);

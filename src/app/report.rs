@@ -656,7 +656,12 @@ fn write_service(r: &RunReport, o: &mut String) -> std::fmt::Result {
             // Inside risk's service time: decisions that waited for the venue thread
             // (every wait, not sampled).
             let waits = &r.shard.risk.watermark_wait_ns.0;
-            row(o, "  of which watermark waits", Percentiles::of(waits), waits)?;
+            row(
+                o,
+                "  of which watermark waits",
+                Percentiles::of(waits),
+                waits,
+            )?;
         }
     }
     writeln!(o)

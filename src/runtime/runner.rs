@@ -469,7 +469,8 @@ mod tests {
         }
         let mut out = RunnerOutput::new("t");
         chain.finish(&mut out);
-        let counts = |v: &[(&str, Histogram<u64>)]| v.iter().map(|(_, h)| h.len()).collect::<Vec<_>>();
+        let counts =
+            |v: &[(&str, Histogram<u64>)]| v.iter().map(|(_, h)| h.len()).collect::<Vec<_>>();
         assert_eq!(counts(&out.latency), [events, events]);
         // Events 0, every, 2 × every, … are sampled: 11 of them.
         assert_eq!(counts(&out.service), [11, 11]);

@@ -793,8 +793,14 @@ control = { capacity = 8, policy = "halt", ring = "rtrb" }
                 "placement = \"thread\"\nidle = { strategy = \"spin-then-yield\", spins = 10 }",
                 "placement = \"inline\"",
             )
-            .replace("venue = { capacity = 64, policy = \"spin\", ring = \"rtrb\" }\n", "")
-            .replace("reports = { capacity = 64, policy = \"spin\", ring = \"rtrb\" }\n", "")
+            .replace(
+                "venue = { capacity = 64, policy = \"spin\", ring = \"rtrb\" }\n",
+                "",
+            )
+            .replace(
+                "reports = { capacity = 64, policy = \"spin\", ring = \"rtrb\" }\n",
+                "",
+            )
     }
 
     #[test]

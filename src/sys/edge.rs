@@ -178,7 +178,6 @@ impl<T: Copy> Tx<T> {
 }
 
 impl<T> Tx<T> {
-
     fn capacity(&self) -> usize {
         match self {
             Tx::Rtrb(p) => p.buffer().capacity(),
@@ -476,12 +475,18 @@ mod tests {
                 drop(rx);
                 let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tx.emit(3)))
                     .unwrap_err();
-                assert!(err.downcast_ref::<ConsumerGone>().is_some(), "{kind:?} {policy:?}");
+                assert!(
+                    err.downcast_ref::<ConsumerGone>().is_some(),
+                    "{kind:?} {policy:?}"
+                );
                 let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     tx.emit_with(|v| *v = 3)
                 }))
                 .unwrap_err();
-                assert!(err.downcast_ref::<ConsumerGone>().is_some(), "{kind:?} {policy:?}");
+                assert!(
+                    err.downcast_ref::<ConsumerGone>().is_some(),
+                    "{kind:?} {policy:?}"
+                );
             }
         }
     }
@@ -522,7 +527,12 @@ mod tests {
             }
             assert_eq!(tx.stats().pushed, messages.len() as u64);
             drop(tx);
-            let want: Vec<_> = messages.iter().cloned().enumerate().map(|(i, m)| (i as u64, m)).collect();
+            let want: Vec<_> = messages
+                .iter()
+                .cloned()
+                .enumerate()
+                .map(|(i, m)| (i as u64, m))
+                .collect();
             assert_eq!(consumer.join().unwrap(), want, "{kind:?}");
         }
     }

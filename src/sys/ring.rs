@@ -184,7 +184,6 @@ impl<T: Copy> RingProducer<T> {
         self.pos += 1;
         true
     }
-
 }
 
 impl<T> RingProducer<T> {
