@@ -12,7 +12,8 @@
 //!
 //! [`credit`] is the firm-wide credit pool that lets shards share a limit without a lock.
 //!
-//! [`mapped`] is the journal's shared file mapping (mmap through libc).
+//! [`mapped`] is the journal's shared file mapping (mmap through libc); [`memlock`]
+//! locks the process's pages in memory (mlockall).
 //! [`ring`] is our own SPSC ring (a sequence number in each slot's line), for the edges
 //! where it measures faster than rtrb.
 //!
@@ -39,6 +40,8 @@ pub mod edge;
 pub mod idle;
 #[cfg(not(loom))]
 pub mod mapped;
+#[cfg(not(loom))]
+pub mod memlock;
 
 pub use close::CloseFlag;
 pub use credit::{CreditPool, CreditShare};
