@@ -48,9 +48,11 @@ impl LatencyRecorder {
 /// of fused stages (the stages it calls are timed with it, so the shares still nest).
 /// Timing every event cost `replay/fused_one_core` 1.33× (BENCHMARKS.md, "Per-stage
 /// service time"), about 43 ns per message in ~5 stage calls; one in 31 leaves
-/// ~1.4 ns, under 1%, and still gives a 2 M-message session ~64 000 samples of decode
-/// (64 beyond its p99.9). Prime, so it never falls into step with the 256-event read
-/// batches. Time since receipt, and every count, stay exact: every event is entered.
+/// ~1.4 ns, under 1%, and still gives the 2 M-message session ~52 000 samples of
+/// decode's 1.61 M events (52 beyond its p99.9). Measured after: 0.53–0.57× the time
+/// of timing every event, under heavy load (BENCHMARKS.md, "Service time, sampled").
+/// Prime, so it never falls into step with the 256-event read batches. Time since
+/// receipt, and every count, stay exact: every event is entered.
 pub const SERVICE_SAMPLE_EVERY: u32 = 31;
 
 /// What a runner measures around each call into one stage: time since receipt at entry,
