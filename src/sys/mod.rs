@@ -4,7 +4,7 @@
 //! The rest of the crate is `#![deny(unsafe_code)]` and holds no atomics of its own: the
 //! concurrency we own is the small set of protocols below, each model-checked with loom
 //! (`loom-tests/` includes this module by path and builds it with `--cfg loom`, where
-//! [`sync`] swaps `std` atomics for loom's). Rings are `rtrb`'s, wrapped in [`edge`]:
+//! [`sync`] swaps `std` atomics for loom's). Rings are `rtrb`'s or [`ring`], wrapped in [`edge`]:
 //! the end-of-stream flag in [`close`], a backpressure policy whose waits use the
 //! strategies in [`idle`], and the [`Emit`](edge::Emit) trait every producer pushes
 //! through. The edge sits here because stages, sources and venues all produce into it:
@@ -18,6 +18,7 @@
 //! where it measures faster than rtrb.
 //!
 //! Nothing here may name anything outside this module: loom-tests compiles it alone.
+//! (The edge, left out of that build, names `msg::RawFrame` to mark it [`ring::Zeroable`].)
 //! Modules that use other crates (rtrb, serde) are left out of the loom build.
 
 pub mod close;
