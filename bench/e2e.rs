@@ -15,12 +15,14 @@
 //! tagged interval per run) and `.svg` (every run's percentile distribution).
 //!
 //! ```text
-//! cargo bench --bench e2e -- [--quick] [--runs N] [--settle SECS] [--pipeline FILE]... [--journal off|process|fsync]... [FILTER]
+//! cargo bench --bench e2e -- [--quick] [--runs N] [--settle SECS] [--pipeline FILE]... [--journal off|process|fsync]... [--lock-memory] [FILTER]
 //! ```
 //! `--journal` runs each case with the decision journal off (the default) or on under
 //! that durability policy, in `target/bench/e2e-journal-<policy>/` (emptied before each
 //! run); repeat it to measure several in the same sitting. A journaled case's topology
 //! is named `<topology>+journal-<policy>`.
+//! `--lock-memory` locks every page of the process in memory first (`mlockall`, every
+//! later mapping too); its topologies are named `<topology>+mlock`.
 //! `--quick` replays a 200 000-message session instead of the 2 M one; `--pipeline`
 //! replaces the default topologies (fused-2core, staged-2core); FILTER keeps the cases
 //! whose `topology/rate` contains it. `--settle` waits, before each run, up to SECS for
@@ -91,6 +93,8 @@ struct Args {
     settle: Duration,
     /// `None`: no journal.
     journals: Vec<Option<Policy>>,
+    /// Lock every page in memory before the first case (`sys::memlock`).
+    lock_memory: bool,
 }
 
 impl Args {
@@ -102,11 +106,13 @@ impl Args {
             filter: None,
             settle: Duration::ZERO,
             journals: Vec::new(),
+            lock_memory: false,
         };
         let mut it = std::env::args().skip(1);
         while let Some(a) = it.next() {
             match a.as_str() {
                 "--quick" => args.quick = true,
+                "--lock-memory" => args.lock_memory = true,
                 // Added by `cargo bench` to every bench target.
                 "--bench" => {}
                 "--runs" => {
@@ -150,7 +156,7 @@ impl Args {
 
 fn usage(problem: &str) -> ! {
     eprintln!(
-        "e2e: {problem}\nusage: cargo bench --bench e2e -- [--quick] [--runs N] [--settle SECS] [--pipeline FILE]... [--journal off|process|fsync]... [FILTER]"
+        "e2e: {problem}\nusage: cargo bench --bench e2e -- [--quick] [--runs N] [--settle SECS] [--pipeline FILE]... [--journal off|process|fsync]... [--lock-memory] [FILTER]"
     );
     std::process::exit(2)
 }
@@ -160,6 +166,11 @@ fn main() {
     // Paths in topologies, config and the defaults are relative to the working directory
     // (`cargo bench` runs a bench in the repository root), so a binary built elsewhere
     // runs from any checkout (scripts/pinned-bench.sh).
+    if args.lock_memory
+        && let Err(e) = tickpipe::sys::memlock::lock_all()
+    {
+        usage(&format!("--lock-memory: mlockall failed: {e}"));
+    }
     let machine = support::machine();
     println!(
         "e2e: {}; {} runs per case; machine {machine:?}",
@@ -191,10 +202,13 @@ fn main() {
             .iter()
             .flat_map(|j| RATES.iter().map(move |r| (*j, r)))
         {
-            let imp = match journal {
+            let mut imp = match journal {
                 None => stem.clone(),
                 Some(policy) => format!("{stem}+journal-{}", policy.name()),
             };
+            if args.lock_memory {
+                imp.push_str("+mlock");
+            }
             let id = format!("{imp}/{}", rate.case);
             if args.filter.as_deref().is_some_and(|f| !id.contains(f)) {
                 continue;

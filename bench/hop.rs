@@ -58,7 +58,8 @@ use disruptor::{
 use hdrhistogram::Histogram;
 use serde_json::{Map, json};
 use tickpipe::latency::{Percentiles, new_histogram};
-use tickpipe::sys::edge::{Backpressure, EdgeIn, EdgeOut, Emit, edge};
+use tickpipe::msg::RawFrame;
+use tickpipe::sys::edge::{Backpressure, EdgeIn, EdgeOut, Emit, RingKind, edge, edge_on};
 use tickpipe::sys::idle::{IdleStrategy, Idler};
 use tickpipe::sys::ring::{RingConsumer, RingProducer};
 
@@ -102,7 +103,10 @@ struct Args {
 enum Impl {
     Floor,
     Tickpipe,
+    TickpipeSeq,
     Ring,
+    FrameRtrb,
+    FrameSeq,
     Crossbeam,
     CrossbeamArrayQueue,
     StdMpsc,
@@ -111,10 +115,13 @@ enum Impl {
 }
 
 impl Impl {
-    const ALL: [Impl; 8] = [
+    const ALL: [Impl; 11] = [
         Impl::Floor,
         Impl::Tickpipe,
+        Impl::TickpipeSeq,
         Impl::Ring,
+        Impl::FrameRtrb,
+        Impl::FrameSeq,
         Impl::Crossbeam,
         Impl::CrossbeamArrayQueue,
         Impl::StdMpsc,
@@ -127,7 +134,10 @@ impl Impl {
         match self {
             Impl::Floor => "floor",
             Impl::Tickpipe => "tickpipe",
+            Impl::TickpipeSeq => "tickpipe_seq",
             Impl::Ring => "ring",
+            Impl::FrameRtrb => "frame_rtrb",
+            Impl::FrameSeq => "frame_seq",
             Impl::Crossbeam => "crossbeam",
             Impl::CrossbeamArrayQueue => "crossbeam_array_queue",
             Impl::StdMpsc => "std_mpsc",
@@ -140,6 +150,15 @@ impl Impl {
         match self {
             Impl::Floor => "one AtomicU64 per direction, Release store / Acquire load",
             Impl::Tickpipe => "sys::edge (rtrb), emit / read_batch(1)",
+            Impl::TickpipeSeq => {
+                "sys::edge on the seq ring (the 64 B message and its sequence: two lines), emit / read_batch(1)"
+            }
+            Impl::FrameRtrb => {
+                "sys::edge (rtrb) carrying a RawFrame of a 36 B add order, built by RawFrame::new and emitted: the feed edge before"
+            }
+            Impl::FrameSeq => {
+                "sys::edge on the seq ring, the same frame written into its slot by emit_with: the feed edge after"
+            }
             Impl::Ring => {
                 "sys::ring, 56 B of the message (one line per slot), try_push_with / read_batch(1)"
             }
@@ -246,6 +265,11 @@ fn tickpipe() -> (EdgeOut<Msg>, EdgeIn<Msg>) {
     edge("hop", CAPACITY, Backpressure::Spin, idle)
 }
 
+fn on(kind: RingKind) -> (EdgeOut<Msg>, EdgeIn<Msg>) {
+    let idle = Idler::new(IdleStrategy::BusySpin {});
+    edge_on(kind, "hop", CAPACITY, Backpressure::Spin, idle)
+}
+
 impl Tx for EdgeOut<Msg> {
     fn push(&mut self, m: Msg) {
         self.emit(m);
@@ -284,6 +308,49 @@ impl Rx for RingConsumer<Line> {
     fn try_recv(&mut self) -> Option<Msg> {
         let mut got = None;
         self.read_batch(1, |line| got = Some(Msg::new(line[0], line[1])));
+        got
+    }
+}
+
+// ---- the feed edge: a RawFrame of an ITCH add order (36 bytes, the commonest message)
+// with the stamp as its receive time. `frame_rtrb` sends it as the router did before
+// (built on the stack, then copied into the slot), `frame_seq` as it does on a seq ring
+// (written into the slot) ----
+
+const ADD_ORDER: [u8; 36] = [b'A'; 36];
+
+/// The sending end of a feed edge, in the way its ring takes frames.
+struct FrameTx {
+    edge: EdgeOut<RawFrame>,
+    in_place: bool,
+}
+
+fn frames(kind: RingKind) -> (FrameTx, EdgeIn<RawFrame>) {
+    let idle = Idler::new(IdleStrategy::BusySpin {});
+    let (edge, rx) = edge_on(kind, "hop", CAPACITY, Backpressure::Spin, idle);
+    let in_place = kind == RingKind::Seq;
+    (FrameTx { edge, in_place }, rx)
+}
+
+impl Tx for FrameTx {
+    fn push(&mut self, m: Msg) {
+        if self.in_place {
+            self.edge.emit_with(|f| {
+                f.ts_recv = m.tsc;
+                f.len = ADD_ORDER.len() as u8;
+                f.bytes[..ADD_ORDER.len()].copy_from_slice(&ADD_ORDER);
+            });
+        } else {
+            self.edge
+                .emit(RawFrame::new(m.tsc, &ADD_ORDER).expect("an add order fits"));
+        }
+    }
+}
+
+impl Rx for EdgeIn<RawFrame> {
+    fn try_recv(&mut self) -> Option<Msg> {
+        let mut got = None;
+        self.read_batch(1, |f| got = Some(Msg::new(f.ts_recv, u64::from(f.len))));
         got
     }
 }
@@ -618,6 +685,9 @@ fn measure(cfg: &Config, imp: Impl) -> [Measured; 2] {
     match imp {
         Impl::Floor => measure_with(cfg, floor),
         Impl::Tickpipe => measure_with(cfg, tickpipe),
+        Impl::TickpipeSeq => measure_with(cfg, || on(RingKind::Seq)),
+        Impl::FrameRtrb => measure_with(cfg, || frames(RingKind::Rtrb)),
+        Impl::FrameSeq => measure_with(cfg, || frames(RingKind::Seq)),
         Impl::Ring => measure_with(cfg, ring),
         Impl::Crossbeam => measure_with(cfg, || crossbeam_channel::bounded(CAPACITY)),
         Impl::CrossbeamArrayQueue => measure_with(cfg, array_queue),
@@ -803,12 +873,21 @@ fn ratio(series: &[Series], s: &Series, base: Impl) -> Option<Ratio> {
     })
 }
 
+/// What an implementation's "×rtrb" compares it with: the feed edge's frames with the
+/// frames sent over rtrb, everything else with the rtrb edge.
+fn rtrb_peer(imp: Impl) -> Impl {
+    match imp {
+        Impl::FrameRtrb | Impl::FrameSeq => Impl::FrameRtrb,
+        _ => Impl::Tickpipe,
+    }
+}
+
 fn report(ctx: &Context, series: &[Series], span: Duration) {
     let cfg = &ctx.cfg;
     let fmt_ratio = |r: Option<Ratio>| r.map_or_else(|| "-".into(), |r| format!("{:.2}", r.p50));
 
     println!(
-        "\n{:<22} {:<8} {:>6} {:>6} {:>6} {:>6} {:>7} {:>8} {:>9} {:>8} {:>13} {:>6} {:>6} {:>6} {:>9}",
+        "\n{:<22} {:<8} {:>6} {:>6} {:>6} {:>6} {:>7} {:>8} {:>9} {:>8} {:>13} {:>6} {:>6} {:>6} {:>6} {:>9}",
         "impl",
         "case",
         "iqm",
@@ -823,6 +902,7 @@ fn report(ctx: &Context, series: &[Series], span: Duration) {
         "×floor",
         "×xbeam",
         "×disr",
+        "×rtrb",
         format!(
             "{}→{}/{}→{}",
             cfg.cores.0, cfg.cores.1, cfg.cores.1, cfg.cores.0
@@ -835,7 +915,7 @@ fn report(ctx: &Context, series: &[Series], span: Duration) {
         let lo = p50s.iter().min().copied().unwrap_or(0);
         let hi = p50s.iter().max().copied().unwrap_or(0);
         println!(
-            "{:<22} {:<8} {:>6.1} {:>6} {:>6} {:>6} {:>7} {:>8} {:>9} {:>8} {:>13} {:>6} {:>6} {:>6} {:>9}",
+            "{:<22} {:<8} {:>6.1} {:>6} {:>6} {:>6} {:>7} {:>8} {:>9} {:>8} {:>13} {:>6} {:>6} {:>6} {:>6} {:>9}",
             s.imp.name(),
             s.method.case(),
             iqm(&s.median().hist),
@@ -850,6 +930,7 @@ fn report(ctx: &Context, series: &[Series], span: Duration) {
             fmt_ratio(ratio(series, s, Impl::Floor)),
             fmt_ratio(ratio(series, s, Impl::Crossbeam)),
             fmt_ratio(ratio(series, s, Impl::Disruptor)),
+            fmt_ratio(ratio(series, s, rtrb_peer(s.imp))),
             s.median()
                 .p50_by_direction
                 .map_or_else(|| "-".into(), |(a, b)| format!("{a}/{b}")),
@@ -885,7 +966,12 @@ fn report(ctx: &Context, series: &[Series], span: Duration) {
             }
         }
         let round3 = |r: f64| (r * 1000.0).round() / 1000.0;
-        for base in [Impl::Floor, Impl::Crossbeam, Impl::Disruptor] {
+        for base in [
+            Impl::Floor,
+            Impl::Crossbeam,
+            Impl::Disruptor,
+            rtrb_peer(s.imp),
+        ] {
             if let Some(r) = ratio(series, s, base) {
                 let key = format!("p50_ratio_to_{}", base.name());
                 extra.insert(key.clone(), json!(round3(r.p50)));

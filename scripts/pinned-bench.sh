@@ -5,13 +5,15 @@
 #
 # Runs, each --runs times, open loop at every --rates entry and unpaced ("max"):
 #   fused 1 and 4 shards (source, venue and each shard on its own busy-spinning core),
-#   staged 1 and 2 shards (one busy-spinning core per stage per shard);
+#   staged 1 and 2 shards (one busy-spinning core per stage per shard),
+#   each with every ring on rtrb and every ring on seq (our own; --rings);
 # then the hop bench on two near cores and on two far cores. Writes the topologies it
 # generated, every run's JSON report, the hop output and the tables (tables.md) to --out.
 #
 #   scripts/pinned-bench.sh --tickpipe PATH --hop PATH [--first-core N] [--near A,B]
 #       [--far A,B] [--runs N] [--rates "100000 1000000 3000000 max"] [--fused "1 4"]
-#       [--staged "1 2"] [--messages N] [--hop-args "..."] [--unpinned] [--out DIR]
+#       [--staged "1 2"] [--rings "rtrb seq"] [--messages N] [--hop-args "..."]
+#       [--unpinned] [--out DIR]
 #
 # Cores: the pipelines take consecutive cores from --first-core (default 2, leaving 0–1
 # to the OS): fused N shards needs N + 2, staged N shards 5N + 2 (12 for 2 shards). A
@@ -26,7 +28,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tickpipe="" hop="" first_core=2 near="2,3" far="" runs=3 unpinned=0
-rates="100000 1000000 3000000 max" fused="1 4" staged="1 2" messages="" hop_args=""
+rates="100000 1000000 3000000 max" fused="1 4" staged="1 2" rings="rtrb seq" messages=""
+hop_args=""
 out="target/pinned-bench/$(date -u +%Y%m%dT%H%M%SZ)"
 
 usage() {
@@ -45,6 +48,7 @@ while [[ $# -gt 0 ]]; do
         --rates) rates="$2"; shift 2 ;;
         --fused) fused="$2"; shift 2 ;;
         --staged) staged="$2"; shift 2 ;;
+        --rings) rings="$2"; shift 2 ;;
         --messages) messages="$2"; shift 2 ;;
         --hop-args) hop_args="$2"; shift 2 ;;
         --unpinned) unpinned=1; shift ;;
@@ -85,11 +89,12 @@ place() { # place KEY CORES
     fi
 }
 
-# Writes a topology: fused or staged, N shards, cores from first_core on.
-topology() { # topology KIND SHARDS FILE
-    local kind=$1 n=$2 file=$3 next=$((first_core + 2)) stage list
+# Writes a topology: fused or staged, N shards, every ring on RING, cores from
+# first_core on.
+topology() { # topology KIND SHARDS RING FILE
+    local kind=$1 n=$2 ring=$3 file=$4 next=$((first_core + 2)) stage list
     {
-        echo "description = \"pinned-bench: $kind, $n shard(s), $([[ $unpinned == 1 ]] && echo unpinned spin-then-yield || echo "busy-spinning from core $first_core")\""
+        echo "description = \"pinned-bench: $kind, $n shard(s), $ring rings, $([[ $unpinned == 1 ]] && echo unpinned spin-then-yield || echo "busy-spinning from core $first_core")\""
         echo "[shards]"
         echo "count = $n"
         echo 'map = "round-robin"'
@@ -115,16 +120,16 @@ topology() { # topology KIND SHARDS FILE
             done
         fi
         echo "[rings]"
-        echo 'feed = { capacity = 16384, policy = "spin" }'
+        echo "feed = { capacity = 16384, policy = \"spin\", ring = \"$ring\" }"
         if [[ $kind == staged ]]; then
-            echo 'market = { capacity = 8192, policy = "spin" }'
-            echo 'features = { capacity = 8192, policy = "spin" }'
-            echo 'signals = { capacity = 8192, policy = "spin" }'
-            echo 'orders = { capacity = 4096, policy = "spin" }'
+            echo "market = { capacity = 8192, policy = \"spin\", ring = \"$ring\" }"
+            echo "features = { capacity = 8192, policy = \"spin\", ring = \"$ring\" }"
+            echo "signals = { capacity = 8192, policy = \"spin\", ring = \"$ring\" }"
+            echo "orders = { capacity = 4096, policy = \"spin\", ring = \"$ring\" }"
         fi
-        echo 'venue = { capacity = 4096, policy = "spin" }'
-        echo 'reports = { capacity = 2048, policy = "spin" }'
-        echo 'control = { capacity = 64, policy = "halt" }'
+        echo "venue = { capacity = 4096, policy = \"spin\", ring = \"$ring\" }"
+        echo "reports = { capacity = 2048, policy = \"spin\", ring = \"$ring\" }"
+        echo "control = { capacity = 64, policy = \"halt\", ring = \"$ring\" }"
     } >"$file"
 }
 
@@ -135,16 +140,18 @@ for kind in fused staged; do
     shard_counts=$fused
     [[ $kind == staged ]] && shard_counts=$staged
     for n in $shard_counts; do
-        file="$out/topologies/$kind-$n.toml"
-        topology "$kind" "$n" "$file"
-        for rate in $rates; do
-            for run in $(seq 1 "$runs"); do
-                json="$out/reports/$kind-$n-$rate-run$run.json"
-                pacing=()
-                [[ $rate != max ]] && pacing=(--rate "$rate")
-                echo "$kind, $n shard(s), $rate, run $run"
-                "$tickpipe" run --quiet --pipeline "$file" --input "$session" "${pacing[@]}" \
-                    --report-json "$json" >/dev/null
+        for ring in $rings; do
+            file="$out/topologies/$kind-$ring-$n.toml"
+            topology "$kind" "$n" "$ring" "$file"
+            for rate in $rates; do
+                for run in $(seq 1 "$runs"); do
+                    json="$out/reports/$kind-$ring-$n-$rate-run$run.json"
+                    pacing=()
+                    [[ $rate != max ]] && pacing=(--rate "$rate")
+                    echo "$kind, $ring rings, $n shard(s), $rate, run $run"
+                    "$tickpipe" run --quiet --pipeline "$file" --input "$session" "${pacing[@]}" \
+                        --report-json "$json" >/dev/null
+                done
             done
         done
     done
@@ -164,22 +171,22 @@ import json, pathlib, re, sys
 out, unpinned = pathlib.Path(sys.argv[1]), sys.argv[2] == "1"
 cases = {}
 for f in sorted((out / "reports").glob("*.json")):
-    kind, n, rate, _ = re.match(r"(\w+)-(\d+)-(\w+)-run(\d+)\.json", f.name).groups()
-    cases.setdefault((kind, int(n), rate), []).append(json.loads(f.read_text()))
+    kind, ring, n, rate, _ = re.match(r"(\w+)-(\w+)-(\d+)-(\w+)-run(\d+)\.json", f.name).groups()
+    cases.setdefault((kind, ring, int(n), rate), []).append(json.loads(f.read_text()))
 def rate_key(r):
     return float("inf") if r == "max" else float(r)
-print("| topology | shards | offered | achieved msgs/s | t2o p50 ns | p99 ns | p99.9 ns (every run) | compute ns/msg | watermark waits | digest |")
-print("|---|---|---|---|---|---|---|---|---|---|")
-for (kind, n, rate) in sorted(cases, key=lambda c: (c[0], c[1], rate_key(c[2]))):
-    rs = sorted(cases[(kind, n, rate)], key=lambda r: r["latency_ns"]["tick_to_order"]["p50"])
+print("| topology | rings | shards | offered | achieved msgs/s | t2o p50 ns | p99 ns | p99.9 ns (every run) | compute ns/msg | watermark waits | digest |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
+for (kind, ring, n, rate) in sorted(cases, key=lambda c: (c[0], c[2], c[1], rate_key(c[3]))):
+    rs = sorted(cases[(kind, ring, n, rate)], key=lambda r: r["latency_ns"]["tick_to_order"]["p50"])
     m = rs[len(rs) // 2]
     t = m["latency_ns"]["tick_to_order"]
-    spread = ", ".join(str(r["latency_ns"]["tick_to_order"]["p999"]) for r in cases[(kind, n, rate)])
+    spread = ", ".join(str(r["latency_ns"]["tick_to_order"]["p999"]) for r in cases[(kind, ring, n, rate)])
     digests = {r["digest"] for r in rs}
     compute = m.get("compute_ns_per_message")
     place = "unpinned, spin-then-yield" if unpinned else "pinned, busy-spin"
     offered = "unpaced (queueing)" if rate == "max" else f"{float(rate):,.0f}/s"
-    print(f"| {kind} ({place}) | {n} | {offered} | {m['throughput']['messages_per_s']:,.0f} | "
+    print(f"| {kind} ({place}) | {ring} | {n} | {offered} | {m['throughput']['messages_per_s']:,.0f} | "
           f"{t['p50']} | {t['p99']} | {t['p999']} ({spread}) | "
           f"{'-' if compute is None else round(compute)} | {m['watermarks']['waits']} | "
           f"{'/'.join(sorted(digests))} |")

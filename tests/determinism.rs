@@ -77,6 +77,64 @@ fn an_inline_venue_decides_as_a_venue_thread_does() {
     std::fs::remove_file(&path).unwrap();
 }
 
+/// Our own ring (`ring = "seq"`) on every edge decides as rtrb on every edge (fused,
+/// its feed ring too): staged
+/// (every ring a pipeline can have: feed, the four stage rings, venue, reports,
+/// control) with 1 and 2 shards, and fused with the venue inline.
+#[test]
+fn the_seq_ring_on_every_edge_decides_as_rtrb_does() {
+    let dir = std::env::temp_dir().join(format!("tickpipe-seq-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rtrb = dir.join("fused-rtrb.toml");
+    let fused = std::fs::read_to_string("pipelines/fused.toml").unwrap();
+    std::fs::write(&rtrb, fused.replace("ring = \"seq\"", "ring = \"rtrb\"")).unwrap();
+    let base = common::run(rtrb.to_str().unwrap(), 1, MESSAGES);
+    assert!(base.shard.risk.fills > 10, "the sample must trade and fill");
+    for (topology, shards) in [
+        ("pipelines/staged.toml", 1),
+        ("pipelines/staged.toml", 2),
+        ("pipelines/fused-inline.toml", 1),
+    ] {
+        let text = std::fs::read_to_string(topology)
+            .unwrap()
+            .replace("ring = \"rtrb\"", "ring = \"seq\"");
+        assert!(
+            text.matches("ring = \"seq\"").count() >= 2 && !text.contains("\"rtrb\""),
+            "{topology} names each ring's implementation"
+        );
+        let path = dir.join(topology.rsplit('/').next().unwrap());
+        std::fs::write(&path, text).unwrap();
+        let seq = common::run(path.to_str().unwrap(), shards, MESSAGES);
+        assert!(seq.failures.is_empty(), "{:?}", seq.failures);
+        assert_eq!(
+            (
+                seq.digest(),
+                seq.shard.risk.orders_sent,
+                seq.shard.risk.fills
+            ),
+            (
+                base.digest(),
+                base.shard.risk.orders_sent,
+                base.shard.risk.fills
+            ),
+            "{topology} on seq rings with {shards} shard(s) decided differently"
+        );
+        assert_eq!(seq.source.messages, base.source.messages);
+        // With one shard the seq feed ring carried every frame rtrb's did (with two,
+        // system events go to both).
+        if shards == 1 {
+            let fed = |r: &tickpipe::runtime::report::RunReport| {
+                r.edges
+                    .iter()
+                    .find(|e| e.name == "shard0/feed")
+                    .map(|e| e.pushed)
+            };
+            assert_eq!(fed(&seq), fed(&base), "{topology}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn a_replay_repeats_itself_exactly() {
     let a = common::run("pipelines/staged.toml", 2, MESSAGES / 3);

@@ -84,12 +84,28 @@ fn every_histogram_reads_back_with_the_reports_counts() {
     }
     let service = report["service_ns"].as_object().unwrap();
     assert_eq!(service.len(), 5, "five stages");
+    // Service time is sampled: the .hlog holds the samples, the report's count every
+    // event. Decode heads the one fused chain, so its samples are exactly 1 in `every`.
+    let every = report["service_sampled_every"].as_u64().unwrap();
     for (stage, row) in service {
         let name = format!("{stage}.service");
         let intervals = read_hlog(&dir.join(format!("{name}.hlog")));
         let (tag, h) = &intervals[0];
         assert_eq!(tag.as_deref(), Some(name.as_str()));
-        assert_eq!(h.len(), row["count"].as_u64().unwrap(), "{name} count");
+        let count = row["count"].as_u64().unwrap();
+        assert_eq!(
+            count,
+            rows[stage.as_str()]["count"].as_u64().unwrap(),
+            "{name}: every event counted"
+        );
+        assert!(
+            h.len() <= count && !h.is_empty(),
+            "{name}: {} samples of {count}",
+            h.len()
+        );
+        if stage == "decode" {
+            assert_eq!(h.len(), count.div_ceil(every), "{name} samples");
+        }
         assert_eq!(h.max(), row["max"].as_u64().unwrap(), "{name} max");
     }
     let svg = std::fs::read_to_string(dir.join("latency.svg")).unwrap();

@@ -1,6 +1,7 @@
 //! `sys::ring` against a reference queue: any sequence of pushes (whole or filled in
 //! place) and batched reads, on one thread, does what a bounded `VecDeque` does —
-//! the same values refused, the same values read, in the same order.
+//! the same values refused, the same values read, in the same order, and the producer's
+//! occupancy gauge always the queue's length.
 
 use std::collections::VecDeque;
 
@@ -54,6 +55,7 @@ proptest! {
                 }
             }
             prop_assert_eq!(rx.is_empty(), model.is_empty());
+            prop_assert_eq!(tx.occupancy(), model.len());
         }
     }
 }

@@ -8,12 +8,18 @@ use tickpipe_loom_tests::sys::ring::{RingConsumer, RingProducer, ring, ring_with
 const ITEMS: u64 = 3;
 
 /// A producer that pushes ITEMS through a 2-slot ring (so the first slot is reused),
-/// filling each slot in place, against a consumer that reads until it has them all.
-fn exchange(ring: (RingProducer<[u64; 2]>, RingConsumer<[u64; 2]>)) {
+/// filling each slot in place (or, `whole`, writing each value whole), against a
+/// consumer that reads until it has them all.
+fn exchange(ring: (RingProducer<[u64; 2]>, RingConsumer<[u64; 2]>), whole: bool) {
     let (mut tx, mut rx) = ring;
     let producer = thread::spawn(move || {
         for i in 0..ITEMS {
-            while !tx.try_push_with(|slot| *slot = [i, i * 10]) {
+            let value = [i, i * 10];
+            while !(if whole {
+                tx.try_push(value).is_ok()
+            } else {
+                tx.try_push_with(|slot| *slot = value)
+            }) {
                 thread::yield_now();
             }
         }
@@ -30,7 +36,13 @@ fn exchange(ring: (RingProducer<[u64; 2]>, RingConsumer<[u64; 2]>)) {
 
 #[test]
 fn every_value_arrives_once_in_order() {
-    loom::model(|| exchange(ring(2)));
+    loom::model(|| exchange(ring(2), false));
+}
+
+/// The same with whole values, written into the slot's uninitialised memory.
+#[test]
+fn every_whole_value_arrives_once_in_order() {
+    loom::model(|| exchange(ring(2), true));
 }
 
 /// The negative control: with the publish weakened to Relaxed, the consumer can see a
@@ -39,5 +51,5 @@ fn every_value_arrives_once_in_order() {
 #[test]
 #[should_panic(expected = "Causality violation")]
 fn a_relaxed_publish_is_caught() {
-    loom::model(|| exchange(ring_with_relaxed_publish(2)));
+    loom::model(|| exchange(ring_with_relaxed_publish(2), false));
 }

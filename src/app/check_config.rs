@@ -87,10 +87,11 @@ fn describe(o: &mut String, t: &Topology, cores: &[usize]) {
     for (kind, ring) in &t.rings {
         let _ = writeln!(
             o,
-            "  ring {:<12} {} slots, policy {}",
+            "  ring {:<12} {} slots, policy {}, on {}",
             kind.name(),
             ring.capacity,
-            ring.policy.as_str()
+            ring.policy.as_str(),
+            ring.ring.as_str()
         );
     }
 }

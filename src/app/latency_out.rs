@@ -11,6 +11,7 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 
+use crate::latency::SERVICE_SAMPLE_EVERY;
 use crate::runtime::report::RunReport;
 
 /// Why the latency output could not be written.
@@ -77,9 +78,11 @@ pub fn write(dir: &Path, report: &RunReport) -> Result<Vec<PathBuf>, LatencyOutE
     for (name, h) in &histograms {
         let path = dir.join(format!("{name}.hlog"));
         let clock = match name.as_str() {
-            "tick_to_order" => "receipt to the order's hand-off",
-            n if n.ends_with(".service") => "service time (the stage's work alone)",
-            _ => "time since receipt",
+            "tick_to_order" => "receipt to the order's hand-off".to_string(),
+            n if n.ends_with(".service") => format!(
+                "service time (the stage's work alone), sampled: 1 event in {SERVICE_SAMPLE_EVERY}"
+            ),
+            _ => "time since receipt".to_string(),
         };
         let comment = format!("tickpipe run: {name}, {clock}; values in nanoseconds");
         write_hlog(&path, &comment, report.elapsed, &[(name.as_str(), h)])?;

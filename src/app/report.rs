@@ -10,7 +10,7 @@ use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
 use crate::escape::escape;
-use crate::latency::Percentiles;
+use crate::latency::{Percentiles, SERVICE_SAMPLE_EVERY};
 use crate::msg::Price;
 use crate::runtime::report::RunReport;
 use crate::source::live::{FeedEnd, FeedStats};
@@ -264,6 +264,7 @@ pub fn json(r: &RunReport) -> Value {
         .map(|(n, p)| (n.to_string(), json!(p)))
         .collect();
     report["service_ns"] = Value::Object(service);
+    report["service_sampled_every"] = json!(SERVICE_SAMPLE_EVERY);
     report["compute_ns_per_message"] = json!(r.compute_ns_per_message());
     report["watermarks"]["wait_ns"] = json!(Percentiles::of(&risk.watermark_wait_ns.0));
     report["journal"] = journal_json(r);
@@ -701,11 +702,10 @@ fn write_service(r: &RunReport, o: &mut String) -> std::fmt::Result {
     }
     writeln!(
         o,
-        "service (ns per event)       {:>9} {:>9} {:>9} {:>9} {:>9} {:>11} {:>11} {:>9}",
+        "service (ns per event, 1 in {SERVICE_SAMPLE_EVERY} timed) {:>9} {:>9} {:>9} {:>9} {:>9} {:>11} {:>11} {:>9}",
         "p50", "p90", "p99", "p99.9", "p99.99", "max", "count", "mean"
     )?;
-    let row = |o: &mut String, name: &str, h: &Histogram<u64>| {
-        let p = Percentiles::of(h);
+    let row = |o: &mut String, name: &str, p: Percentiles, h: &Histogram<u64>| {
         writeln!(
             o,
             "  {:<27} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11} {:>11} {:>9.0}",
@@ -720,14 +720,17 @@ fn write_service(r: &RunReport, o: &mut String) -> std::fmt::Result {
             h.mean()
         )
     };
-    for (name, h) in &r.stage_service {
-        row(o, name, h)?;
-        if *name == "risk" {
-            // Inside risk's service time: decisions that waited for the venue thread.
+    for ((name, p), (_, h)) in r.service_rows().into_iter().zip(&r.stage_service) {
+        row(o, name, p, h)?;
+        if name == "risk" {
+            // Inside risk's service time: decisions that waited for the venue thread
+            // (every wait, not sampled).
+            let waits = &r.shard.risk.watermark_wait_ns.0;
             row(
                 o,
                 "  of which watermark waits",
-                &r.shard.risk.watermark_wait_ns.0,
+                Percentiles::of(waits),
+                waits,
             )?;
         }
     }

@@ -40,7 +40,7 @@ use crate::stages::risk::firm::FirmPools;
 use crate::stages::routing::Routing;
 use crate::stages::status::StatusBoard;
 use crate::stages::{Control, ReportSource};
-use crate::sys::edge::{EdgeIn, EdgeOut, Emit, edge};
+use crate::sys::edge::{EdgeIn, EdgeOut, Emit, edge_on};
 use crate::sys::idle::{IdleStrategy, Idler};
 use crate::sys::{Failure, Progress, StopSignal, TradingLatch, TradingState};
 use crate::universe::Universe;
@@ -231,7 +231,8 @@ impl Pipeline {
         let mut lanes = Vec::new();
         for shard in 0..topology.shards {
             let feed_spec = topology.ring(EdgeKind::Feed);
-            let (feed_out, feed_in) = edge(
+            let (feed_out, feed_in) = edge_on(
+                feed_spec.ring,
                 format!("shard{shard}/feed"),
                 feed_spec.capacity,
                 feed_spec.policy,
@@ -274,14 +275,16 @@ impl Pipeline {
                 VenueRunner::Thread(venue_runner) => {
                     let venue_spec = topology.ring(EdgeKind::Venue);
                     let routing_idle = runner_of(&topology, StageId::Routing).idle;
-                    let (venue_out, venue_in) = edge(
+                    let (venue_out, venue_in) = edge_on(
+                        venue_spec.ring,
                         format!("shard{shard}/venue"),
                         venue_spec.capacity,
                         venue_spec.policy,
                         Idler::new(routing_idle),
                     );
                     let reports_spec = topology.ring(EdgeKind::Reports);
-                    let (reports_out, reports_in) = edge(
+                    let (reports_out, reports_in) = edge_on(
+                        reports_spec.ring,
                         format!("shard{shard}/reports"),
                         reports_spec.capacity,
                         reports_spec.policy,
@@ -612,7 +615,7 @@ macro_rules! shard_slots {
             fn open(&mut self, kind: EdgeKind, name: String, spec: RingSpec, idle: Idler) {
                 match kind {
                     $($(EdgeKind::$edge => {
-                        let (out, inp) = edge(name, spec.capacity, spec.policy, idle);
+                        let (out, inp) = edge_on(spec.ring, name, spec.capacity, spec.policy, idle);
                         self.$ring = (Some(out), Some(inp));
                     })?)*
                     _ => unreachable!("edge_after gives only stage-to-stage rings"),
@@ -666,7 +669,8 @@ impl Wiring<'_> {
                 core: runner.cores.as_ref().map(|cores| core(cores[shard])),
             };
             let control_spec = t.ring(EdgeKind::Control);
-            let (control_out, control_in) = edge(
+            let (control_out, control_in) = edge_on(
+                control_spec.ring,
                 format!("{}/control", placement.name),
                 control_spec.capacity,
                 control_spec.policy,

@@ -147,27 +147,42 @@ impl RunReport {
         rows
     }
 
-    /// Percentiles of each stage's service time, in pipeline order.
+    /// Percentiles of each stage's service time, in pipeline order. The histograms are
+    /// sampled ([`crate::latency::SERVICE_SAMPLE_EVERY`]); each row's count is the stage's exact event
+    /// count, from its time-since-receipt histogram, which records every event.
     pub fn service_rows(&self) -> Vec<(&'static str, Percentiles)> {
         self.stage_service
             .iter()
-            .map(|(n, h)| (*n, Percentiles::of(h)))
+            .zip(&self.stage_latency)
+            .map(|((n, h), (_, all))| {
+                (
+                    *n,
+                    Percentiles {
+                        count: all.len(),
+                        ..Percentiles::of(h)
+                    },
+                )
+            })
             .collect()
     }
 
-    /// The shards' compute per message: every stage's service time summed (each
-    /// histogram's mean × count, to its 0.1% resolution), less risk's watermark waits
-    /// (idle, not work), over the messages that entered decode. `None` when none did.
-    /// Its inverse is one shard's capacity on one core.
+    /// The shards' compute per message: every stage's service time summed (each sampled
+    /// histogram's mean × the stage's exact event count, to its 0.1% resolution), less
+    /// risk's watermark waits (idle, not work), over the messages that entered decode.
+    /// `None` when none did. Its inverse is one shard's capacity on one core.
     pub fn compute_ns_per_message(&self) -> Option<f64> {
-        let entered = self.stage_service.first().map_or(0, |(_, h)| h.len());
+        let entered = self.stage_latency.first().map_or(0, |(_, h)| h.len());
         if entered == 0 {
             return None;
         }
-        let total = |h: &Histogram<u64>| h.mean() * h.len() as f64;
-        let busy: f64 = self.stage_service.iter().map(|(_, h)| total(h)).sum();
-        let waits = total(&self.shard.risk.watermark_wait_ns.0);
-        Some((busy - waits).max(0.0) / entered as f64)
+        let busy: f64 = self
+            .stage_service
+            .iter()
+            .zip(&self.stage_latency)
+            .map(|((_, h), (_, all))| h.mean() * all.len() as f64)
+            .sum();
+        let waits = &self.shard.risk.watermark_wait_ns.0;
+        Some((busy - waits.mean() * waits.len() as f64).max(0.0) / entered as f64)
     }
 
     /// Each symbol's final book, from the shard that owns it, in `SymbolId` order.

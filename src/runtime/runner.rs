@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 use hdrhistogram::Histogram;
 
 use super::metrics::RunnerSnapshot;
-use crate::latency::StageTimer;
+use crate::latency::{SERVICE_SAMPLE_EVERY, StageTimer};
 use crate::msg::Stamped;
 use crate::source::live::FeedStats;
 use crate::source::router::SourceStats;
@@ -88,6 +88,14 @@ pub trait Chain {
     fn take_busy(&mut self) -> u64 {
         0
     }
+    /// This element is called by a stage on the same thread: it times its events'
+    /// service when its caller's event is sampled, and never on its own count. Called
+    /// once, by [`Link::new`]; a ring or a venue at the end of the chain ignores it.
+    fn follow(&mut self) {}
+    /// Whether the caller's current event is sampled ([`SERVICE_SAMPLE_EVERY`]), so the
+    /// events it hands this element are too: set before each of the caller's events.
+    #[inline]
+    fn sample(&mut self, _on: bool) {}
     /// Adds room for this element's figures to a metrics snapshot (allocating: once, at
     /// start-up).
     fn shape(&self, into: &mut RunnerSnapshot);
@@ -103,15 +111,48 @@ pub struct Link<S: Stage, N> {
     timer: StageTimer,
     /// Time inside this link's `emit` calls not yet taken by the stage before it.
     busy: u64,
+    /// Which of this link's events have their service timed.
+    sampling: Sampling,
+}
+
+/// How a link picks the events whose service it times: the head of a chain counts its
+/// own; a link behind it times what its caller times, so a sampled event's service is
+/// split across every stage it passed through.
+#[derive(Copy, Clone, Debug)]
+enum Sampling {
+    /// Events left until the next sampled one.
+    Head { countdown: u32 },
+    /// The caller's current event is sampled.
+    Follow { on: bool },
 }
 
 impl<S: Stage, N: Emit<S::Out> + Chain> Link<S, N> {
-    pub fn new(stage: S, next: N, timer: StageTimer) -> Link<S, N> {
+    pub fn new(stage: S, mut next: N, timer: StageTimer) -> Link<S, N> {
+        next.follow();
         Link {
             stage,
             next,
             timer,
             busy: 0,
+            // The first event is sampled: a short run still has a service time.
+            sampling: Sampling::Head { countdown: 0 },
+        }
+    }
+
+    /// Whether this event's service is timed; counts it at the head.
+    #[inline]
+    fn sampled(&mut self) -> bool {
+        match &mut self.sampling {
+            Sampling::Follow { on } => *on,
+            Sampling::Head { countdown } => {
+                let on = *countdown == 0;
+                *countdown = if on {
+                    SERVICE_SAMPLE_EVERY - 1
+                } else {
+                    *countdown - 1
+                };
+                on
+            }
         }
     }
 }
@@ -119,16 +160,23 @@ impl<S: Stage, N: Emit<S::Out> + Chain> Link<S, N> {
 impl<S: Stage, N: Emit<S::Out> + Chain> Emit<S::In> for Link<S, N> {
     #[inline]
     fn emit(&mut self, event: S::In) {
+        // Every event: its time since receipt, and the entry read a sampled stage
+        // after this one shares as its caller's pause.
         let entered = self.timer.enter(event.stamp().ts_recv);
+        let sampled = self.sampled();
+        self.next.sample(sampled);
         let (stage, next) = (&mut self.stage, &mut self.next);
         in_stage(S::NAME, || stage.on_event(event, next));
-        let downstream = self.next.take_busy();
-        self.busy += self.timer.leave(entered, downstream);
+        if sampled {
+            let downstream = self.next.take_busy();
+            self.busy += self.timer.leave(entered, downstream);
+        }
     }
 }
 
 impl<S: Stage, N: Emit<S::Out> + Chain> Chain for Link<S, N> {
     fn batch_end(&mut self) {
+        self.next.sample(false);
         let (stage, next) = (&mut self.stage, &mut self.next);
         in_stage(S::NAME, || stage.on_batch_end(next));
         // Time spent downstream outside an event belongs to no event of this stage.
@@ -137,6 +185,7 @@ impl<S: Stage, N: Emit<S::Out> + Chain> Chain for Link<S, N> {
     }
 
     fn control(&mut self, control: Control) {
+        self.next.sample(false);
         let (stage, next) = (&mut self.stage, &mut self.next);
         in_stage(S::NAME, || stage.on_control(control, next));
         self.next.take_busy();
@@ -144,6 +193,7 @@ impl<S: Stage, N: Emit<S::Out> + Chain> Chain for Link<S, N> {
     }
 
     fn end(&mut self) {
+        self.next.sample(false);
         let (stage, next) = (&mut self.stage, &mut self.next);
         in_stage(S::NAME, || stage.on_end(next));
         self.next.take_busy();
@@ -161,6 +211,17 @@ impl<S: Stage, N: Emit<S::Out> + Chain> Chain for Link<S, N> {
     #[inline]
     fn take_busy(&mut self) -> u64 {
         std::mem::take(&mut self.busy)
+    }
+
+    fn follow(&mut self) {
+        self.sampling = Sampling::Follow { on: false };
+    }
+
+    #[inline]
+    fn sample(&mut self, on: bool) {
+        if let Sampling::Follow { on: follows } = &mut self.sampling {
+            *follows = on;
+        }
     }
 
     fn shape(&self, into: &mut RunnerSnapshot) {
@@ -383,9 +444,35 @@ mod tests {
                 .iter()
                 .map(|(n, h)| (*n, h.len()))
                 .collect::<Vec<_>>(),
-            [("doubler", 2), ("doubler", 3)],
-            "one service time per event handled"
+            [("doubler", 1), ("doubler", 1)],
+            "the first event is sampled, with what it caused downstream; what a stage \
+             emits at its end is not"
         );
+    }
+
+    /// The head of a chain times one event in `SERVICE_SAMPLE_EVERY`; the link behind it
+    /// times exactly the events those caused, whatever its own count; time since receipt
+    /// is recorded for every event.
+    #[test]
+    fn service_is_sampled_at_the_head_and_followed_downstream() {
+        let every = u64::from(SERVICE_SAMPLE_EVERY);
+        let events = every * 10 + 3;
+        let (tx_out, _rx_out) = edge::<Ev>("out", 1024, Backpressure::Spin, idler());
+        let mut chain = Link::new(
+            Doubler { seen: vec![] },
+            Link::new(Doubler { seen: vec![] }, tx_out, recorder()),
+            recorder(),
+        );
+        for i in 0..events {
+            chain.emit(Ev(i + 100));
+        }
+        let mut out = RunnerOutput::new("t");
+        chain.finish(&mut out);
+        let counts =
+            |v: &[(&str, Histogram<u64>)]| v.iter().map(|(_, h)| h.len()).collect::<Vec<_>>();
+        assert_eq!(counts(&out.latency), [events, events]);
+        // Events 0, every, 2 × every, … are sampled: 11 of them.
+        assert_eq!(counts(&out.service), [11, 11]);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::msg::{ExecReport, RawFrame, SymbolId, VenueCommand};
 use crate::stages::Control;
 use crate::stages::list::stage_list;
 use crate::stages::risk::venue_sync::INBOX_CAPACITY;
-use crate::sys::edge::Backpressure;
+use crate::sys::edge::{Backpressure, RingKind};
 use crate::sys::idle::IdleStrategy;
 use crate::universe::Universe;
 
@@ -63,14 +63,22 @@ macro_rules! stage_kinds {
         }
 
         impl EdgeKind {
-            /// Bytes one slot of this ring takes: the size of the message it carries.
-            fn slot_bytes(self) -> usize {
+            /// Bytes one slot of this ring takes on `ring`: the size of the message it
+            /// carries, or on a `seq` ring the message and its sequence number, padded to
+            /// whole cache lines.
+            fn slot_bytes(self, ring: RingKind) -> usize {
+                fn of<T>(ring: RingKind) -> usize {
+                    match ring {
+                        RingKind::Rtrb => size_of::<T>(),
+                        RingKind::Seq => crate::sys::ring::slot_bytes::<T>(),
+                    }
+                }
                 match self {
-                    EdgeKind::Feed => size_of::<RawFrame>(),
-                    $($(EdgeKind::$edge => size_of::<$msg>(),)?)*
-                    EdgeKind::Venue => size_of::<VenueCommand>(),
-                    EdgeKind::Reports => size_of::<ExecReport>(),
-                    EdgeKind::Control => size_of::<Control>(),
+                    EdgeKind::Feed => of::<RawFrame>(ring),
+                    $($(EdgeKind::$edge => of::<$msg>(ring),)?)*
+                    EdgeKind::Venue => of::<VenueCommand>(ring),
+                    EdgeKind::Reports => of::<ExecReport>(ring),
+                    EdgeKind::Control => of::<Control>(ring),
                 }
             }
 
@@ -96,12 +104,15 @@ macro_rules! stage_kinds {
 
 stage_list!(stage_kinds);
 
-/// One ring's size and full-ring policy.
+/// One ring's size, full-ring policy and implementation.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RingSpec {
     pub capacity: usize,
     pub policy: Backpressure,
+    /// `rtrb`, or `seq` (our own, a sequence number in each slot): chosen per ring, by
+    /// what the hop measures for its message (BENCHMARKS.md).
+    pub ring: RingKind,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -212,7 +223,7 @@ pub struct Topology {
 /// does not make a slow consumer faster, it only delays the backpressure that shows it.
 const MAX_CAPACITY: usize = 1 << 20;
 /// Every ring of every shard is allocated at start-up; all of them together may take at
-/// most 256 MiB; the shipped staged topology with 8 shards takes about 25 MiB.
+/// most 256 MiB; the shipped staged topology with 8 shards takes about 33 MiB.
 const MAX_RING_BYTES: usize = 256 << 20;
 /// Shards are threads; more than this on one host is a typo.
 const MAX_SHARDS: usize = 256;
@@ -450,11 +461,15 @@ fn resolve(
                 &format!("rings.{}", kind.name()),
                 "missing: this topology has that ring",
             ),
-            Some(spec) => p.check(
-                (1..=MAX_CAPACITY).contains(&spec.capacity),
+            Some(spec) if !(1..=MAX_CAPACITY).contains(&spec.capacity) => p.add(
                 &format!("rings.{}.capacity", kind.name()),
                 format!("{} slots; use 1 to {MAX_CAPACITY}", spec.capacity),
             ),
+            Some(spec) => {
+                if let Some(problem) = spec.ring.capacity_problem(spec.capacity) {
+                    p.add(&format!("rings.{}.capacity", kind.name()), problem);
+                }
+            }
         }
     }
     if let Some(reports) = file.rings.get(&EdgeKind::Reports) {
@@ -529,7 +544,7 @@ fn ring_bytes(
                 EdgeKind::Control => runners.len() * shards,
                 _ => shards,
             };
-            spec.capacity as u128 * kind.slot_bytes() as u128 * copies as u128
+            spec.capacity as u128 * kind.slot_bytes(spec.ring) as u128 * copies as u128
         })
         .sum()
 }
@@ -624,10 +639,10 @@ name = "shard"
 stages = ["decode", "features", "inference", "risk", "routing"]
 idle = { strategy = "busy-spin" }
 [rings]
-feed = { capacity = 1024, policy = "spin" }
-venue = { capacity = 64, policy = "spin" }
-reports = { capacity = 64, policy = "spin" }
-control = { capacity = 8, policy = "halt" }
+feed = { capacity = 1024, policy = "spin", ring = "rtrb" }
+venue = { capacity = 64, policy = "spin", ring = "rtrb" }
+reports = { capacity = 64, policy = "spin", ring = "rtrb" }
+control = { capacity = 8, policy = "halt", ring = "rtrb" }
 "#;
 
     fn load(text: &str, shards: Option<usize>) -> Result<Topology, ConfigError> {
@@ -673,7 +688,7 @@ control = { capacity = 8, policy = "halt" }
         assert!(msg.contains("rings.features: missing"), "{msg}");
         let with_ring = staged.replace(
             "[rings]",
-            "[rings]\nfeatures = { capacity = 64, policy = \"spin\" }",
+            "[rings]\nfeatures = { capacity = 64, policy = \"spin\", ring = \"rtrb\" }",
         );
         let t = load(&with_ring, None).unwrap();
         assert_eq!(t.edge_after(StageId::Features), Some(EdgeKind::Features));
@@ -689,7 +704,7 @@ control = { capacity = 8, policy = "halt" }
             )
             .replace(
                 "[rings]",
-                "[rings]\nmarket = { capacity = 8, policy = \"spin\" }",
+                "[rings]\nmarket = { capacity = 8, policy = \"spin\", ring = \"rtrb\" }",
             )
             .replace("venue = { capacity = 64", "venue = { capacity = 0");
         let msg = problems(&bad, None);
@@ -778,8 +793,14 @@ control = { capacity = 8, policy = "halt" }
                 "placement = \"thread\"\nidle = { strategy = \"spin-then-yield\", spins = 10 }",
                 "placement = \"inline\"",
             )
-            .replace("venue = { capacity = 64, policy = \"spin\" }\n", "")
-            .replace("reports = { capacity = 64, policy = \"spin\" }\n", "")
+            .replace(
+                "venue = { capacity = 64, policy = \"spin\", ring = \"rtrb\" }\n",
+                "",
+            )
+            .replace(
+                "reports = { capacity = 64, policy = \"spin\", ring = \"rtrb\" }\n",
+                "",
+            )
     }
 
     #[test]
@@ -791,7 +812,7 @@ control = { capacity = 8, policy = "halt" }
 
         let with_rings = inline().replace(
             "[rings]",
-            "[rings]\nvenue = { capacity = 64, policy = \"spin\" }",
+            "[rings]\nvenue = { capacity = 64, policy = \"spin\", ring = \"rtrb\" }",
         );
         let msg = problems(&with_rings, None);
         assert!(
@@ -811,7 +832,7 @@ control = { capacity = 8, policy = "halt" }
         );
         let split = split.replace(
             "[rings]",
-            "[rings]\norders = { capacity = 64, policy = \"spin\" }",
+            "[rings]\norders = { capacity = 64, policy = \"spin\", ring = \"rtrb\" }",
         );
         let Err(ConfigError::Invalid { problems, .. }) = load(&split, None) else {
             panic!("risk and routing apart must be refused with an inline venue");
@@ -883,8 +904,9 @@ control = { capacity = 8, policy = "halt" }
         let file: TopologyFile = read_toml(path).unwrap();
         let needed: Vec<EdgeKind> = t.rings.keys().copied().collect();
         let bytes = ring_bytes(&file, &needed, &t.runners, 8);
-        // 25 MiB: the budget leaves room for rings 8× deeper.
-        assert!(bytes <= MAX_RING_BYTES as u128 / 8, "{} MiB", bytes >> 20);
+        // 33 MiB (the seq feed ring's 2 MiB per shard included): the budget leaves room
+        // for rings 7× deeper.
+        assert!(bytes <= MAX_RING_BYTES as u128 / 7, "{} MiB", bytes >> 20);
     }
 
     #[test]
@@ -898,6 +920,39 @@ control = { capacity = 8, policy = "halt" }
             msg.contains("venue.idle.max_park_ns: 9223372036854775807 ns; at most 1000000000"),
             "{msg}"
         );
+    }
+
+    /// Each ring names its implementation; a `seq` ring takes a power of two of at
+    /// least 2 slots, and its slots count at their padded size in the budget.
+    #[test]
+    fn every_ring_names_its_implementation_and_seq_needs_a_power_of_two() {
+        let unnamed = FUSED.replace(
+            "feed = { capacity = 1024, policy = \"spin\", ring = \"rtrb\" }",
+            "feed = { capacity = 1024, policy = \"spin\" }",
+        );
+        assert!(problems(&unnamed, None).contains("missing field `ring`"));
+        let odd = FUSED
+            .replace(
+                "feed = { capacity = 1024, policy = \"spin\", ring = \"rtrb\" }",
+                "feed = { capacity = 1000, policy = \"spin\", ring = \"seq\" }",
+            )
+            .replace(
+                "control = { capacity = 8, policy = \"halt\", ring = \"rtrb\" }",
+                "control = { capacity = 1, policy = \"halt\", ring = \"seq\" }",
+            );
+        let msg = problems(&odd, None);
+        for want in [
+            "rings.feed.capacity: 1000 slots; a \"seq\" ring takes a power of two",
+            "rings.control.capacity: 1 slots; a \"seq\" ring takes a power of two",
+        ] {
+            assert!(msg.contains(want), "missing {want:?} in {msg}");
+        }
+        let seq = FUSED.replace("ring = \"rtrb\"", "ring = \"seq\"");
+        let t = load(&seq, None).unwrap();
+        assert!(t.rings.values().all(|r| r.ring == RingKind::Seq));
+        // A 64-byte frame and its sequence number take two cache lines.
+        assert_eq!(EdgeKind::Feed.slot_bytes(RingKind::Seq), 128);
+        assert_eq!(EdgeKind::Feed.slot_bytes(RingKind::Rtrb), 64);
     }
 
     #[test]

@@ -141,6 +141,25 @@ impl SourceStats {
     }
 }
 
+/// Writes `msg`, received at `ts_recv`, into `frame`, whatever it held (`msg` fits: its
+/// length is checked), with its timestamp rewritten to `stamped` if given.
+#[inline]
+fn write_frame(frame: &mut RawFrame, ts_recv: u64, msg: &[u8], stamped: Option<u64>) {
+    frame.ts_recv = ts_recv;
+    frame.len = msg.len() as u8;
+    frame.bytes[..msg.len()].copy_from_slice(msg);
+    if let Some(ts) = stamped {
+        restamp(frame, ts);
+    }
+}
+
+/// Rewrites a framed message's timestamp to `ts`.
+#[inline]
+fn restamp(frame: &mut RawFrame, ts: u64) {
+    // The header's 6-byte big-endian timestamp follows type, locate and tracking.
+    frame.bytes[5..itch::HEADER_LEN].copy_from_slice(&ts.to_be_bytes()[2..]);
+}
+
 /// No shard: the locate has no directory entry in the universe.
 const UNROUTED: u16 = u16::MAX;
 
@@ -200,17 +219,22 @@ impl ShardRouter {
         if kind == b'R' {
             self.learn_directory(locate, msg);
         }
-        let mut frame = RawFrame::new(ts_recv, msg).expect("ITCH messages fit a frame");
-        self.stamp_event_time(offset, &mut frame);
+        let stamped = self.stamp_event_time(offset, msg);
         if locate == 0 {
+            let mut frame = RawFrame::new(ts_recv, msg).expect("ITCH messages fit a frame");
+            if let Some(ts) = stamped {
+                restamp(&mut frame, ts);
+            }
             self.broadcast(frame);
             return;
         }
         match self.shard_of_locate[usize::from(locate)] {
             UNROUTED => self.stats.untracked += 1,
             shard => {
-                let shard = usize::from(shard);
-                self.outputs[shard].emit(frame);
+                // Straight into the ring's slot where the ring allows it: no frame built
+                // here and copied in (sys::edge, `emit_with`).
+                self.outputs[usize::from(shard)]
+                    .emit_with(|frame| write_frame(frame, ts_recv, msg, stamped));
             }
         }
     }
@@ -225,11 +249,12 @@ impl ShardRouter {
         self.broadcast(RawFrame::new(ts_recv, &notice).expect("a notice fits a frame"));
     }
 
-    /// Applies the event-time rule to a length-checked frame: a timestamp before the
-    /// high-water mark, or past 24 h, is counted and rewritten to the mark.
+    /// Applies the event-time rule to a length-checked message: a timestamp before the
+    /// high-water mark, or past 24 h, is counted, and the mark it must be rewritten to
+    /// returned.
     #[inline]
-    fn stamp_event_time(&mut self, offset: u64, frame: &mut RawFrame) {
-        let ts = itch::timestamp(frame.message()).expect("length checked");
+    fn stamp_event_time(&mut self, offset: u64, msg: &[u8]) -> Option<u64> {
+        let ts = itch::timestamp(msg).expect("length checked");
         let (stamped, timing) = self.clock.stamp(ts);
         let sample = Restamped {
             offset,
@@ -237,15 +262,14 @@ impl ShardRouter {
             stamped_ns: stamped,
         };
         match timing {
-            Timing::InOrder => return,
+            Timing::InOrder => return None,
             Timing::Regressed { by_ns } => {
                 self.stats.time_regressions.record(sample);
                 self.stats.max_time_regression_ns = self.stats.max_time_regression_ns.max(by_ns);
             }
             Timing::Impossible => self.stats.bad_timestamps.record(sample),
         }
-        // The header's 6-byte big-endian timestamp follows type, locate and tracking.
-        frame.bytes[5..itch::HEADER_LEN].copy_from_slice(&stamped.to_be_bytes()[2..]);
+        Some(stamped)
     }
 
     fn broadcast(&mut self, frame: RawFrame) {

@@ -4,7 +4,7 @@
 //! The rest of the crate is `#![deny(unsafe_code)]` and holds no atomics of its own: the
 //! concurrency we own is the small set of protocols below, each model-checked with loom
 //! (`loom-tests/` includes this module by path and builds it with `--cfg loom`, where
-//! [`sync`] swaps `std` atomics for loom's). Rings are `rtrb`'s, wrapped in [`edge`]:
+//! [`sync`] swaps `std` atomics for loom's). Rings are `rtrb`'s or [`ring`], wrapped in [`edge`]:
 //! the end-of-stream flag in [`close`], a backpressure policy whose waits use the
 //! strategies in [`idle`], and the [`Emit`](edge::Emit) trait every producer pushes
 //! through. The edge sits here because stages, sources and venues all produce into it:
@@ -14,13 +14,15 @@
 //! [`window`] is the firm-wide count per second of event time (the message rate);
 //! [`board`] holds each shard's published P&L (the firm-wide loss and drawdown).
 //!
-//! [`mapped`] is the journal's shared file mapping (mmap through libc).
+//! [`mapped`] is the journal's shared file mapping (mmap through libc); [`memlock`]
+//! locks the process's pages in memory (mlockall).
 //! [`ring`] is our own SPSC ring (a sequence number in each slot's line), for the edges
 //! where it measures faster than rtrb.
 //! [`simd`] is the native inference kernel's arithmetic, SSE2 or AVX2 by runtime
 //! detection (`std::arch`, `#[target_feature]`).
 //!
 //! Nothing here may name anything outside this module: loom-tests compiles it alone.
+//! (The edge, left out of that build, names `msg::RawFrame` to mark it [`ring::Zeroable`].)
 //! Modules that use other crates (rtrb, serde) are left out of the loom build.
 
 pub mod board;
@@ -45,6 +47,8 @@ pub mod edge;
 pub mod idle;
 #[cfg(not(loom))]
 pub mod mapped;
+#[cfg(not(loom))]
+pub mod memlock;
 #[cfg(not(loom))]
 pub mod simd;
 
