@@ -94,9 +94,9 @@ impl Cost {
     }
 }
 
-/// 9 × 32 inferences: under 1 ms at load for tract in a release build (tens of µs
-/// each), and batches long enough (32 × ~0.25 µs native) that reading the clock
-/// (~25 ns) does not count.
+/// 10 × 32 inferences at load: 0.2 s for tract even in a debug build (662 µs each,
+/// measured), and batches long enough (32 × 244 ns native with AVX2) that reading the
+/// clock (26 ns for `Instant`, BENCHMARKS.md, "Clock") does not count.
 const BATCHES: usize = 9;
 const BATCH: u32 = 32;
 

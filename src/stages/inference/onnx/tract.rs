@@ -1,11 +1,11 @@
 //! The tract engine (feature `tract`): any graph tract-onnx runs, for graphs the native
-//! engine does not cover. It allocates on every call (tract's tensors;
-//! tests/onnx_alloc.rs counts them) and costs tens of microseconds on the bench graph
-//! (BENCHMARKS.md, "Inference"), on the decision thread. It stays there rather than on
-//! a thread of its own: a hand-off would add a hop per scored view and a second queue
-//! to back up, for a model that is slow either way. The run states the cost instead
-//! (`model.cost`, measured at load, and a warning log), and the per-event cost shows in
-//! the report's `latency_ns.risk` (time to reach the stage after inference).
+//! engine does not cover. It allocates on every call (tract's tensors: 52 per
+//! inference on the bench graph, counted by tests/onnx_alloc.rs), on the decision
+//! thread. It stays there rather than on a thread of its own: a hand-off would add a
+//! hop per scored view and a second queue to back up, for a model that is slow either
+//! way. The run states the cost instead (`model.cost`, measured at load, and a warning
+//! log), and the per-event cost shows in the report's `latency_ns.risk` (time to reach
+//! the stage after inference).
 
 use tract_onnx::prelude::*;
 
