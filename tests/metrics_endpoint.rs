@@ -3,6 +3,7 @@
 //! and the last scrape (while the final figures linger) agrees with the report.
 
 mod common;
+mod coordinator_common;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -528,4 +529,68 @@ fn a_live_feed_that_loses_data_shows_its_losses_and_stale_symbols_under_way() {
     );
     assert!(rose_under_way(&run, "tickpipe_feed_losses_total{}"));
     assert_rings_agree(&run.last, &run.json);
+}
+
+/// With `[coordinator]`, the degradation level is served like the trading state: one
+/// series per level, 1 for the level the report ends at, 0 for the others.
+#[test]
+fn the_degradation_level_is_served_with_a_coordinator() {
+    let input = scratch("coordinated.itch");
+    let config = scratch("coordinated.toml");
+    let json = scratch("coordinated.json");
+    let bundled = std::fs::read_to_string("config/tickpipe.toml").unwrap();
+    let extra = coordinator_common::COORDINATOR.replace("MIN_VIEWS", "50");
+    std::fs::write(&config, bundled + &extra).unwrap();
+    let generated = Command::new(env!("CARGO_BIN_EXE_tickpipe"))
+        .args(["generate", "--out", input.to_str().unwrap()])
+        .args(["--messages", "20000"])
+        .output()
+        .unwrap();
+    assert!(generated.status.success());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tickpipe"))
+        .args(["run", "--input", input.to_str().unwrap()])
+        .args(["--config", config.to_str().unwrap()])
+        .args([
+            "--metrics",
+            "127.0.0.1:0",
+            "--metrics-linger",
+            "5",
+            "--quiet",
+        ])
+        .args(["--report-json", json.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = stderr.next().expect("the bound address").unwrap();
+        if let Some(at) = line.find("http://") {
+            break line[at..].to_string();
+        }
+    };
+    // The figures linger once the run is over: wait for that line, then scrape, still
+    // draining stderr so the engine never writes into a closed pipe.
+    assert!(
+        stderr
+            .by_ref()
+            .map_while(Result::ok)
+            .any(|l| l.contains("run over")),
+        "the run ended without lingering"
+    );
+    let drain = std::thread::spawn(move || stderr.map_while(Result::ok).count());
+    let last = scrape(&url);
+    assert!(child.wait().unwrap().success());
+    drain.join().unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let level = report["coordinator"]["level"].as_str().expect("a level");
+    for l in ["normal", "reduced", "limited", "emergency"] {
+        let served = get(&last, &format!("tickpipe_degradation_level{{level={l}}}"));
+        assert_eq!(
+            served,
+            f64::from(u8::from(l == level)),
+            "{l} against {level}"
+        );
+    }
 }

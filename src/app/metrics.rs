@@ -23,6 +23,7 @@ use prometheus_client::registry::{Registry, Unit};
 use crate::msg::Price;
 use crate::msg::TradingStatus;
 use crate::runtime::metrics::{Metrics, Snapshot};
+use crate::stages::coordinator::Level;
 use crate::stages::risk::RejectCode;
 use crate::sys::TradingState;
 
@@ -461,7 +462,18 @@ pub fn render(s: &Snapshot) -> String {
         )
         .extend(journal.iter().map(|j| (shard(j), j.counts.verified as f64)));
     }
-    // Still to come with its issue: the degradation level.
+    // The coordinator's level, as the trading state: one series per level, 1 for the
+    // current one (the most severe any shard is at). Absent without `[coordinator]`.
+    if let Some(level) = risk.coordinator.as_ref().and_then(|c| c.level) {
+        let gauge = f.gauge(
+            "degradation_level",
+            "The coordinator's degradation level, the most severe of any shard (1 for the current one)",
+            None,
+        );
+        for l in Level::ALL {
+            gauge.push((label("level", l.as_str()), f64::from(u8::from(l == level))));
+        }
+    }
 
     let mut registry = Registry::with_prefix("tickpipe");
     registry.register_collector(Box::new(f));
