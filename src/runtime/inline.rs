@@ -98,9 +98,13 @@ impl<V: Venue> ReportSource for InlineReports<V> {
         shared.reports.drain_into(sink)
     }
 
-    /// An inline venue answers every command before `emit` returns (one placed inline
-    /// runs in-process), so a report that is not here yet never will be.
+    /// An event-time venue placed inline answers every command before `emit` returns,
+    /// so a report that is not here yet never will be. An asynchronous one (a broker)
+    /// reports on its own time, through the `poll` that `drain_into` calls: an empty
+    /// queue says nothing about what is still coming, so it is never finished here, and
+    /// risk waits for its `EndOfSession` (which it owes even when the broker goes
+    /// silent: the IBKR venue sends it at its end-of-session deadline).
     fn is_finished(&self) -> bool {
-        self.shared.borrow().reports.is_empty()
+        V::TIMING == VenueTiming::EventTime && self.shared.borrow().reports.is_empty()
     }
 }
