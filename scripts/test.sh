@@ -64,7 +64,8 @@ step "fuzz every target (10 s each, committed seeds and regression inputs)"
 # scripts/fuzz.sh lists its panic. Cold (fresh clone, cargo-fuzz not installed), this
 # whole script took 8 min 14 s on an idle 2-core machine (2026-12-04 morning); with the
 # journal, ONNX (tract feature) and operability dependencies, 13 min 22 s cold (fresh
-# clone, empty target, cargo-fuzz already installed; 2026-12-04 evening). This step
+# clone, empty target, cargo-fuzz already installed; 2026-12-04 evening); with the
+# ibkr feature's ibapi too, 15 min 52 s (2026-12-05). This step
 # is the instrumented build and 8 × 10 s of fuzzing (and installing cargo-fuzz if
 # missing).
 scripts/fuzz.sh --seconds 10
