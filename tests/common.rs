@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use tickpipe::codec::mold::Session;
 use tickpipe::runtime::config::Config;
+use tickpipe::runtime::journal::JournalMeta;
 use tickpipe::runtime::pipeline::{Pipeline, PipelineSpec};
 use tickpipe::runtime::report::RunReport;
 use tickpipe::runtime::topology::Topology;
@@ -134,5 +135,18 @@ impl Drop for Tmpfs {
     fn drop(&mut self) {
         let _ = std::process::Command::new("umount").arg(&self.0).status();
         let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+/// The header of an in-memory journal (`MemoryJournal`) under the `process` policy:
+/// what every journaled test run writes.
+pub fn memory_journal_meta(resumed: bool) -> JournalMeta {
+    JournalMeta {
+        dir: "memory".into(),
+        policy: "process".into(),
+        risks: "test".into(),
+        resumed,
+        finished: false,
+        notes: Vec::new(),
     }
 }

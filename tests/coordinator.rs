@@ -14,7 +14,7 @@ use tickpipe::app::report::json;
 use tickpipe::msg::VenueCommand;
 use tickpipe::runtime::builder::Engine;
 use tickpipe::runtime::config::Config;
-use tickpipe::runtime::journal::{Cut, JournalMeta, MemoryJournal};
+use tickpipe::runtime::journal::{Cut, MemoryJournal};
 use tickpipe::runtime::report::RunReport;
 use tickpipe::stages::coordinator::{Event, Level, LevelCause, SliceFate};
 use tickpipe::stages::journal::Record;
@@ -31,24 +31,16 @@ fn calm() -> Config {
     config(&COORDINATOR.replace("MIN_VIEWS", "50"))
 }
 
-fn meta(resumed: bool) -> JournalMeta {
-    JournalMeta {
-        dir: "memory".into(),
-        policy: "process".into(),
-        risks: "test".into(),
-        resumed,
-        finished: false,
-        notes: Vec::new(),
-    }
-}
-
 fn run(config: &Config, shards: usize, journal: &MemoryJournal) -> RunReport {
     let mut spec = common::spec("pipelines/fused.toml", shards, MESSAGES);
     spec.config = config.clone();
     let source = spec.input.source(spec.pacing).unwrap();
     let resumed = journal.records().iter().any(|r| !r.is_empty());
     let report = Engine::new(spec.topology, spec.config, spec.universe, source)
-        .journal(meta(resumed), journal.factory(Cut::None, 1 << 16))
+        .journal(
+            common::memory_journal_meta(resumed),
+            journal.factory(Cut::None, 1 << 16),
+        )
         .run()
         .expect("the pipeline starts");
     assert!(report.failures.is_empty(), "{:?}", report.failures);

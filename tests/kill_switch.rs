@@ -247,23 +247,18 @@ fn a_ctl_halt_is_journaled_and_a_restart_replays_it() {
 }
 
 fn halt_resume_and_replay(shards: usize) {
-    use tickpipe::runtime::journal::{Cut, JournalMeta, MemoryJournal};
+    use tickpipe::runtime::journal::{Cut, MemoryJournal};
     use tickpipe::stages::journal::Record;
     use tickpipe::sys::TradingState;
 
-    let meta = |resumed| JournalMeta {
-        dir: "memory".into(),
-        policy: "process".into(),
-        risks: "test".into(),
-        resumed,
-        finished: false,
-        notes: Vec::new(),
-    };
     let start = |journal: &MemoryJournal, resumed| {
         let spec = common::spec("pipelines/fused.toml", shards, 300_000);
         let source = spec.input.source(spec.pacing).unwrap();
         Engine::new(spec.topology, spec.config, spec.universe, source)
-            .journal(meta(resumed), journal.factory(Cut::None, 1 << 16))
+            .journal(
+                common::memory_journal_meta(resumed),
+                journal.factory(Cut::None, 1 << 16),
+            )
             .start()
             .expect("pipeline starts")
     };
@@ -318,7 +313,7 @@ fn halt_resume_and_replay(shards: usize) {
 /// symbol, resume-all by both). An unknown symbol is refused.
 #[test]
 fn ctl_reenable_and_resume_all_are_journaled_by_the_shards_they_concern() {
-    use tickpipe::runtime::journal::{Cut, JournalMeta, MemoryJournal};
+    use tickpipe::runtime::journal::{Cut, MemoryJournal};
     use tickpipe::stages::Operator;
     use tickpipe::stages::journal::Record;
     use tickpipe::sys::TradingState;
@@ -332,14 +327,7 @@ fn ctl_reenable_and_resume_all_are_journaled_by_the_shards_they_concern() {
     let aapl = spec.universe.id_of("AAPL").unwrap();
     let source = spec.input.source(spec.pacing).unwrap();
     let journal = MemoryJournal::new(Vec::new());
-    let meta = JournalMeta {
-        dir: "memory".into(),
-        policy: "process".into(),
-        risks: "test".into(),
-        resumed: false,
-        finished: false,
-        notes: Vec::new(),
-    };
+    let meta = common::memory_journal_meta(false);
     let pipeline = Engine::new(spec.topology, spec.config, spec.universe, source)
         .journal(meta, journal.factory(Cut::None, 1 << 16))
         .start()

@@ -106,19 +106,12 @@ fn measure(case: &str, pipeline: Pipeline) {
 /// per record.
 fn steady_state_with_the_journal_on_allocates_nothing() {
     use tickpipe::runtime::builder::Engine;
-    use tickpipe::runtime::journal::{Cut, JournalMeta, MemoryJournal};
+    use tickpipe::runtime::journal::{Cut, MemoryJournal};
     for topology in ["pipelines/fused.toml", "pipelines/fused-inline.toml"] {
         let spec = common::spec(topology, 2, MESSAGES);
         let source = spec.input.source(spec.pacing).expect("the sample opens");
         let journal = MemoryJournal::default();
-        let meta = JournalMeta {
-            dir: "memory".into(),
-            policy: "process".into(),
-            risks: "test".into(),
-            resumed: false,
-            finished: false,
-            notes: Vec::new(),
-        };
+        let meta = common::memory_journal_meta(false);
         // Publishing metrics too, journal rows included, every millisecond.
         let pipeline = Engine::new(spec.topology, spec.config, spec.universe, source)
             .journal(meta, journal.factory(Cut::None, 1 << 20))
@@ -227,7 +220,7 @@ fn steady_state_with_the_control_socket_open_allocates_nothing() {
 /// ~1.3 s of it), a schedule's slices sent in it, every state change journaled, and
 /// metrics published.
 fn coordinator_running() {
-    use tickpipe::runtime::journal::{Cut, JournalMeta, MemoryJournal};
+    use tickpipe::runtime::journal::{Cut, MemoryJournal};
     // 10 slices of 10 AAPL, every 50 ms from 1.2 s after the open: inside 30-70 % of the
     // 1 M messages (about 3.25 s of event time).
     let schedule = coordinator_common::SCHEDULE
@@ -242,14 +235,7 @@ fn coordinator_running() {
     spec.config = config;
     let source = spec.input.source(spec.pacing).expect("the sample opens");
     let journal = MemoryJournal::default();
-    let meta = JournalMeta {
-        dir: "memory".into(),
-        policy: "process".into(),
-        risks: "test".into(),
-        resumed: false,
-        finished: false,
-        notes: Vec::new(),
-    };
+    let meta = common::memory_journal_meta(false);
     let pipeline = Engine::new(spec.topology, spec.config, spec.universe, source)
         .journal(meta, journal.factory(Cut::None, 1 << 20))
         .metrics(Duration::from_millis(1))

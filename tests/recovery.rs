@@ -13,7 +13,7 @@ use serde_json::Value;
 use tickpipe::app::report::json;
 use tickpipe::msg::VenueCommand;
 use tickpipe::runtime::builder::Engine;
-use tickpipe::runtime::journal::{Cut, JournalMeta, MemoryJournal};
+use tickpipe::runtime::journal::{Cut, MemoryJournal};
 use tickpipe::runtime::report::RunReport;
 use tickpipe::stages::journal::Record;
 
@@ -26,24 +26,16 @@ const TOPOLOGIES: [(&str, usize); 3] = [
     ("pipelines/fused-inline.toml", 1),
 ];
 
-fn meta(resumed: bool) -> JournalMeta {
-    JournalMeta {
-        dir: "memory".into(),
-        policy: "process".into(),
-        risks: "test".into(),
-        resumed,
-        finished: false,
-        notes: Vec::new(),
-    }
-}
-
 /// One run over `journal`, keeping records as `cut` says.
 fn run(topology: &str, shards: usize, journal: &MemoryJournal, cut: Cut) -> RunReport {
     let spec = common::spec(topology, shards, MESSAGES);
     let source = spec.input.source(spec.pacing).unwrap();
     let resumed = journal.records().iter().any(|r| !r.is_empty());
     Engine::new(spec.topology, spec.config, spec.universe, source)
-        .journal(meta(resumed), journal.factory(cut, 1 << 16))
+        .journal(
+            common::memory_journal_meta(resumed),
+            journal.factory(cut, 1 << 16),
+        )
         .run()
         .expect("the pipeline starts")
 }
