@@ -404,7 +404,12 @@ impl Pipeline {
             meta.clone(),
         ));
         if config.coordinator.is_some() {
-            hub.has_coordinator();
+            let u = &meta.universe;
+            hub.has_coordinator(
+                u.ids()
+                    .map(|id| config.risk.limits_for(u.name(id).as_str()).max_order_qty)
+                    .collect(),
+            );
         }
         Ok(Pipeline {
             handles,
