@@ -17,7 +17,7 @@ use crate::source::live::{FeedEnd, FeedStats};
 use crate::source::replay::Pacing;
 use crate::stages::coordinator::config::TASKS;
 use crate::stages::coordinator::{CoordinatorStats, Level};
-use crate::stages::risk::RejectCode;
+use crate::stages::reject::RejectCode;
 
 /// Why the JSON report could not be written.
 #[derive(Debug, thiserror::Error)]

@@ -44,7 +44,7 @@ use super::runner::RunnerOutput;
 use crate::msg::{Price, Side};
 use crate::stages::coordinator::config::TASKS;
 use crate::stages::coordinator::{Directive, Level, ParentOrder};
-use crate::stages::risk::RejectCode;
+use crate::stages::reject::RejectCode;
 use crate::stages::status::StatusBoard;
 use crate::stages::{Control, Operator};
 use crate::sys::edge::EdgeOut;
