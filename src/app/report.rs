@@ -821,7 +821,7 @@ mod tests {
 
     use super::*;
     use crate::msg::{MoneyOverflow, SymbolName};
-    use crate::runtime::pipeline::RunMeta;
+    use crate::runtime::report::RunMeta;
     use crate::runtime::runner::RunnerOutput;
     use crate::stages::risk::SymbolStats;
     use crate::stages::risk::positions::Valuation;

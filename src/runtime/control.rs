@@ -38,8 +38,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::pipeline::RunMeta;
-use super::report::RunReport;
+use super::report::{RunMeta, RunReport};
 use super::runner::RunnerOutput;
 use crate::msg::{Price, Side};
 use crate::stages::coordinator::config::TASKS;
