@@ -179,7 +179,7 @@ fn slices_pass_the_checks_like_any_order() {
     for (_, _, fate) in fates {
         assert_eq!(
             fate,
-            SliceFate::Refused(tickpipe::stages::risk::RejectCode::PriceCollar)
+            SliceFate::Refused(tickpipe::stages::reject::RejectCode::PriceCollar)
         );
     }
     let v = json(&report);

@@ -38,13 +38,12 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::pipeline::RunMeta;
-use super::report::RunReport;
+use super::report::{RunMeta, RunReport};
 use super::runner::RunnerOutput;
 use crate::msg::{Price, Side};
 use crate::stages::coordinator::config::TASKS;
 use crate::stages::coordinator::{Directive, Level, ParentOrder};
-use crate::stages::risk::RejectCode;
+use crate::stages::reject::RejectCode;
 use crate::stages::status::StatusBoard;
 use crate::stages::{Control, Operator};
 use crate::sys::edge::EdgeOut;

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use super::consensus::PerSymbol;
 use crate::config::Problems;
 use crate::msg::{ClOrdId, MarketView, Price, Side, SymbolId};
-use crate::stages::risk::RejectCode;
+use crate::stages::reject::RejectCode;
 use crate::universe::Universe;
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Deserialize)]
