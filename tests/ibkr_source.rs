@@ -254,6 +254,25 @@ fn ticks_become_decisions_on_the_sim_venue_a_farm_down_stales_one_symbol_and_the
         assert_eq!(replay["digest"], live["digest"], "{shards} shard(s)");
         assert_eq!(replay["orders"], live["orders"]);
     }
+    // And the journal checks out against it, decision by decision.
+    let o = Command::new(env!("CARGO_BIN_EXE_tickpipe"))
+        .args([
+            "journal",
+            "verify",
+            journal.to_str().unwrap(),
+            "--input",
+            capture.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 #[test]

@@ -145,6 +145,7 @@ impl<F: TickFeed> IbSource<F> {
         loop {
             if stop.should_stop() {
                 out.router.stats_mut().stopped_early = true;
+                progress.add(out.sent);
                 return Ok(());
             }
             let mut polled = 0;

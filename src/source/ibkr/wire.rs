@@ -114,7 +114,7 @@ impl IbTickWire {
     fn next_of(&mut self, at: usize) -> Option<FeedEvent> {
         let symbol = at / 2;
         let s = &self.symbols[symbol];
-        let item = if at % 2 == 0 {
+        let item = if at.is_multiple_of(2) {
             match s.quotes.try_next()? {
                 Ok(SubscriptionItem::Data(q)) => Ok(FeedEvent::Quote {
                     symbol,
