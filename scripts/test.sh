@@ -28,8 +28,8 @@ cargo test --features tract --locked --test onnx --test onnx_cli --test onnx_all
 
 step "the ibkr feature (the Interactive Brokers wire against the fake TWS)"
 # Clippy above covers it (--all-features); these are the tests that need the wire.
-cargo test --features ibkr --locked --lib venue::ibkr
-cargo test --features ibkr --locked --test ibkr_check --test ibkr_wire --test ibkr_run
+cargo test --features ibkr --locked --lib -- venue::ibkr source::ibkr
+cargo test --features ibkr --locked --test ibkr_check --test ibkr_wire --test ibkr_run --test ibkr_source
 step "crash harness (3 kills of a small paced session, debug build)"
 # The binary cargo test just built; a 20 000-message session at 10 000 msgs/s (slow
 # enough that the kills, which poll the journal, land mid-session in a debug build).

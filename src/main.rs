@@ -26,7 +26,7 @@ use tickpipe::runtime::journal::store as journal_store;
 use tickpipe::runtime::journal::{JournalMeta, LogFactory};
 use tickpipe::runtime::topology::{self, Topology};
 use tickpipe::source::live::{CAPTURE_FILE, LiveConfig};
-use tickpipe::source::replay::{Input, Pacing};
+use tickpipe::source::replay::{IbInput, Input, Pacing};
 use tickpipe::stages::inference::builtin::BuiltIn;
 use tickpipe::stages::inference::onnx::EngineKind;
 use tickpipe::sys::StopSignal;
@@ -342,6 +342,16 @@ struct RunArgs {
     /// config/live-loopback.toml): the run ends at the feed's end of session.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["input", "rate"])]
     live: Option<PathBuf>,
+    /// Take the market data from a broker instead: `ibkr`, Interactive Brokers'
+    /// tick-by-tick BidAsk and AllLast of every configured symbol, over the connection
+    /// `[source.ibkr]` in --config names (a build with `--features ibkr`). Each quote and
+    /// trade becomes ITCH messages through the same stages, with any venue; a symbol goes
+    /// stale (FEED_STALE) when IB reports its data farm down or it has no tick for
+    /// `stale_after_ms`, until its next tick. The run lasts until SIGINT/SIGTERM; with
+    /// --journal DIR every message is captured to DIR/input.itch, which `run --input`
+    /// replays to the same decisions.
+    #[arg(long, value_name = "SOURCE", value_parser = ["ibkr"], conflicts_with_all = ["input", "live", "rate"])]
+    source: Option<String>,
     /// Replay open loop at this many messages per second, 1 to 1e9 (each message stamped
     /// with its intended send time, so queueing shows as latency); default: as fast as
     /// the pipeline takes it.
@@ -397,7 +407,7 @@ struct RunArgs {
     /// session goes on. A finished session is verified and nothing is sent. Another
     /// config or input is refused (exit 2), naming which.
     ///
-    /// With --live, every message the feed applies is captured first into
+    /// With --live or --source ibkr, every message the feed applies is captured first into
     /// DIR/input.itch (NASDAQ's file format), so `journal verify DIR --input
     /// DIR/input.itch` replays the session exactly; resuming a live session is refused.
     #[arg(long, value_name = "DIR")]
@@ -594,10 +604,27 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         ),
         None => None,
     };
-    let input = match (args.live, args.input) {
-        (Some(live), _) => Input::Live(Box::new(LiveConfig::load(&live)?)),
-        (None, Some(path)) => Input::File(path),
-        (None, None) => Input::Sample(SampleSpec::default_session()),
+    let input = match (args.source, args.live, args.input) {
+        (Some(_), _, _) => {
+            let Some(ib) = config.source.as_ref().and_then(|s| s.ibkr.as_ref()) else {
+                anyhow::bail!(
+                    "{}: --source ibkr needs [source.ibkr] (host, port, client_id, \
+                     stale_after_ms and [source.ibkr.contracts.TICKER] con_id; README, \
+                     \"IBKR market data\")",
+                    args.config.display()
+                );
+            };
+            if cfg!(not(feature = "ibkr")) {
+                anyhow::bail!("--source ibkr needs a build with `--features ibkr`");
+            }
+            Input::Ibkr(Box::new(IbInput {
+                config: ib.clone(),
+                tickers: universe.ids().map(|id| universe.name(id)).collect(),
+            }))
+        }
+        (None, Some(live), _) => Input::Live(Box::new(LiveConfig::load(&live)?)),
+        (None, None, Some(path)) => Input::File(path),
+        (None, None, None) => Input::Sample(SampleSpec::default_session()),
     };
     let pacing = match args.rate {
         Some(messages_per_sec) => Pacing::Rate { messages_per_sec },
@@ -606,7 +633,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     let input_name = input.describe();
     let total = match &input {
         Input::Sample(spec) => Some(spec.messages),
-        Input::File(_) | Input::Live(_) => None,
+        Input::File(_) | Input::Live(_) | Input::Ibkr(_) => None,
     };
     let banner = format!(
         "{input_name} on {} ({} shard(s))",
@@ -640,7 +667,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         .transpose()?;
     let (model, selection) = BuiltIn::load(&config.model)?;
     let kind = config.model.kind.clone();
-    if let (Some(dir), Input::Live(_)) = (&args.journal, &input)
+    if let (Some(dir), Input::Live(_) | Input::Ibkr(_)) = (&args.journal, &input)
         && dir.join(tickpipe::journal::header::HEADER_FILE).exists()
     {
         anyhow::bail!(

@@ -64,9 +64,11 @@ fn main() {
     steady_state_with_the_journal_on_allocates_nothing();
     steady_state_with_the_control_socket_open_allocates_nothing();
     coordinator_running();
+    ib_source_ticks();
     println!(
         "no_alloc: the journal append, 7 pipeline cases, the journal on, the control \
-         socket open and the coordinator running allocated nothing in steady state"
+         socket open, the coordinator running and IB's ticks as ITCH allocated nothing in \
+         steady state"
     );
 }
 
@@ -273,4 +275,72 @@ fn coordinator_running() {
         "coordinator running: {during} heap allocations while ~400k messages flowed"
     );
     println!("no_alloc: coordinator running: 0 allocations");
+}
+
+/// IB's ticks through the IB source (`source::ibkr`, a scripted feed in place of the
+/// wire, which `ibapi` allocates in): turning a quote or a trade into ITCH, the stale
+/// bookkeeping and routing allocate nothing per tick.
+fn ib_source_ticks() {
+    use tickpipe::source::ibkr::IbSource;
+    use tickpipe::source::ibkr::feed::{FeedEvent, ScriptedFeed};
+    const OPEN_S: i64 = 1_796_394_600;
+    let spec = common::spec("pipelines/fused-inline.toml", 2, MESSAGES);
+    let tickers: Vec<_> = spec
+        .universe
+        .ids()
+        .map(|id| spec.universe.name(id))
+        .collect();
+    // 1000 ticks a second of IB time, each symbol's book leaning one way then the
+    // other (900 against 100), so the model trades throughout; a trade every 4th.
+    // Every quote moves at least one side: more than MESSAGES messages in all.
+    let script: Vec<(u64, FeedEvent)> = (0..MESSAGES as usize)
+        .map(|i| {
+            let symbol = i % tickers.len();
+            let round = i / tickers.len();
+            let time_s = OPEN_S + (i / 1000) as i64;
+            let recv_unix_ns = time_s as u64 * 1_000_000_000 + (i % 1000) as u64 * 1_000_000;
+            let bid = 100.0 + (round % 7) as f64 * 0.01;
+            let event = if i % 4 == 3 {
+                FeedEvent::Trade {
+                    symbol,
+                    time_s,
+                    recv_unix_ns,
+                    price: bid,
+                    size: 100.0,
+                }
+            } else {
+                let lean = round % 2 == 0;
+                FeedEvent::Quote {
+                    symbol,
+                    time_s,
+                    recv_unix_ns,
+                    bid,
+                    ask: bid + 0.02,
+                    bid_size: if lean { 900.0 } else { 100.0 },
+                    ask_size: if lean { 100.0 } else { 900.0 },
+                }
+            };
+            (0, event)
+        })
+        .collect();
+    let mut feed = ScriptedFeed::new(script);
+    feed.wall = OPEN_S as u64 * 1_000_000_000;
+    let source = IbSource::new(feed, &tickers, 60_000, "scripted IB ticks".into());
+    let pipeline = Engine::new(spec.topology, spec.config, spec.universe, Box::new(source))
+        .start()
+        .expect("pipeline starts");
+    common::wait_for(&pipeline, MESSAGES * 3 / 10);
+    let before = allocations();
+    common::wait_for(&pipeline, MESSAGES * 7 / 10);
+    let during = allocations() - before;
+    // The script would end with the connection lost; stop before, as an operator does.
+    pipeline.request_stop();
+    let report = pipeline.join();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert!(report.shard.risk.orders_sent > 0, "the ticks must trade");
+    assert_eq!(
+        during, 0,
+        "IB source: {during} heap allocations while ~400k messages flowed"
+    );
+    println!("no_alloc: IB source (scripted ticks): 0 allocations");
 }

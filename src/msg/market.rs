@@ -61,7 +61,10 @@ pub enum MarketUpdate {
     /// ITCH `W`, sent for every symbol: a market-wide circuit breaker breach that halts
     /// trading (level 3, or level 1 or 2 before 15:25; Rule 80B).
     CircuitBreaker { level: u8 },
-    /// The feed lost data that may concern this symbol ([`crate::codec::notice`]):
-    /// its book is stale for the rest of the session.
+    /// The feed lost data that may concern this symbol, or its data stopped
+    /// ([`crate::codec::notice`]): its book is stale until a [`MarketUpdate::FeedFresh`].
     FeedStale,
+    /// The symbol's data flows again (a source whose book is whole after each quote, e.g.
+    /// IB's market data): it is no longer stale.
+    FeedFresh,
 }

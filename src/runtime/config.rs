@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::journal::{JournalConfig, Policy};
 use crate::config::{ConfigError, Problem, Problems, read_toml};
+use crate::source::ibkr::config::SourceConfig;
 use crate::stages::coordinator::{CoordinatorConfig, ParentOrder, ScheduleConfig};
 use crate::stages::features::{FeaturesConfig, LEVEL_BYTES, MAX_LEVELS};
 use crate::stages::inference::builtin::BuiltIn;
@@ -64,6 +65,9 @@ pub struct Config {
     pub coordinator: Option<CoordinatorConfig>,
     /// Scheduled parent orders (`[[schedule]]`), worked by the coordinator: absent, none.
     pub schedule: Option<Vec<ScheduleConfig>>,
+    /// Sources' settings (`[source.ibkr]`, read by `run --source ibkr`). Optional: a
+    /// run from a file, the sample or a MoldUDP64 feed never reads it.
+    pub source: Option<SourceConfig>,
 }
 
 /// The `kind`s `[model]` and `[venue]` must name: those of the model and the venue that
@@ -275,6 +279,22 @@ impl Config {
             coordinator.validate(&mut Problems::new("coordinator", &mut problems));
         }
         self.check_schedules(universe.as_ref(), &mut Problems::new("", &mut problems));
+        if let Some(ib) = self.source.as_ref().and_then(|s| s.ibkr.as_ref()) {
+            let p = &mut Problems::new("source.ibkr", &mut problems);
+            ib.validate(universe.as_ref(), p);
+            if let Some(venue) = self.venue.ibkr() {
+                p.check(
+                    (ib.address(), ib.client_id) != (venue.address(), venue.client_id),
+                    "client_id",
+                    format!(
+                        "{} is also venue.client_id at {}: the Gateway takes one connection \
+                         per client id, so the market data needs another",
+                        ib.client_id,
+                        ib.address()
+                    ),
+                );
+            }
+        }
         match universe {
             Some(u) if problems.is_empty() => Ok(u),
             _ => Err(problems),

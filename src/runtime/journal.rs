@@ -524,6 +524,13 @@ pub mod store {
                     hash: journal::stable_hash(config.describe().as_bytes()),
                 });
             }
+            Input::Ibkr(ib) => {
+                return Ok(InputIdentity {
+                    kind: "live".into(),
+                    len: 0,
+                    hash: journal::stable_hash(ib.config.describe().as_bytes()),
+                });
+            }
             Input::Sample(_) => {
                 let bytes = input.load().map_err(|e| fail(e.to_string()))?;
                 h.write(&bytes);

@@ -1,6 +1,6 @@
 //! Where the pipeline's market data comes from. A source is a [`Source`]: file replay
-//! ([`replay`]) and the live MoldUDP64 feed ([`live`]: UDP, gap recovery) are the two
-//! built in. Every source hands its framed messages to the router, which stamps event
+//! ([`replay`]), the live MoldUDP64 feed ([`live`]: UDP, gap recovery) and Interactive
+//! Brokers' market data ([`ibkr`]: its ticks synthesised as ITCH) are built in. Every source hands its framed messages to the router, which stamps event
 //! time ([`event_clock`]) and sends each frame to the shard that owns its stock locate.
 //!
 //! A source owns its framing (and its sockets or files); everything it shares with the
@@ -8,6 +8,7 @@
 //! signal — comes in one [`SourceContext`].
 
 pub mod event_clock;
+pub mod ibkr;
 pub mod live;
 pub mod metrics;
 pub mod replay;
@@ -20,6 +21,7 @@ use crate::clock::MonoClock;
 use crate::sys::idle::Idler;
 use crate::sys::{Progress, StopSignal};
 
+use self::ibkr::IbSourceError;
 use self::live::{FeedStats, LiveError};
 use self::metrics::SourcePublisher;
 use self::replay::{Pacing, ReplayError};
@@ -80,6 +82,8 @@ pub enum SourceError {
     Replay(#[from] ReplayError),
     #[error(transparent)]
     Live(#[from] LiveError),
+    #[error(transparent)]
+    Ibkr(#[from] IbSourceError),
     /// A source defined outside this crate.
     #[error(transparent)]
     Other(Box<dyn std::error::Error + Send + Sync>),

@@ -7,6 +7,9 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use crate::codec::itch::{FrameError, FrameReader};
+use crate::msg::SymbolName;
+use crate::source::ibkr::IbSourceError;
+use crate::source::ibkr::config::IbSourceConfig;
 use crate::source::live::{LiveConfig, LiveError, LiveSource};
 use crate::source::{Source, SourceContext, SourceError};
 use crate::tools::sample::{SampleSpec, generate};
@@ -20,6 +23,42 @@ pub enum Input {
     Sample(SampleSpec),
     /// A live MoldUDP64 feed over UDP ([`crate::source::live`]).
     Live(Box<LiveConfig>),
+    /// Interactive Brokers' market data ([`crate::source::ibkr`], feature `ibkr`).
+    Ibkr(Box<IbInput>),
+}
+
+/// `run --source ibkr`: `[source.ibkr]` and the universe's tickers, in order.
+#[derive(Debug, Clone)]
+pub struct IbInput {
+    pub config: IbSourceConfig,
+    pub tickers: Vec<SymbolName>,
+}
+
+impl IbInput {
+    /// The source, connected and subscribed (a refused connection fails here, before
+    /// any thread starts), capturing to `capture` when given.
+    #[cfg(feature = "ibkr")]
+    fn open(&self, capture: Option<&Path>) -> Result<Box<dyn Source>, IbSourceError> {
+        use crate::source::ibkr::{IbSource, wire::IbTickWire};
+        let wire = IbTickWire::connect(&self.config, &self.tickers).map_err(IbSourceError::Wire)?;
+        let mut source = IbSource::new(
+            wire,
+            &self.tickers,
+            self.config.stale_after_ms,
+            self.config.describe(),
+        );
+        if let Some(path) = capture {
+            source.capture_to(path)?;
+        }
+        Ok(Box::new(source))
+    }
+
+    #[cfg(not(feature = "ibkr"))]
+    fn open(&self, _capture: Option<&Path>) -> Result<Box<dyn Source>, IbSourceError> {
+        Err(IbSourceError::Wire(
+            "--source ibkr needs a build with `--features ibkr`".into(),
+        ))
+    }
 }
 
 impl Input {
@@ -34,6 +73,7 @@ impl Input {
                 spec.tickers.len()
             ),
             Input::Live(config) => config.describe(),
+            Input::Ibkr(ib) => ib.config.describe(),
         }
     }
 
@@ -61,8 +101,8 @@ impl Input {
                 })
             }
             Input::Sample(spec) => Ok(ReplayInput::Bytes(generate(spec))),
-            Input::Live(config) => Err(InputError {
-                path: PathBuf::from(config.describe()),
+            Input::Live(_) | Input::Ibkr(_) => Err(InputError {
+                path: PathBuf::from(self.describe()),
                 source: std::io::Error::new(
                     std::io::ErrorKind::InvalidInput,
                     "a live feed has no bytes to replay",
@@ -76,6 +116,7 @@ impl Input {
     pub fn source(&self, pacing: Pacing) -> Result<Box<dyn Source>, OpenError> {
         Ok(match self {
             Input::Live(config) => Box::new(LiveSource::open(config)?),
+            Input::Ibkr(ib) => ib.open(None)?,
             Input::File(_) | Input::Sample(_) => {
                 Box::new(ReplaySource::new(self.open()?, self.describe(), pacing))
             }
@@ -98,6 +139,7 @@ impl Input {
                 live.capture_to(capture)?;
                 Ok(Box::new(live))
             }
+            Input::Ibkr(ib) => Ok(ib.open(Some(capture))?),
             Input::File(_) | Input::Sample(_) => self.source(pacing),
         }
     }
@@ -145,6 +187,8 @@ pub enum OpenError {
     Input(#[from] InputError),
     #[error(transparent)]
     Live(#[from] LiveError),
+    #[error(transparent)]
+    Ibkr(#[from] IbSourceError),
 }
 
 /// The input, opened for replay.

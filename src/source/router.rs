@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use super::event_clock::{EventClock, Timing};
 use crate::codec::itch;
-use crate::codec::notice::{parse_stale_notice, stale_notice};
+use crate::codec::notice::Notice;
 use crate::msg::{RawFrame, SymbolName};
 use crate::sys::edge::{EdgeOut, EdgeStats, Emit};
 use crate::universe::Universe;
@@ -76,7 +76,7 @@ pub struct SourceStats {
     /// The first resyncs (at most [`SourceStats::SKIP_SAMPLES`]): the offset of the
     /// prefix that lost the framing, and the bytes skipped.
     pub resync_samples: Vec<Skipped>,
-    /// Feed-integrity notices sent: times every symbol was marked stale.
+    /// Feed-integrity notices sent: times every symbol, or one symbol, was marked stale.
     pub stale_notices: u64,
     /// Messages stamped before the event time already reached, restamped to it.
     pub time_regressions: Restamps,
@@ -195,11 +195,12 @@ impl ShardRouter {
     /// Routes one message, received at `ts_recv`, found at `offset` in its source.
     #[inline]
     pub fn route(&mut self, offset: u64, msg: &[u8], ts_recv: u64) {
-        // A live session's capture holds its stale notices in order with the data
-        // (`source::live::Capture`): replayed, they mark every symbol stale at the same
-        // point, so the replay decides as the live session did.
-        if let Some(ts_event) = parse_stale_notice(msg) {
-            self.mark_all_stale(ts_event, ts_recv);
+        // A live session's capture holds its notices in order with the data
+        // (`source::live::Capture`, `source::ibkr`): replayed, they mark the same symbols
+        // stale (and fresh) at the same point, so the replay decides as the live session
+        // did.
+        if let Some(notice) = Notice::parse(msg) {
+            self.notify(notice, ts_recv);
             return;
         }
         self.stats.messages += 1;
@@ -243,10 +244,32 @@ impl ShardRouter {
     /// any symbol may have been lost at exchange time `ts_event`: every symbol goes stale.
     /// The notice is stamped no earlier than the event time already reached.
     pub fn mark_all_stale(&mut self, ts_event: u64, ts_recv: u64) {
-        let (ts_event, _) = self.clock.stamp(ts_event);
-        let notice = stale_notice(ts_event);
-        self.stats.stale_notices += 1;
-        self.broadcast(RawFrame::new(ts_recv, &notice).expect("a notice fits a frame"));
+        self.notify(
+            Notice::Stale {
+                locate: 0,
+                ts_event,
+            },
+            ts_recv,
+        );
+    }
+
+    /// Sends `notice` in order with the data already routed, stamped no earlier than the
+    /// event time already reached: to every shard for locate 0, else to the shard that
+    /// owns the locate (one outside the universe is counted as untracked).
+    pub fn notify(&mut self, notice: Notice, ts_recv: u64) {
+        let (ts_event, _) = self.clock.stamp(notice.ts_event());
+        let notice = notice.at(ts_event);
+        if let Notice::Stale { .. } = notice {
+            self.stats.stale_notices += 1;
+        }
+        let frame = RawFrame::new(ts_recv, &notice.encode()).expect("a notice fits a frame");
+        match notice.locate() {
+            0 => self.broadcast(frame),
+            locate => match self.shard_of_locate[usize::from(locate)] {
+                UNROUTED => self.stats.untracked += 1,
+                shard => self.outputs[usize::from(shard)].emit(frame),
+            },
+        }
     }
 
     /// Applies the event-time rule to a length-checked message: a timestamp before the
@@ -416,6 +439,53 @@ mod tests {
         assert_eq!(drain(&mut ins[1]), [b'R', b'!']);
         let s = r.stats();
         assert_eq!((s.stale_notices, s.messages, s.skipped), (1, 1, 0));
+    }
+
+    #[test]
+    fn a_notice_for_one_locate_reaches_only_its_shard() {
+        let (mut r, mut ins) = router(2);
+        r.route(0, &directory(5, b"MSFT    "), 1);
+        r.route(1, &directory(6, b"AAPL    "), 1);
+        r.route(2, &delete_at(6, 50), 1);
+        let stale = Notice::Stale {
+            locate: 5,
+            ts_event: 40,
+        };
+        r.route(3, &stale.encode(), 2);
+        r.notify(
+            Notice::Fresh {
+                locate: 5,
+                ts_event: 60,
+            },
+            3,
+        );
+        r.notify(
+            Notice::Stale {
+                locate: 9,
+                ts_event: 70,
+            },
+            4,
+        );
+        assert_eq!(drain(&mut ins[0]), [b'R', b'D']);
+        let mut notices = Vec::new();
+        ins[1].read_batch(64, |f| notices.push(Notice::parse(f.message())));
+        // Stamped no earlier than the event time reached (50, from AAPL's delete).
+        assert_eq!(
+            notices,
+            [
+                None,
+                Some(Notice::Stale {
+                    locate: 5,
+                    ts_event: 50
+                }),
+                Some(Notice::Fresh {
+                    locate: 5,
+                    ts_event: 60
+                })
+            ]
+        );
+        let s = r.stats();
+        assert_eq!((s.stale_notices, s.untracked, s.messages), (2, 1, 3));
     }
 
     fn delete_at(locate: u16, timestamp: u64) -> Vec<u8> {

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use crate::codec::itch::{self, Message};
-use crate::codec::notice;
+use crate::codec::notice::{self, Notice};
 use crate::merge::Merge;
 use crate::msg::{
     MarketEvent, MarketUpdate, Price, RawFrame, Side, Stamp, SymbolId, SymbolName, TradingStatus,
@@ -84,8 +84,8 @@ impl Stage for Decode {
     #[inline]
     fn on_event<O: Emit<MarketEvent>>(&mut self, frame: RawFrame, out: &mut O) {
         let bytes = frame.message();
-        if let Some(ts_event) = notice::parse_stale_notice(bytes) {
-            self.on_stale_notice(frame.ts_recv, ts_event, out);
+        if let Some(notice) = notice::Notice::parse(bytes) {
+            self.on_notice(frame.ts_recv, notice, out);
             return;
         }
         let Ok(msg) = itch::decode(bytes) else {
@@ -182,17 +182,38 @@ impl Decode {
     }
 
     /// A feed-integrity notice: every symbol a directory entry has mapped goes stale
-    /// from this point in the stream.
-    fn on_stale_notice<O: Emit<MarketEvent>>(&mut self, ts_recv: u64, ts_event: u64, out: &mut O) {
-        let stamp = Stamp { ts_recv, ts_event };
-        for &symbol in &self.known {
-            out.emit(MarketEvent {
-                stamp,
-                symbol,
-                update: MarketUpdate::FeedStale,
-            });
-            self.stats.emitted += 1;
+    /// from this point in the stream (locate 0), or the one symbol at its locate goes
+    /// stale, or fresh again.
+    fn on_notice<O: Emit<MarketEvent>>(&mut self, ts_recv: u64, notice: Notice, out: &mut O) {
+        let stamp = Stamp {
+            ts_recv,
+            ts_event: notice.ts_event(),
+        };
+        let update = match notice {
+            Notice::Stale { .. } => MarketUpdate::FeedStale,
+            Notice::Fresh { .. } => MarketUpdate::FeedFresh,
+        };
+        if notice.locate() == 0 {
+            for &symbol in &self.known {
+                out.emit(MarketEvent {
+                    stamp,
+                    symbol,
+                    update,
+                });
+                self.stats.emitted += 1;
+            }
+            return;
         }
+        let Some(symbol) = self.symbols[usize::from(notice.locate())] else {
+            self.stats.unmapped_locate += 1;
+            return;
+        };
+        out.emit(MarketEvent {
+            stamp,
+            symbol,
+            update,
+        });
+        self.stats.emitted += 1;
     }
 }
 
@@ -377,6 +398,46 @@ mod tests {
             stage.on_event(*f, &mut out);
         }
         out
+    }
+
+    #[test]
+    fn a_notice_for_one_locate_marks_only_its_symbol_and_locate_0_marks_every_one() {
+        let mut stage = stage();
+        let notice = |n: Notice| RawFrame::new(77, &n.encode()).unwrap();
+        let got: Vec<(SymbolId, MarketUpdate, u64)> = run(
+            &mut stage,
+            &[
+                notice(Notice::Stale {
+                    locate: 9,
+                    ts_event: TS,
+                }),
+                notice(Notice::Fresh {
+                    locate: 9,
+                    ts_event: TS + 1,
+                }),
+                notice(Notice::Stale {
+                    locate: 7,
+                    ts_event: TS + 2,
+                }),
+                notice(Notice::Stale {
+                    locate: 0,
+                    ts_event: TS + 3,
+                }),
+            ],
+        )
+        .iter()
+        .map(|e| (e.symbol, e.update, e.stamp.ts_event))
+        .collect();
+        assert_eq!(
+            got,
+            [
+                (SymbolId(1), MarketUpdate::FeedStale, TS),
+                (SymbolId(1), MarketUpdate::FeedFresh, TS + 1),
+                (SymbolId(0), MarketUpdate::FeedStale, TS + 3),
+                (SymbolId(1), MarketUpdate::FeedStale, TS + 3),
+            ]
+        );
+        assert_eq!(stage.stats().unmapped_locate, 1, "IBM is not configured");
     }
 
     #[test]

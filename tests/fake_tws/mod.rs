@@ -174,10 +174,11 @@ struct Shared {
     tick_requests: Vec<(i32, i32, String)>,
     duplicate_refused: Vec<i32>,
     connections: usize,
-    /// The client id of the last `StartApi`.
-    client_id: i32,
     /// The live connection's writer, for pushes.
     writer: Option<TcpStream>,
+    /// Each API client's writer, by client id: the market-data source and the venue
+    /// connect with different ids, each answered on its own connection.
+    writers: Vec<(i32, TcpStream)>,
     exec_seq: u64,
 }
 
@@ -252,6 +253,14 @@ impl FakeTws {
         f(self.shared.lock().unwrap().script.as_mut().unwrap())
     }
 
+    /// Sends `frame` on the connection of API client `client_id`.
+    pub fn push_to(&self, client_id: i32, frame: Vec<u8>) {
+        let mut shared = self.shared.lock().unwrap();
+        if let Some((_, w)) = shared.writers.iter_mut().find(|(c, _)| *c == client_id) {
+            let _ = w.write_all(&frame);
+        }
+    }
+
     /// Sends `frame` (from [`frame`] and the message builders) on the live connection.
     pub fn push(&self, frame: Vec<u8>) {
         let mut shared = self.shared.lock().unwrap();
@@ -264,8 +273,23 @@ impl FakeTws {
     /// live connection if there is one (execution, commission, status).
     pub fn fill(&self, order_id: i32, shares: f64, price: f64) {
         let mut shared = self.shared.lock().unwrap();
+        let client = shared
+            .script
+            .as_ref()
+            .unwrap()
+            .open_orders
+            .iter()
+            .find(|o| o.order_id == order_id)
+            .map(|o| o.client_id);
         let frames = fill_order(&mut shared, order_id, shares, price);
-        if let Some(w) = shared.writer.as_mut() {
+        let Shared {
+            writer, writers, ..
+        } = &mut *shared;
+        let own = writers
+            .iter_mut()
+            .find(|(c, _)| Some(*c) == client)
+            .map(|(_, w)| w);
+        if let Some(w) = own.or(writer.as_mut()) {
             for f in frames {
                 let _ = w.write_all(&f);
             }
@@ -560,6 +584,9 @@ fn serve(mut stream: TcpStream, shared: &Mutex<Shared>) {
         s.writer = Some(stream.try_clone().unwrap());
         s.connections > 1
     };
+    // Answers go back on this connection; 0 until its `StartApi` names its client id.
+    let mut mine = stream.try_clone().unwrap();
+    let mut client_id = 0;
     while let Some(body) = read_frame(&mut stream) {
         if body.len() < 4 {
             return;
@@ -569,21 +596,25 @@ fn serve(mut stream: TcpStream, shared: &Mutex<Shared>) {
         let fields = Fields::parse(&body[4..]).unwrap_or_default();
         let mut s = shared.lock().unwrap();
         s.received.push(id);
-        let frames = answer(&mut s, id, &fields, reconnect);
-        let Some(w) = s.writer.as_mut() else { return };
+        if id == outgoing::START_API {
+            client_id = fields.int(1).unwrap_or(0) as i32;
+            s.writers.retain(|(c, _)| *c != client_id);
+            s.writers.push((client_id, stream.try_clone().unwrap()));
+        }
+        let frames = answer(&mut s, id, &fields, reconnect, client_id);
+        // Written under the lock, so a push on the same socket cannot split a frame.
         for f in frames {
-            if w.write_all(&f).is_err() {
+            if mine.write_all(&f).is_err() {
                 return;
             }
         }
     }
 }
 
-fn answer(s: &mut Shared, id: i32, f: &Fields, reconnect: bool) -> Vec<Vec<u8>> {
+fn answer(s: &mut Shared, id: i32, f: &Fields, reconnect: bool, client_id: i32) -> Vec<Vec<u8>> {
     let req_id = f.int(1).unwrap_or(0) as i32;
     match id {
         outgoing::START_API => {
-            s.client_id = req_id;
             let script = s.script.as_ref().unwrap();
             let next = match script.next_valid_id_after_reconnect {
                 Some(n) if reconnect => n,
@@ -697,7 +728,7 @@ fn answer(s: &mut Shared, id: i32, f: &Fields, reconnect: bool) -> Vec<Vec<u8>> 
             ));
             out
         }
-        outgoing::PLACE_ORDER => place(s, f),
+        outgoing::PLACE_ORDER => place(s, f, client_id),
         outgoing::CANCEL_ORDER => {
             let order_id = req_id;
             s.cancels.push(order_id);
@@ -735,14 +766,14 @@ fn answer(s: &mut Shared, id: i32, f: &Fields, reconnect: bool) -> Vec<Vec<u8>> 
     }
 }
 
-fn place(s: &mut Shared, f: &Fields) -> Vec<Vec<u8>> {
+fn place(s: &mut Shared, f: &Fields, client_id: i32) -> Vec<Vec<u8>> {
     let order_id = f.int(1).unwrap_or(0) as i32;
     let contract = f.message(2).unwrap_or_default();
     let o = f.message(3).unwrap_or_default();
     let script = s.script.as_ref().unwrap();
     let order = FakeOrder {
         order_id,
-        client_id: s.client_id,
+        client_id,
         con_id: contract.int(1).unwrap_or(0) as i32,
         action: o.string(5).unwrap_or_default(),
         qty: o.string(6).and_then(|q| q.parse().ok()).unwrap_or(0.0),

@@ -1,7 +1,9 @@
 //! File framing: each message preceded by its length as a big-endian `u16`, the layout
 //! of NASDAQ's daily TotalView-ITCH files once decompressed.
 //!
-//! A frame is *well formed* when its length is the one its type byte calls for. A frame
+//! A frame is *well formed* when its length is the one its type byte calls for (for
+//! tickpipe's own feed-integrity notices, which a live session's capture holds in order
+//! with the data, [`notice::STALE_NOTICE_LEN`]). A frame
 //! that is not has either a bad message behind a good prefix (a corrupted type byte, a
 //! type this decoder does not know) or a corrupted prefix, after which every frame read
 //! by trusting prefixes is noise until a coincidental realignment. The framer tells them
@@ -19,6 +21,7 @@ use std::iter::FusedIterator;
 
 use super::codec::EncodeError;
 use super::message::{Message, message_len};
+use crate::codec::notice;
 
 /// Bytes of the length prefix.
 pub const PREFIX_LEN: usize = 2;
@@ -166,6 +169,13 @@ impl<'a> Framer<'a> {
         let len = u16::from_be_bytes([hi, lo]);
         match message_len(kind) {
             Some(expected) if expected == usize::from(len) => Ok(expected),
+            // A capture's notices frame like messages: two in a row (a symbol's stale
+            // notice then its fresh one) must not read as a lost framing.
+            None if notice::is_notice_type(kind)
+                && usize::from(len) == notice::STALE_NOTICE_LEN =>
+            {
+                Ok(notice::STALE_NOTICE_LEN)
+            }
             _ => Err(Some(len)),
         }
     }

@@ -202,8 +202,8 @@ impl Book {
         self.effective_status() == TradingStatus::Trading
     }
 
-    /// The state to publish, most serious first: `FeedStale` once the feed lost data
-    /// that may concern the symbol, `BookCrossed` while the book is crossed or locked,
+    /// The state to publish, most serious first: `FeedStale` while the feed's data for
+    /// the symbol is lost or stopped, `BookCrossed` while the book is crossed or locked,
     /// `Halted` while an operational halt is in force, otherwise the `H` state.
     #[inline]
     pub fn effective_status(&self) -> TradingStatus {
@@ -218,7 +218,8 @@ impl Book {
         }
     }
 
-    /// True once a feed-integrity notice marked the symbol stale.
+    /// True from a feed-integrity notice that marked the symbol stale until one that
+    /// marked it fresh.
     #[inline]
     pub fn is_stale(&self) -> bool {
         self.stale
@@ -338,6 +339,10 @@ impl<'a> Apply<'a> {
             }
             MarketUpdate::FeedStale => {
                 self.book.stale = true;
+                None
+            }
+            MarketUpdate::FeedFresh => {
+                self.book.stale = false;
                 None
             }
             MarketUpdate::Add {

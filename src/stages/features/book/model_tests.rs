@@ -127,6 +127,10 @@ impl Model {
                 self.states.get_mut(&symbol).unwrap().stale = true;
                 Ok(None)
             }
+            MarketUpdate::FeedFresh => {
+                self.states.get_mut(&symbol).unwrap().stale = false;
+                Ok(None)
+            }
             MarketUpdate::Add {
                 order_ref,
                 price,
@@ -253,6 +257,7 @@ pub(crate) fn update() -> impl Strategy<Value = MarketUpdate> {
         1 => status().prop_map(|status| MarketUpdate::Status { status }),
         1 => any::<bool>().prop_map(|halted| MarketUpdate::OperationalHalt { halted }),
         1 => Just(MarketUpdate::FeedStale),
+        1 => Just(MarketUpdate::FeedFresh),
         1 => (price.clone(), shares).prop_map(|(price, shares)| MarketUpdate::Trade { price, shares }),
         1 => (price, 0u64..1000).prop_map(|(price, shares)| MarketUpdate::Cross { price, shares }),
     ]
