@@ -46,6 +46,10 @@ fn main() {
         port: i64::from(tws.port()),
         client_id: 17,
         account: "DU1234567".into(),
+        backoff_min_ms: 100,
+        backoff_max_ms: 1_000,
+        backoff_seed: 1,
+        unknown_order_deadline_ms: 5_000,
         contracts: BTreeMap::from([(
             "AAPL".to_string(),
             ContractConfig {

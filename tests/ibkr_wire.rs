@@ -40,6 +40,10 @@ fn config(tws: &FakeTws, account: &str) -> IbkrConfig {
         port: i64::from(tws.port()),
         client_id: 17,
         account: account.into(),
+        backoff_min_ms: 100,
+        backoff_max_ms: 30_000,
+        backoff_seed: 17,
+        unknown_order_deadline_ms: 5_000,
         contracts: BTreeMap::from([
             ("AAPL".to_string(), contract(i64::from(AAPL_CON))),
             ("MSFT".to_string(), contract(i64::from(MSFT_CON))),

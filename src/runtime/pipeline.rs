@@ -243,6 +243,8 @@ impl Pipeline {
             // The venue holds at most what risk lets the shard have open at once.
             let capacity = config.risk.open_orders_limit(&universe, &owned);
             let mut venue = new_venue(&VenueSetup {
+                shard,
+                owned: &owned,
                 universe_len: universe.len(),
                 capacity,
                 config: &config.venue,

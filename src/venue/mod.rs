@@ -37,7 +37,7 @@ pub use stats::{CancelCounts, CommandCounts, RejectCounts, VenueStats};
 use serde::{Deserialize, Deserializer};
 
 use crate::config::Problems;
-use crate::msg::{ClOrdId, ExecReport, VenueCommand, VenueTiming};
+use crate::msg::{ClOrdId, ExecReport, SymbolId, VenueCommand, VenueTiming};
 use crate::sys::edge::Emit;
 use crate::universe::Universe;
 use ibkr::config::IbkrConfig;
@@ -89,6 +89,11 @@ pub struct ReconcileError(pub String);
 /// What a venue factory is given to build one shard's venue.
 #[derive(Clone, Debug)]
 pub struct VenueSetup<'a> {
+    /// The shard this venue serves, from 0.
+    pub shard: usize,
+    /// The symbols the shard owns: a broker venue reconciles these and no others (the
+    /// other shards' orders and positions are theirs).
+    pub owned: &'a [SymbolId],
     /// Symbols are `SymbolId(0..universe_len)`.
     pub universe_len: usize,
     /// The most orders risk lets the shard have open at once: the venue's storage bound.
@@ -275,7 +280,9 @@ mod tests {
     #[test]
     fn kind_ibkr_takes_the_broker_shape_and_only_it() {
         let text = "kind = \"ibkr\"\nhost = \"127.0.0.1\"\nport = 4002\nclient_id = 1\n\
-                    account = \"DU1\"\n[contracts.AAPL]\ncon_id = 265598\n";
+                    account = \"DU1\"\nbackoff_min_ms = 100\nbackoff_max_ms = 30000\n\
+                    backoff_seed = 1\nunknown_order_deadline_ms = 5000\n\
+                    [contracts.AAPL]\ncon_id = 265598\n";
         let config = parse(text).unwrap();
         assert_eq!(config.kind(), "ibkr");
         assert_eq!(config.ibkr().unwrap().port, 4002);

@@ -179,11 +179,15 @@ impl Book {
         self.orders.get_mut(&id)
     }
 
-    /// Our order that IB's `order_id` or `order_ref` names. The id first; the reference
-    /// when the id is not ours (an order renumbered after 103, or an id IB reassigned).
+    /// Our order that IB's `order_ref` or `order_id` names. The reference first: it is
+    /// our `ClOrdId`, unique across shards, while IB's order id is unique only per API
+    /// client and each shard is a client of its own, so another shard's order can carry
+    /// one of our ids. A reference that is not ours is someone else's order whatever its
+    /// id; the id alone decides only a message with no reference (`orderStatus`, errors,
+    /// which arrive on this client's connection only).
     pub fn find(&self, order_id: IbOrderId, order_ref: &str) -> Option<ClOrdId> {
-        if let Some(&id) = self.by_ib.get(&order_id) {
-            return Some(id);
+        if order_ref.is_empty() {
+            return self.by_ib.get(&order_id).copied();
         }
         let id = ClOrdId(order_ref.parse().ok()?);
         self.orders.contains_key(&id).then_some(id)
