@@ -70,6 +70,7 @@ fn main() {
             }]),
             positions: Vec::new(),
             id_floor: 1,
+            journal: None,
             unknown_order_deadline_ns: 5_000 * MS,
             end_of_session_deadline_ns: 5_000 * MS,
             backoff_base_ns: 100 * MS,

@@ -151,6 +151,7 @@ fn two_shards_trade_through_two_ib_clients_and_end_reconciled_across_a_disconnec
     let tws = FakeTws::start(script);
     let config = config_for(&tws, &dir);
     let report = dir.join("report.json");
+    let journal = dir.join("journal");
     // Paced (20 000 messages a second: about 3 s) so the disconnect lands mid-session.
     let child = Command::new(env!("CARGO_BIN_EXE_tickpipe"))
         .args([
@@ -163,6 +164,8 @@ fn two_shards_trade_through_two_ib_clients_and_end_reconciled_across_a_disconnec
             "2",
             "--rate",
             "20000",
+            "--journal",
+            journal.to_str().unwrap(),
             "--quiet",
             "--report-json",
             report.to_str().unwrap(),
@@ -204,6 +207,24 @@ fn two_shards_trade_through_two_ib_clients_and_end_reconciled_across_a_disconnec
             placed.iter().any(|o| o.client_id == client),
             "client {client} placed nothing"
         );
+    }
+    // Each shard kept, beside its journal, an IB order id at least the highest its
+    // client placed (an id taken for an order sent into the outage counts too: it may
+    // have reached IB).
+    for (shard, client) in [(0, 17), (1, 18)] {
+        let highest = placed
+            .iter()
+            .filter(|o| o.client_id == client)
+            .map(|o| o.order_id)
+            .max()
+            .unwrap();
+        let path = journal.join(format!("shard-{shard}/ibkr-order-ids"));
+        let kept: i32 = std::fs::read_to_string(path)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(kept >= highest, "shard {shard}: kept {kept} < {highest}");
     }
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();

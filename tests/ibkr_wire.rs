@@ -64,6 +64,7 @@ fn setup(positions: Vec<(SymbolId, i64)>) -> IbkrSetup {
         ]),
         positions,
         id_floor: 1,
+        journal: None,
         unknown_order_deadline_ns: 300 * MS,
         end_of_session_deadline_ns: 2_000 * MS,
         backoff_base_ns: 20 * MS,
@@ -84,10 +85,14 @@ struct Harness {
 
 impl Harness {
     fn connect(script: Script, positions: Vec<(SymbolId, i64)>) -> Harness {
+        Harness::connect_with(script, setup(positions))
+    }
+
+    fn connect_with(script: Script, setup: IbkrSetup) -> Harness {
         let tws = FakeTws::start(script);
         let wire = IbWire::connect(&config(&tws, "DU1234567"), false).expect("connects");
         Harness {
-            venue: IbkrVenue::new(wire, setup(positions)),
+            venue: IbkrVenue::new(wire, setup),
             tws,
             risk: [AAPL, MSFT]
                 .into_iter()
@@ -547,6 +552,44 @@ fn order_ids_never_roll_back_after_a_reconnect() {
     h.until("a fill", |h| h.done(id));
     let next = h.tws.placed().last().unwrap().order_id;
     assert!(next > used, "order id {next} after {used}: rolled back");
+    h.assert_reconciled();
+}
+
+#[test]
+fn a_restart_with_a_journal_starts_above_its_ids_when_the_gateway_rolls_back() {
+    let dir = std::env::temp_dir().join(format!("tickpipe-ibkr-wire-ids-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut script = Script::paper(&["AAPL", "MSFT"]);
+    script.on_place = OnPlace::Fill;
+    script.next_valid_id = 500;
+    // The Gateway restarted with the process: its next valid id is back to 1.
+    script.next_valid_id_after_reconnect = Some(1);
+    let journaled = |positions| IbkrSetup {
+        journal: Some(dir.clone()),
+        ..setup(positions)
+    };
+    let mut h = Harness::connect_with(script, journaled(Vec::new()));
+    h.venue.reconcile(&[]).expect("a clean account");
+    for side in [Side::Buy, Side::Sell, Side::Buy] {
+        let id = h.order(AAPL, side, 1);
+        h.until("a fill", |h| h.done(id));
+    }
+    let used = h.tws.placed().iter().map(|o| o.order_id).max().unwrap();
+    assert_eq!(used, 502);
+
+    // The restart: a new connection (the fake announces 1) and a new venue on the same
+    // journal directory, holding the position the last run ended with.
+    let held = vec![(AAPL, h.venue.position(AAPL))];
+    let wire = IbWire::connect(&config(&h.tws, "DU1234567"), false).expect("connects");
+    h.venue = IbkrVenue::new(wire, journaled(held));
+    h.venue
+        .reconcile(&[])
+        .expect("reconciled with the last run's position");
+    let id = h.order(MSFT, Side::Sell, 1);
+    h.until("a fill", |h| h.done(id));
+    let next = h.tws.placed().last().unwrap().order_id;
+    assert_eq!(next, used + 1, "the journal's highest + 1, not IB's 1");
     h.assert_reconciled();
 }
 

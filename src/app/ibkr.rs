@@ -139,6 +139,7 @@ mod wire {
                 ),
                 positions: Vec::new(),
                 id_floor: 1,
+                journal: v.journal.map(Path::to_path_buf),
                 unknown_order_deadline_ns,
                 end_of_session_deadline_ns: END_OF_SESSION_DEADLINE_NS,
                 backoff_base_ns,

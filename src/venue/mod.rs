@@ -99,6 +99,9 @@ pub struct VenueSetup<'a> {
     /// The most orders risk lets the shard have open at once: the venue's storage bound.
     pub capacity: usize,
     pub config: &'a VenueConfig,
+    /// The shard's journal directory (`shard-<k>`), when the run keeps a journal: a
+    /// broker venue may keep there what the shard's journal cannot hold (IB's order ids).
+    pub journal: Option<&'a std::path::Path>,
 }
 
 /// `[venue]` in the config: its `kind` decides which keys the rest of the table has.

@@ -13,6 +13,7 @@
 use super::backoff::Backoff;
 use super::errors::{IbErrorClass, classify};
 use super::events::{IbConnection, IbError, IbEvent, IbOrder, IbOrderId, LinkError};
+use super::id_log::IdLog;
 use super::ids::OrderIds;
 use super::orders::{Book, BookCounts, CancelBy, Ending, ExecOutcome};
 use super::reconcile::{Contracts, reconcile};
@@ -43,6 +44,9 @@ pub struct IbkrSetup {
     pub positions: Vec<(SymbolId, i64)>,
     /// The least IB order id a past session of this client cannot have used.
     pub id_floor: IbOrderId,
+    /// The shard's journal directory, when the run keeps a journal: the venue keeps
+    /// the highest IB order id it used there ([`IdLog`]) and starts above it.
+    pub journal: Option<std::path::PathBuf>,
     /// How long after a reconciliation our orders IB does not show stay in flight
     /// before they are resolved as never having reached IB.
     pub unknown_order_deadline_ns: u64,
@@ -105,6 +109,8 @@ pub struct IbkrVenue<C: IbConnection> {
     setup: IbkrSetup,
     book: Book,
     ids: OrderIds,
+    /// Open from start-up when `setup.journal` is set.
+    id_log: Option<IdLog>,
     backoff: Backoff,
     link: Link,
     /// `VenueDown` sent and no `VenueUp` since.
@@ -124,6 +130,7 @@ impl<C: IbConnection> IbkrVenue<C> {
         IbkrVenue {
             book: Book::new(&setup.positions),
             ids: OrderIds::new(setup.id_floor),
+            id_log: None,
             backoff: Backoff::new(
                 setup.backoff_base_ns,
                 setup.backoff_cap_ns,
@@ -186,6 +193,13 @@ impl<C: IbConnection> IbkrVenue<C> {
     /// `in_flight` are orders a past session sent with no final report journaled.
     fn start_up(&mut self, in_flight: &[ClOrdId]) -> Result<(), String> {
         self.link = Link::Up;
+        if let Some(dir) = &self.setup.journal {
+            let (log, highest) = IdLog::open(dir)?;
+            if let Some(used) = highest {
+                self.ids.used_up_to(used);
+            }
+            self.id_log = Some(log);
+        }
         let next = self.conn.next_valid_id().map_err(|e| e.to_string())?;
         self.ids.server_says(next);
         let snapshot = self.conn.snapshot().map_err(|e| e.to_string())?;
@@ -367,17 +381,16 @@ impl<C: IbConnection> IbkrVenue<C> {
             } else {
                 RejectReason::Disconnected
             };
-            self.out.push(ExecReport {
-                stamp,
-                cl_ord_id: order.cl_ord_id,
-                symbol: order.symbol,
-                side: order.side,
-                reason,
-                ..ExecReport::session(ExecKind::Rejected, stamp)
-            });
+            self.refuse(order, stamp, reason);
             return;
         };
         let ib_id = self.ids.take();
+        if let Err(why) = self.record_id(ib_id) {
+            // Sent without its id kept, a restart could reuse the id: it never goes out.
+            self.refuse(order, stamp, RejectReason::Broker);
+            self.halt(why);
+            return;
+        }
         self.book
             .open(order, stamp, ib_id, contract.con_id, self.now());
         let request = IbOrder {
@@ -402,6 +415,26 @@ impl<C: IbConnection> IbkrVenue<C> {
                     &mut self.out,
                 );
             }
+        }
+    }
+
+    /// A new order that never reaches IB, answered at once.
+    fn refuse(&mut self, order: &OrderIntent, stamp: Stamp, reason: RejectReason) {
+        self.out.push(ExecReport {
+            stamp,
+            cl_ord_id: order.cl_ord_id,
+            symbol: order.symbol,
+            side: order.side,
+            reason,
+            ..ExecReport::session(ExecKind::Rejected, stamp)
+        });
+    }
+
+    /// Keeps `ib_id` as the highest used, before an order carries it out.
+    fn record_id(&mut self, ib_id: IbOrderId) -> Result<(), String> {
+        match &mut self.id_log {
+            Some(log) => log.record(ib_id),
+            None => Ok(()),
         }
     }
 
@@ -540,6 +573,7 @@ impl<C: IbConnection> IbkrVenue<C> {
             );
             return;
         }
+        let filled = o.filled;
         let request = IbOrder {
             order_id: self.ids.take(),
             con_id: o.con_id,
@@ -549,6 +583,16 @@ impl<C: IbConnection> IbkrVenue<C> {
             tif: o.tif,
             order_ref: id.0.to_string(),
         };
+        if let Err(why) = self.record_id(request.order_id) {
+            self.book.end(
+                id,
+                Ending::Rejected(RejectReason::DuplicateId),
+                filled,
+                &mut self.out,
+            );
+            self.halt(why);
+            return;
+        }
         self.book.renumber(id, request.order_id);
         self.ib.duplicate_id_resends += 1;
         if let Err(e) = self.conn.place(&request) {

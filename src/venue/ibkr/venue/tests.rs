@@ -31,6 +31,7 @@ fn setup() -> IbkrSetup {
         ]),
         positions: Vec::new(),
         id_floor: 1,
+        journal: None,
         unknown_order_deadline_ns: 50 * MS,
         end_of_session_deadline_ns: 1_000 * MS,
         backoff_base_ns: 10 * MS,
@@ -642,5 +643,60 @@ fn an_execution_we_did_not_send_on_our_contract_halts() {
     assert!(
         halt.contains("MSFT") && halt.contains("25 shares"),
         "{halt}"
+    );
+}
+
+fn journal_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("tickpipe-venue-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn a_restart_with_a_journal_starts_above_the_ids_the_last_run_used() {
+    let dir = journal_dir("restart");
+    let journaled = || IbkrSetup {
+        journal: Some(dir.clone()),
+        ..setup()
+    };
+    let mut ib = ScriptedIb::default();
+    ib.next_valid = 1_000;
+    let mut h = Harness::new(ScriptedIb::default());
+    h.venue = IbkrVenue::new(ib, journaled());
+    h.venue.reconcile(&[]).expect("a clean account");
+    h.buy(AAPL, 1);
+    h.buy(AAPL, 1);
+    assert_eq!((h.ib_id(0), h.ib_id(1)), (1_000, 1_001));
+    let kept = std::fs::read_to_string(dir.join(crate::venue::ibkr::id_log::FILE)).unwrap();
+    assert_eq!(kept.trim(), "1001");
+
+    // The process restarts, and so did the Gateway: its next valid id is 1 again.
+    let mut h = Harness::new(ScriptedIb::default());
+    h.venue = IbkrVenue::new(ScriptedIb::default(), journaled());
+    h.venue.reconcile(&[]).expect("a clean account");
+    h.buy(MSFT, 1);
+    assert_eq!(h.ib_id(0), 1_002);
+    // Without a journal the same restart takes the server's word.
+    let mut h = Harness::started();
+    h.buy(MSFT, 1);
+    assert_eq!(h.ib_id(0), 1);
+}
+
+#[test]
+fn an_id_log_that_cannot_be_read_refuses_the_start() {
+    let dir = journal_dir("torn");
+    std::fs::write(dir.join(crate::venue::ibkr::id_log::FILE), "garbage").unwrap();
+    let mut venue = IbkrVenue::new(
+        ScriptedIb::default(),
+        IbkrSetup {
+            journal: Some(dir.clone()),
+            ..setup()
+        },
+    );
+    let err = venue.reconcile(&[]).unwrap_err().to_string();
+    assert!(
+        err.contains("ibkr-order-ids") && err.contains("garbage"),
+        "{err}"
     );
 }
