@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use tickpipe::msg::{
-    ClOrdId, ExecKind, ExecReport, Price, Side, SymbolId, VenueCommand, VenueTiming,
+    ClOrdId, ExecKind, ExecReport, InFlightOrder, Price, Side, SymbolId, VenueCommand, VenueTiming,
 };
 use tickpipe::runtime::builder::Engine;
 use tickpipe::stages::risk::RejectCode;
@@ -136,7 +136,7 @@ impl Venue for Tracking {
         self.venue.stats()
     }
 
-    fn reconcile(&mut self, in_flight: &[ClOrdId]) -> Result<(), ReconcileError> {
+    fn reconcile(&mut self, in_flight: &[InFlightOrder]) -> Result<(), ReconcileError> {
         self.venue.reconcile(in_flight)
     }
 }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use tickpipe::app::ctl::{self, Request};
-use tickpipe::msg::{ExecReport, VenueCommand, VenueTiming};
+use tickpipe::msg::{ExecReport, InFlightOrder, VenueCommand, VenueTiming};
 use tickpipe::runtime::builder::Engine;
 use tickpipe::runtime::control::{ControlError, ControlServer};
 use tickpipe::runtime::pipeline::Pipeline;
@@ -59,7 +59,7 @@ impl Venue for Recording {
         self.venue.stats()
     }
 
-    fn reconcile(&mut self, in_flight: &[tickpipe::msg::ClOrdId]) -> Result<(), ReconcileError> {
+    fn reconcile(&mut self, in_flight: &[InFlightOrder]) -> Result<(), ReconcileError> {
         self.venue.reconcile(in_flight)
     }
 }

@@ -37,7 +37,7 @@ pub use stats::{CancelCounts, CommandCounts, RejectCounts, VenueStats};
 use serde::{Deserialize, Deserializer};
 
 use crate::config::Problems;
-use crate::msg::{ClOrdId, ExecReport, SymbolId, VenueCommand, VenueTiming};
+use crate::msg::{ExecReport, InFlightOrder, SymbolId, VenueCommand, VenueTiming};
 use crate::sys::edge::Emit;
 use crate::universe::Universe;
 use ibkr::config::IbkrConfig;
@@ -74,11 +74,12 @@ pub trait Venue: Send + 'static {
     fn stats(&self) -> &VenueStats;
 
     /// A session resumes from its journal: `in_flight` are this shard's orders sent
-    /// before the restart with no final report journaled. Called once, before the first
+    /// before the restart with no final report journaled, each with what the shard last
+    /// saw of it (acknowledged, shares filled). Called once, before the first
     /// command. A live venue must settle each with the broker (open, filled while we were
     /// down, or unknown) before any new order goes out, and fail if it cannot: they are
     /// never assumed rejected. There is no default, so no live venue skips it by accident.
-    fn reconcile(&mut self, in_flight: &[ClOrdId]) -> Result<(), ReconcileError>;
+    fn reconcile(&mut self, in_flight: &[InFlightOrder]) -> Result<(), ReconcileError>;
 }
 
 /// A venue could not settle the orders in flight across a restart; the run does not start.

@@ -179,7 +179,7 @@ impl Venue for SimVenue {
     /// journal never lists one of its orders as in flight).
     fn reconcile(
         &mut self,
-        in_flight: &[crate::msg::ClOrdId],
+        in_flight: &[crate::msg::InFlightOrder],
     ) -> Result<(), super::ReconcileError> {
         debug_assert!(
             in_flight.is_empty(),

@@ -24,8 +24,8 @@ use std::collections::{HashMap, HashSet};
 
 use super::events::{ConId, IbExecution, IbOpenOrder, IbOrderId, IbOrderStatus, IbStatus};
 use crate::msg::{
-    ClOrdId, ExecKind, ExecReport, OrderIntent, Price, RejectReason, Side, Stamp, SymbolId,
-    TimeInForce,
+    ClOrdId, ExecKind, ExecReport, InFlightOrder, OrderIntent, Price, RejectReason, Side, Stamp,
+    SymbolId, TimeInForce,
 };
 
 /// How IB said an order ended, waiting for its executions.
@@ -163,6 +163,54 @@ impl Book {
     }
 
     /// The order now travels under `ib_id` (the resend after error 103).
+    /// Takes back an order a past session sent (`o`, as its journal last saw it): IB
+    /// knows it as `ib_id` if it shows it open or executed. `executions` are IB's for
+    /// it; those the journal already applied (the first, by `cumQty`, adding up to
+    /// `o.filled`) are marked seen, so reconciliation reports only the rest. Fails,
+    /// saying why, when IB's executions cannot make up what the journal applied.
+    pub fn adopt(
+        &mut self,
+        o: &InFlightOrder,
+        ib_id: Option<IbOrderId>,
+        con_id: ConId,
+        executions: &[&IbExecution],
+        now_ns: u64,
+    ) -> Result<(), String> {
+        let id = o.order.cl_ord_id;
+        let mut sorted = executions.to_vec();
+        sorted.sort_by_key(|e| e.cum_qty);
+        let mut seen = 0u32;
+        for e in sorted {
+            if seen >= o.filled {
+                break;
+            }
+            seen = seen.saturating_add(e.shares);
+            let key = e
+                .exec_id
+                .rsplit_once('.')
+                .map_or(e.exec_id.as_str(), |(k, _)| k);
+            self.exec_ids.insert(key.to_string());
+            self.exec_full_ids.insert(e.exec_id.clone());
+        }
+        if seen != o.filled {
+            return Err(format!(
+                "order {id}: the journal applied {} shares filled, IB's executions make {seen}",
+                o.filled
+            ));
+        }
+        self.open(&o.order, o.stamp, ib_id.unwrap_or(0), con_id, now_ns);
+        if ib_id.is_none() {
+            self.by_ib.remove(&0);
+        }
+        let t = self.orders.get_mut(&id).expect("just opened");
+        t.acked = o.acked;
+        t.filled = o.filled;
+        t.ib_filled = o.filled;
+        // Positions are not touched: the setup's starting positions already hold every
+        // fill the past session applied.
+        Ok(())
+    }
+
     pub fn renumber(&mut self, id: ClOrdId, ib_id: IbOrderId) {
         if let Some(o) = self.orders.get_mut(&id) {
             o.ib_id = ib_id;

@@ -12,14 +12,14 @@
 
 use super::backoff::Backoff;
 use super::errors::{IbErrorClass, classify};
-use super::events::{IbConnection, IbError, IbEvent, IbOrder, IbOrderId, LinkError};
+use super::events::{IbConnection, IbError, IbEvent, IbExecution, IbOrder, IbOrderId, LinkError};
 use super::id_log::IdLog;
 use super::ids::OrderIds;
 use super::orders::{Book, BookCounts, CancelBy, Ending, ExecOutcome};
 use super::reconcile::{Contracts, reconcile};
 use crate::msg::{
-    ClOrdId, ExecKind, ExecReport, OrderIntent, RejectReason, Stamp, SymbolId, VenueCommand,
-    VenueTiming,
+    ClOrdId, ExecKind, ExecReport, InFlightOrder, OrderIntent, RejectReason, Stamp, SymbolId,
+    VenueCommand, VenueTiming,
 };
 use crate::sys::edge::Emit;
 use crate::venue::{ReconcileError, Venue, VenueStats};
@@ -191,7 +191,7 @@ impl<C: IbConnection> IbkrVenue<C> {
 
     /// Start-up: the server's next id, then one look at IB before the first order.
     /// `in_flight` are orders a past session sent with no final report journaled.
-    fn start_up(&mut self, in_flight: &[ClOrdId]) -> Result<(), String> {
+    fn start_up(&mut self, in_flight: &[InFlightOrder]) -> Result<(), String> {
         self.link = Link::Up;
         if let Some(dir) = &self.setup.journal {
             let (log, highest) = IdLog::open(dir)?;
@@ -204,39 +204,53 @@ impl<C: IbConnection> IbkrVenue<C> {
         self.ids.server_says(next);
         let snapshot = self.conn.snapshot().map_err(|e| e.to_string())?;
         self.ib.reconciliations += 1;
-        // Settling an order across a restart needs its side and size, which the journal
-        // holds but `Venue::reconcile` is not given; refuse rather than guess.
-        let unsettled: Vec<String> = in_flight
-            .iter()
-            .map(|id| {
-                let raw = id.0.to_string();
-                let open = snapshot.open_orders.iter().find(|o| o.order_ref == raw);
-                let executed: u32 = snapshot
-                    .executions
-                    .iter()
-                    .filter(|e| e.order_ref == raw)
-                    .map(|e| e.shares)
-                    .sum();
-                match open {
-                    Some(o) => format!("order {id} is open at IB as order {}", o.order_id),
-                    None => format!("order {id} is not open at IB ({executed} shares executed)"),
-                }
-            })
-            .collect();
-        if !unsettled.is_empty() {
-            return Err(format!(
-                "{} orders were in flight when the last session stopped: {}; settle them in \
-                 TWS and start a fresh journal",
-                unsettled.len(),
-                unsettled.join("; ")
-            ));
+        // Orders the past session sent with no final report: taken back as they were
+        // last seen, then settled by the look below like any order of ours (fills IB
+        // made meanwhile reported once, an open one kept, one IB does not show ended).
+        for o in in_flight {
+            let raw = o.order.cl_ord_id.0.to_string();
+            let Some(contract) = self.setup.contracts.of_symbol(o.order.symbol).copied() else {
+                return Err(format!(
+                    "order {} was in flight for a symbol this venue does not trade",
+                    o.order.cl_ord_id
+                ));
+            };
+            let executions: Vec<&IbExecution> = snapshot
+                .executions
+                .iter()
+                .filter(|e| e.order_ref == raw)
+                .collect();
+            let ib_id = snapshot
+                .open_orders
+                .iter()
+                .find(|x| x.order_ref == raw)
+                .map(|x| x.order_id)
+                .or_else(|| executions.first().map(|e| e.order_id));
+            let now = self.now();
+            self.book
+                .adopt(o, ib_id, contract.con_id, &executions, now)?;
         }
         let mut out = std::mem::take(&mut self.out);
         let found = reconcile(&mut self.book, &snapshot, &self.setup.contracts, &mut out);
-        self.out = out;
+        self.ib.missed_fills += found.missed_fills;
         if found.halts() {
+            self.out = out;
             return Err(found.describe());
         }
+        // Ours, neither open at IB nor filled: the process was down for longer than any
+        // order is in transit (IB acknowledges within milliseconds), so IB never took it
+        // or ended it without a fill. No deadline to wait out, unlike after a reconnect.
+        for id in &found.unknown {
+            let filled = self.book.get(*id).map_or(0, |o| o.filled);
+            self.book.end(
+                *id,
+                Ending::Rejected(RejectReason::UnknownOrder),
+                filled,
+                &mut out,
+            );
+            self.ib.unknown_resolved += 1;
+        }
+        self.out = out;
         Ok(())
     }
 
@@ -693,7 +707,7 @@ impl<C: IbConnection> Venue for IbkrVenue<C> {
         &self.stats
     }
 
-    fn reconcile(&mut self, in_flight: &[ClOrdId]) -> Result<(), ReconcileError> {
+    fn reconcile(&mut self, in_flight: &[InFlightOrder]) -> Result<(), ReconcileError> {
         self.start_up(in_flight).map_err(ReconcileError)
     }
 }

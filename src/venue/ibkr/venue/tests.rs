@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use super::*;
-use crate::msg::{Price, Side, SymbolName, TimeInForce};
+use crate::msg::{InFlightOrder, Price, Side, SymbolName, TimeInForce};
 use crate::stages::risk::orders::LiveOrders;
 use crate::venue::ibkr::events::{IbExecution, IbOpenOrder, IbStatus};
 use crate::venue::ibkr::reconcile::Contract;
@@ -580,28 +580,121 @@ fn without_a_journal_start_up_runs_before_the_first_order_and_halts_instead() {
     );
 }
 
+/// A past session's order of 100 AAPL, as its journal last saw it.
+fn in_flight(seq: u64, acked: bool, filled: u32) -> InFlightOrder {
+    InFlightOrder {
+        order: OrderIntent {
+            cl_ord_id: ClOrdId::new(AAPL, seq),
+            price: LIMIT,
+            qty: 100,
+            symbol: AAPL,
+            side: Side::Buy,
+            tif: TimeInForce::Day,
+        },
+        stamp: Stamp {
+            ts_recv: 5,
+            ts_event: 5,
+        },
+        acked,
+        filled,
+    }
+}
+
+fn execution(id: ClOrdId, ib_id: IbOrderId, exec: &str, shares: u32, cum_qty: u32) -> IbExecution {
+    IbExecution {
+        exec_id: exec.into(),
+        order_id: ib_id,
+        order_ref: id.0.to_string(),
+        con_id: AAPL_CON,
+        side: Side::Buy,
+        shares,
+        price: LIMIT,
+        cum_qty,
+        time: String::new(),
+    }
+}
+
+/// The venue resumed with `in_flight` (the account holding `held` AAPL before and
+/// after, as the journal's fills say), and the reports it owes at once.
+fn resumed(
+    ib: ScriptedIb,
+    held: i64,
+    in_flight: &[InFlightOrder],
+) -> (IbkrVenue<ScriptedIb>, Result<Vec<ExecReport>, String>) {
+    let mut venue = IbkrVenue::new(
+        ib,
+        IbkrSetup {
+            positions: vec![(AAPL, held)],
+            ..setup()
+        },
+    );
+    let settled = venue.reconcile(in_flight).map_err(|e| e.to_string());
+    let mut out = Vec::new();
+    venue.poll(&mut out);
+    (venue, settled.map(|()| out))
+}
+
 #[test]
-fn orders_in_flight_across_a_restart_are_refused_with_what_ib_says() {
-    let mut ib = ScriptedIb::default();
+fn an_order_in_flight_across_a_restart_gets_only_the_fills_the_journal_lacks() {
+    // The journal applied the first 10 shares; IB filled 15 more while we were down,
+    // and the rest of the order still works at IB.
     let ours = ClOrdId::new(AAPL, 3);
-    ib.executions.push(IbExecution {
-        exec_id: "x.1".into(),
+    let mut ib = ScriptedIb::default();
+    ib.executions = vec![
+        execution(ours, 4, "0001.01.01", 10, 10),
+        execution(ours, 4, "0001.02.01", 15, 25),
+    ];
+    ib.foreign.push(IbOpenOrder {
         order_id: 4,
         order_ref: ours.0.to_string(),
         con_id: AAPL_CON,
         side: Side::Buy,
-        shares: 10,
-        price: LIMIT,
-        cum_qty: 10,
-        time: String::new(),
+        qty: 100,
+        limit: Some(LIMIT),
+        status: IbStatus::Submitted,
     });
-    let err = Harness::new(ib)
-        .venue
-        .reconcile(&[ours])
-        .unwrap_err()
-        .to_string();
+    ib.positions.insert(AAPL_CON, 25);
+    let (venue, out) = resumed(ib, 10, &[in_flight(3, true, 10)]);
+    let out = out.expect("settled");
+    let fills: Vec<(ExecKind, u32, u32)> = out
+        .iter()
+        .filter(|r| r.cl_ord_id == ours)
+        .map(|r| (r.kind, r.qty, r.leaves))
+        .collect();
+    assert_eq!(
+        fills,
+        [(ExecKind::Fill, 15, 75)],
+        "no second Ack, no refill"
+    );
+    assert_eq!(venue.position(AAPL), 25);
+    assert_eq!(venue.ibkr_stats().missed_fills, 1);
+    assert!(venue.is_up());
+}
+
+#[test]
+fn an_order_in_flight_that_ib_does_not_show_ends_rejected_as_unknown() {
+    let ours = ClOrdId::new(AAPL, 3);
+    let (venue, out) = resumed(ScriptedIb::default(), 0, &[in_flight(3, false, 0)]);
+    let out = out.expect("settled");
+    let ends: Vec<(ExecKind, RejectReason)> = out
+        .iter()
+        .filter(|r| r.cl_ord_id == ours)
+        .map(|r| (r.kind, r.reason))
+        .collect();
+    assert_eq!(ends, [(ExecKind::Rejected, RejectReason::UnknownOrder)]);
+    assert_eq!(venue.ibkr_stats().unknown_resolved, 1);
+}
+
+#[test]
+fn an_order_in_flight_whose_journaled_fills_ib_cannot_make_up_refuses_the_start() {
+    let ours = ClOrdId::new(AAPL, 3);
+    let mut ib = ScriptedIb::default();
+    ib.executions = vec![execution(ours, 4, "0001.01.01", 10, 10)];
+    ib.positions.insert(AAPL_CON, 10);
+    let (_, out) = resumed(ib, 30, &[in_flight(3, true, 30)]);
+    let err = out.unwrap_err();
     assert!(
-        err.contains("0-3") && err.contains("10 shares executed"),
+        err.contains("0-3") && err.contains("applied 30 shares") && err.contains("make 10"),
         "{err}"
     );
 }
