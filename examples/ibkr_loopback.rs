@@ -78,7 +78,7 @@ fn main() {
             backoff_seed: 1,
         },
     );
-    venue.reconcile(&[]).expect("a clean account");
+    venue.reconcile(&[], &[]).expect("a clean account");
 
     let mut out_ns = Histogram::<u64>::new(3).unwrap();
     let mut ack_ns = Histogram::<u64>::new(3).unwrap();

@@ -136,8 +136,12 @@ impl Venue for Tracking {
         self.venue.stats()
     }
 
-    fn reconcile(&mut self, in_flight: &[InFlightOrder]) -> Result<(), ReconcileError> {
-        self.venue.reconcile(in_flight)
+    fn reconcile(
+        &mut self,
+        in_flight: &[InFlightOrder],
+        positions: &[(tickpipe::msg::SymbolId, i64)],
+    ) -> Result<(), ReconcileError> {
+        self.venue.reconcile(in_flight, positions)
     }
 }
 

@@ -226,6 +226,25 @@ fn two_shards_trade_through_two_ib_clients_and_end_reconciled_across_a_disconnec
             .unwrap();
         assert!(kept >= highest, "shard {shard}: kept {kept} < {highest}");
     }
+    // Each shard's journal holds the link's going down and coming back, and reads back.
+    let o = tickpipe(&[
+        "journal",
+        "inspect",
+        journal.to_str().unwrap(),
+        "--records",
+        "0",
+    ]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(text.matches("venue_down ").count(), 2, "{text}");
+    assert!(
+        !text.contains("venue_down 0,") && !text.contains("venue_up 0\n"),
+        "{text}"
+    );
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_reconciled(&tws, &r);
@@ -256,4 +275,98 @@ fn shards_past_the_last_client_id_are_refused_before_connecting() {
         "{err}"
     );
     assert_eq!(tws.connections(), 0, "refused before connecting");
+}
+
+#[test]
+fn a_killed_run_resumes_from_its_journal_settling_its_orders_in_flight_with_ib() {
+    let dir = dir().join("resume");
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("session.itch");
+    let o = tickpipe(&[
+        "generate",
+        "--out",
+        input.to_str().unwrap(),
+        "--messages",
+        "60000",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Each order fills 1 share and rests; after the restart the Gateway's next valid id
+    // is 1 again (it restarted too).
+    let mut script = Script::paper(&SYMBOLS);
+    script.on_place = OnPlace::Partials {
+        shares: vec![1.0],
+        fast: false,
+    };
+    script.next_valid_id_after_reconnect = Some(1);
+    let tws = FakeTws::start(script);
+    let config = config_for(&tws, &dir);
+    let journal = dir.join("journal");
+    let report = dir.join("report.json");
+    let args = [
+        "run",
+        "--input",
+        input.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+        "--shards",
+        "1",
+        "--rate",
+        "20000",
+        "--journal",
+        journal.to_str().unwrap(),
+        "--quiet",
+        "--report-json",
+        report.to_str().unwrap(),
+    ];
+    let mut first = Command::new(env!("CARGO_BIN_EXE_tickpipe"))
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    tws.wait_for("orders resting at IB", |t| {
+        t.with_script(|s| s.open_orders.len() >= 3)
+    });
+    first.kill().unwrap(); // SIGKILL: no drain, no end of session
+    first.wait().unwrap();
+    tws.disconnect();
+    // While the process is down IB fills what rests: only the restart's settling can
+    // report these.
+    assert!(tws.fill_open_orders() >= 3);
+    let placed_before = tws.placed().len();
+
+    let o = tickpipe(&args);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let placed = tws.placed();
+    assert!(
+        placed.len() > placed_before,
+        "the resumed session traded on: {stdout} {r}"
+    );
+    let ids: HashSet<i32> = placed.iter().map(|o| o.order_id).collect();
+    assert_eq!(
+        ids.len(),
+        placed.len(),
+        "an IB order id reused after the rollback"
+    );
+    let refs: HashSet<&str> = placed.iter().map(|o| o.order_ref.as_str()).collect();
+    assert_eq!(refs.len(), placed.len(), "an order placed twice");
+    assert_eq!(r["invalid_reports"].as_u64(), Some(0));
+    let ib: Vec<(String, i32, f64)> = tws.with_script(|s| s.positions.clone());
+    for (i, symbol) in SYMBOLS.iter().enumerate() {
+        let theirs: f64 = ib
+            .iter()
+            .filter(|p| p.1 == 1000 + i as i32)
+            .map(|p| p.2)
+            .sum();
+        let ours = r["positions"][symbol]["position"].as_f64().unwrap();
+        assert_eq!(ours, theirs, "{symbol}: {}", r["positions"]);
+    }
+    assert_eq!(r["orders_open_at_end"].as_u64(), Some(0));
 }

@@ -108,7 +108,7 @@ impl Harness {
         let mut script = Script::paper(&["AAPL", "MSFT"]);
         script.on_place = on_place;
         let mut h = Harness::connect(script, Vec::new());
-        h.venue.reconcile(&[]).expect("a clean account");
+        h.venue.reconcile(&[], &[]).expect("a clean account");
         h
     }
 
@@ -570,7 +570,7 @@ fn a_restart_with_a_journal_starts_above_its_ids_when_the_gateway_rolls_back() {
         ..setup(positions)
     };
     let mut h = Harness::connect_with(script, journaled(Vec::new()));
-    h.venue.reconcile(&[]).expect("a clean account");
+    h.venue.reconcile(&[], &[]).expect("a clean account");
     for side in [Side::Buy, Side::Sell, Side::Buy] {
         let id = h.order(AAPL, side, 1);
         h.until("a fill", |h| h.done(id));
@@ -584,7 +584,7 @@ fn a_restart_with_a_journal_starts_above_its_ids_when_the_gateway_rolls_back() {
     let wire = IbWire::connect(&config(&h.tws, "DU1234567"), false).expect("connects");
     h.venue = IbkrVenue::new(wire, journaled(held));
     h.venue
-        .reconcile(&[])
+        .reconcile(&[], &[])
         .expect("reconciled with the last run's position");
     let id = h.order(MSFT, Side::Sell, 1);
     h.until("a fill", |h| h.done(id));
@@ -609,7 +609,7 @@ fn an_order_we_did_not_send_at_start_up_refuses_to_start() {
         filled: 0.0,
     });
     let mut h = Harness::connect(script, Vec::new());
-    let err = h.venue.reconcile(&[]).unwrap_err().to_string();
+    let err = h.venue.reconcile(&[], &[]).unwrap_err().to_string();
     assert!(
         err.contains("order 9") && err.contains("\"manual\""),
         "{err}"
@@ -622,14 +622,16 @@ fn a_position_mismatch_at_start_up_refuses_naming_the_symbol_and_both() {
     let mut script = Script::paper(&["AAPL", "MSFT"]);
     script.positions.push(("DU1234567".into(), AAPL_CON, 200.0));
     let mut h = Harness::connect(script.clone(), Vec::new());
-    let err = h.venue.reconcile(&[]).unwrap_err().to_string();
+    let err = h.venue.reconcile(&[], &[]).unwrap_err().to_string();
     assert!(
         err.contains("AAPL") && err.contains("ours 0") && err.contains("IB's 200"),
         "{err}"
     );
     // Starting where IB is, the same account passes.
     let mut h = Harness::connect(script, vec![(AAPL, 200)]);
-    h.venue.reconcile(&[]).expect("the account is what we hold");
+    h.venue
+        .reconcile(&[], &[])
+        .expect("the account is what we hold");
 }
 
 #[test]

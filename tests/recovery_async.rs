@@ -118,7 +118,11 @@ impl Venue for Broker {
 
     /// Orders in flight are still on the broker's books: they are working again, and
     /// fill on the next poll like any other.
-    fn reconcile(&mut self, in_flight: &[InFlightOrder]) -> Result<(), ReconcileError> {
+    fn reconcile(
+        &mut self,
+        in_flight: &[InFlightOrder],
+        _positions: &[(tickpipe::msg::SymbolId, i64)],
+    ) -> Result<(), ReconcileError> {
         let known = self.known.lock().unwrap();
         for o in in_flight {
             let id = o.order.cl_ord_id;

@@ -260,7 +260,7 @@ impl Pipeline {
             if let Some(log) = &log {
                 // Before any command: what the last session left in flight is settled
                 // with the venue first.
-                if let Err(source) = venue.reconcile(log.in_flight()) {
+                if let Err(source) = venue.reconcile(log.in_flight(), log.positions()) {
                     drop((feeds, lanes));
                     return Err(wiring.abort(StartError::Reconcile { shard, source }));
                 }

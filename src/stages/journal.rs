@@ -22,7 +22,7 @@
 
 use std::fmt;
 
-use crate::msg::{ClOrdId, ExecReport, InFlightOrder, Stamp, VenueCommand, VenueTiming};
+use crate::msg::{ClOrdId, ExecReport, InFlightOrder, Stamp, SymbolId, VenueCommand, VenueTiming};
 use crate::stages::Operator;
 use crate::stages::coordinator::{self, Directive};
 use crate::sys::TradingState;
@@ -242,6 +242,8 @@ pub trait DecisionLog: Send {
     fn publish(&self, row: &mut ShardJournal);
     /// Orders the journal holds as sent with no final report ([`in_flight`]).
     fn in_flight(&self) -> &[InFlightOrder];
+    /// The net shares the journaled fills moved, per symbol ([`filled_positions`]).
+    fn positions(&self) -> &[(SymbolId, i64)];
 }
 
 /// Where a [`Journal`] appends: the store's per-shard writer, or memory in tests.
@@ -314,21 +316,24 @@ pub struct Journal<S: RecordSink> {
     counts: JournalCounts,
     /// [`in_flight`] of `past`: for the venue to settle, and for the report.
     in_flight: Vec<InFlightOrder>,
+    /// [`filled_positions`] of `past`, for the venue to reconcile against.
+    positions: Vec<(SymbolId, i64)>,
 }
 
 impl<S: RecordSink> Journal<S> {
     /// Shard `shard`'s journal holding `past` (empty for a new session), for a venue
     /// that keeps `timing`.
     pub fn new(shard: usize, past: Vec<(u64, Record)>, timing: VenueTiming, sink: S) -> Journal<S> {
-        let in_flight = match timing {
-            VenueTiming::Asynchronous => in_flight(&past),
+        let (in_flight, positions) = match timing {
+            VenueTiming::Asynchronous => (in_flight(&past), filled_positions(&past)),
             // Its reports are not journaled: the replay rebuilds it, so nothing is in
             // flight across the restart.
-            VenueTiming::EventTime => Vec::new(),
+            VenueTiming::EventTime => (Vec::new(), Vec::new()),
         };
         let mut journal = Journal {
             shard,
             in_flight,
+            positions,
             past,
             next: 0,
             sink,
@@ -519,6 +524,10 @@ impl<S: RecordSink> DecisionLog for Journal<S> {
         &self.in_flight
     }
 
+    fn positions(&self) -> &[(SymbolId, i64)] {
+        &self.positions
+    }
+
     fn summary(&self) -> ShardJournal {
         ShardJournal {
             shard: self.shard,
@@ -580,6 +589,25 @@ pub fn in_flight(past: &[(u64, Record)]) -> Vec<InFlightOrder> {
         }
     }
     open
+}
+
+/// The net shares the journal's fills moved, per symbol that has any, in symbol order:
+/// with an asynchronous venue, what the shard holds beyond the session's start.
+pub fn filled_positions(past: &[(u64, Record)]) -> Vec<(SymbolId, i64)> {
+    use crate::msg::{ExecKind, Side};
+    let mut net: std::collections::BTreeMap<SymbolId, i64> = std::collections::BTreeMap::new();
+    for (_, record) in past {
+        if let Record::Report { report, .. } = record
+            && report.kind == ExecKind::Fill
+        {
+            let shares = i64::from(report.qty);
+            *net.entry(report.symbol).or_default() += match report.side {
+                Side::Buy => shares,
+                Side::Sell => -shares,
+            };
+        }
+    }
+    net.into_iter().collect()
 }
 
 /// The unit tests' sink: records kept in order; `fail_after` makes every append past
@@ -853,5 +881,7 @@ mod tests {
             ]
         );
         assert_eq!(found[1].stamp.ts_event, 12);
+        // Fill reports of buys: 100 shares of order 1, 30 + 20 of order 2.
+        assert_eq!(filled_positions(&past), [(SymbolId(0), 150)]);
     }
 }

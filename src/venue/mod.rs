@@ -75,11 +75,17 @@ pub trait Venue: Send + 'static {
 
     /// A session resumes from its journal: `in_flight` are this shard's orders sent
     /// before the restart with no final report journaled, each with what the shard last
-    /// saw of it (acknowledged, shares filled). Called once, before the first
+    /// saw of it (acknowledged, shares filled), and `positions` the net shares the
+    /// journaled fills moved per symbol (a broker's positions include them). Called once,
+    /// before the first
     /// command. A live venue must settle each with the broker (open, filled while we were
     /// down, or unknown) before any new order goes out, and fail if it cannot: they are
     /// never assumed rejected. There is no default, so no live venue skips it by accident.
-    fn reconcile(&mut self, in_flight: &[InFlightOrder]) -> Result<(), ReconcileError>;
+    fn reconcile(
+        &mut self,
+        in_flight: &[InFlightOrder],
+        positions: &[(SymbolId, i64)],
+    ) -> Result<(), ReconcileError>;
 }
 
 /// A venue could not settle the orders in flight across a restart; the run does not start.

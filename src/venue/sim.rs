@@ -180,6 +180,7 @@ impl Venue for SimVenue {
     fn reconcile(
         &mut self,
         in_flight: &[crate::msg::InFlightOrder],
+        _positions: &[(crate::msg::SymbolId, i64)],
     ) -> Result<(), super::ReconcileError> {
         debug_assert!(
             in_flight.is_empty(),

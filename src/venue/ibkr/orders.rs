@@ -112,6 +112,9 @@ pub struct Book {
     /// only after it), and by whole id.
     exec_ids: HashSet<String>,
     exec_full_ids: HashSet<String>,
+    /// Keys of executions IB showed at start-up for orders a past session finished:
+    /// history the journal's positions already hold, not someone else's trading.
+    history: HashSet<String>,
     /// Net shares per symbol from the fills reported, plus where we started.
     positions: HashMap<SymbolId, i64>,
     /// Event time stamped on reports: the latest command's (an asynchronous venue has no
@@ -163,6 +166,12 @@ impl Book {
     }
 
     /// The order now travels under `ib_id` (the resend after error 103).
+    /// An execution IB showed at start-up for an order a past session finished: seen
+    /// again (IB repeats executions on request), it is history, not news.
+    pub fn before_start(&mut self, e: &IbExecution) {
+        self.history.insert(exec_key(&e.exec_id).to_string());
+    }
+
     /// Takes back an order a past session sent (`o`, as its journal last saw it): IB
     /// knows it as `ib_id` if it shows it open or executed. `executions` are IB's for
     /// it; those the journal already applied (the first, by `cumQty`, adding up to
@@ -185,11 +194,7 @@ impl Book {
                 break;
             }
             seen = seen.saturating_add(e.shares);
-            let key = e
-                .exec_id
-                .rsplit_once('.')
-                .map_or(e.exec_id.as_str(), |(k, _)| k);
-            self.exec_ids.insert(key.to_string());
+            self.exec_ids.insert(exec_key(&e.exec_id).to_string());
             self.exec_full_ids.insert(e.exec_id.clone());
         }
         if seen != o.filled {
@@ -248,6 +253,11 @@ impl Book {
 
     pub fn live_count(&self) -> usize {
         self.live().count()
+    }
+
+    /// Moves our position in `symbol` by `shares`: fills a past session applied.
+    pub fn add_position(&mut self, symbol: SymbolId, shares: i64) {
+        *self.positions.entry(symbol).or_default() += shares;
     }
 
     /// Our net position in `symbol`: the starting one plus every fill reported.
@@ -355,15 +365,16 @@ impl Book {
     }
 
     pub fn on_execution(&mut self, e: &IbExecution, out: &mut Vec<ExecReport>) -> ExecOutcome {
+        // IB corrects an execution under an id that differs only after its last
+        // period: the shares were already applied under the first one.
+        let key = exec_key(&e.exec_id);
+        if self.history.contains(key) {
+            self.counts.duplicate_executions += 1;
+            return ExecOutcome::Duplicate;
+        }
         let Some(id) = self.find(e.order_id, &e.order_ref) else {
             return ExecOutcome::NotOurs;
         };
-        // IB corrects an execution under an id that differs only after its last
-        // period: the shares were already applied under the first one.
-        let key = e
-            .exec_id
-            .rsplit_once('.')
-            .map_or(e.exec_id.as_str(), |(k, _)| k);
         if !self.exec_ids.insert(key.to_string()) {
             if !self.exec_full_ids.contains(&e.exec_id) {
                 self.counts.corrections += 1;
@@ -429,6 +440,11 @@ impl Book {
             out.push(r);
         }
     }
+}
+
+/// An execution's id up to its last period: a correction changes only what follows.
+fn exec_key(exec_id: &str) -> &str {
+    exec_id.rsplit_once('.').map_or(exec_id, |(k, _)| k)
 }
 
 #[cfg(test)]

@@ -230,6 +230,11 @@ impl<C: IbConnection> IbkrVenue<C> {
             self.book
                 .adopt(o, ib_id, contract.con_id, &executions, now)?;
         }
+        for e in &snapshot.executions {
+            if self.book.find(e.order_id, &e.order_ref).is_none() {
+                self.book.before_start(e);
+            }
+        }
         let mut out = std::mem::take(&mut self.out);
         let found = reconcile(&mut self.book, &snapshot, &self.setup.contracts, &mut out);
         self.ib.missed_fills += found.missed_fills;
@@ -707,7 +712,14 @@ impl<C: IbConnection> Venue for IbkrVenue<C> {
         &self.stats
     }
 
-    fn reconcile(&mut self, in_flight: &[InFlightOrder]) -> Result<(), ReconcileError> {
+    fn reconcile(
+        &mut self,
+        in_flight: &[InFlightOrder],
+        positions: &[(SymbolId, i64)],
+    ) -> Result<(), ReconcileError> {
+        for &(symbol, shares) in positions {
+            self.book.add_position(symbol, shares);
+        }
         self.start_up(in_flight).map_err(ReconcileError)
     }
 }

@@ -356,3 +356,24 @@ fn another_clients_order_with_our_ib_id_is_not_ours() {
     assert_eq!(book.find(IB_ID + 1, &ours.0.to_string()), Some(ours));
     assert_eq!(book.find(IB_ID, ""), Some(ours));
 }
+
+#[test]
+fn an_execution_of_a_past_sessions_finished_order_is_history_not_someone_elses() {
+    let (mut book, _) = placed();
+    let past = IbExecution {
+        exec_id: "0001f4e8.77.01".into(),
+        order_id: 3,
+        order_ref: ClOrdId::new(SymbolId(0), 99).0.to_string(),
+        con_id: 265_598,
+        side: Side::Buy,
+        shares: 10,
+        price: LIMIT,
+        cum_qty: 10,
+        time: String::new(),
+    };
+    let mut out = Vec::new();
+    assert_eq!(book.on_execution(&past, &mut out), ExecOutcome::NotOurs);
+    book.before_start(&past);
+    assert_eq!(book.on_execution(&past, &mut out), ExecOutcome::Duplicate);
+    assert_eq!((out.len(), book.position(SymbolId(0))), (0, 0));
+}

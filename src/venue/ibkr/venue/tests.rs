@@ -67,7 +67,7 @@ impl Harness {
 
     fn started() -> Harness {
         let mut h = Harness::new(ScriptedIb::default());
-        h.venue.reconcile(&[]).expect("a clean account");
+        h.venue.reconcile(&[], &[]).expect("a clean account");
         h
     }
 
@@ -532,7 +532,7 @@ fn start_up_refuses_an_unknown_order_or_a_position_mismatch() {
     });
     let err = Harness::new(ib)
         .venue
-        .reconcile(&[])
+        .reconcile(&[], &[])
         .unwrap_err()
         .to_string();
     assert!(
@@ -544,7 +544,7 @@ fn start_up_refuses_an_unknown_order_or_a_position_mismatch() {
     ib.positions.insert(AAPL_CON, 200);
     let err = Harness::new(ib)
         .venue
-        .reconcile(&[])
+        .reconcile(&[], &[])
         .unwrap_err()
         .to_string();
     assert!(
@@ -562,7 +562,9 @@ fn start_up_refuses_an_unknown_order_or_a_position_mismatch() {
             ..setup()
         },
     );
-    venue.reconcile(&[]).expect("the account is what we hold");
+    venue
+        .reconcile(&[], &[])
+        .expect("the account is what we hold");
 }
 
 #[test]
@@ -614,21 +616,17 @@ fn execution(id: ClOrdId, ib_id: IbOrderId, exec: &str, shares: u32, cum_qty: u3
     }
 }
 
-/// The venue resumed with `in_flight` (the account holding `held` AAPL before and
-/// after, as the journal's fills say), and the reports it owes at once.
+/// The venue resumed with `in_flight` and the journal's fills holding `held` AAPL,
+/// and the reports it owes at once.
 fn resumed(
     ib: ScriptedIb,
     held: i64,
     in_flight: &[InFlightOrder],
 ) -> (IbkrVenue<ScriptedIb>, Result<Vec<ExecReport>, String>) {
-    let mut venue = IbkrVenue::new(
-        ib,
-        IbkrSetup {
-            positions: vec![(AAPL, held)],
-            ..setup()
-        },
-    );
-    let settled = venue.reconcile(in_flight).map_err(|e| e.to_string());
+    let mut venue = IbkrVenue::new(ib, setup());
+    let settled = venue
+        .reconcile(in_flight, &[(AAPL, held)])
+        .map_err(|e| e.to_string());
     let mut out = Vec::new();
     venue.poll(&mut out);
     (venue, settled.map(|()| out))
@@ -757,7 +755,7 @@ fn a_restart_with_a_journal_starts_above_the_ids_the_last_run_used() {
     ib.next_valid = 1_000;
     let mut h = Harness::new(ScriptedIb::default());
     h.venue = IbkrVenue::new(ib, journaled());
-    h.venue.reconcile(&[]).expect("a clean account");
+    h.venue.reconcile(&[], &[]).expect("a clean account");
     h.buy(AAPL, 1);
     h.buy(AAPL, 1);
     assert_eq!((h.ib_id(0), h.ib_id(1)), (1_000, 1_001));
@@ -767,7 +765,7 @@ fn a_restart_with_a_journal_starts_above_the_ids_the_last_run_used() {
     // The process restarts, and so did the Gateway: its next valid id is 1 again.
     let mut h = Harness::new(ScriptedIb::default());
     h.venue = IbkrVenue::new(ScriptedIb::default(), journaled());
-    h.venue.reconcile(&[]).expect("a clean account");
+    h.venue.reconcile(&[], &[]).expect("a clean account");
     h.buy(MSFT, 1);
     assert_eq!(h.ib_id(0), 1_002);
     // Without a journal the same restart takes the server's word.
@@ -787,7 +785,7 @@ fn an_id_log_that_cannot_be_read_refuses_the_start() {
             ..setup()
         },
     );
-    let err = venue.reconcile(&[]).unwrap_err().to_string();
+    let err = venue.reconcile(&[], &[]).unwrap_err().to_string();
     assert!(
         err.contains("ibkr-order-ids") && err.contains("garbage"),
         "{err}"
