@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use clap::Parser;
-use tickpipe::msg::{ClOrdId, ExecReport, VenueCommand, VenueTiming};
+use tickpipe::msg::{ExecReport, InFlightOrder, VenueCommand, VenueTiming};
 use tickpipe::runtime::builder::Engine;
 use tickpipe::runtime::config::Config;
 use tickpipe::runtime::control::respond;
@@ -74,8 +74,12 @@ impl Venue for Stamping {
         self.venue.stats()
     }
 
-    fn reconcile(&mut self, in_flight: &[ClOrdId]) -> Result<(), ReconcileError> {
-        self.venue.reconcile(in_flight)
+    fn reconcile(
+        &mut self,
+        in_flight: &[InFlightOrder],
+        positions: &[(tickpipe::msg::SymbolId, i64)],
+    ) -> Result<(), ReconcileError> {
+        self.venue.reconcile(in_flight, positions)
     }
 }
 

@@ -46,6 +46,10 @@ fn main() {
         port: i64::from(tws.port()),
         client_id: 17,
         account: "DU1234567".into(),
+        backoff_min_ms: 100,
+        backoff_max_ms: 1_000,
+        backoff_seed: 1,
+        unknown_order_deadline_ms: 5_000,
         contracts: BTreeMap::from([(
             "AAPL".to_string(),
             ContractConfig {
@@ -66,6 +70,7 @@ fn main() {
             }]),
             positions: Vec::new(),
             id_floor: 1,
+            journal: None,
             unknown_order_deadline_ns: 5_000 * MS,
             end_of_session_deadline_ns: 5_000 * MS,
             backoff_base_ns: 100 * MS,
@@ -73,7 +78,7 @@ fn main() {
             backoff_seed: 1,
         },
     );
-    venue.reconcile(&[]).expect("a clean account");
+    venue.reconcile(&[], &[]).expect("a clean account");
 
     let mut out_ns = Histogram::<u64>::new(3).unwrap();
     let mut ack_ns = Histogram::<u64>::new(3).unwrap();

@@ -8,8 +8,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use tickpipe::msg::{
-    ClOrdId, ExecKind, ExecReport, OrderIntent, Price, RejectReason, Stamp, VenueCommand,
-    VenueTiming,
+    ClOrdId, ExecKind, ExecReport, InFlightOrder, OrderIntent, Price, RejectReason, Stamp,
+    VenueCommand, VenueTiming,
 };
 use tickpipe::runtime::builder::Engine;
 use tickpipe::runtime::config::{Config, Kinds};
@@ -123,7 +123,11 @@ impl Venue for Broker {
 
     /// A scripted broker knows nothing of a past session: it settles nothing, and says
     /// so rather than pretending to.
-    fn reconcile(&mut self, in_flight: &[ClOrdId]) -> Result<(), ReconcileError> {
+    fn reconcile(
+        &mut self,
+        in_flight: &[InFlightOrder],
+        _positions: &[(tickpipe::msg::SymbolId, i64)],
+    ) -> Result<(), ReconcileError> {
         if in_flight.is_empty() {
             return Ok(());
         }

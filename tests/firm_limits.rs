@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use tickpipe::msg::{
-    ClOrdId, ExecKind, ExecReport, Price, Side, SymbolId, VenueCommand, VenueTiming,
+    ClOrdId, ExecKind, ExecReport, InFlightOrder, Price, Side, SymbolId, VenueCommand, VenueTiming,
 };
 use tickpipe::runtime::builder::Engine;
 use tickpipe::stages::reject::RejectCode;
@@ -136,8 +136,12 @@ impl Venue for Tracking {
         self.venue.stats()
     }
 
-    fn reconcile(&mut self, in_flight: &[ClOrdId]) -> Result<(), ReconcileError> {
-        self.venue.reconcile(in_flight)
+    fn reconcile(
+        &mut self,
+        in_flight: &[InFlightOrder],
+        positions: &[(tickpipe::msg::SymbolId, i64)],
+    ) -> Result<(), ReconcileError> {
+        self.venue.reconcile(in_flight, positions)
     }
 }
 

@@ -155,6 +155,7 @@ fn run(
                     contracts: Contracts(contracts.clone()),
                     positions: Vec::new(),
                     id_floor: 1,
+                    journal: None,
                     unknown_order_deadline_ns: 20 * MS,
                     end_of_session_deadline_ns: 60_000 * MS,
                     backoff_base_ns: MS,

@@ -40,6 +40,10 @@ fn config(tws: &FakeTws, account: &str) -> IbkrConfig {
         port: i64::from(tws.port()),
         client_id: 17,
         account: account.into(),
+        backoff_min_ms: 100,
+        backoff_max_ms: 30_000,
+        backoff_seed: 17,
+        unknown_order_deadline_ms: 5_000,
         contracts: BTreeMap::from([
             ("AAPL".to_string(), contract(i64::from(AAPL_CON))),
             ("MSFT".to_string(), contract(i64::from(MSFT_CON))),
@@ -60,6 +64,7 @@ fn setup(positions: Vec<(SymbolId, i64)>) -> IbkrSetup {
         ]),
         positions,
         id_floor: 1,
+        journal: None,
         unknown_order_deadline_ns: 300 * MS,
         end_of_session_deadline_ns: 2_000 * MS,
         backoff_base_ns: 20 * MS,
@@ -80,10 +85,14 @@ struct Harness {
 
 impl Harness {
     fn connect(script: Script, positions: Vec<(SymbolId, i64)>) -> Harness {
+        Harness::connect_with(script, setup(positions))
+    }
+
+    fn connect_with(script: Script, setup: IbkrSetup) -> Harness {
         let tws = FakeTws::start(script);
         let wire = IbWire::connect(&config(&tws, "DU1234567"), false).expect("connects");
         Harness {
-            venue: IbkrVenue::new(wire, setup(positions)),
+            venue: IbkrVenue::new(wire, setup),
             tws,
             risk: [AAPL, MSFT]
                 .into_iter()
@@ -99,7 +108,7 @@ impl Harness {
         let mut script = Script::paper(&["AAPL", "MSFT"]);
         script.on_place = on_place;
         let mut h = Harness::connect(script, Vec::new());
-        h.venue.reconcile(&[]).expect("a clean account");
+        h.venue.reconcile(&[], &[]).expect("a clean account");
         h
     }
 
@@ -547,6 +556,44 @@ fn order_ids_never_roll_back_after_a_reconnect() {
 }
 
 #[test]
+fn a_restart_with_a_journal_starts_above_its_ids_when_the_gateway_rolls_back() {
+    let dir = std::env::temp_dir().join(format!("tickpipe-ibkr-wire-ids-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut script = Script::paper(&["AAPL", "MSFT"]);
+    script.on_place = OnPlace::Fill;
+    script.next_valid_id = 500;
+    // The Gateway restarted with the process: its next valid id is back to 1.
+    script.next_valid_id_after_reconnect = Some(1);
+    let journaled = |positions| IbkrSetup {
+        journal: Some(dir.clone()),
+        ..setup(positions)
+    };
+    let mut h = Harness::connect_with(script, journaled(Vec::new()));
+    h.venue.reconcile(&[], &[]).expect("a clean account");
+    for side in [Side::Buy, Side::Sell, Side::Buy] {
+        let id = h.order(AAPL, side, 1);
+        h.until("a fill", |h| h.done(id));
+    }
+    let used = h.tws.placed().iter().map(|o| o.order_id).max().unwrap();
+    assert_eq!(used, 502);
+
+    // The restart: a new connection (the fake announces 1) and a new venue on the same
+    // journal directory, holding the position the last run ended with.
+    let held = vec![(AAPL, h.venue.position(AAPL))];
+    let wire = IbWire::connect(&config(&h.tws, "DU1234567"), false).expect("connects");
+    h.venue = IbkrVenue::new(wire, journaled(held));
+    h.venue
+        .reconcile(&[], &[])
+        .expect("reconciled with the last run's position");
+    let id = h.order(MSFT, Side::Sell, 1);
+    h.until("a fill", |h| h.done(id));
+    let next = h.tws.placed().last().unwrap().order_id;
+    assert_eq!(next, used + 1, "the journal's highest + 1, not IB's 1");
+    h.assert_reconciled();
+}
+
+#[test]
 fn an_order_we_did_not_send_at_start_up_refuses_to_start() {
     let mut script = Script::paper(&["AAPL", "MSFT"]);
     script.open_orders.push(FakeOrder {
@@ -562,7 +609,7 @@ fn an_order_we_did_not_send_at_start_up_refuses_to_start() {
         filled: 0.0,
     });
     let mut h = Harness::connect(script, Vec::new());
-    let err = h.venue.reconcile(&[]).unwrap_err().to_string();
+    let err = h.venue.reconcile(&[], &[]).unwrap_err().to_string();
     assert!(
         err.contains("order 9") && err.contains("\"manual\""),
         "{err}"
@@ -575,14 +622,16 @@ fn a_position_mismatch_at_start_up_refuses_naming_the_symbol_and_both() {
     let mut script = Script::paper(&["AAPL", "MSFT"]);
     script.positions.push(("DU1234567".into(), AAPL_CON, 200.0));
     let mut h = Harness::connect(script.clone(), Vec::new());
-    let err = h.venue.reconcile(&[]).unwrap_err().to_string();
+    let err = h.venue.reconcile(&[], &[]).unwrap_err().to_string();
     assert!(
         err.contains("AAPL") && err.contains("ours 0") && err.contains("IB's 200"),
         "{err}"
     );
     // Starting where IB is, the same account passes.
     let mut h = Harness::connect(script, vec![(AAPL, 200)]);
-    h.venue.reconcile(&[]).expect("the account is what we hold");
+    h.venue
+        .reconcile(&[], &[])
+        .expect("the account is what we hold");
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use tickpipe::app::ctl::{self, Request};
-use tickpipe::msg::{ExecReport, VenueCommand, VenueTiming};
+use tickpipe::msg::{ExecReport, InFlightOrder, VenueCommand, VenueTiming};
 use tickpipe::runtime::builder::Engine;
 use tickpipe::runtime::control::{ControlError, ControlServer};
 use tickpipe::runtime::pipeline::Pipeline;
@@ -59,8 +59,12 @@ impl Venue for Recording {
         self.venue.stats()
     }
 
-    fn reconcile(&mut self, in_flight: &[tickpipe::msg::ClOrdId]) -> Result<(), ReconcileError> {
-        self.venue.reconcile(in_flight)
+    fn reconcile(
+        &mut self,
+        in_flight: &[InFlightOrder],
+        positions: &[(tickpipe::msg::SymbolId, i64)],
+    ) -> Result<(), ReconcileError> {
+        self.venue.reconcile(in_flight, positions)
     }
 }
 

@@ -63,32 +63,28 @@ mod wire {
     use crate::venue::ibkr::reconcile::{Contract, Contracts};
     use crate::venue::ibkr::{IbkrSetup, IbkrVenue};
 
-    const MS: u64 = 1_000_000;
-    /// How long our orders IB does not show after a reconnect stay in flight before they
-    /// are resolved as never having reached IB: IB acknowledges an order within
-    /// milliseconds, so 5 s is a Gateway in trouble, not an order in transit.
-    const UNKNOWN_ORDER_DEADLINE_NS: u64 = 5_000 * MS;
-    /// How long the end of the session waits for IB to confirm its cancels.
-    const END_OF_SESSION_DEADLINE_NS: u64 = 10_000 * MS;
-    /// Reconnect backoff: 100 ms doubling to 30 s, `ibapi`'s own cap, with jitter.
-    const BACKOFF_BASE_NS: u64 = 100 * MS;
-    const BACKOFF_CAP_NS: u64 = 30_000 * MS;
+    /// How long the end of the session waits for IB to confirm its cancels: IB confirms
+    /// a cancel within milliseconds, so 10 s is a Gateway in trouble.
+    const END_OF_SESSION_DEADLINE_NS: u64 = 10_000_000_000;
 
     /// Why `run` cannot trade through IB.
     #[derive(Debug, thiserror::Error)]
     pub enum VenueError {
         #[error(
-            "--shards {0}: the IBKR venue runs with one shard (one API connection, and each \
-             shard's reconciliation would see the other shards' orders as someone else's); \
-             run with --shards 1"
+            "venue.client_id: {client_id} with --shards {shards}: shard k connects as client \
+             {client_id} + k, and {client_id} + {last} is not an IB API client id (0 to {max})",
+            last = shards - 1,
+            max = i32::MAX
         )]
-        Shards(usize),
+        ClientIds { client_id: i64, shards: usize },
         #[error(transparent)]
         Wire(#[from] WireError),
     }
 
     /// Connects to IB (checking the account: `live` is `--live-account`) and returns
-    /// the venue factory `run` plugs into the engine. Our positions start flat: the
+    /// the venue factory `run` plugs into the engine. Each shard gets its own API
+    /// connection, as client `client_id + shard`, and reconciles only the symbols it owns
+    /// (ARCHITECTURE.md, "The IBKR venue across shards"). Our positions start flat: the
     /// account must hold none of the configured contracts, or the start-up
     /// reconciliation halts naming the symbol and both quantities.
     pub fn venue(
@@ -97,42 +93,60 @@ mod wire {
         shards: usize,
         live: bool,
     ) -> Result<impl Fn(&VenueSetup<'_>) -> IbkrVenue<IbWire> + 'static, VenueError> {
-        if shards != 1 {
-            return Err(VenueError::Shards(shards));
+        let last = config.client_id.saturating_add(shards as i64 - 1);
+        if last > i64::from(i32::MAX) {
+            return Err(VenueError::ClientIds {
+                client_id: config.client_id,
+                shards,
+            });
         }
-        let contracts = Contracts(
-            universe
-                .ids()
-                .map(|symbol| {
-                    let name = universe.name(symbol);
-                    let con_id = config.contracts[name.as_str()].con_id as ConId;
-                    Contract {
-                        symbol,
-                        name,
-                        con_id,
-                    }
-                })
-                .collect(),
-        );
-        let setup = IbkrSetup {
-            contracts,
-            positions: Vec::new(),
-            id_floor: 1,
-            unknown_order_deadline_ns: UNKNOWN_ORDER_DEADLINE_NS,
-            end_of_session_deadline_ns: END_OF_SESSION_DEADLINE_NS,
-            backoff_base_ns: BACKOFF_BASE_NS,
-            backoff_cap_ns: BACKOFF_CAP_NS,
-            backoff_seed: config.client_id as u64,
-        };
+        let contracts: Vec<Contract> = universe
+            .ids()
+            .map(|symbol| {
+                let name = universe.name(symbol);
+                let con_id = config.contracts[name.as_str()].con_id as ConId;
+                Contract {
+                    symbol,
+                    name,
+                    con_id,
+                }
+            })
+            .collect();
         // Connected here, before the engine starts, so a refusal is a start-up error.
-        let wire = Mutex::new(Some(IbWire::connect(config, live)?));
-        Ok(move |_: &VenueSetup<'_>| {
-            let wire = wire
+        let wires = (0..shards)
+            .map(|shard| {
+                let mut client = config.clone();
+                client.client_id += shard as i64;
+                IbWire::connect(&client, live).map(|w| Mutex::new(Some(w)))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let (backoff_base_ns, backoff_cap_ns) = config.backoff_ns();
+        let unknown_order_deadline_ns = config.unknown_order_deadline_ns();
+        let seed = config.backoff_seed as u64;
+        Ok(move |v: &VenueSetup<'_>| {
+            let wire = wires[v.shard]
                 .lock()
-                .expect("the venue factory runs once")
+                .expect("the venue factory runs once a shard")
                 .take()
-                .expect("one shard: the venue factory runs once");
-            IbkrVenue::new(wire, setup.clone())
+                .expect("the venue factory runs once a shard");
+            let setup = IbkrSetup {
+                contracts: Contracts(
+                    contracts
+                        .iter()
+                        .filter(|c| v.owned.contains(&c.symbol))
+                        .copied()
+                        .collect(),
+                ),
+                positions: Vec::new(),
+                id_floor: 1,
+                journal: v.journal.map(Path::to_path_buf),
+                unknown_order_deadline_ns,
+                end_of_session_deadline_ns: END_OF_SESSION_DEADLINE_NS,
+                backoff_base_ns,
+                backoff_cap_ns,
+                backoff_seed: seed.wrapping_add(v.shard as u64),
+            };
+            IbkrVenue::new(wire, setup)
         })
     }
 

@@ -10,7 +10,7 @@ use crate::journal::{Entry, Record, Scan, TornTail};
 use crate::msg::{ClOrdId, ExecKind, VenueCommand};
 
 /// Execution report kinds, in the order they are listed.
-const REPORT_KINDS: [(ExecKind, &str); 7] = [
+const REPORT_KINDS: [(ExecKind, &str); 9] = [
     (ExecKind::Ack, "ack"),
     (ExecKind::Fill, "fill"),
     (ExecKind::Cancelled, "cancelled"),
@@ -18,6 +18,8 @@ const REPORT_KINDS: [(ExecKind, &str); 7] = [
     (ExecKind::CancelRejected, "cancel_rejected"),
     (ExecKind::Watermark, "watermark"),
     (ExecKind::EndOfSession, "end_of_session"),
+    (ExecKind::VenueDown, "venue_down"),
+    (ExecKind::VenueUp, "venue_up"),
 ];
 
 /// One shard's counts.
@@ -32,7 +34,7 @@ pub struct ShardSummary {
     /// Commands other than orders and cancels (ticks, watermarks, end of session).
     pub other_commands: u64,
     /// Execution reports by kind, in [`REPORT_KINDS`] order.
-    pub reports: [u64; 7],
+    pub reports: [u64; 9],
     pub state_changes: u64,
     /// Operator commands (re-enable a symbol, resume all).
     pub operator_commands: u64,

@@ -23,7 +23,7 @@ pub use features::{FeatureVector, Features, MarketView, Signal, ViewCause};
 pub use frame::RawFrame;
 pub use ids::{ClOrdId, Side, SymbolId, SymbolName, TradingStatus};
 pub use market::{MarketEvent, MarketUpdate};
-pub use order::{OrderIntent, TimeInForce, VenueCommand};
+pub use order::{InFlightOrder, OrderIntent, TimeInForce, VenueCommand};
 pub use price::{MoneyOverflow, ParsePriceError, Price};
 
 /// Times every hot-path message carries.

@@ -25,6 +25,22 @@ pub struct OrderIntent {
     pub tif: TimeInForce,
 }
 
+/// An order a resumed session's journal holds as sent with no final report: what the
+/// shard last saw of it, which a live venue settles with its broker before trading
+/// (`Venue::reconcile`). Not a ring message: it crosses from the journal to the venue
+/// once, at start-up.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct InFlightOrder {
+    /// The order as sent: id, side, size, limit, symbol.
+    pub order: OrderIntent,
+    /// The `New` command's stamp.
+    pub stamp: Stamp,
+    /// Whether the shard applied an `Ack` for it.
+    pub acked: bool,
+    /// The shares of it the shard applied fills for.
+    pub filled: u32,
+}
+
 /// What crosses the risk → routing and routing → venue edges.
 ///
 /// All commands on one edge are in non-decreasing `ts_event` order. The simulated venue

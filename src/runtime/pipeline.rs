@@ -181,6 +181,9 @@ impl Pipeline {
                 clock.clone(),
             )
         });
+        let journal_dir = journal
+            .as_ref()
+            .map(|(meta, _)| std::path::PathBuf::from(&meta.dir));
         // One log per shard, each moved to the thread that runs the shard's risk.
         let logs: Vec<Option<Box<dyn DecisionLog>>> = match journal {
             Some((_, factory)) => {
@@ -220,16 +223,22 @@ impl Pipeline {
             let owned = topology.owned(shard);
             // The venue holds at most what risk lets the shard have open at once.
             let capacity = config.risk.open_orders_limit(&universe, &owned);
+            let shard_dir = journal_dir
+                .as_deref()
+                .map(|dir| crate::journal::segment::shard_dir(dir, shard));
             let mut venue = new_venue(&VenueSetup {
+                shard,
+                owned: &owned,
                 universe_len: universe.len(),
                 capacity,
                 config: &config.venue,
+                journal: shard_dir.as_deref(),
             });
             let log = logs.next().flatten();
             if let Some(log) = &log {
                 // Before any command: what the last session left in flight is settled
                 // with the venue first.
-                if let Err(source) = venue.reconcile(log.in_flight()) {
+                if let Err(source) = venue.reconcile(log.in_flight(), log.positions()) {
                     drop((feeds, lanes));
                     return Err(wiring.abort(StartError::Reconcile { shard, source }));
                 }

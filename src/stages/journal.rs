@@ -22,7 +22,7 @@
 
 use std::fmt;
 
-use crate::msg::{ClOrdId, ExecReport, Stamp, VenueCommand, VenueTiming};
+use crate::msg::{ClOrdId, ExecReport, InFlightOrder, Stamp, SymbolId, VenueCommand, VenueTiming};
 use crate::stages::Operator;
 use crate::stages::coordinator::{self, Directive};
 use crate::sys::TradingState;
@@ -241,7 +241,9 @@ pub trait DecisionLog: Send {
     /// run) are left as the summary has them.
     fn publish(&self, row: &mut ShardJournal);
     /// Orders the journal holds as sent with no final report ([`in_flight`]).
-    fn in_flight(&self) -> &[ClOrdId];
+    fn in_flight(&self) -> &[InFlightOrder];
+    /// The net shares the journaled fills moved, per symbol ([`filled_positions`]).
+    fn positions(&self) -> &[(SymbolId, i64)];
 }
 
 /// Where a [`Journal`] appends: the store's per-shard writer, or memory in tests.
@@ -312,23 +314,26 @@ pub struct Journal<S: RecordSink> {
     sink: S,
     fault: Option<JournalFault>,
     counts: JournalCounts,
-    /// [`in_flight`] of `past`, for the report.
-    in_flight: Vec<ClOrdId>,
+    /// [`in_flight`] of `past`: for the venue to settle, and for the report.
+    in_flight: Vec<InFlightOrder>,
+    /// [`filled_positions`] of `past`, for the venue to reconcile against.
+    positions: Vec<(SymbolId, i64)>,
 }
 
 impl<S: RecordSink> Journal<S> {
     /// Shard `shard`'s journal holding `past` (empty for a new session), for a venue
     /// that keeps `timing`.
     pub fn new(shard: usize, past: Vec<(u64, Record)>, timing: VenueTiming, sink: S) -> Journal<S> {
-        let in_flight = match timing {
-            VenueTiming::Asynchronous => in_flight(&past),
+        let (in_flight, positions) = match timing {
+            VenueTiming::Asynchronous => (in_flight(&past), filled_positions(&past)),
             // Its reports are not journaled: the replay rebuilds it, so nothing is in
             // flight across the restart.
-            VenueTiming::EventTime => Vec::new(),
+            VenueTiming::EventTime => (Vec::new(), Vec::new()),
         };
         let mut journal = Journal {
             shard,
             in_flight,
+            positions,
             past,
             next: 0,
             sink,
@@ -515,8 +520,12 @@ impl<S: RecordSink> DecisionLog for Journal<S> {
         }
     }
 
-    fn in_flight(&self) -> &[ClOrdId] {
+    fn in_flight(&self) -> &[InFlightOrder] {
         &self.in_flight
+    }
+
+    fn positions(&self) -> &[(SymbolId, i64)] {
+        &self.positions
     }
 
     fn summary(&self) -> ShardJournal {
@@ -526,7 +535,7 @@ impl<S: RecordSink> DecisionLog for Journal<S> {
             bytes: self.sink.bytes(),
             unsynced: self.sink.unsynced(),
             replay_ns: self.sink.replay_ns(),
-            in_flight: self.in_flight.clone(),
+            in_flight: self.in_flight.iter().map(|o| o.order.cl_ord_id).collect(),
             fault: self.fault.as_ref().map(ToString::to_string),
         }
     }
@@ -541,16 +550,22 @@ impl<S: RecordSink> DecisionLog for Journal<S> {
 
 /// Orders a journal holds as sent with no final report journaled: in flight when the
 /// session stopped. Only an asynchronous venue's reports are journaled; an event-time
-/// venue is rebuilt by the replay, so nothing of its is in flight.
-pub fn in_flight(past: &[(u64, Record)]) -> Vec<ClOrdId> {
+/// venue is rebuilt by the replay, so nothing of its is in flight. Each with what the
+/// shard last saw of it: acknowledged or not, and the shares filled.
+pub fn in_flight(past: &[(u64, Record)]) -> Vec<InFlightOrder> {
     use crate::msg::ExecKind;
-    let mut open: Vec<ClOrdId> = Vec::new();
+    let mut open: Vec<InFlightOrder> = Vec::new();
     for (_, record) in past {
         match *record {
             Record::Command {
-                command: VenueCommand::New { order, .. },
+                command: VenueCommand::New { stamp, order },
                 ..
-            } => open.push(order.cl_ord_id),
+            } => open.push(InFlightOrder {
+                order,
+                stamp,
+                acked: false,
+                filled: 0,
+            }),
             Record::Report { report, .. } => {
                 let done = match report.kind {
                     ExecKind::Fill => report.leaves == 0,
@@ -558,13 +573,41 @@ pub fn in_flight(past: &[(u64, Record)]) -> Vec<ClOrdId> {
                     _ => false,
                 };
                 if done {
-                    open.retain(|&id| id != report.cl_ord_id);
+                    open.retain(|o| o.order.cl_ord_id != report.cl_ord_id);
+                } else if let Some(o) = open
+                    .iter_mut()
+                    .find(|o| o.order.cl_ord_id == report.cl_ord_id)
+                {
+                    match report.kind {
+                        ExecKind::Ack => o.acked = true,
+                        ExecKind::Fill => o.filled = o.filled.saturating_add(report.qty),
+                        _ => {}
+                    }
                 }
             }
             _ => {}
         }
     }
     open
+}
+
+/// The net shares the journal's fills moved, per symbol that has any, in symbol order:
+/// with an asynchronous venue, what the shard holds beyond the session's start.
+pub fn filled_positions(past: &[(u64, Record)]) -> Vec<(SymbolId, i64)> {
+    use crate::msg::{ExecKind, Side};
+    let mut net: std::collections::BTreeMap<SymbolId, i64> = std::collections::BTreeMap::new();
+    for (_, record) in past {
+        if let Record::Report { report, .. } = record
+            && report.kind == ExecKind::Fill
+        {
+            let shares = i64::from(report.qty);
+            *net.entry(report.symbol).or_default() += match report.side {
+                Side::Buy => shares,
+                Side::Sell => -shares,
+            };
+        }
+    }
+    net.into_iter().collect()
 }
 
 /// The unit tests' sink: records kept in order; `fail_after` makes every append past
@@ -788,11 +831,13 @@ mod tests {
 
     #[test]
     fn in_flight_is_sent_with_no_final_report() {
-        let fill = |seq: u64, leaves: u32| ExecReport {
+        let report = |kind, seq: u64, qty: u32, leaves: u32| ExecReport {
             cl_ord_id: ClOrdId::new(SymbolId(0), seq),
+            qty,
             leaves,
-            ..ExecReport::session(crate::msg::ExecKind::Fill, Stamp::default())
+            ..ExecReport::session(kind, Stamp::default())
         };
+        let fill = |seq, qty, leaves| report(crate::msg::ExecKind::Fill, seq, qty, leaves);
         let past = numbered(&[
             Record::Command {
                 position: 1,
@@ -808,16 +853,35 @@ mod tests {
             },
             Record::Report {
                 position: 4,
-                report: fill(1, 0),
+                report: fill(1, 100, 0),
             },
             Record::Report {
                 position: 4,
-                report: fill(2, 50),
+                report: fill(2, 30, 70),
+            },
+            Record::Report {
+                position: 4,
+                report: fill(2, 20, 50),
+            },
+            Record::Report {
+                position: 5,
+                report: report(crate::msg::ExecKind::Ack, 3, 0, 100),
             },
         ]);
+        let found = in_flight(&past);
+        let seen: Vec<(ClOrdId, bool, u32)> = found
+            .iter()
+            .map(|o| (o.order.cl_ord_id, o.acked, o.filled))
+            .collect();
         assert_eq!(
-            in_flight(&past),
-            [ClOrdId::new(SymbolId(0), 2), ClOrdId::new(SymbolId(0), 3)]
+            seen,
+            [
+                (ClOrdId::new(SymbolId(0), 2), false, 50),
+                (ClOrdId::new(SymbolId(0), 3), true, 0)
+            ]
         );
+        assert_eq!(found[1].stamp.ts_event, 12);
+        // Fill reports of buys: 100 shares of order 1, 30 + 20 of order 2.
+        assert_eq!(filled_positions(&past), [(SymbolId(0), 150)]);
     }
 }

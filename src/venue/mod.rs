@@ -37,7 +37,7 @@ pub use stats::{CancelCounts, CommandCounts, RejectCounts, VenueStats};
 use serde::{Deserialize, Deserializer};
 
 use crate::config::Problems;
-use crate::msg::{ClOrdId, ExecReport, VenueCommand, VenueTiming};
+use crate::msg::{ExecReport, InFlightOrder, SymbolId, VenueCommand, VenueTiming};
 use crate::sys::edge::Emit;
 use crate::universe::Universe;
 use ibkr::config::IbkrConfig;
@@ -74,11 +74,18 @@ pub trait Venue: Send + 'static {
     fn stats(&self) -> &VenueStats;
 
     /// A session resumes from its journal: `in_flight` are this shard's orders sent
-    /// before the restart with no final report journaled. Called once, before the first
+    /// before the restart with no final report journaled, each with what the shard last
+    /// saw of it (acknowledged, shares filled), and `positions` the net shares the
+    /// journaled fills moved per symbol (a broker's positions include them). Called once,
+    /// before the first
     /// command. A live venue must settle each with the broker (open, filled while we were
     /// down, or unknown) before any new order goes out, and fail if it cannot: they are
     /// never assumed rejected. There is no default, so no live venue skips it by accident.
-    fn reconcile(&mut self, in_flight: &[ClOrdId]) -> Result<(), ReconcileError>;
+    fn reconcile(
+        &mut self,
+        in_flight: &[InFlightOrder],
+        positions: &[(SymbolId, i64)],
+    ) -> Result<(), ReconcileError>;
 }
 
 /// A venue could not settle the orders in flight across a restart; the run does not start.
@@ -89,11 +96,19 @@ pub struct ReconcileError(pub String);
 /// What a venue factory is given to build one shard's venue.
 #[derive(Clone, Debug)]
 pub struct VenueSetup<'a> {
+    /// The shard this venue serves, from 0.
+    pub shard: usize,
+    /// The symbols the shard owns: a broker venue reconciles these and no others (the
+    /// other shards' orders and positions are theirs).
+    pub owned: &'a [SymbolId],
     /// Symbols are `SymbolId(0..universe_len)`.
     pub universe_len: usize,
     /// The most orders risk lets the shard have open at once: the venue's storage bound.
     pub capacity: usize,
     pub config: &'a VenueConfig,
+    /// The shard's journal directory (`shard-<k>`), when the run keeps a journal: a
+    /// broker venue may keep there what the shard's journal cannot hold (IB's order ids).
+    pub journal: Option<&'a std::path::Path>,
 }
 
 /// `[venue]` in the config: its `kind` decides which keys the rest of the table has.
@@ -275,7 +290,9 @@ mod tests {
     #[test]
     fn kind_ibkr_takes_the_broker_shape_and_only_it() {
         let text = "kind = \"ibkr\"\nhost = \"127.0.0.1\"\nport = 4002\nclient_id = 1\n\
-                    account = \"DU1\"\n[contracts.AAPL]\ncon_id = 265598\n";
+                    account = \"DU1\"\nbackoff_min_ms = 100\nbackoff_max_ms = 30000\n\
+                    backoff_seed = 1\nunknown_order_deadline_ms = 5000\n\
+                    [contracts.AAPL]\ncon_id = 265598\n";
         let config = parse(text).unwrap();
         assert_eq!(config.kind(), "ibkr");
         assert_eq!(config.ibkr().unwrap().port, 4002);

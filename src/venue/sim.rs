@@ -179,7 +179,8 @@ impl Venue for SimVenue {
     /// journal never lists one of its orders as in flight).
     fn reconcile(
         &mut self,
-        in_flight: &[crate::msg::ClOrdId],
+        in_flight: &[crate::msg::InFlightOrder],
+        _positions: &[(crate::msg::SymbolId, i64)],
     ) -> Result<(), super::ReconcileError> {
         debug_assert!(
             in_flight.is_empty(),

@@ -12,6 +12,9 @@
 //!   also push any message at any time ([`FakeTws::push`]) or drop the connection
 //!   ([`FakeTws::disconnect`]): the fake then accepts the client's reconnect, with the
 //!   script's state (orders, fills, positions) as it is by then, as a real Gateway would.
+//! - Several API clients at once, as a Gateway serves them: order ids are per client (two
+//!   clients' orders can share one), and an order's unsolicited messages (fills, status)
+//!   go to the connections of the client that placed it.
 //!
 //! Every socket sets `TCP_NODELAY`: without it each small frame waits out delayed
 //! acknowledgement, about 40 ms a message.
@@ -20,6 +23,7 @@
 
 pub mod proto;
 
+use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
@@ -174,12 +178,23 @@ struct Shared {
     tick_requests: Vec<(i32, i32, String)>,
     duplicate_refused: Vec<i32>,
     connections: usize,
-    /// The live connection's writer, for pushes.
+    /// The most recent connection's writer, for pushes.
     writer: Option<TcpStream>,
-    /// Each API client's writer, by client id: the market-data source and the venue
-    /// connect with different ids, each answered on its own connection.
-    writers: Vec<(i32, TcpStream)>,
+    /// Every live connection, by its number (from 1, in order accepted).
+    links: HashMap<usize, Link>,
+    /// Client ids that have connected before: a second `StartApi` is a reconnect.
+    clients_seen: HashSet<i32>,
     exec_seq: u64,
+}
+
+/// One live connection.
+struct Link {
+    /// From its `StartApi`; -1 before.
+    client_id: i32,
+    /// Whether this client connected before (the script's
+    /// `next_valid_id_after_reconnect` then applies).
+    reconnect: bool,
+    stream: TcpStream,
 }
 
 /// The running fake. Dropping it stops accepting; live connections end with the test.
@@ -256,9 +271,7 @@ impl FakeTws {
     /// Sends `frame` on the connection of API client `client_id`.
     pub fn push_to(&self, client_id: i32, frame: Vec<u8>) {
         let mut shared = self.shared.lock().unwrap();
-        if let Some((_, w)) = shared.writers.iter_mut().find(|(c, _)| *c == client_id) {
-            let _ = w.write_all(&frame);
-        }
+        send_to_client(&mut shared, client_id, &[frame]);
     }
 
     /// Sends `frame` (from [`frame`] and the message builders) on the live connection.
@@ -270,7 +283,8 @@ impl FakeTws {
     }
 
     /// Fills `order_id` for `shares` at `price` in the script, and reports it on the
-    /// live connection if there is one (execution, commission, status).
+    /// placing client's live connections if it has any (execution, commission, status).
+    /// With several clients, the first open order of that id.
     pub fn fill(&self, order_id: i32, shares: f64, price: f64) {
         let mut shared = self.shared.lock().unwrap();
         let client = shared
@@ -281,27 +295,51 @@ impl FakeTws {
             .iter()
             .find(|o| o.order_id == order_id)
             .map(|o| o.client_id);
-        let frames = fill_order(&mut shared, order_id, shares, price);
-        let Shared {
-            writer, writers, ..
-        } = &mut *shared;
-        let own = writers
-            .iter_mut()
-            .find(|(c, _)| Some(*c) == client)
-            .map(|(_, w)| w);
-        if let Some(w) = own.or(writer.as_mut()) {
-            for f in frames {
-                let _ = w.write_all(&f);
-            }
+        let Some(client) = client else { return };
+        let frames = fill_order(&mut shared, client, order_id, shares, price);
+        send_to_client(&mut shared, client, &frames);
+    }
+
+    /// Fills what remains of every open order at its limit (reported to the placing
+    /// client if it is connected); returns how many it filled.
+    pub fn fill_open_orders(&self) -> usize {
+        let mut shared = self.shared.lock().unwrap();
+        let open: Vec<(i32, i32, f64, f64)> = shared
+            .script
+            .as_ref()
+            .unwrap()
+            .open_orders
+            .iter()
+            .map(|o| (o.client_id, o.order_id, o.qty - o.filled, o.limit))
+            .collect();
+        for &(client, order_id, left, limit) in &open {
+            let frames = fill_order(&mut shared, client, order_id, left, limit);
+            send_to_client(&mut shared, client, &frames);
+        }
+        open.len()
+    }
+
+    /// Closes every live connection, as a Gateway restart or a network cut does.
+    pub fn disconnect(&self) {
+        let mut shared = self.shared.lock().unwrap();
+        shared.writer = None;
+        for (_, link) in shared.links.drain() {
+            let _ = link.stream.shutdown(std::net::Shutdown::Both);
         }
     }
 
-    /// Closes the live connection, as a Gateway restart or a network cut does.
-    pub fn disconnect(&self) {
-        let mut shared = self.shared.lock().unwrap();
-        if let Some(w) = shared.writer.take() {
-            let _ = w.shutdown(std::net::Shutdown::Both);
-        }
+    /// The client ids of the live connections, sorted.
+    pub fn clients(&self) -> Vec<i32> {
+        let mut ids: Vec<i32> = self
+            .shared
+            .lock()
+            .unwrap()
+            .links
+            .values()
+            .map(|l| l.client_id)
+            .collect();
+        ids.sort_unstable();
+        ids
     }
 
     /// Waits until `cond` holds of the fake, up to 10 s; panics naming `what` after.
@@ -487,15 +525,31 @@ pub fn tick_last(req_id: i32, time: i64, price: f64, size: f64) -> Vec<u8> {
     )
 }
 
-/// Records a fill of `order_id` in the state; returns the frames that report it.
-fn fill_order(shared: &mut Shared, order_id: i32, shares: f64, price: f64) -> Vec<Vec<u8>> {
+/// Writes `frames` on every live connection of `client`.
+fn send_to_client(shared: &mut Shared, client: i32, frames: &[Vec<u8>]) {
+    for link in shared.links.values_mut().filter(|l| l.client_id == client) {
+        for f in frames {
+            let _ = link.stream.write_all(f);
+        }
+    }
+}
+
+/// Records a fill of `client`'s `order_id` in the state; returns the frames that report
+/// it.
+fn fill_order(
+    shared: &mut Shared,
+    client: i32,
+    order_id: i32,
+    shares: f64,
+    price: f64,
+) -> Vec<Vec<u8>> {
     shared.exec_seq += 1;
     let exec_id = format!("0000e1f2.{:08}.01.01", shared.exec_seq);
     let script = shared.script.as_mut().unwrap();
     let Some(order) = script
         .open_orders
         .iter_mut()
-        .find(|o| o.order_id == order_id)
+        .find(|o| o.client_id == client && o.order_id == order_id)
     else {
         return Vec::new();
     };
@@ -535,7 +589,9 @@ fn fill_order(shared: &mut Shared, order_id: i32, shares: f64, price: f64) -> Ve
         None => script.positions.push((account, order.con_id, signed)),
     }
     if remaining <= 0.0 {
-        script.open_orders.retain(|o| o.order_id != order_id);
+        script
+            .open_orders
+            .retain(|o| !(o.client_id == client && o.order_id == order_id));
     }
     vec![
         execution(script, &fill, -1),
@@ -578,15 +634,19 @@ fn serve(mut stream: TcpStream, shared: &Mutex<Shared>) {
     if stream.write_all(&reply).is_err() {
         return;
     }
-    let reconnect = {
+    let conn = {
         let mut s = shared.lock().unwrap();
         s.connections += 1;
         s.writer = Some(stream.try_clone().unwrap());
-        s.connections > 1
+        let conn = s.connections;
+        let link = Link {
+            client_id: -1,
+            reconnect: false,
+            stream: stream.try_clone().unwrap(),
+        };
+        s.links.insert(conn, link);
+        conn
     };
-    // Answers go back on this connection; 0 until its `StartApi` names its client id.
-    let mut mine = stream.try_clone().unwrap();
-    let mut client_id = 0;
     while let Some(body) = read_frame(&mut stream) {
         if body.len() < 4 {
             return;
@@ -595,24 +655,32 @@ fn serve(mut stream: TcpStream, shared: &Mutex<Shared>) {
         let id = if raw_id > 200 { raw_id - 200 } else { raw_id };
         let fields = Fields::parse(&body[4..]).unwrap_or_default();
         let mut s = shared.lock().unwrap();
-        s.received.push(id);
-        if id == outgoing::START_API {
-            client_id = fields.int(1).unwrap_or(0) as i32;
-            s.writers.retain(|(c, _)| *c != client_id);
-            s.writers.push((client_id, stream.try_clone().unwrap()));
+        if !s.links.contains_key(&conn) {
+            return; // disconnected
         }
-        let frames = answer(&mut s, id, &fields, reconnect, client_id);
-        // Written under the lock, so a push on the same socket cannot split a frame.
+        s.received.push(id);
+        let frames = answer(&mut s, conn, id, &fields);
+        let Some(link) = s.links.get_mut(&conn) else {
+            return;
+        };
         for f in frames {
-            if mine.write_all(&f).is_err() {
+            if link.stream.write_all(&f).is_err() {
                 return;
             }
         }
     }
 }
 
-fn answer(s: &mut Shared, id: i32, f: &Fields, reconnect: bool, client_id: i32) -> Vec<Vec<u8>> {
+fn answer(s: &mut Shared, conn: usize, id: i32, f: &Fields) -> Vec<Vec<u8>> {
     let req_id = f.int(1).unwrap_or(0) as i32;
+    if id == outgoing::START_API {
+        let reconnect = !s.clients_seen.insert(req_id);
+        let link = s.links.get_mut(&conn).expect("a live connection");
+        link.client_id = req_id;
+        link.reconnect = reconnect;
+    }
+    let link = &s.links[&conn];
+    let (client, reconnect) = (link.client_id, link.reconnect);
     match id {
         outgoing::START_API => {
             let script = s.script.as_ref().unwrap();
@@ -728,7 +796,7 @@ fn answer(s: &mut Shared, id: i32, f: &Fields, reconnect: bool, client_id: i32) 
             ));
             out
         }
-        outgoing::PLACE_ORDER => place(s, f, client_id),
+        outgoing::PLACE_ORDER => place(s, client, f),
         outgoing::CANCEL_ORDER => {
             let order_id = req_id;
             s.cancels.push(order_id);
@@ -736,7 +804,7 @@ fn answer(s: &mut Shared, id: i32, f: &Fields, reconnect: bool, client_id: i32) 
             match script
                 .open_orders
                 .iter()
-                .position(|o| o.order_id == order_id)
+                .position(|o| o.client_id == client && o.order_id == order_id)
             {
                 Some(i) => {
                     let o = script.open_orders.remove(i);
@@ -766,14 +834,14 @@ fn answer(s: &mut Shared, id: i32, f: &Fields, reconnect: bool, client_id: i32) 
     }
 }
 
-fn place(s: &mut Shared, f: &Fields, client_id: i32) -> Vec<Vec<u8>> {
+fn place(s: &mut Shared, client: i32, f: &Fields) -> Vec<Vec<u8>> {
     let order_id = f.int(1).unwrap_or(0) as i32;
     let contract = f.message(2).unwrap_or_default();
     let o = f.message(3).unwrap_or_default();
     let script = s.script.as_ref().unwrap();
     let order = FakeOrder {
         order_id,
-        client_id,
+        client_id: client,
         con_id: contract.int(1).unwrap_or(0) as i32,
         action: o.string(5).unwrap_or_default(),
         qty: o.string(6).and_then(|q| q.parse().ok()).unwrap_or(0.0),
@@ -821,10 +889,10 @@ fn place(s: &mut Shared, f: &Fields, client_id: i32) -> Vec<Vec<u8>> {
         ));
     }
     match on_place {
-        OnPlace::Fill => out.extend(fill_order(s, order_id, order.qty, order.limit)),
+        OnPlace::Fill => out.extend(fill_order(s, client, order_id, order.qty, order.limit)),
         OnPlace::Partials { shares, .. } => {
             for q in shares {
-                out.extend(fill_order(s, order_id, q, order.limit));
+                out.extend(fill_order(s, client, order_id, q, order.limit));
             }
         }
         _ => {}

@@ -38,9 +38,24 @@ pub struct IbkrConfig {
     pub client_id: i64,
     /// The account orders go to: a paper `DU…` id, or a live one with `--live-account`.
     pub account: String,
+    /// Reconnect backoff: the first wait after the link drops, in milliseconds; each
+    /// further attempt doubles it up to `backoff_max_ms`.
+    pub backoff_min_ms: i64,
+    /// The longest wait between reconnect attempts, in milliseconds.
+    pub backoff_max_ms: i64,
+    /// The seed of the backoff's jitter (shard `k` draws from `backoff_seed + k`), so a
+    /// test's schedule repeats and clients started together do not retry in step.
+    pub backoff_seed: i64,
+    /// How long after a reconciliation our orders IB does not show stay in flight before
+    /// they are resolved as never having reached IB, in milliseconds.
+    pub unknown_order_deadline_ms: i64,
     /// The IB contract of each ticker in `[symbols] tickers`: every ticker needs one.
     pub contracts: BTreeMap<String, ContractConfig>,
 }
+
+/// The longest a backoff wait or the unknown-order deadline may be: one hour. Beyond it
+/// a live session would sit out a whole trading hour on a value that is surely a typo.
+pub const MAX_WAIT_MS: i64 = 3_600_000;
 
 /// `[venue.contracts.TICKER]`: one symbol's IB contract.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -71,6 +86,16 @@ impl IbkrConfig {
     /// `host:port`, as the IB client connects to it.
     pub fn address(&self) -> String {
         format!("{}:{}", self.host, self.port)
+    }
+
+    /// The reconnect backoff's first and longest waits, in nanoseconds (validated).
+    pub fn backoff_ns(&self) -> (u64, u64) {
+        (ms_to_ns(self.backoff_min_ms), ms_to_ns(self.backoff_max_ms))
+    }
+
+    /// The unknown-order deadline in nanoseconds (validated).
+    pub fn unknown_order_deadline_ns(&self) -> u64 {
+        ms_to_ns(self.unknown_order_deadline_ms)
     }
 
     /// Whether the account is a paper account (an id starting `DU`).
@@ -112,6 +137,30 @@ impl IbkrConfig {
                 "{:?} is not an IB account id (letters and digits, e.g. DU1234567)",
                 self.account
             ),
+        );
+        for (key, value) in [
+            ("backoff_min_ms", self.backoff_min_ms),
+            ("backoff_max_ms", self.backoff_max_ms),
+            ("unknown_order_deadline_ms", self.unknown_order_deadline_ms),
+        ] {
+            p.check(
+                (1..=MAX_WAIT_MS).contains(&value),
+                key,
+                format!("{value} is not a wait in milliseconds (1 to {MAX_WAIT_MS})"),
+            );
+        }
+        p.check(
+            self.backoff_max_ms >= self.backoff_min_ms,
+            "backoff_max_ms",
+            format!(
+                "{} is below backoff_min_ms ({}): the longest wait cannot be shorter than the first",
+                self.backoff_max_ms, self.backoff_min_ms
+            ),
+        );
+        p.check(
+            self.backoff_seed >= 0,
+            "backoff_seed",
+            format!("{} is not a seed (0 or more)", self.backoff_seed),
         );
         let mut con_ids = HashSet::new();
         for (ticker, contract) in &self.contracts {
@@ -173,6 +222,10 @@ impl IbkrConfig {
     }
 }
 
+fn ms_to_ns(ms: i64) -> u64 {
+    (ms.clamp(0, MAX_WAIT_MS) as u64) * 1_000_000
+}
+
 fn is_account_id(account: &str) -> bool {
     !account.is_empty() && account.len() <= 32 && account.chars().all(|c| c.is_ascii_alphanumeric())
 }
@@ -224,6 +277,8 @@ mod tests {
     use crate::config::Problem;
 
     const PAPER: &str = "host = \"127.0.0.1\"\nport = 4002\nclient_id = 7\naccount = \"DU1234567\"\n\
+                         backoff_min_ms = 100\nbackoff_max_ms = 30000\nbackoff_seed = 7\n\
+                         unknown_order_deadline_ms = 5000\n\
                          [contracts.AAPL]\ncon_id = 265598\n\
                          [contracts.MSFT]\ncon_id = 272093\nexchange = \"ISLAND\"\ncurrency = \"USD\"\n";
 
@@ -264,7 +319,16 @@ mod tests {
             parse(&PAPER.replace("con_id = 265598", "con_id = 265598\nsymbol = \"AAPL\""))
                 .unwrap_err();
         assert!(in_contract.contains("symbol"), "{in_contract}");
-        for key in ["host", "port", "client_id", "account"] {
+        for key in [
+            "host",
+            "port",
+            "client_id",
+            "account",
+            "backoff_min_ms",
+            "backoff_max_ms",
+            "backoff_seed",
+            "unknown_order_deadline_ms",
+        ] {
             let text: String = PAPER
                 .lines()
                 .filter(|l| !l.starts_with(&format!("{key} =")))
@@ -305,6 +369,41 @@ mod tests {
             found[6].message.contains("no contract for NVDA"),
             "{}",
             found[6]
+        );
+    }
+
+    #[test]
+    fn the_timings_convert_to_nanoseconds_and_bad_ones_name_their_key() {
+        let config = parse(PAPER).unwrap();
+        assert_eq!(config.backoff_ns(), (100_000_000, 30_000_000_000));
+        assert_eq!(config.unknown_order_deadline_ns(), 5_000_000_000);
+
+        let mut config = parse(PAPER).unwrap();
+        config.backoff_min_ms = 0;
+        config.backoff_max_ms = MAX_WAIT_MS + 1;
+        config.unknown_order_deadline_ms = -5;
+        config.backoff_seed = -1;
+        let found = problems(&config, &["AAPL", "MSFT"]);
+        assert_eq!(
+            keys(&found),
+            [
+                "venue.backoff_min_ms",
+                "venue.backoff_max_ms",
+                "venue.unknown_order_deadline_ms",
+                "venue.backoff_seed",
+            ]
+        );
+        assert!(found[1].message.contains("3600001"), "{}", found[1]);
+
+        let mut config = parse(PAPER).unwrap();
+        config.backoff_min_ms = 2_000;
+        config.backoff_max_ms = 1_000;
+        let found = problems(&config, &["AAPL", "MSFT"]);
+        assert_eq!(keys(&found), ["venue.backoff_max_ms"]);
+        assert!(
+            found[0].message.contains("below backoff_min_ms (2000)"),
+            "{}",
+            found[0]
         );
     }
 

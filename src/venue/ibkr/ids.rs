@@ -28,6 +28,11 @@ impl OrderIds {
         self.next = self.next.max(next_valid);
     }
 
+    /// A past run of this shard used ids up to `used` (its id log): start above it.
+    pub fn used_up_to(&mut self, used: IbOrderId) {
+        self.next = self.next.max(used.saturating_add(1));
+    }
+
     /// A fresh id for a new order (or the one resend after a duplicate-id error).
     pub fn take(&mut self) -> IbOrderId {
         let id = self.next;
@@ -65,5 +70,9 @@ mod tests {
         assert_eq!(ids.peek(), 42);
         assert_eq!(ids.take(), 42);
         assert_eq!(OrderIds::new(0).peek(), 1);
+        let mut ids = OrderIds::new(1);
+        ids.used_up_to(41);
+        ids.server_says(7);
+        assert_eq!(ids.take(), 42);
     }
 }

@@ -6,6 +6,7 @@
 //!   contracts.
 //! - [`events`]: the seam: what the connection reads from IB, translated, and the
 //!   [`IbConnection`](events::IbConnection) trait the venue drives and the wire implements.
+//! - [`id_log`]: the highest IB order id used, kept beside the shard's journal.
 
 pub mod backoff;
 #[cfg(feature = "ibkr")]
@@ -13,6 +14,7 @@ pub mod client;
 pub mod config;
 pub mod errors;
 pub mod events;
+pub mod id_log;
 pub mod ids;
 pub mod orders;
 pub mod reconcile;

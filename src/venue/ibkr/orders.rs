@@ -24,8 +24,8 @@ use std::collections::{HashMap, HashSet};
 
 use super::events::{ConId, IbExecution, IbOpenOrder, IbOrderId, IbOrderStatus, IbStatus};
 use crate::msg::{
-    ClOrdId, ExecKind, ExecReport, OrderIntent, Price, RejectReason, Side, Stamp, SymbolId,
-    TimeInForce,
+    ClOrdId, ExecKind, ExecReport, InFlightOrder, OrderIntent, Price, RejectReason, Side, Stamp,
+    SymbolId, TimeInForce,
 };
 
 /// How IB said an order ended, waiting for its executions.
@@ -112,6 +112,9 @@ pub struct Book {
     /// only after it), and by whole id.
     exec_ids: HashSet<String>,
     exec_full_ids: HashSet<String>,
+    /// Keys of executions IB showed at start-up for orders a past session finished:
+    /// history the journal's positions already hold, not someone else's trading.
+    history: HashSet<String>,
     /// Net shares per symbol from the fills reported, plus where we started.
     positions: HashMap<SymbolId, i64>,
     /// Event time stamped on reports: the latest command's (an asynchronous venue has no
@@ -163,6 +166,56 @@ impl Book {
     }
 
     /// The order now travels under `ib_id` (the resend after error 103).
+    /// An execution IB showed at start-up for an order a past session finished: seen
+    /// again (IB repeats executions on request), it is history, not news.
+    pub fn before_start(&mut self, e: &IbExecution) {
+        self.history.insert(exec_key(&e.exec_id).to_string());
+    }
+
+    /// Takes back an order a past session sent (`o`, as its journal last saw it): IB
+    /// knows it as `ib_id` if it shows it open or executed. `executions` are IB's for
+    /// it; those the journal already applied (the first, by `cumQty`, adding up to
+    /// `o.filled`) are marked seen, so reconciliation reports only the rest. Fails,
+    /// saying why, when IB's executions cannot make up what the journal applied.
+    pub fn adopt(
+        &mut self,
+        o: &InFlightOrder,
+        ib_id: Option<IbOrderId>,
+        con_id: ConId,
+        executions: &[&IbExecution],
+        now_ns: u64,
+    ) -> Result<(), String> {
+        let id = o.order.cl_ord_id;
+        let mut sorted = executions.to_vec();
+        sorted.sort_by_key(|e| e.cum_qty);
+        let mut seen = 0u32;
+        for e in sorted {
+            if seen >= o.filled {
+                break;
+            }
+            seen = seen.saturating_add(e.shares);
+            self.exec_ids.insert(exec_key(&e.exec_id).to_string());
+            self.exec_full_ids.insert(e.exec_id.clone());
+        }
+        if seen != o.filled {
+            return Err(format!(
+                "order {id}: the journal applied {} shares filled, IB's executions make {seen}",
+                o.filled
+            ));
+        }
+        self.open(&o.order, o.stamp, ib_id.unwrap_or(0), con_id, now_ns);
+        if ib_id.is_none() {
+            self.by_ib.remove(&0);
+        }
+        let t = self.orders.get_mut(&id).expect("just opened");
+        t.acked = o.acked;
+        t.filled = o.filled;
+        t.ib_filled = o.filled;
+        // Positions are not touched: the setup's starting positions already hold every
+        // fill the past session applied.
+        Ok(())
+    }
+
     pub fn renumber(&mut self, id: ClOrdId, ib_id: IbOrderId) {
         if let Some(o) = self.orders.get_mut(&id) {
             o.ib_id = ib_id;
@@ -179,11 +232,15 @@ impl Book {
         self.orders.get_mut(&id)
     }
 
-    /// Our order that IB's `order_id` or `order_ref` names. The id first; the reference
-    /// when the id is not ours (an order renumbered after 103, or an id IB reassigned).
+    /// Our order that IB's `order_ref` or `order_id` names. The reference first: it is
+    /// our `ClOrdId`, unique across shards, while IB's order id is unique only per API
+    /// client and each shard is a client of its own, so another shard's order can carry
+    /// one of our ids. A reference that is not ours is someone else's order whatever its
+    /// id; the id alone decides only a message with no reference (`orderStatus`, errors,
+    /// which arrive on this client's connection only).
     pub fn find(&self, order_id: IbOrderId, order_ref: &str) -> Option<ClOrdId> {
-        if let Some(&id) = self.by_ib.get(&order_id) {
-            return Some(id);
+        if order_ref.is_empty() {
+            return self.by_ib.get(&order_id).copied();
         }
         let id = ClOrdId(order_ref.parse().ok()?);
         self.orders.contains_key(&id).then_some(id)
@@ -196,6 +253,11 @@ impl Book {
 
     pub fn live_count(&self) -> usize {
         self.live().count()
+    }
+
+    /// Moves our position in `symbol` by `shares`: fills a past session applied.
+    pub fn add_position(&mut self, symbol: SymbolId, shares: i64) {
+        *self.positions.entry(symbol).or_default() += shares;
     }
 
     /// Our net position in `symbol`: the starting one plus every fill reported.
@@ -303,15 +365,16 @@ impl Book {
     }
 
     pub fn on_execution(&mut self, e: &IbExecution, out: &mut Vec<ExecReport>) -> ExecOutcome {
+        // IB corrects an execution under an id that differs only after its last
+        // period: the shares were already applied under the first one.
+        let key = exec_key(&e.exec_id);
+        if self.history.contains(key) {
+            self.counts.duplicate_executions += 1;
+            return ExecOutcome::Duplicate;
+        }
         let Some(id) = self.find(e.order_id, &e.order_ref) else {
             return ExecOutcome::NotOurs;
         };
-        // IB corrects an execution under an id that differs only after its last
-        // period: the shares were already applied under the first one.
-        let key = e
-            .exec_id
-            .rsplit_once('.')
-            .map_or(e.exec_id.as_str(), |(k, _)| k);
         if !self.exec_ids.insert(key.to_string()) {
             if !self.exec_full_ids.contains(&e.exec_id) {
                 self.counts.corrections += 1;
@@ -377,6 +440,11 @@ impl Book {
             out.push(r);
         }
     }
+}
+
+/// An execution's id up to its last period: a correction changes only what follows.
+fn exec_key(exec_id: &str) -> &str {
+    exec_id.rsplit_once('.').map_or(exec_id, |(k, _)| k)
 }
 
 #[cfg(test)]

@@ -12,13 +12,14 @@
 
 use super::backoff::Backoff;
 use super::errors::{IbErrorClass, classify};
-use super::events::{IbConnection, IbError, IbEvent, IbOrder, IbOrderId, LinkError};
+use super::events::{IbConnection, IbError, IbEvent, IbExecution, IbOrder, IbOrderId, LinkError};
+use super::id_log::IdLog;
 use super::ids::OrderIds;
 use super::orders::{Book, BookCounts, CancelBy, Ending, ExecOutcome};
 use super::reconcile::{Contracts, reconcile};
 use crate::msg::{
-    ClOrdId, ExecKind, ExecReport, OrderIntent, RejectReason, Stamp, SymbolId, VenueCommand,
-    VenueTiming,
+    ClOrdId, ExecKind, ExecReport, InFlightOrder, OrderIntent, RejectReason, Stamp, SymbolId,
+    VenueCommand, VenueTiming,
 };
 use crate::sys::edge::Emit;
 use crate::venue::{ReconcileError, Venue, VenueStats};
@@ -43,6 +44,9 @@ pub struct IbkrSetup {
     pub positions: Vec<(SymbolId, i64)>,
     /// The least IB order id a past session of this client cannot have used.
     pub id_floor: IbOrderId,
+    /// The shard's journal directory, when the run keeps a journal: the venue keeps
+    /// the highest IB order id it used there ([`IdLog`]) and starts above it.
+    pub journal: Option<std::path::PathBuf>,
     /// How long after a reconciliation our orders IB does not show stay in flight
     /// before they are resolved as never having reached IB.
     pub unknown_order_deadline_ns: u64,
@@ -105,6 +109,8 @@ pub struct IbkrVenue<C: IbConnection> {
     setup: IbkrSetup,
     book: Book,
     ids: OrderIds,
+    /// Open from start-up when `setup.journal` is set.
+    id_log: Option<IdLog>,
     backoff: Backoff,
     link: Link,
     /// `VenueDown` sent and no `VenueUp` since.
@@ -124,6 +130,7 @@ impl<C: IbConnection> IbkrVenue<C> {
         IbkrVenue {
             book: Book::new(&setup.positions),
             ids: OrderIds::new(setup.id_floor),
+            id_log: None,
             backoff: Backoff::new(
                 setup.backoff_base_ns,
                 setup.backoff_cap_ns,
@@ -184,45 +191,71 @@ impl<C: IbConnection> IbkrVenue<C> {
 
     /// Start-up: the server's next id, then one look at IB before the first order.
     /// `in_flight` are orders a past session sent with no final report journaled.
-    fn start_up(&mut self, in_flight: &[ClOrdId]) -> Result<(), String> {
+    fn start_up(&mut self, in_flight: &[InFlightOrder]) -> Result<(), String> {
         self.link = Link::Up;
+        if let Some(dir) = &self.setup.journal {
+            let (log, highest) = IdLog::open(dir)?;
+            if let Some(used) = highest {
+                self.ids.used_up_to(used);
+            }
+            self.id_log = Some(log);
+        }
         let next = self.conn.next_valid_id().map_err(|e| e.to_string())?;
         self.ids.server_says(next);
         let snapshot = self.conn.snapshot().map_err(|e| e.to_string())?;
         self.ib.reconciliations += 1;
-        // Settling an order across a restart needs its side and size, which the journal
-        // holds but `Venue::reconcile` is not given; refuse rather than guess.
-        let unsettled: Vec<String> = in_flight
-            .iter()
-            .map(|id| {
-                let raw = id.0.to_string();
-                let open = snapshot.open_orders.iter().find(|o| o.order_ref == raw);
-                let executed: u32 = snapshot
-                    .executions
-                    .iter()
-                    .filter(|e| e.order_ref == raw)
-                    .map(|e| e.shares)
-                    .sum();
-                match open {
-                    Some(o) => format!("order {id} is open at IB as order {}", o.order_id),
-                    None => format!("order {id} is not open at IB ({executed} shares executed)"),
-                }
-            })
-            .collect();
-        if !unsettled.is_empty() {
-            return Err(format!(
-                "{} orders were in flight when the last session stopped: {}; settle them in \
-                 TWS and start a fresh journal",
-                unsettled.len(),
-                unsettled.join("; ")
-            ));
+        // Orders the past session sent with no final report: taken back as they were
+        // last seen, then settled by the look below like any order of ours (fills IB
+        // made meanwhile reported once, an open one kept, one IB does not show ended).
+        for o in in_flight {
+            let raw = o.order.cl_ord_id.0.to_string();
+            let Some(contract) = self.setup.contracts.of_symbol(o.order.symbol).copied() else {
+                return Err(format!(
+                    "order {} was in flight for a symbol this venue does not trade",
+                    o.order.cl_ord_id
+                ));
+            };
+            let executions: Vec<&IbExecution> = snapshot
+                .executions
+                .iter()
+                .filter(|e| e.order_ref == raw)
+                .collect();
+            let ib_id = snapshot
+                .open_orders
+                .iter()
+                .find(|x| x.order_ref == raw)
+                .map(|x| x.order_id)
+                .or_else(|| executions.first().map(|e| e.order_id));
+            let now = self.now();
+            self.book
+                .adopt(o, ib_id, contract.con_id, &executions, now)?;
+        }
+        for e in &snapshot.executions {
+            if self.book.find(e.order_id, &e.order_ref).is_none() {
+                self.book.before_start(e);
+            }
         }
         let mut out = std::mem::take(&mut self.out);
         let found = reconcile(&mut self.book, &snapshot, &self.setup.contracts, &mut out);
-        self.out = out;
+        self.ib.missed_fills += found.missed_fills;
         if found.halts() {
+            self.out = out;
             return Err(found.describe());
         }
+        // Ours, neither open at IB nor filled: the process was down for longer than any
+        // order is in transit (IB acknowledges within milliseconds), so IB never took it
+        // or ended it without a fill. No deadline to wait out, unlike after a reconnect.
+        for id in &found.unknown {
+            let filled = self.book.get(*id).map_or(0, |o| o.filled);
+            self.book.end(
+                *id,
+                Ending::Rejected(RejectReason::UnknownOrder),
+                filled,
+                &mut out,
+            );
+            self.ib.unknown_resolved += 1;
+        }
+        self.out = out;
         Ok(())
     }
 
@@ -367,17 +400,16 @@ impl<C: IbConnection> IbkrVenue<C> {
             } else {
                 RejectReason::Disconnected
             };
-            self.out.push(ExecReport {
-                stamp,
-                cl_ord_id: order.cl_ord_id,
-                symbol: order.symbol,
-                side: order.side,
-                reason,
-                ..ExecReport::session(ExecKind::Rejected, stamp)
-            });
+            self.refuse(order, stamp, reason);
             return;
         };
         let ib_id = self.ids.take();
+        if let Err(why) = self.record_id(ib_id) {
+            // Sent without its id kept, a restart could reuse the id: it never goes out.
+            self.refuse(order, stamp, RejectReason::Broker);
+            self.halt(why);
+            return;
+        }
         self.book
             .open(order, stamp, ib_id, contract.con_id, self.now());
         let request = IbOrder {
@@ -402,6 +434,26 @@ impl<C: IbConnection> IbkrVenue<C> {
                     &mut self.out,
                 );
             }
+        }
+    }
+
+    /// A new order that never reaches IB, answered at once.
+    fn refuse(&mut self, order: &OrderIntent, stamp: Stamp, reason: RejectReason) {
+        self.out.push(ExecReport {
+            stamp,
+            cl_ord_id: order.cl_ord_id,
+            symbol: order.symbol,
+            side: order.side,
+            reason,
+            ..ExecReport::session(ExecKind::Rejected, stamp)
+        });
+    }
+
+    /// Keeps `ib_id` as the highest used, before an order carries it out.
+    fn record_id(&mut self, ib_id: IbOrderId) -> Result<(), String> {
+        match &mut self.id_log {
+            Some(log) => log.record(ib_id),
+            None => Ok(()),
         }
     }
 
@@ -540,6 +592,7 @@ impl<C: IbConnection> IbkrVenue<C> {
             );
             return;
         }
+        let filled = o.filled;
         let request = IbOrder {
             order_id: self.ids.take(),
             con_id: o.con_id,
@@ -549,6 +602,16 @@ impl<C: IbConnection> IbkrVenue<C> {
             tif: o.tif,
             order_ref: id.0.to_string(),
         };
+        if let Err(why) = self.record_id(request.order_id) {
+            self.book.end(
+                id,
+                Ending::Rejected(RejectReason::DuplicateId),
+                filled,
+                &mut self.out,
+            );
+            self.halt(why);
+            return;
+        }
         self.book.renumber(id, request.order_id);
         self.ib.duplicate_id_resends += 1;
         if let Err(e) = self.conn.place(&request) {
@@ -649,7 +712,14 @@ impl<C: IbConnection> Venue for IbkrVenue<C> {
         &self.stats
     }
 
-    fn reconcile(&mut self, in_flight: &[ClOrdId]) -> Result<(), ReconcileError> {
+    fn reconcile(
+        &mut self,
+        in_flight: &[InFlightOrder],
+        positions: &[(SymbolId, i64)],
+    ) -> Result<(), ReconcileError> {
+        for &(symbol, shares) in positions {
+            self.book.add_position(symbol, shares);
+        }
         self.start_up(in_flight).map_err(ReconcileError)
     }
 }

@@ -330,3 +330,50 @@ proptest! {
         prop_assert!(out.iter().filter(|r| r.kind == ExecKind::Ack).count() <= 1);
     }
 }
+
+#[test]
+fn another_clients_order_with_our_ib_id_is_not_ours() {
+    // Each shard is an IB client of its own, so another shard's order can carry our IB
+    // id: its orderRef (another shard's ClOrdId) decides.
+    let (mut book, _) = placed();
+    let mut out = Vec::new();
+    let theirs = IbExecution {
+        exec_id: "0001f4e8.9.01".into(),
+        order_id: IB_ID,
+        order_ref: ClOrdId::new(SymbolId(3), 1).0.to_string(),
+        con_id: 4391,
+        side: Side::Sell,
+        shares: 10,
+        price: LIMIT,
+        cum_qty: 10,
+        time: String::new(),
+    };
+    assert_eq!(book.on_execution(&theirs, &mut out), ExecOutcome::NotOurs);
+    assert_eq!(book.find(IB_ID, "manual order"), None);
+    assert_eq!((out.len(), book.position(SymbolId(0))), (0, 0));
+    // Ours by reference whatever the id (renumbered after 103), by id with no reference.
+    let ours = ClOrdId::new(SymbolId(0), 1);
+    assert_eq!(book.find(IB_ID + 1, &ours.0.to_string()), Some(ours));
+    assert_eq!(book.find(IB_ID, ""), Some(ours));
+}
+
+#[test]
+fn an_execution_of_a_past_sessions_finished_order_is_history_not_someone_elses() {
+    let (mut book, _) = placed();
+    let past = IbExecution {
+        exec_id: "0001f4e8.77.01".into(),
+        order_id: 3,
+        order_ref: ClOrdId::new(SymbolId(0), 99).0.to_string(),
+        con_id: 265_598,
+        side: Side::Buy,
+        shares: 10,
+        price: LIMIT,
+        cum_qty: 10,
+        time: String::new(),
+    };
+    let mut out = Vec::new();
+    assert_eq!(book.on_execution(&past, &mut out), ExecOutcome::NotOurs);
+    book.before_start(&past);
+    assert_eq!(book.on_execution(&past, &mut out), ExecOutcome::Duplicate);
+    assert_eq!((out.len(), book.position(SymbolId(0))), (0, 0));
+}

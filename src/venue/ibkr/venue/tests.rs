@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use super::*;
-use crate::msg::{Price, Side, SymbolName, TimeInForce};
+use crate::msg::{InFlightOrder, Price, Side, SymbolName, TimeInForce};
 use crate::stages::risk::orders::LiveOrders;
 use crate::venue::ibkr::events::{IbExecution, IbOpenOrder, IbStatus};
 use crate::venue::ibkr::reconcile::Contract;
@@ -31,6 +31,7 @@ fn setup() -> IbkrSetup {
         ]),
         positions: Vec::new(),
         id_floor: 1,
+        journal: None,
         unknown_order_deadline_ns: 50 * MS,
         end_of_session_deadline_ns: 1_000 * MS,
         backoff_base_ns: 10 * MS,
@@ -66,7 +67,7 @@ impl Harness {
 
     fn started() -> Harness {
         let mut h = Harness::new(ScriptedIb::default());
-        h.venue.reconcile(&[]).expect("a clean account");
+        h.venue.reconcile(&[], &[]).expect("a clean account");
         h
     }
 
@@ -531,7 +532,7 @@ fn start_up_refuses_an_unknown_order_or_a_position_mismatch() {
     });
     let err = Harness::new(ib)
         .venue
-        .reconcile(&[])
+        .reconcile(&[], &[])
         .unwrap_err()
         .to_string();
     assert!(
@@ -543,7 +544,7 @@ fn start_up_refuses_an_unknown_order_or_a_position_mismatch() {
     ib.positions.insert(AAPL_CON, 200);
     let err = Harness::new(ib)
         .venue
-        .reconcile(&[])
+        .reconcile(&[], &[])
         .unwrap_err()
         .to_string();
     assert!(
@@ -561,7 +562,9 @@ fn start_up_refuses_an_unknown_order_or_a_position_mismatch() {
             ..setup()
         },
     );
-    venue.reconcile(&[]).expect("the account is what we hold");
+    venue
+        .reconcile(&[], &[])
+        .expect("the account is what we hold");
 }
 
 #[test]
@@ -579,28 +582,117 @@ fn without_a_journal_start_up_runs_before_the_first_order_and_halts_instead() {
     );
 }
 
+/// A past session's order of 100 AAPL, as its journal last saw it.
+fn in_flight(seq: u64, acked: bool, filled: u32) -> InFlightOrder {
+    InFlightOrder {
+        order: OrderIntent {
+            cl_ord_id: ClOrdId::new(AAPL, seq),
+            price: LIMIT,
+            qty: 100,
+            symbol: AAPL,
+            side: Side::Buy,
+            tif: TimeInForce::Day,
+        },
+        stamp: Stamp {
+            ts_recv: 5,
+            ts_event: 5,
+        },
+        acked,
+        filled,
+    }
+}
+
+fn execution(id: ClOrdId, ib_id: IbOrderId, exec: &str, shares: u32, cum_qty: u32) -> IbExecution {
+    IbExecution {
+        exec_id: exec.into(),
+        order_id: ib_id,
+        order_ref: id.0.to_string(),
+        con_id: AAPL_CON,
+        side: Side::Buy,
+        shares,
+        price: LIMIT,
+        cum_qty,
+        time: String::new(),
+    }
+}
+
+/// The venue resumed with `in_flight` and the journal's fills holding `held` AAPL,
+/// and the reports it owes at once.
+fn resumed(
+    ib: ScriptedIb,
+    held: i64,
+    in_flight: &[InFlightOrder],
+) -> (IbkrVenue<ScriptedIb>, Result<Vec<ExecReport>, String>) {
+    let mut venue = IbkrVenue::new(ib, setup());
+    let settled = venue
+        .reconcile(in_flight, &[(AAPL, held)])
+        .map_err(|e| e.to_string());
+    let mut out = Vec::new();
+    venue.poll(&mut out);
+    (venue, settled.map(|()| out))
+}
+
 #[test]
-fn orders_in_flight_across_a_restart_are_refused_with_what_ib_says() {
-    let mut ib = ScriptedIb::default();
+fn an_order_in_flight_across_a_restart_gets_only_the_fills_the_journal_lacks() {
+    // The journal applied the first 10 shares; IB filled 15 more while we were down,
+    // and the rest of the order still works at IB.
     let ours = ClOrdId::new(AAPL, 3);
-    ib.executions.push(IbExecution {
-        exec_id: "x.1".into(),
+    let mut ib = ScriptedIb::default();
+    ib.executions = vec![
+        execution(ours, 4, "0001.01.01", 10, 10),
+        execution(ours, 4, "0001.02.01", 15, 25),
+    ];
+    ib.foreign.push(IbOpenOrder {
         order_id: 4,
         order_ref: ours.0.to_string(),
         con_id: AAPL_CON,
         side: Side::Buy,
-        shares: 10,
-        price: LIMIT,
-        cum_qty: 10,
-        time: String::new(),
+        qty: 100,
+        limit: Some(LIMIT),
+        status: IbStatus::Submitted,
     });
-    let err = Harness::new(ib)
-        .venue
-        .reconcile(&[ours])
-        .unwrap_err()
-        .to_string();
+    ib.positions.insert(AAPL_CON, 25);
+    let (venue, out) = resumed(ib, 10, &[in_flight(3, true, 10)]);
+    let out = out.expect("settled");
+    let fills: Vec<(ExecKind, u32, u32)> = out
+        .iter()
+        .filter(|r| r.cl_ord_id == ours)
+        .map(|r| (r.kind, r.qty, r.leaves))
+        .collect();
+    assert_eq!(
+        fills,
+        [(ExecKind::Fill, 15, 75)],
+        "no second Ack, no refill"
+    );
+    assert_eq!(venue.position(AAPL), 25);
+    assert_eq!(venue.ibkr_stats().missed_fills, 1);
+    assert!(venue.is_up());
+}
+
+#[test]
+fn an_order_in_flight_that_ib_does_not_show_ends_rejected_as_unknown() {
+    let ours = ClOrdId::new(AAPL, 3);
+    let (venue, out) = resumed(ScriptedIb::default(), 0, &[in_flight(3, false, 0)]);
+    let out = out.expect("settled");
+    let ends: Vec<(ExecKind, RejectReason)> = out
+        .iter()
+        .filter(|r| r.cl_ord_id == ours)
+        .map(|r| (r.kind, r.reason))
+        .collect();
+    assert_eq!(ends, [(ExecKind::Rejected, RejectReason::UnknownOrder)]);
+    assert_eq!(venue.ibkr_stats().unknown_resolved, 1);
+}
+
+#[test]
+fn an_order_in_flight_whose_journaled_fills_ib_cannot_make_up_refuses_the_start() {
+    let ours = ClOrdId::new(AAPL, 3);
+    let mut ib = ScriptedIb::default();
+    ib.executions = vec![execution(ours, 4, "0001.01.01", 10, 10)];
+    ib.positions.insert(AAPL_CON, 10);
+    let (_, out) = resumed(ib, 30, &[in_flight(3, true, 30)]);
+    let err = out.unwrap_err();
     assert!(
-        err.contains("0-3") && err.contains("10 shares executed"),
+        err.contains("0-3") && err.contains("applied 30 shares") && err.contains("make 10"),
         "{err}"
     );
 }
@@ -642,5 +734,60 @@ fn an_execution_we_did_not_send_on_our_contract_halts() {
     assert!(
         halt.contains("MSFT") && halt.contains("25 shares"),
         "{halt}"
+    );
+}
+
+fn journal_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("tickpipe-venue-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn a_restart_with_a_journal_starts_above_the_ids_the_last_run_used() {
+    let dir = journal_dir("restart");
+    let journaled = || IbkrSetup {
+        journal: Some(dir.clone()),
+        ..setup()
+    };
+    let mut ib = ScriptedIb::default();
+    ib.next_valid = 1_000;
+    let mut h = Harness::new(ScriptedIb::default());
+    h.venue = IbkrVenue::new(ib, journaled());
+    h.venue.reconcile(&[], &[]).expect("a clean account");
+    h.buy(AAPL, 1);
+    h.buy(AAPL, 1);
+    assert_eq!((h.ib_id(0), h.ib_id(1)), (1_000, 1_001));
+    let kept = std::fs::read_to_string(dir.join(crate::venue::ibkr::id_log::FILE)).unwrap();
+    assert_eq!(kept.trim(), "1001");
+
+    // The process restarts, and so did the Gateway: its next valid id is 1 again.
+    let mut h = Harness::new(ScriptedIb::default());
+    h.venue = IbkrVenue::new(ScriptedIb::default(), journaled());
+    h.venue.reconcile(&[], &[]).expect("a clean account");
+    h.buy(MSFT, 1);
+    assert_eq!(h.ib_id(0), 1_002);
+    // Without a journal the same restart takes the server's word.
+    let mut h = Harness::started();
+    h.buy(MSFT, 1);
+    assert_eq!(h.ib_id(0), 1);
+}
+
+#[test]
+fn an_id_log_that_cannot_be_read_refuses_the_start() {
+    let dir = journal_dir("torn");
+    std::fs::write(dir.join(crate::venue::ibkr::id_log::FILE), "garbage").unwrap();
+    let mut venue = IbkrVenue::new(
+        ScriptedIb::default(),
+        IbkrSetup {
+            journal: Some(dir.clone()),
+            ..setup()
+        },
+    );
+    let err = venue.reconcile(&[], &[]).unwrap_err().to_string();
+    assert!(
+        err.contains("ibkr-order-ids") && err.contains("garbage"),
+        "{err}"
     );
 }
