@@ -12,6 +12,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::health::{HealthBoard, RunnerHealth};
 use super::pipeline::RunMeta;
 use super::report::RunReport;
 use super::runner::{Chain, RunnerOutput};
@@ -173,6 +174,7 @@ pub struct Metrics {
     latch: Arc<TradingLatch>,
     progress: Arc<Progress>,
     stop: Arc<StopSignal>,
+    health: Arc<HealthBoard>,
     period: Duration,
     clock: MonoClock,
 }
@@ -191,6 +193,8 @@ pub struct Snapshot {
     /// A live feed's counters; `None` for a replay.
     pub feed: Option<FeedCounters>,
     pub trading_state: TradingState,
+    /// Every runner's heartbeat and stall, as the watchdog last saw it.
+    pub health: Vec<RunnerHealth>,
     /// Publications merged: 0 until every runner has published once.
     pub publications: u64,
 }
@@ -201,6 +205,7 @@ impl Metrics {
         latch: Arc<TradingLatch>,
         progress: Arc<Progress>,
         stop: Arc<StopSignal>,
+        health: Arc<HealthBoard>,
         period: Duration,
         clock: MonoClock,
     ) -> Metrics {
@@ -213,6 +218,7 @@ impl Metrics {
             latch,
             progress,
             stop,
+            health,
             period,
             clock,
         }
@@ -302,6 +308,7 @@ impl Metrics {
             framed: self.progress.get(),
             feed,
             trading_state: self.latch.get(),
+            health: self.health.runners(),
             publications: if self.mailboxes.is_empty() {
                 0
             } else {

@@ -10,6 +10,7 @@
 //! through. The edge sits here because stages, sources and venues all produce into it:
 //! in the runtime, each of them would import from the layer above.
 //!
+//! [`heartbeat`] is each runner's pass counter, which the runtime's watchdog reads.
 //! [`credit`] is the firm-wide credit pool that lets shards share a limit without a lock;
 //! [`window`] is the firm-wide count per second of event time (the message rate);
 //! [`board`] holds each shard's published P&L (the firm-wide loss and drawdown).
@@ -28,6 +29,7 @@
 pub mod board;
 pub mod close;
 pub mod credit;
+pub mod heartbeat;
 pub mod latch;
 pub mod mailbox;
 mod pad;
@@ -55,6 +57,7 @@ pub mod simd;
 pub use board::PnlBoard;
 pub use close::CloseFlag;
 pub use credit::{CreditPool, CreditShare};
+pub use heartbeat::{Heartbeat, Pulse};
 pub use latch::{TradingLatch, TradingState};
 pub use mailbox::Mailbox;
 pub use progress::Progress;
