@@ -404,7 +404,7 @@ fn a_slow_or_idle_runner_is_never_stalled() {
             .collect();
         assert_eq!(runners, ["shard0/shard", "venue"]);
         assert!(
-            report.health.runners.iter().all(|r| r.passes > 0),
+            report.health.runners.iter().all(|r| r.beats > 0),
             "every runner beat: {:?}",
             report.health.runners
         );

@@ -347,16 +347,16 @@ pub fn render(s: &Snapshot) -> String {
             f64::from(u8::from(st == s.trading_state)),
         ));
     }
-    // Each runner's heartbeat (passes of its duty cycle) and its stall: 0, or how long
+    // Each runner's heartbeats (passes and events) and its stall: 0, or how long
     // it has held work without progress once that reached `[health] stall_after_ms`.
     f.counter(
         "runner_heartbeats",
-        "Passes of its duty cycle each runner has completed",
+        "Heartbeats of each runner: passes of its duty cycle completed plus events handed on",
     )
     .extend(
         s.health
             .iter()
-            .map(|h| (label("runner", &h.runner), h.passes as f64)),
+            .map(|h| (label("runner", &h.runner), h.beats as f64)),
     );
     f.gauge(
         "runner_stalled",

@@ -298,7 +298,7 @@ fn health_json(r: &RunReport) -> Value {
         })),
         "runners": h.runners.iter().map(|r| json!({
             "runner": r.runner,
-            "heartbeats": r.passes,
+            "heartbeats": r.beats,
             "stalled_ms": r.stalled_for.map(|d| d.as_millis() as u64),
         })).collect::<Vec<_>>(),
         "stalls": h.events.iter().map(|e| json!({
@@ -328,7 +328,7 @@ fn write_health(o: &mut String, r: &RunReport) -> std::fmt::Result {
             o,
             "               {:<24} heartbeats {:>12}{}",
             runner.runner,
-            runner.passes,
+            runner.beats,
             runner
                 .stalled_for
                 .map_or(String::new(), |d| format!("  STALLED {} ms", d.as_millis()))

@@ -545,9 +545,9 @@ pub fn render_text(s: &Status) -> String {
                 "runner {}: STALLED {} ms heartbeats={}",
                 r.runner,
                 d.as_millis(),
-                r.passes
+                r.beats
             ),
-            None => writeln!(t, "runner {}: ok heartbeats={}", r.runner, r.passes),
+            None => writeln!(t, "runner {}: ok heartbeats={}", r.runner, r.beats),
         };
     }
     for p in s.report.positions() {
@@ -631,7 +631,7 @@ pub fn render_json(s: &Status) -> serde_json::Value {
         .runners
         .iter()
         .map(|r| {
-            json!({"runner": r.runner, "heartbeats": r.passes,
+            json!({"runner": r.runner, "heartbeats": r.beats,
                    "stalled_ms": r.stalled_for.map(|d| d.as_millis() as u64)})
         })
         .collect();

@@ -122,8 +122,8 @@ pub struct HealthEvent {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RunnerHealth {
     pub runner: String,
-    /// Passes of its duty cycle completed.
-    pub passes: u64,
+    /// Heartbeats: passes of its duty cycle completed plus events handed on.
+    pub beats: u64,
     /// How long it has held work without progress, once that reached `stall_after_ms`
     /// (`None`: progressing, idle, or no watchdog).
     pub stalled_for: Option<Duration>,
@@ -177,7 +177,7 @@ impl HealthBoard {
                 .iter()
                 .map(|(runner, beat, stalled_for)| RunnerHealth {
                     runner: runner.clone(),
-                    passes: Heartbeat::passes(beat.get()),
+                    beats: Heartbeat::beats(beat.get()),
                     stalled_for: *stalled_for,
                 })
                 .collect()

@@ -274,8 +274,9 @@ impl<T> Chain for EdgeOut<T> {
 /// after the input is finished.
 ///
 /// Each pass, from its control read to its batch's end, and the chain's `end`, are
-/// bracketed by `pulse` (`sys::heartbeat`: two plain stores a pass), so a stage stuck on
-/// what it took leaves the heartbeat odd and the watchdog (`runtime::health`) sees it.
+/// bracketed by `pulse`, which also ticks per event (`sys::heartbeat`: a plain store
+/// each), so a stage stuck on an event leaves the heartbeat odd and unmoved and the
+/// watchdog (`runtime::health`) sees it.
 pub fn drive<In: Copy, C: Emit<In> + Chain>(
     input: &mut EdgeIn<In>,
     control: &mut EdgeIn<Control>,
@@ -286,7 +287,10 @@ pub fn drive<In: Copy, C: Emit<In> + Chain>(
     loop {
         pulse.enter();
         control.read_batch(BATCH, |c| chain.control(c));
-        let n = input.read_batch(BATCH, |event| chain.emit(event));
+        let n = input.read_batch(BATCH, |event| {
+            chain.emit(event);
+            pulse.tick();
+        });
         if n > 0 {
             chain.batch_end();
             pulse.leave();
@@ -447,8 +451,9 @@ mod tests {
             &mut idler(),
             &mut Pulse::new(Arc::clone(&beat)),
         );
-        // One pass with the batch, one that finds the input finished, and the end.
-        assert_eq!(beat.get(), 6, "every pass left: the runner is not stalled");
+        // One pass with the batch (two events), one that finds the input finished, and
+        // the end.
+        assert_eq!(beat.get(), 10, "every pass left: the runner is not stalled");
         let mut out = RunnerOutput::new("t");
         chain.finish(&mut out);
         let mut got = Vec::new();

@@ -1,8 +1,12 @@
 //! A runner's heartbeat: a counter its own thread bumps as it enters and leaves each pass
-//! of its duty cycle, read by the watchdog (`runtime::health`) every period. Odd: the
-//! runner is inside a pass (it has taken control events or data and not finished them);
-//! even: between passes, or done. An odd count that stops moving is a runner stuck on
-//! work it holds; an even one is idle, never stalled.
+//! of its duty cycle, and by two for each event it hands on inside a pass, read by the
+//! watchdog (`runtime::health`) every period. Odd: the runner is inside a pass (it has
+//! taken control events or data and not finished them); even: between passes, or done.
+//! An odd count that stops moving is a runner stuck on one event it holds; an even one
+//! is idle, never stalled. Per event, not per pass: a pass of 256 events pushing into a
+//! full ring lasts as long as the slowest runner downstream, and once took over 2 s on
+//! the 2-core test host under the whole suite (a false stall, a changed digest); an event
+//! that long is a stall.
 //!
 //! Relaxed throughout: the count is the whole message and orders no other data (the
 //! watchdog reads nothing the runner wrote besides it), so there is no partner to pair
@@ -11,7 +15,7 @@
 use super::pad::CachePadded;
 use super::sync::{Arc, AtomicU64, Ordering};
 
-/// Padded: written by its runner twice a pass, read by the watchdog once a period; it
+/// Padded: written by its runner for every event, read by the watchdog once a period; it
 /// must not share a line with anything the runner's neighbours write.
 #[derive(Debug, Default)]
 pub struct Heartbeat {
@@ -37,9 +41,9 @@ impl Heartbeat {
         count % 2 == 1
     }
 
-    /// Passes completed, from a count.
+    /// Heartbeats, from a count: passes completed plus events handed on.
     #[inline]
-    pub fn passes(count: u64) -> u64 {
+    pub fn beats(count: u64) -> u64 {
         count / 2
     }
 }
@@ -64,6 +68,15 @@ impl Pulse {
     pub fn enter(&mut self) {
         debug_assert!(!Heartbeat::is_inside(self.count), "enter twice");
         self.count += 1;
+        self.shared.count.store(self.count, Ordering::Relaxed);
+    }
+
+    /// The runner handed on one event of its pass: by two, so the count stays odd.
+    /// Relaxed, no partner; one add and one plain store to a line only this thread
+    /// writes.
+    #[inline]
+    pub fn tick(&mut self) {
+        self.count += 2;
         self.shared.count.store(self.count, Ordering::Relaxed);
     }
 
@@ -97,10 +110,12 @@ mod tests {
         assert!(!Heartbeat::is_inside(beat.get()));
         pulse.enter();
         assert!(Heartbeat::is_inside(beat.get()));
+        pulse.tick();
+        assert!(Heartbeat::is_inside(beat.get()), "an event keeps it inside");
         pulse.leave();
         pulse.enter();
         pulse.leave();
-        assert_eq!((beat.get(), Heartbeat::passes(beat.get())), (4, 2));
+        assert_eq!((beat.get(), Heartbeat::beats(beat.get())), (6, 3));
         assert!(!Heartbeat::is_inside(beat.get()));
     }
 
