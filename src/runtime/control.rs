@@ -38,7 +38,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::health::{HealthBoard, RunnerHealth};
+use super::health::{Escalate, HealthBoard, RunnerHealth};
 use super::pipeline::RunMeta;
 use super::report::RunReport;
 use super::runner::RunnerOutput;
@@ -264,6 +264,17 @@ impl ControlHub {
             None => "escalated by the engine (an invalid execution report or a journal failure)"
                 .to_string(),
         }
+    }
+}
+
+/// The runner watchdog acts through the same calls as `ctl reduce-only` and `ctl halt`.
+impl Escalate for ControlHub {
+    fn escalate(&self, state: TradingState, by: &str) -> TradingState {
+        ControlHub::escalate(self, state, by)
+    }
+
+    fn trading_state(&self) -> TradingState {
+        ControlHub::trading_state(self)
     }
 }
 

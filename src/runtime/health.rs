@@ -5,7 +5,8 @@
 //! `period_ms` the watchdog reads each count. A count that is odd and has not moved for
 //! `stall_after_ms` is a runner stuck on work it has taken (a stage that does not return,
 //! a push into a ring nobody empties): the run degrades to reduce-only. Still stuck at
-//! `halt_after_ms`, it halts. Both go through [`ControlHub::escalate`], exactly what
+//! `halt_after_ms`, it halts. Both go through [`Escalate`], the control hub's
+//! `escalate` (`runtime::control`), exactly what
 //! `ctl reduce-only` and `ctl halt` do: the latch first, then `Control::TradingState`
 //! down every control ring, so each shard's risk journals the change at its next
 //! decision and a replay of the journal re-applies it there, and routing answers the
@@ -23,7 +24,6 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use super::control::ControlHub;
 use crate::config::Problems;
 use crate::sys::sync::Mutex;
 use crate::sys::{CloseFlag, Heartbeat, TradingState};
@@ -250,6 +250,17 @@ impl Tracker {
     }
 }
 
+/// What the watchdog acts through: the control hub (`runtime::control::ControlHub`),
+/// whose `escalate` is what `ctl reduce-only` and `ctl halt` call. A trait, so this
+/// module does not import the control module, which imports it.
+pub trait Escalate: Send + Sync {
+    /// Escalates the latch to `state` (never lowers it) and tells every runner; returns
+    /// the state now. `by` names who, as `ctl status` shows it.
+    fn escalate(&self, state: TradingState, by: &str) -> TradingState;
+    /// The trading state now.
+    fn trading_state(&self) -> TradingState;
+}
+
 /// The watchdog thread; [`Watchdog::stop`] (or dropping it) ends it.
 pub struct Watchdog {
     stop: Arc<CloseFlag>,
@@ -259,17 +270,17 @@ pub struct Watchdog {
 impl Watchdog {
     /// Watches every runner `board` holds, every `config.period_ms`, acting through
     /// `hub`; `started` is the run's start, which events are timed from.
-    pub fn start(
+    pub fn start<E: Escalate + 'static>(
         config: HealthConfig,
         board: Arc<HealthBoard>,
-        hub: Arc<ControlHub>,
+        hub: Arc<E>,
         started: Instant,
     ) -> std::io::Result<Watchdog> {
         let stop = Arc::new(CloseFlag::new());
         let thread_stop = Arc::clone(&stop);
         let thread = std::thread::Builder::new()
             .name("watchdog".into())
-            .spawn(move || watch(config, &board, &hub, &thread_stop, started))?;
+            .spawn(move || watch(config, &board, hub.as_ref(), &thread_stop, started))?;
         Ok(Watchdog {
             stop,
             thread: Some(thread),
@@ -301,7 +312,7 @@ impl Drop for Watchdog {
 fn watch(
     config: HealthConfig,
     board: &HealthBoard,
-    hub: &ControlHub,
+    hub: &dyn Escalate,
     stop: &CloseFlag,
     started: Instant,
 ) {
@@ -340,7 +351,7 @@ fn watch(
 
 /// Applies `action` through the control hub, as an operator's command is, and records it.
 fn act(
-    hub: &ControlHub,
+    hub: &dyn Escalate,
     board: &HealthBoard,
     runner: String,
     action: HealthAction,
