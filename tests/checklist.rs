@@ -12,10 +12,11 @@ use tickpipe::msg::{
     TradingStatus, VenueCommand, VenueTiming, ViewCause,
 };
 use tickpipe::stages::journal::{DecisionLog, Journal, JournalFault, Record, RecordSink};
+use tickpipe::stages::reject::RejectCode;
 use tickpipe::stages::risk::checks::{self, Proposal, Snapshot};
 use tickpipe::stages::risk::firm::{FirmConfig, FirmPools};
 use tickpipe::stages::risk::positions::Mark;
-use tickpipe::stages::risk::{ExecutionConfig, RejectCode, Risk, RiskConfig, RiskStats};
+use tickpipe::stages::risk::{ExecutionConfig, Risk, RiskConfig, RiskStats};
 use tickpipe::stages::{Control, Operator, ReportSource, ShardReport, Stage};
 use tickpipe::sys::{TradingLatch, TradingState};
 use tickpipe::universe::Universe;

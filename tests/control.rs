@@ -5,7 +5,7 @@ mod common;
 
 use tickpipe::runtime::pipeline::Pipeline;
 use tickpipe::source::replay::Pacing;
-use tickpipe::stages::risk::RejectCode;
+use tickpipe::stages::reject::RejectCode;
 use tickpipe::sys::TradingState;
 
 const MESSAGES: u64 = 300_000;

@@ -165,10 +165,12 @@ fn dca_schedule_survives_restart() {
 
 #[test]
 fn slices_pass_the_checks_like_any_order() {
-    // 2 slices of 600 against max_order_qty = 500: both refused by that check.
+    // 2 slices priced $50 through the touch against a 50 bps collar: both refused by that
+    // check, which only the market at the time can apply (a slice over max_order_qty is
+    // refused by the config check instead).
     let schedule = SCHEDULE
-        .replace("quantity = 60", "quantity = 1200")
-        .replace("slices = 6", "slices = 2");
+        .replace("slices = 6", "slices = 2")
+        .replace("limit_offset = \"0.01\"", "limit_offset = \"50.00\"");
     let config = config(&(COORDINATOR.replace("MIN_VIEWS", "50") + &schedule));
     let journal = MemoryJournal::default();
     let report = run(&config, 1, &journal);
@@ -177,12 +179,12 @@ fn slices_pass_the_checks_like_any_order() {
     for (_, _, fate) in fates {
         assert_eq!(
             fate,
-            SliceFate::Refused(tickpipe::stages::risk::RejectCode::MaxOrderQty)
+            SliceFate::Refused(tickpipe::stages::reject::RejectCode::PriceCollar)
         );
     }
     let v = json(&report);
     assert_eq!(v["coordinator"]["slices"]["refused"], 2);
-    assert!(v["rejections"]["MAX_ORDER_QTY"].as_u64().unwrap() >= 2);
+    assert!(v["rejections"]["PRICE_COLLAR"].as_u64().unwrap() >= 2);
 }
 
 #[test]
@@ -299,6 +301,11 @@ fn ctl_sets_the_level_adds_a_schedule_and_status_shows_them() {
             .starts_with("error not a valid schedule")
     );
     assert!(send(Request::ScheduleAdd(words("MSFT buy 20"))).starts_with("error usage"));
+    assert_eq!(
+        send(Request::ScheduleAdd(words("MSFT buy 1001 2 0 1 0.00"))),
+        "error slices of up to 501 shares exceed max_order_qty (500) for MSFT: every such \
+         slice would be refused (MAX_ORDER_QTY)\n"
+    );
 
     let status: Value = serde_json::from_str(&send(Request::Status { json: true })).unwrap();
     let c = &status["coordinator"];
@@ -430,11 +437,22 @@ fn coordinator_config_problems_name_their_keys() {
         .replace("slices = 6", "slices = 100")
         .replace("limit_offset = \"0.01\"", "limit_offset = \"-0.01\"");
     assert_eq!(
-        problems(&(base + &bad)),
+        problems(&(base.clone() + &bad)),
         [
             "schedule[0].symbol: ZZZZ is not in symbols.tickers",
             "schedule[0].quantity: 60 is fewer shares than slices (100)",
             "schedule[0].limit_offset: must be ≥ 0 (toward the far side)",
+        ]
+    );
+    // 1 200 shares in 2 slices against max_order_qty = 500: refused before the run.
+    let oversize = SCHEDULE
+        .replace("quantity = 60", "quantity = 1200")
+        .replace("slices = 6", "slices = 2");
+    assert_eq!(
+        problems(&(base + &oversize)),
+        [
+            "schedule[0].quantity: slices of up to 600 shares exceed max_order_qty (500) for \
+             AAPL: every such slice would be refused (MAX_ORDER_QTY)"
         ]
     );
 }

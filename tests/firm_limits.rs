@@ -11,7 +11,7 @@ use tickpipe::msg::{
     ClOrdId, ExecKind, ExecReport, Price, Side, SymbolId, VenueCommand, VenueTiming,
 };
 use tickpipe::runtime::builder::Engine;
-use tickpipe::stages::risk::RejectCode;
+use tickpipe::stages::reject::RejectCode;
 use tickpipe::sys::edge::Emit;
 use tickpipe::venue::{ReconcileError, SimVenue, Venue, VenueStats};
 

@@ -26,7 +26,7 @@ use tickpipe::runtime::report::RunReport;
 use tickpipe::source::replay::Pacing;
 use tickpipe::stages::inference::{LinearModel, Model};
 use tickpipe::stages::journal::Record;
-use tickpipe::stages::risk::RejectCode;
+use tickpipe::stages::reject::RejectCode;
 use tickpipe::sys::TradingState;
 use tickpipe::sys::edge::Emit;
 use tickpipe::venue::{ReconcileError, SimVenue, Venue, VenueStats};

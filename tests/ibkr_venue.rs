@@ -15,7 +15,7 @@ use tickpipe::runtime::report::RunReport;
 use tickpipe::runtime::topology::Topology;
 use tickpipe::source::replay::{Input, Pacing};
 use tickpipe::stages::inference::LinearModel;
-use tickpipe::stages::risk::RejectCode;
+use tickpipe::stages::reject::RejectCode;
 use tickpipe::tools::sample::SampleSpec;
 use tickpipe::venue::VenueSetup;
 use tickpipe::venue::ibkr::events::{

@@ -13,7 +13,7 @@ use tickpipe::msg::{ExecReport, VenueCommand, VenueTiming};
 use tickpipe::runtime::builder::Engine;
 use tickpipe::runtime::control::{ControlError, ControlServer};
 use tickpipe::runtime::pipeline::Pipeline;
-use tickpipe::stages::risk::RejectCode;
+use tickpipe::stages::reject::RejectCode;
 use tickpipe::sys::edge::Emit;
 use tickpipe::venue::{ReconcileError, SimVenue, Venue, VenueStats};
 

@@ -1,5 +1,6 @@
-//! The layering check: no module imports from a layer above its own, and no two
-//! top-level modules of one layer import each other, directly or round a cycle.
+//! The layering check: no module imports from a layer above its own, no two top-level
+//! modules of one layer import each other, directly or round a cycle, and no two
+//! submodules of one of the [`FOLDERS`] do either.
 //!
 //! [`LAYERS`] is the layout, leaves first; ARCHITECTURE.md describes each layer.
 //! The checker reads every `.rs` file under `src/` and resolves each `use crate::…`,
@@ -39,6 +40,16 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("app", &["app", "main"]),
 ];
 
+/// The folders whose submodules (`stages::risk`, `runtime::pipeline`, …) may not import
+/// each other round a cycle either, so that each folder reads as a stack of parts too:
+/// the two where circles grew unseen (risk, the journal's seam and the coordinator
+/// through the reject codes; seven files of the runtime round the pipeline). A
+/// path to the folder's own `mod.rs` (`crate::stages::Control`, or a name it re-exports,
+/// as `crate::stages::ShardReport`) is not an import of a submodule: the parent is what
+/// its submodules stand on. Files inside one submodule (`risk/mod.rs` and `risk/stats.rs`)
+/// are one part.
+const FOLDERS: &[&str] = &["stages", "runtime"];
+
 /// The library's name, by which the binary imports it.
 const CRATE_NAME: &str = "tickpipe";
 
@@ -48,7 +59,7 @@ fn src_respects_the_layers() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
     read_tree(&root, &root, &mut files);
-    let violations = check(&files, LAYERS);
+    let violations = check(&files, LAYERS, FOLDERS);
     for v in &violations {
         println!("{v}");
     }
@@ -96,20 +107,40 @@ fn read_tree(root: &Path, dir: &Path, out: &mut Vec<SourceFile>) {
     }
 }
 
-/// Every violation in `files` against `layers`, one line each, in file and line order.
-fn check(files: &[SourceFile], layers: &[(&str, &[&str])]) -> Vec<String> {
+/// Every violation in `files` against `layers` and `folders`, one line each, in file and
+/// line order.
+fn check(files: &[SourceFile], layers: &[(&str, &[&str])], folders: &[&str]) -> Vec<String> {
     let layer_of: BTreeMap<&str, usize> = layers
         .iter()
         .enumerate()
         .flat_map(|(i, (_, modules))| modules.iter().map(move |m| (*m, i)))
         .collect();
+    // Every submodule of a folder, as `folder::name`: the second segment of a file's
+    // module path.
+    let submodules: BTreeSet<String> = files
+        .iter()
+        .map(|f| module_path(&f.path))
+        .filter(|m| m.len() >= 2 && folders.contains(&m[0].as_str()))
+        .map(|m| format!("{}::{}", m[0], m[1]))
+        .collect();
     let mut out = Vec::new();
-    // Imports between distinct modules of one layer, for the cycle check: (file, the
-    // reference, its module, the module it imports).
-    let mut same_layer: Vec<(&str, Reference, String, String)> = Vec::new();
+    // Imports between distinct modules of one layer, and between distinct submodules of
+    // one folder, for the cycle checks: (file, the reference, its module, the module it
+    // imports).
+    let mut same_layer: Vec<Import> = Vec::new();
+    let mut same_folder: Vec<Import> = Vec::new();
     for file in files {
         let module = module_path(&file.path);
         for r in references(&module, &file.text) {
+            if let (Some(from), Some(to)) = (module.get(..2), r.target.get(..2))
+                && from[0] == to[0]
+                && from[1] != to[1]
+            {
+                let (from, to) = (from.join("::"), to.join("::"));
+                if submodules.contains(&from) && submodules.contains(&to) {
+                    same_folder.push((&file.path, r.clone(), from, to));
+                }
+            }
             let Some(to) = r.target.first().cloned() else {
                 continue;
             };
@@ -141,25 +172,47 @@ fn check(files: &[SourceFile], layers: &[(&str, &[&str])]) -> Vec<String> {
             }
         }
     }
-    let edges: BTreeSet<(&str, &str)> = same_layer
+    for ((path, r, from, to), cycle) in closing_a_cycle(&same_layer) {
+        out.push(format!(
+            "src/{path}:{}: {} — '{from}' and '{to}' import each other in layer '{}' ({cycle})",
+            r.line,
+            r.text,
+            layers[layer_of[from.as_str()]].0
+        ));
+    }
+    for ((path, r, from, to), cycle) in closing_a_cycle(&same_folder) {
+        let folder = from.split("::").next().unwrap_or("");
+        out.push(format!(
+            "src/{path}:{}: {} — '{from}' and '{to}' import each other inside '{folder}' ({cycle})",
+            r.line, r.text,
+        ));
+    }
+    out.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
+    out
+}
+
+/// An import between two modules: (file, the reference, its module, the module it
+/// imports).
+type Import<'a> = (&'a str, Reference, String, String);
+
+/// Each of `imports` whose target leads back to its module over `imports`, with that
+/// cycle written `from → to → … → from`.
+fn closing_a_cycle<'a, 'b>(imports: &'b [Import<'a>]) -> Vec<(&'b Import<'a>, String)> {
+    let edges: BTreeSet<(&str, &str)> = imports
         .iter()
         .map(|(_, _, f, t)| (f.as_str(), t.as_str()))
         .collect();
-    for (path, r, from, to) in &same_layer {
+    let mut out = Vec::new();
+    for import in imports {
+        let (_, _, from, to) = import;
         if let Some(back) = shortest_path(&edges, to, from) {
             let mut cycle = from.clone();
             for m in back {
                 write!(cycle, " → {m}").expect("writing to a String");
             }
-            out.push(format!(
-                "src/{path}:{}: {} — '{from}' and '{to}' import each other in layer '{}' ({cycle})",
-                r.line,
-                r.text,
-                layers[layer_of[from.as_str()]].0
-            ));
+            out.push((import, cycle));
         }
     }
-    out.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
     out
 }
 
@@ -533,6 +586,8 @@ mod checker {
         ("high", &["runtime"]),
     ];
 
+    const FOLDERS: &[&str] = &["stages"];
+
     fn run(files: &[(&str, &str)]) -> Vec<String> {
         let files: Vec<SourceFile> = files
             .iter()
@@ -541,7 +596,7 @@ mod checker {
                 text: text.to_string(),
             })
             .collect();
-        check(&files, TABLE)
+        check(&files, TABLE, FOLDERS)
     }
 
     #[test]
@@ -680,6 +735,56 @@ fn f<'a>(x: &'a str) -> &'a str {
     }
 
     #[test]
+    fn a_cycle_among_a_folders_submodules_is_caught_on_every_edge() {
+        let v = run(&[
+            (
+                "stages/mod.rs",
+                "pub mod coordinator;\npub mod risk;\npub use self::risk::Risk;",
+            ),
+            (
+                "stages/risk/mod.rs",
+                "mod checks;\nuse crate::stages::coordinator::Plan;",
+            ),
+            ("stages/risk/checks.rs", "use super::super::Control;"),
+            (
+                "stages/coordinator/dca.rs",
+                "use crate::msg::Side;\n\nuse crate::stages::risk::RejectCode;",
+            ),
+        ]);
+        assert_eq!(
+            v,
+            [
+                "src/stages/coordinator/dca.rs:3: use crate::stages::risk::RejectCode — 'stages::coordinator' and 'stages::risk' import each other inside 'stages' (stages::coordinator → stages::risk → stages::coordinator)",
+                "src/stages/risk/mod.rs:2: use crate::stages::coordinator::Plan — 'stages::risk' and 'stages::coordinator' import each other inside 'stages' (stages::risk → stages::coordinator → stages::risk)",
+            ]
+        );
+    }
+
+    #[test]
+    fn submodules_in_a_chain_and_the_parents_own_names_pass() {
+        // risk → coordinator → reject is no cycle; `Control` and a re-export are the
+        // parent's (`stages/mod.rs`); `codec` is no folder of the check.
+        let v = run(&[
+            (
+                "stages/mod.rs",
+                "pub use self::risk::Risk;\nuse crate::stages::risk::X;",
+            ),
+            (
+                "stages/risk/mod.rs",
+                "use crate::stages::coordinator::Plan;\nuse crate::stages::reject::RejectCode;\nuse crate::stages::{Control, Risk};",
+            ),
+            (
+                "stages/coordinator/dca.rs",
+                "use super::super::reject::RejectCode;\nuse crate::stages::Control;",
+            ),
+            ("stages/reject.rs", "use crate::msg::Side;"),
+            ("codec/itch/mod.rs", "use crate::codec::mold::Packet;"),
+            ("codec/mold/mod.rs", "use crate::codec::itch::Message;"),
+        ]);
+        assert_eq!(v, Vec::<String>::new());
+    }
+
+    #[test]
     fn a_top_level_module_outside_the_table_is_named_at_its_declaration() {
         let v = run(&[
             (
@@ -698,13 +803,13 @@ fn f<'a>(x: &'a str) -> &'a str {
             path: "main.rs".to_string(),
             text: "use tickpipe::msg::X;\nfn f() { crate::helper(); }".to_string(),
         }];
-        assert_eq!(check(&files, table), Vec::<String>::new());
+        assert_eq!(check(&files, table, &[]), Vec::<String>::new());
         let files = [SourceFile {
             path: "msg/mod.rs".to_string(),
             text: "use tickpipe::main::Cli;".to_string(),
         }];
         assert_eq!(
-            check(&files, table),
+            check(&files, table, &[]),
             [
                 "src/msg/mod.rs:1: use tickpipe::main::Cli — layer 'low' imports layer 'app' above it"
             ]

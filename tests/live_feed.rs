@@ -17,7 +17,7 @@ use tickpipe::runtime::pipeline::Pipeline;
 use tickpipe::runtime::report::RunReport;
 use tickpipe::source::live::{FeedEnd, FeedStats, LiveConfig, Receive};
 use tickpipe::source::replay::Input;
-use tickpipe::stages::risk::RejectCode;
+use tickpipe::stages::reject::RejectCode;
 use tickpipe::sys::StopSignal;
 use tickpipe::tools::sample::{SampleSpec, generate};
 use tickpipe::tools::server::{DropPolicy, FeedServer, ServerConfig, ServerStats};

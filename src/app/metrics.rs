@@ -24,7 +24,7 @@ use crate::msg::Price;
 use crate::msg::TradingStatus;
 use crate::runtime::metrics::{Metrics, Snapshot};
 use crate::stages::coordinator::Level;
-use crate::stages::risk::RejectCode;
+use crate::stages::reject::RejectCode;
 use crate::sys::TradingState;
 
 /// Why the endpoint did not start.

@@ -17,7 +17,7 @@ use crate::source::live::{FeedEnd, FeedStats};
 use crate::source::replay::Pacing;
 use crate::stages::coordinator::config::TASKS;
 use crate::stages::coordinator::{CoordinatorStats, Level};
-use crate::stages::risk::RejectCode;
+use crate::stages::reject::RejectCode;
 
 /// Why the JSON report could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -885,7 +885,7 @@ mod tests {
 
     use super::*;
     use crate::msg::{MoneyOverflow, SymbolName};
-    use crate::runtime::pipeline::RunMeta;
+    use crate::runtime::report::RunMeta;
     use crate::runtime::runner::RunnerOutput;
     use crate::stages::risk::SymbolStats;
     use crate::stages::risk::positions::Valuation;

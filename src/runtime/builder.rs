@@ -36,7 +36,7 @@ use std::sync::Arc;
 
 use super::config::{Config, Kinds};
 use super::journal::{JournalMeta, LogFactory};
-use super::pipeline::{Parts, Pipeline, StartError};
+use super::pipeline::{Parts, Pipeline, PipelineSpec, StartError};
 use super::report::RunReport;
 use super::topology::Topology;
 use crate::source::Source;
@@ -142,5 +142,16 @@ impl<M: Model, V: Venue> Engine<M, V> {
     /// through [`Pipeline::stop_signal`]) and returns its report.
     pub fn run(self) -> Result<RunReport, StartError> {
         Ok(self.start()?.join())
+    }
+}
+
+// The built-in engine's entry point stands here, beside the engine it runs, so that
+// `pipeline` (which launches what an `Engine` hands it) imports nothing of the builder.
+impl Pipeline {
+    /// Runs the built-in engine: opens the input (a live feed's sockets bind now, so a
+    /// bad address fails the start), then [`Engine::start`].
+    pub fn start(spec: PipelineSpec) -> Result<Pipeline, StartError> {
+        let source = spec.input.source(spec.pacing)?;
+        Engine::new(spec.topology, spec.config, spec.universe, source).start()
     }
 }

@@ -185,7 +185,21 @@ impl Config {
             );
         }
         for (i, s) in schedules.iter().enumerate() {
-            s.validate(universe, &mut p.nested(&format!("schedule[{i}]")));
+            let p = &mut p.nested(&format!("schedule[{i}]"));
+            s.validate(universe, p);
+            // Every slice would be refused when due (MAX_ORDER_QTY): a configuration
+            // error, not a schedule that silently never trades.
+            let limit = self.risk.limits_for(&s.symbol).max_order_qty;
+            if let Some(largest) = s.largest_slice().filter(|&q| q > limit) {
+                p.add(
+                    "quantity",
+                    format!(
+                        "slices of up to {largest} shares exceed max_order_qty ({limit}) for \
+                         {}: every such slice would be refused (MAX_ORDER_QTY)",
+                        s.symbol
+                    ),
+                );
+            }
         }
     }
 

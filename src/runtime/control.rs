@@ -39,13 +39,12 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::health::{Escalate, HealthBoard, RunnerHealth};
-use super::pipeline::RunMeta;
-use super::report::RunReport;
+use super::report::{RunMeta, RunReport};
 use super::runner::RunnerOutput;
 use crate::msg::{Price, Side};
 use crate::stages::coordinator::config::TASKS;
 use crate::stages::coordinator::{Directive, Level, ParentOrder};
-use crate::stages::risk::RejectCode;
+use crate::stages::reject::RejectCode;
 use crate::stages::status::StatusBoard;
 use crate::stages::{Control, Operator};
 use crate::sys::edge::EdgeOut;
@@ -78,8 +77,10 @@ pub struct ControlHub {
     meta: RunMeta,
     /// The state the configuration started the run in.
     initial: TradingState,
-    /// The run has a coordinator (`[coordinator]`) to take directives.
-    coordinator: std::sync::OnceLock<()>,
+    /// The run has a coordinator (`[coordinator]`) to take directives; it holds each
+    /// symbol's `max_order_qty` (by `SymbolId`), which every slice of a schedule added
+    /// through `ctl` must fit.
+    coordinator: std::sync::OnceLock<Vec<u32>>,
 }
 
 struct Inner {
@@ -138,9 +139,10 @@ impl ControlHub {
         }
     }
 
-    /// Marks the run as having a coordinator: `level` and `schedule add` are served.
-    pub(super) fn has_coordinator(&self) {
-        let _ = self.coordinator.set(());
+    /// Marks the run as having a coordinator: `level` and `schedule add` are served;
+    /// `max_order_qty` is each symbol's, by `SymbolId`.
+    pub(super) fn has_coordinator(&self, max_order_qty: Vec<u32>) {
+        let _ = self.coordinator.set(max_order_qty);
     }
 
     /// Sends `directive` to every shard's coordinator; `false` when the run has none.
@@ -519,6 +521,20 @@ fn parse_schedule(words: &[&str], hub: &ControlHub) -> Result<ParentOrder, Strin
         return Err(format!(
             "not a valid schedule: at least one share a slice, an interval ≥ 1, an offset ≥ 0, \
              and the last slice before midnight ({USAGE})"
+        ));
+    }
+    // As `[[schedule]]` is checked: a slice over the limit would be refused when due.
+    let limits = hub
+        .coordinator
+        .get()
+        .ok_or("this run has no [coordinator]")?;
+    let limit = limits[parent.symbol.index()];
+    let largest = parent.slice_qty(0);
+    if largest > limit {
+        return Err(format!(
+            "slices of up to {largest} shares exceed max_order_qty ({limit}) for {}: every \
+             such slice would be refused (MAX_ORDER_QTY)",
+            crate::escape::escape(symbol)
         ));
     }
     Ok(parent)

@@ -14,8 +14,7 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use crate::msg::{ExecReport, VenueCommand, VenueTiming};
-use crate::runtime::metrics::RunnerSnapshot;
-use crate::runtime::runner::{Chain, RunnerOutput};
+use crate::runtime::runner::{Chain, RunnerOutput, RunnerSnapshot};
 use crate::stages::{Control, ReportSource};
 use crate::sys::edge::Emit;
 use crate::venue::runner::VenueReport;

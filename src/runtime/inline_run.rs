@@ -15,14 +15,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::inline::inline_venue;
-use super::pipeline::RunMeta;
 use super::runner::{Chain, Link, RunnerOutput, drive};
 use crate::clock::MonoClock;
 use crate::codec::itch::Framer;
 use crate::latency::{LatencyRecorder, StageTimer};
 use crate::msg::SymbolId;
 use crate::runtime::config::Config;
-use crate::runtime::report::RunReport;
+use crate::runtime::report::{RunMeta, RunReport};
 use crate::source::replay::{Pacing, ReplayInput, ReplaySource};
 use crate::source::router::ShardRouter;
 use crate::source::{Source, SourceContext};

@@ -464,7 +464,7 @@ pub mod store {
     use crate::stages::Operator;
     use crate::stages::coordinator::{self, Level, LevelCause, ParentOrder, SliceFate};
     use crate::stages::journal::{DecisionLog, Journal, Record, StateCause};
-    use crate::stages::risk::RejectCode;
+    use crate::stages::reject::RejectCode;
 
     /// Why a journal could not be opened for a run or a verification.
     #[derive(Debug, thiserror::Error)]

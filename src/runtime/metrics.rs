@@ -13,9 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::health::{HealthBoard, RunnerHealth};
-use super::pipeline::RunMeta;
-use super::report::RunReport;
-use super::runner::{Chain, RunnerOutput};
+use super::report::{RunMeta, RunReport};
+use super::runner::{Chain, RunnerOutput, RunnerSnapshot};
 use crate::clock::{Cadence, MonoClock};
 use crate::source::metrics::{FeedCounters, SourceFigures, SourcePublisher};
 use crate::source::router::ShardRouter;
@@ -35,25 +34,6 @@ pub const PERIOD: Duration = Duration::from_millis(100);
 /// one core (BENCHMARKS.md, `replay/fused_one_core`), about every 0.3 ms, far below the
 /// [`PERIOD`], and one clock read (9.6 ns) per 1024 events is ~0.01 ns an event.
 pub const CHECK_EVERY: u64 = 1024;
-
-/// What one runner last published.
-pub struct RunnerSnapshot {
-    /// Its chain's counters, latency histograms (in chain order) and output ring, as the
-    /// runner hands them back when it stops.
-    pub output: RunnerOutput,
-    /// Slots in use in each of `output.edges`, in the same order.
-    pub occupancy: Vec<usize>,
-}
-
-impl RunnerSnapshot {
-    /// Nothing yet, for the runner `runner`: the runner gives it its shape.
-    pub fn empty(runner: &str) -> RunnerSnapshot {
-        RunnerSnapshot {
-            output: RunnerOutput::new(runner),
-            occupancy: Vec::new(),
-        }
-    }
-}
 
 /// Where one runner publishes, and how often.
 pub struct Publisher {

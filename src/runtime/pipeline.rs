@@ -14,14 +14,13 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::builder::Engine;
 use super::config::Config;
 use super::control::ControlHub;
 use super::health::{HealthBoard, RunnerHealth, Watchdog};
 use super::inline::inline_venue;
 use super::journal::{JournalContext, JournalMeta, LogFactory};
 use super::metrics::{Metrics, Publisher, Publishing};
-use super::report::RunReport;
+use super::report::{RunMeta, RunReport};
 use super::runner::{Chain, Link, Placement, RunnerOutput, drive, spawn};
 use super::topology::{EdgeKind, RingSpec, ShardRunner, StageId, Topology, VenueRunner};
 use crate::clock::MonoClock;
@@ -49,8 +48,8 @@ use crate::venue::runner::{self as venue_runner, Lane};
 use crate::venue::{Venue, VenueSetup};
 
 /// Everything a run of the built-in engine needs (the linear model, the simulated
-/// exchange, the input the CLI names), validated. [`Engine`] runs other models, venues
-/// and sources.
+/// exchange, the input the CLI names), validated; `Pipeline::start` (`runtime::builder`)
+/// runs it. [`Engine`](super::builder::Engine) runs other models, venues and sources.
 pub struct PipelineSpec {
     pub topology: Topology,
     pub config: Config,
@@ -133,21 +132,7 @@ pub struct Pipeline {
     feed_addr: Option<SocketAddr>,
 }
 
-/// What the report says about the run besides counters.
-#[derive(Clone, Debug)]
-pub struct RunMeta {
-    pub input: String,
-    pub topology: String,
-    pub topology_description: String,
-    pub shards: usize,
-    pub universe: Arc<Universe>,
-    pub starting_cash: crate::msg::Price,
-    pub pacing: Pacing,
-    /// The decision journal, if the run keeps one.
-    pub journal: Option<JournalMeta>,
-}
-
-/// The parts of a run, as [`Engine`] hands them over.
+/// The parts of a run, as [`Engine`](super::builder::Engine) hands them over.
 pub(super) struct Parts<M, V> {
     pub topology: Topology,
     pub config: Config,
@@ -161,13 +146,6 @@ pub(super) struct Parts<M, V> {
 }
 
 impl Pipeline {
-    /// Runs the built-in engine: opens the input (a live feed's sockets bind now, so a
-    /// bad address fails the start), then [`Engine::start`].
-    pub fn start(spec: PipelineSpec) -> Result<Pipeline, StartError> {
-        let source = spec.input.source(spec.pacing)?;
-        Engine::new(spec.topology, spec.config, spec.universe, source).start()
-    }
-
     /// Builds every ring and stage, and starts the runners (each shard's downstream
     /// first, then the venue, the source last).
     pub(super) fn launch<M: Model, V: Venue>(parts: Parts<M, V>) -> Result<Pipeline, StartError> {
@@ -416,7 +394,12 @@ impl Pipeline {
             meta.clone(),
         ));
         if config.coordinator.is_some() {
-            hub.has_coordinator();
+            let u = &meta.universe;
+            hub.has_coordinator(
+                u.ids()
+                    .map(|id| config.risk.limits_for(u.name(id).as_str()).max_order_qty)
+                    .collect(),
+            );
         }
         let started = Instant::now();
         let watchdog = config.health.and_then(|c| {
@@ -476,7 +459,8 @@ impl Pipeline {
         Arc::clone(&self.stop)
     }
 
-    /// The runners' published metrics, when [`Engine::metrics`] asked for them.
+    /// The runners' published metrics, when
+    /// [`Engine::metrics`](super::builder::Engine::metrics) asked for them.
     pub fn metrics(&self) -> Option<&Metrics> {
         self.metrics.as_ref()
     }

@@ -2,12 +2,13 @@
 //! source's and the venue's, latency histograms, rings, failures), the money totals and
 //! the decision digest. Rendering it is the application's (`app::report`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
 use super::health::HealthReport;
-use super::pipeline::RunMeta;
+use super::journal::JournalMeta;
 use super::runner::RunnerOutput;
 use super::topology::StageId;
 use crate::latency::{Percentiles, new_histogram};
@@ -15,12 +16,14 @@ use crate::merge::{self, Merge};
 use crate::msg::SymbolName;
 use crate::msg::{MoneyOverflow, Price};
 use crate::source::live::FeedStats;
+use crate::source::replay::Pacing;
 use crate::source::router::SourceStats;
 use crate::stages::ShardReport;
 use crate::stages::features::FinalBook;
 use crate::stages::risk::SymbolStats;
 use crate::sys::Failure;
 use crate::sys::edge::EdgeStats;
+use crate::universe::Universe;
 use crate::venue::runner::VenueReport;
 
 /// The run's money totals.
@@ -43,6 +46,20 @@ fn merge_by_stage(
             merge::histogram(merged, h);
         }
     }
+}
+
+/// What the report says about the run besides counters.
+#[derive(Clone, Debug)]
+pub struct RunMeta {
+    pub input: String,
+    pub topology: String,
+    pub topology_description: String,
+    pub shards: usize,
+    pub universe: Arc<Universe>,
+    pub starting_cash: crate::msg::Price,
+    pub pacing: Pacing,
+    /// The decision journal, if the run keeps one.
+    pub journal: Option<JournalMeta>,
 }
 
 /// A whole run's report: what every runner handed back, merged.

@@ -13,7 +13,6 @@ use std::thread::JoinHandle;
 
 use hdrhistogram::Histogram;
 
-use super::metrics::RunnerSnapshot;
 use crate::latency::{SERVICE_SAMPLE_EVERY, StageTimer};
 use crate::msg::Stamped;
 use crate::source::live::FeedStats;
@@ -67,6 +66,25 @@ impl RunnerOutput {
             source: None,
             feed: None,
             venue: None,
+        }
+    }
+}
+
+/// What one runner last published, for the metrics (`runtime::metrics`).
+pub struct RunnerSnapshot {
+    /// Its chain's counters, latency histograms (in chain order) and output ring, as the
+    /// runner hands them back when it stops.
+    pub output: RunnerOutput,
+    /// Slots in use in each of `output.edges`, in the same order.
+    pub occupancy: Vec<usize>,
+}
+
+impl RunnerSnapshot {
+    /// Nothing yet, for the runner `runner`: the runner gives it its shape.
+    pub fn empty(runner: &str) -> RunnerSnapshot {
+        RunnerSnapshot {
+            output: RunnerOutput::new(runner),
+            occupancy: Vec::new(),
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod features;
 pub mod inference;
 pub mod journal;
 pub mod list;
+pub mod reject;
 pub mod report;
 pub mod risk;
 pub mod routing;

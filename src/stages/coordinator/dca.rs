@@ -17,7 +17,7 @@ use serde::Deserialize;
 use super::consensus::PerSymbol;
 use crate::config::Problems;
 use crate::msg::{ClOrdId, MarketView, Price, Side, SymbolId};
-use crate::stages::risk::RejectCode;
+use crate::stages::reject::RejectCode;
 use crate::universe::Universe;
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -44,6 +44,12 @@ pub struct ScheduleConfig {
 pub const DAY_NS: u64 = 86_400_000_000_000;
 
 impl ScheduleConfig {
+    /// The largest slice's shares (the first slices take the remainder); `None` without
+    /// slices.
+    pub fn largest_slice(&self) -> Option<u32> {
+        (self.slices >= 1).then(|| self.quantity.div_ceil(u32::from(self.slices)))
+    }
+
     /// The parent order, or `None` after reporting each bad value under `p`.
     pub fn validate(
         &self,

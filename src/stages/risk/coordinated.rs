@@ -3,12 +3,12 @@
 //! state changes, and applying an operator's directives. Without a coordinator none of
 //! this runs: one predictable branch per signal.
 
-use super::checks::RejectCode;
 use super::{Risk, SymbolState};
 use crate::msg::{MarketView, Price, Stamp, SymbolId, VenueCommand};
 use crate::stages::ReportSource;
 use crate::stages::coordinator::{Coordinator, Directive, DueSlice, Event, LevelCause, SliceFate};
 use crate::stages::journal::Verdict;
+use crate::stages::reject::RejectCode;
 use crate::sys::TradingState;
 use crate::sys::edge::Emit;
 

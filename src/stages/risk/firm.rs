@@ -39,9 +39,10 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::checks::{Breach, RejectCode};
+use super::checks::Breach;
 use crate::config::Problems;
 use crate::msg::Price;
+use crate::stages::reject::RejectCode;
 use crate::sys::{CreditPool, CreditShare, PnlBoard, TradingState, WindowCount};
 
 /// Most a firm-wide money limit may be: $1 trillion, as `[risk] max_notional`.

@@ -42,7 +42,7 @@ mod tests;
 
 use std::sync::Arc;
 
-pub use self::checks::{Breach, RejectCode, Rejection};
+pub use self::checks::{Breach, Rejection};
 pub use self::config::{ExecutionConfig, LimitOverrides, Limits, Pricing, RiskConfig};
 pub use self::stats::{InvalidReport, RiskStats, SymbolStats};
 
@@ -65,6 +65,7 @@ use crate::msg::{
 use crate::stages::ShardReport;
 use crate::stages::coordinator::{Coordinator, SliceFate};
 use crate::stages::journal::{DecisionLog, StateCause, Verdict};
+use crate::stages::reject::RejectCode;
 use crate::stages::status::StatusBoard;
 use crate::stages::{Control, Operator, ReportSource, Stage};
 use crate::sys::edge::Emit;

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use super::checks::{RejectCode, Rejection};
+use super::checks::Rejection;
 use super::digest;
 use super::orders::ReportProblem;
 use super::positions::Valuation;
@@ -15,6 +15,7 @@ use crate::merge;
 use crate::msg::{ExecReport, MoneyOverflow, Price, SymbolId, SymbolName};
 use crate::stages::coordinator::CoordinatorStats;
 use crate::stages::journal::ShardJournal;
+use crate::stages::reject::RejectCode;
 
 /// A report risk refused, with why.
 #[derive(Copy, Clone, Debug, PartialEq)]
