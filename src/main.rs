@@ -586,6 +586,27 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     let (config, universe) = Config::load_for(&args.config, ibkr::kinds_for(&args.config))?;
     let cores = topology::host_cores();
     let topology = Topology::load(&args.pipeline, args.shards, &universe, &cores)?;
+    // Before anything connects: the venue's shards connect as venue.client_id + k and
+    // the Gateway takes one connection per client id, so the market data's must lie
+    // outside that range.
+    if let (Some(venue), Some(ib), Some(_)) = (
+        config.venue.ibkr(),
+        config.source.as_ref().and_then(|s| s.ibkr.as_ref()),
+        args.source.as_ref(),
+    ) {
+        let ids = venue.client_id..venue.client_id + topology.shards as i64;
+        if venue.address() == ib.address() && ids.contains(&ib.client_id) {
+            anyhow::bail!(
+                "{}: source.ibkr.client_id {} is one of the venue's client ids with \
+                 --shards {} ({} to {}): the Gateway takes one connection per client id",
+                args.config.display(),
+                ib.client_id,
+                topology.shards,
+                ids.start,
+                ids.end - 1
+            );
+        }
+    }
     #[cfg(feature = "ibkr")]
     let ib_venue = match config.venue.ibkr() {
         Some(ib) => Some(ibkr::venue(

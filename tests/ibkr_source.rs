@@ -21,7 +21,7 @@ const REAL_IDS: [i64; 8] = [
     265598, 272093, 3691937, 4815747, 208813719, 107113386, 76792991, 4391,
 ];
 /// The source's API client id in config/ibkr-paper.toml (the venue's is 17).
-const SOURCE_CLIENT: i32 = 18;
+const SOURCE_CLIENT: i32 = 90;
 
 fn dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
@@ -377,5 +377,33 @@ fn source_ibkr_without_its_section_is_refused_naming_it() {
     assert_eq!(o.status.code(), Some(2), "{o:?}");
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("--source ibkr needs [source.ibkr]"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_source_client_id_among_the_venue_shards_ids_is_refused_before_connecting() {
+    // The venue's two shards take client ids 17 and 18; the market data asks for 18.
+    let dir = dir("client-ids");
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string("config/ibkr-paper.toml")
+        .unwrap()
+        .replace(&format!("client_id = {SOURCE_CLIENT}"), "client_id = 18");
+    let config = dir.join("ibkr.toml");
+    std::fs::write(&config, text).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_tickpipe"))
+        .args([
+            "run", "--source", "ibkr", "--shards", "2", "--quiet", "--config",
+        ])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(
+            "source.ibkr.client_id 18 is one of the venue's client ids with --shards 2 (17 to 18)"
+        ),
+        "{err}"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }

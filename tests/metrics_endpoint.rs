@@ -313,6 +313,24 @@ fn a_paced_replay_scraped_several_times_rises_and_ends_at_the_report() {
     let nlv: f64 = report["nlv"].as_str().unwrap().parse().unwrap();
     assert!((get(&last, "tickpipe_nlv_dollars{}") - nlv).abs() < 1e-6);
     assert_eq!(get(&last, "tickpipe_trading_state{state=active}"), 1.0);
+    // Every runner's heartbeat is served (the bundled config's watchdog is on), and none
+    // is stalled.
+    let runners = report["health"]["runners"].as_array().unwrap();
+    assert!(!runners.is_empty(), "{}", report["health"]);
+    for r in runners {
+        let name = r["runner"].as_str().unwrap();
+        let beats = get(
+            &last,
+            &format!("tickpipe_runner_heartbeats_total{{runner={name}}}"),
+        );
+        assert!(
+            beats > 0.0 && beats <= n(&r["heartbeats"]),
+            "{name}: {beats} served, {} reported",
+            r["heartbeats"]
+        );
+        let stalled = format!("tickpipe_runner_stalled_seconds{{runner={name}}}");
+        assert_eq!(get(&last, &stalled), 0.0, "{name}");
+    }
 
     assert_rings_agree(&last, &report);
     assert!(

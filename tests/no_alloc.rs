@@ -28,6 +28,9 @@ const MESSAGES: u64 = 1_000_000;
 /// during the measured middle (a scrape allocates on its own thread, which this
 /// allocator counts too); the publication count read on either side shows the runners
 /// published in between.
+///
+/// The bundled config has `[health]`, so the runner watchdog reads every heartbeat every
+/// 100 ms throughout; `measure` checks it ran.
 fn main() {
     journal_append_allocates_nothing();
     for metrics in [None, Some(Duration::from_millis(1))] {
@@ -66,9 +69,9 @@ fn main() {
     coordinator_running();
     ib_source_ticks();
     println!(
-        "no_alloc: the journal append, 7 pipeline cases, the journal on, the control \
-         socket open, the coordinator running and IB's ticks as ITCH allocated nothing in \
-         steady state"
+        "no_alloc: the journal append, 7 pipeline cases (the runner watchdog on), the \
+         journal on, the control socket open, the coordinator running and IB's ticks as \
+         ITCH allocated nothing in steady state"
     );
 }
 
@@ -89,6 +92,10 @@ fn measure(case: &str, pipeline: Pipeline) {
     assert!(
         report.shard.risk.orders_sent > 0,
         "the session must trade (orders are sent throughout it, so the measured middle too)"
+    );
+    assert!(
+        report.health.watchdog.is_some(),
+        "{case}: the watchdog watched the measured middle"
     );
     if published_before.is_some() {
         assert!(

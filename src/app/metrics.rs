@@ -347,6 +347,28 @@ pub fn render(s: &Snapshot) -> String {
             f64::from(u8::from(st == s.trading_state)),
         ));
     }
+    // Each runner's heartbeats (passes and events) and its stall: 0, or how long
+    // it has held work without progress once that reached `[health] stall_after_ms`.
+    f.counter(
+        "runner_heartbeats",
+        "Heartbeats of each runner: passes of its duty cycle completed plus events handed on",
+    )
+    .extend(
+        s.health
+            .iter()
+            .map(|h| (label("runner", &h.runner), h.beats as f64)),
+    );
+    f.gauge(
+        "runner_stalled",
+        "How long each runner has held work without progress, past [health] stall_after_ms (0: not stalled)",
+        Some(Unit::Seconds),
+    )
+    .extend(s.health.iter().map(|h| {
+        (
+            label("runner", &h.runner),
+            h.stalled_for.map_or(0.0, |d| d.as_secs_f64()),
+        )
+    }));
     let stale = r
         .books()
         .filter(|(_, b)| b.status == TradingStatus::FeedStale)

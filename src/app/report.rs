@@ -282,7 +282,70 @@ pub fn json(r: &RunReport) -> Value {
     });
     report["operator_commands"] = json!(risk.operator_commands);
     report["coordinator"] = coordinator_json(risk.coordinator.as_ref());
+    report["health"] = health_json(r);
     report
+}
+
+/// The `health` section: the watchdog's deadlines (`null`: no `[health]`, the watchdog
+/// was off), each runner's heartbeats, and every stall the watchdog acted on.
+fn health_json(r: &RunReport) -> Value {
+    let h = &r.health;
+    json!({
+        "watchdog": h.watchdog.map(|c| json!({
+            "period_ms": c.period_ms,
+            "stall_after_ms": c.stall_after_ms,
+            "halt_after_ms": c.halt_after_ms,
+        })),
+        "runners": h.runners.iter().map(|r| json!({
+            "runner": r.runner,
+            "heartbeats": r.beats,
+            "stalled_ms": r.stalled_for.map(|d| d.as_millis() as u64),
+        })).collect::<Vec<_>>(),
+        "stalls": h.events.iter().map(|e| json!({
+            "runner": e.runner,
+            "at_ms": e.at.as_millis() as u64,
+            "stalled_ms": e.stalled_for.as_millis() as u64,
+            "action": e.action.as_str(),
+            "trading_state": e.state.as_str(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// The health lines of the text report: the watchdog, each runner's heartbeats, and
+/// every stall it acted on.
+fn write_health(o: &mut String, r: &RunReport) -> std::fmt::Result {
+    let h = &r.health;
+    match h.watchdog {
+        Some(c) => writeln!(
+            o,
+            "health         watchdog every {} ms: reduce-only after {} ms stalled, halt after {} ms",
+            c.period_ms, c.stall_after_ms, c.halt_after_ms
+        )?,
+        None => writeln!(o, "health         watchdog off (no [health] in the config)")?,
+    }
+    for runner in &h.runners {
+        writeln!(
+            o,
+            "               {:<24} heartbeats {:>12}{}",
+            runner.runner,
+            runner.beats,
+            runner
+                .stalled_for
+                .map_or(String::new(), |d| format!("  STALLED {} ms", d.as_millis()))
+        )?;
+    }
+    for e in &h.events {
+        writeln!(
+            o,
+            "STALL          {} at {:.3} s: {} after {} ms without progress (trading state {})",
+            e.runner,
+            e.at.as_secs_f64(),
+            e.action.as_str(),
+            e.stalled_for.as_millis(),
+            e.state.as_str()
+        )?;
+    }
+    writeln!(o)
 }
 
 /// The coordinator's counters; `null` for a run without `[coordinator]`.
@@ -667,6 +730,7 @@ fn write_text(r: &RunReport, o: &mut String) -> std::fmt::Result {
     }
     writeln!(o)?;
     write_journal(o, r)?;
+    write_health(o, r)?;
     writeln!(o, "digest         {:016x}", r.digest())?;
     if r.failures.is_empty() {
         writeln!(o, "status         ok")?;

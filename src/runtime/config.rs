@@ -8,6 +8,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use super::health::HealthConfig;
 use super::journal::{JournalConfig, Policy};
 use crate::config::{ConfigError, Problem, Problems, read_toml};
 use crate::source::ibkr::config::SourceConfig;
@@ -30,12 +31,16 @@ pub struct SymbolsConfig {
 
 /// The identity of a config file's decisions, for a journal's session header: FNV-1a
 /// over the file parsed and written back canonically (keys sorted, comments and layout
-/// gone) without `[journal]`. Changing the durability policy, a comment or the key order
-/// resumes the same session; changing any decision-affecting value refuses it.
+/// gone) without `[journal]` and `[health]`. Changing the durability policy, the
+/// watchdog's deadlines, a comment or the key order resumes the same session; changing
+/// any other value refuses it. The watchdog reaches decisions only through the trading
+/// state changes it causes, which risk journals where it applied them and a replay
+/// re-applies there, so its deadlines decide nothing a replay re-derives.
 pub fn decision_identity(text: &str) -> Result<u64, toml::de::Error> {
     use std::hash::Hasher;
     let mut table: toml::Table = toml::from_str(text)?;
     table.remove("journal");
+    table.remove("health");
     let mut h = fnv::FnvHasher::default();
     h.write(table.to_string().as_bytes());
     Ok(h.finish())
@@ -68,6 +73,9 @@ pub struct Config {
     /// Sources' settings (`[source.ibkr]`, read by `run --source ibkr`). Optional: a
     /// run from a file, the sample or a MoldUDP64 feed never reads it.
     pub source: Option<SourceConfig>,
+    /// The runner watchdog (`runtime::health`). Optional, and its absence is visible: the
+    /// report's `health` section says the watchdog was off. The shipped configs have it.
+    pub health: Option<HealthConfig>,
 }
 
 /// The `kind`s `[model]` and `[venue]` must name: those of the model and the venue that
@@ -277,6 +285,9 @@ impl Config {
         }
         if let Some(coordinator) = &self.coordinator {
             coordinator.validate(&mut Problems::new("coordinator", &mut problems));
+        }
+        if let Some(health) = &self.health {
+            health.validate(&mut Problems::new("health", &mut problems));
         }
         self.check_schedules(universe.as_ref(), &mut Problems::new("", &mut problems));
         if let Some(ib) = self.source.as_ref().and_then(|s| s.ibkr.as_ref()) {

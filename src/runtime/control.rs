@@ -38,6 +38,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::health::{Escalate, HealthBoard, RunnerHealth};
 use super::report::{RunMeta, RunReport};
 use super::runner::RunnerOutput;
 use crate::msg::{Price, Side};
@@ -71,6 +72,8 @@ pub struct ControlHub {
     latch: Arc<TradingLatch>,
     board: Arc<StatusBoard>,
     progress: Arc<Progress>,
+    /// Every runner's heartbeat and stall, for `status`.
+    health: Arc<HealthBoard>,
     meta: RunMeta,
     /// The state the configuration started the run in.
     initial: TradingState,
@@ -95,6 +98,8 @@ pub struct Status {
     /// Messages the source has framed so far.
     pub messages: u64,
     pub shards: Vec<ShardHealth>,
+    /// Every runner's heartbeat, and how long it has been stalled if it is.
+    pub runners: Vec<RunnerHealth>,
     /// The answering shards' reports merged: positions, P&L, NLV, rejections.
     pub report: RunReport,
 }
@@ -115,6 +120,7 @@ impl ControlHub {
         latch: Arc<TradingLatch>,
         board: Arc<StatusBoard>,
         progress: Arc<Progress>,
+        health: Arc<HealthBoard>,
         meta: RunMeta,
     ) -> ControlHub {
         ControlHub {
@@ -128,6 +134,7 @@ impl ControlHub {
             latch,
             board,
             progress,
+            health,
             meta,
         }
     }
@@ -153,7 +160,8 @@ impl ControlHub {
         self.latch.get()
     }
 
-    /// Sets the state (downgrades included), then tells every runner.
+    /// Sets the state (downgrades included), then tells every runner. `by` names who, as
+    /// `status` shows it ("an operator (control socket)").
     pub fn set_trading_state(&self, state: TradingState, by: &str) {
         self.inner.with(|inner| {
             self.latch.reset(state);
@@ -240,6 +248,7 @@ impl ControlHub {
             why,
             messages: self.progress.get(),
             shards,
+            runners: self.health.runners(),
             report,
         }
     }
@@ -248,15 +257,26 @@ impl ControlHub {
     fn why(&self, state: TradingState) -> String {
         let set = self.inner.with(|inner| inner.set.clone());
         match set {
-            Some((s, by)) if s == state => format!("set by an operator ({by})"),
+            Some((s, by)) if s == state => format!("set by {by}"),
             Some((s, by)) => format!(
-                "escalated by the engine (an invalid execution report or a journal failure) after an operator set {} ({by})",
+                "escalated by the engine (an invalid execution report or a journal failure) after {by} set {}",
                 s.as_str()
             ),
             None if state == self.initial => "the configuration's [risk] trading_state".to_string(),
             None => "escalated by the engine (an invalid execution report or a journal failure)"
                 .to_string(),
         }
+    }
+}
+
+/// The runner watchdog acts through the same calls as `ctl reduce-only` and `ctl halt`.
+impl Escalate for ControlHub {
+    fn escalate(&self, state: TradingState, by: &str) -> TradingState {
+        ControlHub::escalate(self, state, by)
+    }
+
+    fn trading_state(&self) -> TradingState {
+        ControlHub::trading_state(self)
     }
 }
 
@@ -394,7 +414,7 @@ fn answer(stream: UnixStream, hub: &ControlHub) -> std::io::Result<()> {
 
 /// The answer to one request line.
 pub fn respond(request: &str, hub: &ControlHub) -> String {
-    const BY: &str = "control socket";
+    const BY: &str = "an operator (control socket)";
     match request {
         "halt" => format!("ok {}\n", hub.escalate(TradingState::Halted, BY).as_str()),
         "reduce-only" => format!(
@@ -545,6 +565,18 @@ pub fn render_text(s: &Status) -> String {
             h.invalid_reports
         );
     }
+    for r in &s.runners {
+        let _ = match r.stalled_for {
+            Some(d) => writeln!(
+                t,
+                "runner {}: STALLED {} ms heartbeats={}",
+                r.runner,
+                d.as_millis(),
+                r.beats
+            ),
+            None => writeln!(t, "runner {}: ok heartbeats={}", r.runner, r.beats),
+        };
+    }
     for p in s.report.positions() {
         let (realised, unrealised) = match &p.money {
             Ok(v) => (Some(v.realised), v.unrealised),
@@ -607,7 +639,8 @@ pub fn render_text(s: &Status) -> String {
 }
 
 /// `status json`: `{"trading_state", "why", "messages", "shards": [{"shard",
-/// "answered", "orders_sent", "fills", "invalid_reports"}], "positions": {SYM: row},
+/// "answered", "orders_sent", "fills", "invalid_reports"}], "runners": [{"runner",
+/// "heartbeats", "stalled_ms" (null: not stalled)}], "positions": {SYM: row},
 /// "pnl": {"realised", "unrealised"}, "nlv", "breakers": {"latch", CODE: count},
 /// "coordinator": {"level", "next": {TASK: ns}, "next_slice", "pnl_snapshot": {"at",
 /// "realised", "unrealised"}} | null}`.
@@ -619,6 +652,14 @@ pub fn render_json(s: &Status) -> serde_json::Value {
         .map(|h| {
             json!({"shard": h.shard, "answered": h.answered, "orders_sent": h.orders_sent,
                    "fills": h.fills, "invalid_reports": h.invalid_reports})
+        })
+        .collect();
+    let runners: Vec<Value> = s
+        .runners
+        .iter()
+        .map(|r| {
+            json!({"runner": r.runner, "heartbeats": r.beats,
+                   "stalled_ms": r.stalled_for.map(|d| d.as_millis() as u64)})
         })
         .collect();
     let positions: Map<String, Value> = s
@@ -657,6 +698,6 @@ pub fn render_json(s: &Status) -> serde_json::Value {
         })
     });
     json!({"trading_state": s.state.as_str(), "why": s.why, "messages": s.messages,
-           "shards": shards, "positions": positions, "pnl": pnl, "nlv": nlv,
+           "shards": shards, "runners": runners, "positions": positions, "pnl": pnl, "nlv": nlv,
            "breakers": breakers, "coordinator": coordinator})
 }

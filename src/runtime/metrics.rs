@@ -12,6 +12,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::health::{HealthBoard, RunnerHealth};
 use super::report::{RunMeta, RunReport};
 use super::runner::{Chain, RunnerOutput, RunnerSnapshot};
 use crate::clock::{Cadence, MonoClock};
@@ -153,6 +154,7 @@ pub struct Metrics {
     latch: Arc<TradingLatch>,
     progress: Arc<Progress>,
     stop: Arc<StopSignal>,
+    health: Arc<HealthBoard>,
     period: Duration,
     clock: MonoClock,
 }
@@ -171,6 +173,8 @@ pub struct Snapshot {
     /// A live feed's counters; `None` for a replay.
     pub feed: Option<FeedCounters>,
     pub trading_state: TradingState,
+    /// Every runner's heartbeat and stall, as the watchdog last saw it.
+    pub health: Vec<RunnerHealth>,
     /// Publications merged: 0 until every runner has published once.
     pub publications: u64,
 }
@@ -181,6 +185,7 @@ impl Metrics {
         latch: Arc<TradingLatch>,
         progress: Arc<Progress>,
         stop: Arc<StopSignal>,
+        health: Arc<HealthBoard>,
         period: Duration,
         clock: MonoClock,
     ) -> Metrics {
@@ -193,6 +198,7 @@ impl Metrics {
             latch,
             progress,
             stop,
+            health,
             period,
             clock,
         }
@@ -282,6 +288,7 @@ impl Metrics {
             framed: self.progress.get(),
             feed,
             trading_state: self.latch.get(),
+            health: self.health.runners(),
             publications: if self.mailboxes.is_empty() {
                 0
             } else {

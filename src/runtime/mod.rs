@@ -5,6 +5,7 @@
 pub mod builder;
 pub mod config;
 pub mod control;
+pub mod health;
 pub mod inline;
 pub mod inline_run;
 pub mod journal;

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use super::config::Config;
 use super::control::ControlHub;
+use super::health::{HealthBoard, RunnerHealth, Watchdog};
 use super::inline::inline_venue;
 use super::journal::{JournalContext, JournalMeta, LogFactory};
 use super::metrics::{Metrics, Publisher, Publishing};
@@ -41,7 +42,7 @@ use crate::stages::status::StatusBoard;
 use crate::stages::{Control, ReportSource};
 use crate::sys::edge::{EdgeIn, EdgeOut, Emit, edge_on};
 use crate::sys::idle::{IdleStrategy, Idler};
-use crate::sys::{Failure, Progress, StopSignal, TradingLatch, TradingState};
+use crate::sys::{Failure, Progress, Pulse, StopSignal, TradingLatch, TradingState};
 use crate::universe::Universe;
 use crate::venue::runner::{self as venue_runner, Lane};
 use crate::venue::{Venue, VenueSetup};
@@ -121,6 +122,10 @@ pub struct Pipeline {
     hub: Arc<ControlHub>,
     stop: Arc<StopSignal>,
     progress: Arc<Progress>,
+    /// Every runner's heartbeat and what the watchdog found.
+    health: Arc<HealthBoard>,
+    /// `None`: the config has no `[health]`.
+    watchdog: Option<Watchdog>,
     started: Instant,
     meta: RunMeta,
     /// Where a live feed's socket is bound; `None` for a replay.
@@ -158,6 +163,7 @@ impl Pipeline {
         let stop = Arc::new(StopSignal::new());
         let latch = Arc::new(TradingLatch::new(config.risk.trading_state));
         let progress = Arc::new(Progress::new());
+        let health = Arc::new(HealthBoard::new(config.health));
         let board = Arc::new(StatusBoard::new(topology.shards));
         let firm = Arc::new(FirmPools::new(&config.firm, topology.shards));
         let clock = MonoClock::new();
@@ -177,6 +183,7 @@ impl Pipeline {
                 Arc::clone(&latch),
                 Arc::clone(&progress),
                 Arc::clone(&stop),
+                Arc::clone(&health),
                 period,
                 clock.clone(),
             )
@@ -203,6 +210,7 @@ impl Pipeline {
         let mut wiring = Wiring {
             topology: &topology,
             stop: &stop,
+            health: &health,
             handles: Vec::new(),
             controls: Vec::new(),
             metrics: metrics.as_mut(),
@@ -311,12 +319,15 @@ impl Pipeline {
             };
             let venue_idle = Idler::new(venue_runner.idle);
             let publisher = wiring.metrics.as_mut().map(|m| m.venue_publisher(&lanes));
+            let pulse = Pulse::new(health.register(&venue_placement.name));
             let handle = spawn(
                 venue_placement,
                 Arc::clone(&stop),
-                (lanes, venue_idle, publisher),
-                |(lanes, idle, publisher)| venue_runner::serve(lanes, idle, publisher),
-                |(lanes, _, publisher), out| {
+                (lanes, venue_idle, publisher, pulse),
+                |(lanes, idle, publisher, pulse)| {
+                    venue_runner::serve(lanes, idle, publisher, pulse);
+                },
+                |(lanes, _, publisher, _), out| {
                     if let Some(p) = &publisher {
                         p.finish(&lanes);
                     }
@@ -388,6 +399,7 @@ impl Pipeline {
             latch,
             board,
             Arc::clone(&progress),
+            Arc::clone(&health),
             meta.clone(),
         ));
         if config.coordinator.is_some() {
@@ -398,13 +410,31 @@ impl Pipeline {
                     .collect(),
             );
         }
+        let started = Instant::now();
+        let watchdog = config.health.and_then(|c| {
+            match Watchdog::start(c, Arc::clone(&health), Arc::clone(&hub), started) {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    // The runners already run: the run fails and drains, and its report
+                    // names why; it never trades unwatched when [health] asks for a watch.
+                    stop.fail(Failure {
+                        runner: "watchdog".into(),
+                        stage: "start".into(),
+                        message: format!("could not start the watchdog thread: {e}"),
+                    });
+                    None
+                }
+            }
+        });
         Ok(Pipeline {
             handles,
             hub,
             metrics,
             stop,
             progress,
-            started: Instant::now(),
+            health,
+            watchdog,
+            started,
             meta,
             feed_addr,
         })
@@ -419,7 +449,8 @@ impl Pipeline {
     /// Sets the firm-wide trading state (an operator's decision: it may also lower it),
     /// then tells every runner, so routing cancels open orders on `Halted`.
     pub fn set_trading_state(&mut self, state: TradingState) {
-        self.hub.set_trading_state(state, "set through the library");
+        self.hub
+            .set_trading_state(state, "an operator (through the library)");
     }
 
     /// What a control socket's server ([`super::control::ControlServer`]) acts on.
@@ -448,6 +479,11 @@ impl Pipeline {
         self.hub.trading_state()
     }
 
+    /// Every runner's heartbeat now, and how long each has been stalled.
+    pub fn health(&self) -> Vec<RunnerHealth> {
+        self.health.runners()
+    }
+
     /// Messages the source has framed so far.
     pub fn progress(&self) -> u64 {
         self.progress.get()
@@ -472,8 +508,13 @@ impl Pipeline {
                 }),
             }
         }
+        if let Some(watchdog) = self.watchdog {
+            watchdog.stop();
+        }
         let elapsed = self.started.elapsed();
-        RunReport::build(self.meta, outputs, self.stop.failures(), elapsed)
+        let mut report = RunReport::build(self.meta, outputs, self.stop.failures(), elapsed);
+        report.health = self.health.report();
+        report
     }
 
     /// Waits until every runner has exited, calling `tick` about every `period`.
@@ -623,6 +664,7 @@ stage_list!(shard_slots);
 struct Wiring<'a> {
     topology: &'a Topology,
     stop: &'a Arc<StopSignal>,
+    health: &'a Arc<HealthBoard>,
     handles: Vec<JoinHandle<RunnerOutput>>,
     controls: Vec<EdgeOut<Control>>,
     metrics: Option<&'a mut Metrics>,
@@ -671,9 +713,11 @@ impl Wiring<'_> {
             );
             self.controls.push(control_out);
             let publisher = self.metrics.as_mut().map(|m| m.publisher(&placement.name));
+            let pulse = Pulse::new(self.health.register(&placement.name));
             let launch = Launch {
                 placement,
                 stop: self.stop,
+                pulse,
                 idle: Idler::new(runner.idle),
                 control: control_in,
                 publisher,
@@ -706,6 +750,8 @@ impl Wiring<'_> {
 struct Launch<'a> {
     placement: Placement,
     stop: &'a Arc<StopSignal>,
+    /// The runner's heartbeat, which the watchdog reads.
+    pulse: Pulse,
     idle: Idler,
     control: EdgeIn<Control>,
     publisher: Option<Publisher>,
@@ -719,6 +765,7 @@ fn go<In: Copy + Send + 'static, C: Emit<In> + Chain + Send + 'static>(
     let Launch {
         placement,
         stop,
+        pulse,
         idle,
         control,
         publisher,
@@ -727,14 +774,14 @@ fn go<In: Copy + Send + 'static, C: Emit<In> + Chain + Send + 'static>(
     spawn(
         placement,
         Arc::clone(stop),
-        (input, control, Some(chain), publisher, None, idle),
-        |(input, control, chain, publisher, publishing, idle)| {
+        (input, control, Some(chain), publisher, None, idle, pulse),
+        |(input, control, chain, publisher, publishing, idle, pulse)| {
             // Shaped on the runner's thread, as the inline runner's must be.
             let chain = chain.take().expect("the runner wraps its chain once");
             let chain = publishing.insert(Publishing::new(chain, publisher.take()));
-            drive(input, control, chain, idle);
+            drive(input, control, chain, idle, pulse);
         },
-        |(_, _, chain, _, publishing, _), out| match (publishing, chain) {
+        |(_, _, chain, _, publishing, _, _), out| match (publishing, chain) {
             (Some(publishing), _) => publishing.finish(out),
             // Failed before it began: its rings still close and its counters report.
             (None, Some(chain)) => chain.finish(out),
@@ -764,6 +811,7 @@ where
     let Launch {
         placement,
         stop,
+        pulse,
         idle,
         control,
         publisher,
@@ -772,16 +820,16 @@ where
     spawn(
         placement,
         Arc::clone(stop),
-        (input, control, idle, Some(build), None),
-        move |(input, control, idle, build, done)| {
+        (input, control, idle, Some(build), None, pulse),
+        move |(input, control, idle, build, done, pulse)| {
             let build = build.take().expect("the runner builds its chain once");
             let mut chain = Publishing::new(build(), publisher);
-            drive(input, control, &mut chain, idle);
+            drive(input, control, &mut chain, idle, pulse);
             let mut out = RunnerOutput::new("");
             chain.finish(&mut out);
             *done = Some(out);
         },
-        |(.., done), out| {
+        |(.., done, _), out| {
             if let Some(done) = done {
                 out.report = done.report;
                 out.latency = done.latency;

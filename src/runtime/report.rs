@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
+use super::health::HealthReport;
 use super::journal::JournalMeta;
 use super::runner::RunnerOutput;
 use super::topology::StageId;
@@ -77,6 +78,9 @@ pub struct RunReport {
     pub stage_service: Vec<(&'static str, Histogram<u64>)>,
     pub edges: Vec<EdgeStats>,
     pub failures: Vec<Failure>,
+    /// Each runner's heartbeat and what the watchdog did; empty for a report not built
+    /// from a pipeline's threads (a status answer, an inline run).
+    pub health: HealthReport,
 }
 
 impl RunReport {
@@ -129,6 +133,7 @@ impl RunReport {
             stage_service,
             edges,
             failures,
+            health: HealthReport::default(),
         };
         if let Err(e) = report.money() {
             report.failures.push(Failure {

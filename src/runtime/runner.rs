@@ -21,7 +21,7 @@ use crate::stages::ShardReport;
 use crate::stages::{Control, Stage};
 use crate::sys::edge::{BATCH, ConsumerGone, EdgeIn, EdgeOut, EdgeStats, Emit};
 use crate::sys::idle::Idler;
-use crate::sys::{Failure, StopSignal};
+use crate::sys::{Failure, Pulse, StopSignal};
 use crate::venue::runner::VenueReport;
 
 thread_local! {
@@ -290,25 +290,40 @@ impl<T> Chain for EdgeOut<T> {
 /// The duty cycle of a stage runner: control first, then up to [`BATCH`] events, then
 /// idle; when the input is closed and drained, the chain's `end`. Returns normally only
 /// after the input is finished.
+///
+/// Each pass, from its control read to its batch's end, and the chain's `end`, are
+/// bracketed by `pulse`, which also ticks per event (`sys::heartbeat`: a plain store
+/// each), so a stage stuck on an event leaves the heartbeat odd and unmoved and the
+/// watchdog (`runtime::health`) sees it.
 pub fn drive<In: Copy, C: Emit<In> + Chain>(
     input: &mut EdgeIn<In>,
     control: &mut EdgeIn<Control>,
     chain: &mut C,
     idle: &mut Idler,
+    pulse: &mut Pulse,
 ) {
     loop {
+        pulse.enter();
         control.read_batch(BATCH, |c| chain.control(c));
-        let n = input.read_batch(BATCH, |event| chain.emit(event));
+        let n = input.read_batch(BATCH, |event| {
+            chain.emit(event);
+            pulse.tick();
+        });
         if n > 0 {
             chain.batch_end();
+            pulse.leave();
             idle.reset();
-        } else if input.is_finished() {
-            break;
         } else {
+            pulse.leave();
+            if input.is_finished() {
+                break;
+            }
             idle.idle();
         }
     }
+    pulse.enter();
     chain.end();
+    pulse.leave();
 }
 
 /// Where a runner goes: its thread name and the core to pin it to, if any.
@@ -424,6 +439,10 @@ mod tests {
         Idler::new(IdleStrategy::SpinThenYield { spins: 10 })
     }
 
+    fn pulse() -> Pulse {
+        Pulse::new(Arc::new(crate::sys::Heartbeat::new()))
+    }
+
     fn recorder() -> StageTimer {
         StageTimer::new(MonoClock::new())
     }
@@ -442,7 +461,17 @@ mod tests {
         tx_in.emit(Ev(1));
         tx_in.emit(Ev(2));
         drop(tx_in);
-        drive(&mut rx_in, &mut rx_ctl, &mut chain, &mut idler());
+        let beat = Arc::new(crate::sys::Heartbeat::new());
+        drive(
+            &mut rx_in,
+            &mut rx_ctl,
+            &mut chain,
+            &mut idler(),
+            &mut Pulse::new(Arc::clone(&beat)),
+        );
+        // One pass with the batch (two events), one that finds the input finished, and
+        // the end.
+        assert_eq!(beat.get(), 10, "every pass left: the runner is not stalled");
         let mut out = RunnerOutput::new("t");
         chain.finish(&mut out);
         let mut got = Vec::new();
@@ -503,7 +532,13 @@ mod tests {
         tx_ctl.emit(Control::TradingState(TradingState::Halted));
         drop(tx_in);
         let mut chain = Link::new(Doubler { seen: vec![] }, tx_out, recorder());
-        drive(&mut rx_in, &mut rx_ctl, &mut chain, &mut idler());
+        drive(
+            &mut rx_in,
+            &mut rx_ctl,
+            &mut chain,
+            &mut idler(),
+            &mut pulse(),
+        );
         assert_eq!(chain.stage.seen, ["TradingState(Halted)", "ev1", "end"]);
     }
 
@@ -524,7 +559,7 @@ mod tests {
             },
             Arc::clone(&stop),
             (rx_in, rx_ctl, chain),
-            |(i, c, ch)| drive(i, c, ch, &mut idler()),
+            |(i, c, ch)| drive(i, c, ch, &mut idler(), &mut pulse()),
             |(_, _, ch), out| ch.finish(out),
         )
         .unwrap();

@@ -10,6 +10,7 @@
 //! through. The edge sits here because stages, sources and venues all produce into it:
 //! in the runtime, each of them would import from the layer above.
 //!
+//! [`heartbeat`] is each runner's pass counter, which the runtime's watchdog reads.
 //! [`credit`] is the firm-wide credit pool that lets shards share a limit without a lock;
 //! [`window`] is the firm-wide count per second of event time (the message rate);
 //! [`board`] holds each shard's published P&L (the firm-wide loss and drawdown).
@@ -43,6 +44,9 @@ pub mod abandon;
 pub mod alloc_count;
 #[cfg(not(loom))]
 pub mod edge;
+// A Relaxed counter that orders nothing: no loom model to check, so out of that build.
+#[cfg(not(loom))]
+pub mod heartbeat;
 #[cfg(not(loom))]
 pub mod idle;
 #[cfg(not(loom))]
@@ -55,6 +59,8 @@ pub mod simd;
 pub use board::PnlBoard;
 pub use close::CloseFlag;
 pub use credit::{CreditPool, CreditShare};
+#[cfg(not(loom))]
+pub use heartbeat::{Heartbeat, Pulse};
 pub use latch::{TradingLatch, TradingState};
 pub use mailbox::Mailbox;
 pub use progress::Progress;

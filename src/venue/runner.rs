@@ -16,9 +16,9 @@ use super::{Venue, VenueStats};
 use crate::clock::{Cadence, MonoClock};
 use crate::merge::Merge;
 use crate::msg::{ExecReport, VenueCommand};
-use crate::sys::Mailbox;
 use crate::sys::edge::{BATCH, EdgeIn, EdgeOut, EdgeStats, RingFigures};
 use crate::sys::idle::Idler;
+use crate::sys::{Mailbox, Pulse};
 
 /// Reports an outbox holds before it must grow: far above what one shard's live orders
 /// produce between two passes of the venue loop.
@@ -145,8 +145,12 @@ pub fn serve<V: Venue>(
     lanes: &mut [Lane<V>],
     idle: &mut Idler,
     metrics: &mut Option<VenuePublisher>,
+    pulse: &mut Pulse,
 ) {
     loop {
+        // A pass over every lane is inside the heartbeat (`sys::heartbeat`), so a venue
+        // stuck in a command leaves it odd for the watchdog.
+        pulse.enter();
         let mut busy = false;
         for lane in lanes.iter_mut() {
             busy |= lane.poll();
@@ -154,6 +158,7 @@ pub fn serve<V: Venue>(
         if let Some(metrics) = metrics {
             metrics.tick(lanes);
         }
+        pulse.leave();
         if busy {
             idle.reset();
         } else if lanes.iter().all(Lane::is_done) {
