@@ -229,14 +229,17 @@ pub(crate) fn update(msg: &Message<'_>) -> Option<Result<MarketUpdate, BadCode>>
         Message::OrderExecuted {
             order_ref,
             executed_shares,
+            match_number,
             ..
         } => Ok(MarketUpdate::Execute {
             order_ref,
             shares: executed_shares,
+            match_number,
         }),
         Message::OrderExecutedWithPrice {
             order_ref,
             executed_shares,
+            match_number,
             printable,
             execution_price,
             ..
@@ -245,6 +248,7 @@ pub(crate) fn update(msg: &Message<'_>) -> Option<Result<MarketUpdate, BadCode>>
             price,
             shares: executed_shares,
             printable: printable == b'Y',
+            match_number,
         }),
         Message::OrderCancel {
             order_ref,
@@ -268,14 +272,27 @@ pub(crate) fn update(msg: &Message<'_>) -> Option<Result<MarketUpdate, BadCode>>
             shares,
         }),
         // The side byte is not read: see `MarketUpdate::Trade`.
-        Message::Trade { shares, price, .. } => {
-            priced(price).map(|price| MarketUpdate::Trade { price, shares })
-        }
+        Message::Trade {
+            shares,
+            price,
+            match_number,
+            ..
+        } => priced(price).map(|price| MarketUpdate::Trade {
+            price,
+            shares,
+            match_number,
+        }),
         Message::CrossTrade {
             shares,
             cross_price,
+            match_number,
             ..
-        } => priced(cross_price).map(|price| MarketUpdate::Cross { price, shares }),
+        } => priced(cross_price).map(|price| MarketUpdate::Cross {
+            price,
+            shares,
+            match_number,
+        }),
+        Message::BrokenTrade { match_number, .. } => Ok(MarketUpdate::BrokenTrade { match_number }),
         Message::RegShoRestriction { reg_sho_action, .. } => match reg_sho_action {
             b'0' => Ok(MarketUpdate::ShortSaleRestriction { restricted: false }),
             b'1' | b'2' => Ok(MarketUpdate::ShortSaleRestriction { restricted: true }),
@@ -510,6 +527,10 @@ mod tests {
                 reserved: b' ',
                 reason: b"    ",
             }),
+            frame(Message::BrokenTrade {
+                header: header(5),
+                match_number: 1,
+            }),
         ];
         let events = run(&mut stage, &frames);
         let aapl = SymbolId(0);
@@ -538,6 +559,7 @@ mod tests {
                 MarketUpdate::Execute {
                     order_ref: 11,
                     shares: 100,
+                    match_number: 1,
                 },
             ),
             (
@@ -547,6 +569,7 @@ mod tests {
                     price: Price(2_300_000),
                     shares: 50,
                     printable: true,
+                    match_number: 2,
                 },
             ),
             (
@@ -556,6 +579,7 @@ mod tests {
                     price: Price(2_300_000),
                     shares: 50,
                     printable: false,
+                    match_number: 3,
                 },
             ),
             (
@@ -580,6 +604,7 @@ mod tests {
                 MarketUpdate::Trade {
                     price: Price(2_300_300),
                     shares: 40,
+                    match_number: 4,
                 },
             ),
             (
@@ -587,6 +612,7 @@ mod tests {
                 MarketUpdate::Cross {
                     price: Price(4_200_100),
                     shares: 1_000_000,
+                    match_number: 5,
                 },
             ),
             (
@@ -601,6 +627,7 @@ mod tests {
                     status: TradingStatus::Unknown,
                 },
             ),
+            (aapl, MarketUpdate::BrokenTrade { match_number: 1 }),
         ];
         let got: Vec<_> = events.iter().map(|e| (e.symbol, e.update)).collect();
         assert_eq!(got, expected);

@@ -217,6 +217,7 @@ impl Book {
             kind,
             side: o.side,
             reason,
+            match_number: 0,
         }
     }
 
