@@ -1043,7 +1043,7 @@ impl<R: ReportSource> Stage for Risk<R> {
         }
         self.catch_up(stamp, out);
         // After the catch-up, so every fill reported by now is in the table. A `B` that
-        // reversed nothing is no decision: the run goes on as if it had not come.
+        // reversed nothing is no decision: no tick and no order.
         if signal.view.cause == ViewCause::BrokenTrade
             && !self.broken_trade(&signal.view, stamp.ts_event)
         {
