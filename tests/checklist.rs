@@ -42,6 +42,7 @@ const RISK: &str = r#"
     max_repeat_fills = 1000
     repeat_fills_window_ns = 1000
     duplicate_window_ns = 1
+    broken_trade_fills = 16
     restricted = []
     [symbols]
 "#;
@@ -120,6 +121,7 @@ fn view(symbol: SymbolId, ts_event: u64) -> MarketView {
         symbol,
         cause: ViewCause::Quote,
         status: TradingStatus::Trading,
+        match_number: 0,
     }
 }
 
@@ -148,6 +150,7 @@ fn report(
         kind,
         side,
         reason: RejectReason::None,
+        match_number: 0,
     }
 }
 
@@ -675,6 +678,85 @@ fn market_wide_circuit_breaker_halts_all_until_resumed() {
     h.control(Control::Operator(Operator::ResumeAll));
     assert_eq!(h.latch.get(), TradingState::Active);
     assert_eq!(news(&h.signal(AAPL, 1_000_000_001, 100)).len(), 1);
+}
+
+/// A sell filled against a print, then the print broken (ITCH `B`): the fill is reversed.
+fn sold_against_print(h: &mut Harness, match_number: u64) {
+    let id = ClOrdId::new(TSLA, 1);
+    assert_eq!(news(&h.signal(TSLA, 1_000, -100)), [(id, Side::Sell, 100)]);
+    h.reports(&[
+        report(ExecKind::Ack, id, Side::Sell, 1_010, 0, 100),
+        ExecReport {
+            match_number,
+            price: ASK,
+            ..report(ExecKind::Fill, id, Side::Sell, 1_020, 100, 0)
+        },
+    ]);
+    assert!(news(&h.signal(TSLA, 2_000, -100)).is_empty());
+}
+
+fn broken(match_number: u64, ts_event: u64) -> MarketView {
+    MarketView {
+        cause: ViewCause::BrokenTrade,
+        match_number,
+        ..view(TSLA, ts_event)
+    }
+}
+
+#[test]
+fn broken_trade_reverses_our_fill() {
+    let mut h = harness(|_| {});
+    sold_against_print(&mut h, 256);
+    let tsla = |h: &Harness| h.stats().symbols[TSLA.index()].unwrap();
+    let before = tsla(&h);
+    let money = before.money.unwrap();
+    // Sold 100 at the ask, 100.02, marked at the mid, 100.01: +1.00.
+    assert_eq!(before.position, -100);
+    assert_eq!(money.cash_flow, Price(100_020_000));
+    assert_eq!(money.unrealised, Some(Price(10_000)));
+
+    // The reversal is a decision: flat again, risk sells toward its target anew.
+    let out = h.signal_view(broken(256, 3_000), -100);
+    assert_eq!(news(&out), [(ClOrdId::new(TSLA, 2), Side::Sell, 100)]);
+    let after = tsla(&h);
+    let money = after.money.unwrap();
+    assert_eq!(after.position, 0, "+100: the sell is undone");
+    assert_eq!(money.cash_flow, Price::ZERO);
+    assert_eq!(
+        (money.realised, money.unrealised),
+        (Price::ZERO, Some(Price::ZERO))
+    );
+    assert_ne!(after.digest, before.digest);
+    let s = h.stats();
+    assert_eq!(
+        (
+            s.broken_trade_reversals,
+            s.broken_trade_shares,
+            s.broken_trades_not_ours
+        ),
+        (1, 100, 0)
+    );
+
+    // The same print broken again finds nothing left to reverse.
+    h.signal_view(broken(256, 4_000), -100);
+    assert_eq!(tsla(&h).position, 0);
+    assert_eq!(h.stats().broken_trade_reversals, 1);
+    assert_eq!(h.stats().broken_trades_not_ours, 1);
+}
+
+#[test]
+fn a_broken_trade_of_a_print_we_did_not_fill_against_changes_nothing() {
+    let mut h = harness(|_| {});
+    sold_against_print(&mut h, 256);
+    let before = h.stats().symbols[TSLA.index()].unwrap();
+    // Another print's match number, and a quote fill's 0, which names no print.
+    for match_number in [257, 0] {
+        let out = h.signal_view(broken(match_number, 3_000), -100);
+        assert!(out.is_empty(), "{out:?}");
+    }
+    assert_eq!(h.stats().symbols[TSLA.index()].unwrap(), before);
+    let s = h.stats();
+    assert_eq!((s.broken_trade_reversals, s.broken_trades_not_ours), (0, 2));
 }
 
 /// What a journal appends, shared with the test.

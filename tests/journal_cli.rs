@@ -62,6 +62,7 @@ fn fill(seq: u64) -> Entry {
             kind: ExecKind::Fill,
             side: Side::Buy,
             reason: RejectReason::None,
+            match_number: 0,
         },
     }
 }
@@ -109,7 +110,7 @@ fn write_journal(path: &Path) {
         },
         Entry::End {
             position: 30,
-            digest: 0x24e7_9536_04d4_d8c3,
+            digest: 0x29a8_254f_e4c3_cd52,
         },
     ] {
         w.append(&e).unwrap();
@@ -138,7 +139,7 @@ fn json_summarises_every_shard() {
     assert_eq!(s0["state_changes"], 1);
     assert_eq!(s0["max_cl_ord_id"], "3-7");
     assert_eq!(s0["finished"], true);
-    assert_eq!(s0["end"]["digest"], "24e7953604d4d8c3");
+    assert_eq!(s0["end"]["digest"], "29a8254fe4c3cd52");
     assert_eq!(s0["torn_tail"], serde_json::Value::Null);
     let s1 = &json["shards"][1];
     assert_eq!(
@@ -168,7 +169,7 @@ fn text_lists_the_last_records_and_a_torn_tail() {
     );
     assert!(text.contains("highest client order id 3-7"), "{text}");
     assert!(
-        text.contains("end at position 30, digest 24e7953604d4d8c3"),
+        text.contains("end at position 30, digest 29a8254fe4c3cd52"),
         "{text}"
     );
     assert!(text.contains("state halted cause 3"), "{text}");

@@ -55,6 +55,7 @@ impl Broker {
                 ExecKind::Cancelled => RejectReason::Requested,
                 _ => RejectReason::None,
             },
+            match_number: 0,
         }
     }
 

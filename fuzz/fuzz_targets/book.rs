@@ -114,12 +114,14 @@ fn update(u: &mut Unstructured<'_>, refs: &mut BTreeSet<u64>) -> Result<MarketUp
         2 => MarketUpdate::Execute {
             order_ref: order_ref(u, refs)?,
             shares: shares(u)?,
+            match_number: u.arbitrary()?,
         },
         3 => MarketUpdate::ExecuteAtPrice {
             order_ref: order_ref(u, refs)?,
             price: price(u)?,
             shares: shares(u)?,
             printable: u.arbitrary()?,
+            match_number: u.arbitrary()?,
         },
         4 => MarketUpdate::Cancel {
             order_ref: order_ref(u, refs)?,
@@ -145,10 +147,12 @@ fn update(u: &mut Unstructured<'_>, refs: &mut BTreeSet<u64>) -> Result<MarketUp
             1 => MarketUpdate::Cross {
                 price: price(u)?,
                 shares: u.arbitrary()?,
+                match_number: u.arbitrary()?,
             },
             _ => MarketUpdate::Trade {
                 price: price(u)?,
                 shares: shares(u)?,
+                match_number: u.arbitrary()?,
             },
         },
         _ => MarketUpdate::Add {

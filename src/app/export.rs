@@ -181,6 +181,7 @@ mod tests {
                     symbol: SymbolId(symbol),
                     cause: ViewCause::Quote,
                     status: TradingStatus::Trading,
+                    match_number: 0,
                 },
                 values: FeatureVector {
                     imbalance: 0.5,

@@ -281,6 +281,12 @@ pub fn json(r: &RunReport) -> Value {
         "FIRM_DRAWDOWN": risk.firm_drawdown_reduce_only,
     });
     report["operator_commands"] = json!(risk.operator_commands);
+    report["broken_trades"] = json!({
+        "BROKEN_TRADE": risk.broken_trade_reversals,
+        "shares": risk.broken_trade_shares,
+        "not_ours": risk.broken_trades_not_ours,
+        "forgotten": risk.broken_trade_fills_forgotten,
+    });
     report["coordinator"] = coordinator_json(risk.coordinator.as_ref());
     report["health"] = health_json(r);
     report
@@ -614,6 +620,20 @@ fn write_text(r: &RunReport, o: &mut String) -> std::fmt::Result {
     }
     if risk.operator_commands > 0 {
         writeln!(o, "  operator commands  {:>8}", risk.operator_commands)?;
+    }
+    if risk.broken_trade_reversals + risk.broken_trades_not_ours + risk.broken_trade_fills_forgotten
+        > 0
+    {
+        writeln!(
+            o,
+            "  REVERSED {:<15} {:>8}   fill(s), {} shares; {} broken print(s) not ours, {} \
+             print fill(s) forgotten",
+            "BROKEN_TRADE",
+            risk.broken_trade_reversals,
+            risk.broken_trade_shares,
+            risk.broken_trades_not_ours,
+            risk.broken_trade_fills_forgotten
+        )?;
     }
     if let Some(c) = &risk.coordinator {
         writeln!(

@@ -16,7 +16,7 @@
 //!
 //! Command tags: 1 `New` (stamp, cl_ord_id u64, price i64, qty u32, symbol u16, side u8
 //! `B`/`S`, tif u8 0 day 1 ioc), 2 `Cancel` (stamp, cl_ord_id u64), 3 `CancelAll` (stamp),
-//! 4 `Tick` (stamp, bid_px i64, ask_px i64, print_px i64, bid_qty u32, ask_qty u32,
+//! 4 `Tick` (stamp, bid_px i64, ask_px i64, print_px i64, match_number u64, bid_qty u32, ask_qty u32,
 //! print_qty u32, symbol u16, cause u8, status u8 as its ITCH letter), 5 `Watermark`
 //! (stamp), 6 `EndOfSession` (stamp). Enum bytes are the `repr(u8)` discriminants.
 
@@ -108,8 +108,8 @@ pub const KIND_SCHEDULE: u8 = 7;
 pub const KIND_SLICE: u8 = 8;
 pub const KIND_SNAPSHOT: u8 = 9;
 
-/// Room for the largest payload an [`Entry`] encodes to (a `Tick` command: 65 bytes).
-pub const MAX_PAYLOAD: usize = 72;
+/// Room for the largest payload an [`Entry`] encodes to (a `Tick` command: 73 bytes).
+pub const MAX_PAYLOAD: usize = 80;
 
 /// The name of a record kind, for inspect; `None` for a kind this build does not know.
 pub fn kind_name(kind: u8) -> Option<&'static str> {
@@ -272,6 +272,9 @@ impl Entry {
                     kind: exec_kind(g.u8()?)?,
                     side: side(g.u8()?)?,
                     reason: reason(g.u8()?)?,
+                    // Not journaled: only the simulated venue sets it, and its reports
+                    // are re-derived by the replay, never journaled.
+                    match_number: 0,
                 },
             },
             KIND_STATE => Entry::State {
@@ -384,6 +387,7 @@ fn put_command(p: &mut Put<'_>, command: &VenueCommand) {
             p.i64(view.bid_px.0);
             p.i64(view.ask_px.0);
             p.i64(view.print_px.0);
+            p.u64(view.match_number);
             p.u32(view.bid_qty);
             p.u32(view.ask_qty);
             p.u32(view.print_qty);
@@ -426,6 +430,7 @@ fn get_command(g: &mut Get<'_>) -> Result<VenueCommand, DecodeError> {
                 bid_px: Price(g.i64()?),
                 ask_px: Price(g.i64()?),
                 print_px: Price(g.i64()?),
+                match_number: g.u64()?,
                 bid_qty: g.u32()?,
                 ask_qty: g.u32()?,
                 print_qty: g.u32()?,
@@ -498,7 +503,7 @@ fn reason(b: u8) -> Result<RejectReason, DecodeError> {
 }
 
 fn view_cause(b: u8) -> Result<ViewCause, DecodeError> {
-    const ALL: [ViewCause; 9] = [
+    const ALL: [ViewCause; 10] = [
         ViewCause::Quote,
         ViewCause::Status,
         ViewCause::BidHit,
@@ -508,6 +513,7 @@ fn view_cause(b: u8) -> Result<ViewCause, DecodeError> {
         ViewCause::ShortSaleRestricted,
         ViewCause::ShortSaleLifted,
         ViewCause::CircuitBreaker,
+        ViewCause::BrokenTrade,
     ];
     by_discriminant(&ALL, b, |c| *c as u8).ok_or(DecodeError::Malformed("bad view cause"))
 }
@@ -638,7 +644,7 @@ pub(crate) mod arb {
             });
         let tick = (
             stamp(),
-            any::<(i64, i64, i64)>(),
+            any::<(i64, i64, i64, u64)>(),
             any::<(u32, u32, u32)>(),
             any::<u16>(),
             pick(&[
@@ -651,6 +657,7 @@ pub(crate) mod arb {
                 ViewCause::ShortSaleRestricted,
                 ViewCause::ShortSaleLifted,
                 ViewCause::CircuitBreaker,
+                ViewCause::BrokenTrade,
             ]),
             pick(&[
                 TradingStatus::Trading,
@@ -674,6 +681,7 @@ pub(crate) mod arb {
                     symbol: SymbolId(sym),
                     cause,
                     status,
+                    match_number: px.3,
                 },
             });
         prop_oneof![
@@ -733,6 +741,7 @@ pub(crate) mod arb {
                     kind,
                     side,
                     reason,
+                    match_number: 0,
                 }
             })
     }
@@ -854,10 +863,11 @@ mod tests {
                     symbol: SymbolId(0),
                     cause: ViewCause::Quote,
                     status: TradingStatus::Trading,
+                    match_number: 0,
                 },
             },
         };
-        assert_eq!(tick.encode(&mut [0u8; MAX_PAYLOAD]), 65);
+        assert_eq!(tick.encode(&mut [0u8; MAX_PAYLOAD]), 73);
     }
 
     #[test]

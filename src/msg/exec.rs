@@ -86,6 +86,11 @@ pub struct ExecReport {
     pub qty: u32,
     /// Shares still open after this report.
     pub leaves: u32,
+    /// A `Fill` made against a print: the print's match number
+    /// ([`MarketView::match_number`](super::MarketView::match_number)); 0 for any other
+    /// report, and for fills against the displayed quote or from a live broker, which no
+    /// broken trade on the feed can undo.
+    pub match_number: u64,
     pub symbol: SymbolId,
     pub kind: ExecKind,
     pub side: Side,
@@ -102,6 +107,7 @@ impl ExecReport {
             price: Price::ZERO,
             qty: 0,
             leaves: 0,
+            match_number: 0,
             symbol: SymbolId(0),
             kind,
             side: Side::Buy,

@@ -2,7 +2,7 @@
 
 use super::{Price, Side, Stamp, SymbolId, TradingStatus};
 
-/// Why a [`MarketView`] was emitted. One byte, so the view fits 56 bytes.
+/// Why a [`MarketView`] was emitted. One byte, so the view fits 64 bytes.
 #[repr(u8)]
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum ViewCause {
@@ -26,6 +26,9 @@ pub enum ViewCause {
     ShortSaleLifted,
     /// A market-wide circuit breaker halted trading (ITCH `W`).
     CircuitBreaker,
+    /// An execution was broken after the fact (ITCH `B`): `match_number` names it. The
+    /// book is unchanged; risk reverses any simulated fill made against that print.
+    BrokenTrade,
 }
 
 impl ViewCause {
@@ -60,6 +63,11 @@ pub struct MarketView {
     pub ask_px: Price,
     /// Price of the print in this event; meaningful only when `print_qty > 0`.
     pub print_px: Price,
+    /// The exchange's day-unique match number of the print in this event (ITCH `E`,
+    /// `C`, `P`, `Q`), or of the print a `BrokenTrade` view breaks; 0 otherwise. The
+    /// simulated venue copies it onto a fill made against the print, so risk can find
+    /// the fill when the print is broken.
+    pub match_number: u64,
     /// Aggregate displayed shares at the best bid; 0 when the side is empty.
     pub bid_qty: u32,
     pub ask_qty: u32,

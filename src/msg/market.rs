@@ -29,8 +29,13 @@ pub enum MarketUpdate {
         shares: u32,
         side: Side,
     },
-    /// ITCH `E`: `shares` of a resting order executed at its own price.
-    Execute { order_ref: u64, shares: u32 },
+    /// ITCH `E`: `shares` of a resting order executed at its own price. Every print
+    /// carries its match number, which a broken trade (`B`) names.
+    Execute {
+        order_ref: u64,
+        shares: u32,
+        match_number: u64,
+    },
     /// ITCH `C`: executed at `price`, which may differ from the order's; not `printable`
     /// prints must not count toward volume or the last trade.
     ExecuteAtPrice {
@@ -38,6 +43,7 @@ pub enum MarketUpdate {
         price: Price,
         shares: u32,
         printable: bool,
+        match_number: u64,
     },
     /// ITCH `X`: `shares` cancelled from a resting order, which stays on the book.
     Cancel { order_ref: u64, shares: u32 },
@@ -53,9 +59,20 @@ pub enum MarketUpdate {
     /// ITCH `P`: a non-displayed order executed. No side: the message's Buy/Sell field
     /// has read `B` whatever the resting side since 2014-07-14 (ITCH 5.0, "Trade
     /// Message"), so it says nothing.
-    Trade { price: Price, shares: u32 },
+    Trade {
+        price: Price,
+        shares: u32,
+        match_number: u64,
+    },
     /// ITCH `Q`: a cross (auction) print.
-    Cross { price: Price, shares: u64 },
+    Cross {
+        price: Price,
+        shares: u64,
+        match_number: u64,
+    },
+    /// ITCH `B`: the execution with this match number was broken (cancelled) after the
+    /// fact. The book does not change.
+    BrokenTrade { match_number: u64 },
     /// ITCH `Y`: whether the Reg SHO short-sale price test (Rule 201) is in effect.
     ShortSaleRestriction { restricted: bool },
     /// ITCH `W`, sent for every symbol: a market-wide circuit breaker breach that halts

@@ -250,14 +250,17 @@ pub(crate) fn update(msg: &Message<'_>) -> Option<Result<MarketUpdate, BadCode>>
         Message::OrderExecuted {
             order_ref,
             executed_shares,
+            match_number,
             ..
         } => Ok(MarketUpdate::Execute {
             order_ref,
             shares: executed_shares,
+            match_number,
         }),
         Message::OrderExecutedWithPrice {
             order_ref,
             executed_shares,
+            match_number,
             printable,
             execution_price,
             ..
@@ -266,6 +269,7 @@ pub(crate) fn update(msg: &Message<'_>) -> Option<Result<MarketUpdate, BadCode>>
             price,
             shares: executed_shares,
             printable: printable == b'Y',
+            match_number,
         }),
         Message::OrderCancel {
             order_ref,
@@ -289,14 +293,27 @@ pub(crate) fn update(msg: &Message<'_>) -> Option<Result<MarketUpdate, BadCode>>
             shares,
         }),
         // The side byte is not read: see `MarketUpdate::Trade`.
-        Message::Trade { shares, price, .. } => {
-            priced(price).map(|price| MarketUpdate::Trade { price, shares })
-        }
+        Message::Trade {
+            shares,
+            price,
+            match_number,
+            ..
+        } => priced(price).map(|price| MarketUpdate::Trade {
+            price,
+            shares,
+            match_number,
+        }),
         Message::CrossTrade {
             shares,
             cross_price,
+            match_number,
             ..
-        } => priced(cross_price).map(|price| MarketUpdate::Cross { price, shares }),
+        } => priced(cross_price).map(|price| MarketUpdate::Cross {
+            price,
+            shares,
+            match_number,
+        }),
+        Message::BrokenTrade { match_number, .. } => Ok(MarketUpdate::BrokenTrade { match_number }),
         Message::RegShoRestriction { reg_sho_action, .. } => match reg_sho_action {
             b'0' => Ok(MarketUpdate::ShortSaleRestriction { restricted: false }),
             b'1' | b'2' => Ok(MarketUpdate::ShortSaleRestriction { restricted: true }),
@@ -571,6 +588,10 @@ mod tests {
                 reserved: b' ',
                 reason: b"    ",
             }),
+            frame(Message::BrokenTrade {
+                header: header(5),
+                match_number: 1,
+            }),
         ];
         let events = run(&mut stage, &frames);
         let aapl = SymbolId(0);
@@ -599,6 +620,7 @@ mod tests {
                 MarketUpdate::Execute {
                     order_ref: 11,
                     shares: 100,
+                    match_number: 1,
                 },
             ),
             (
@@ -608,6 +630,7 @@ mod tests {
                     price: Price(2_300_000),
                     shares: 50,
                     printable: true,
+                    match_number: 2,
                 },
             ),
             (
@@ -617,6 +640,7 @@ mod tests {
                     price: Price(2_300_000),
                     shares: 50,
                     printable: false,
+                    match_number: 3,
                 },
             ),
             (
@@ -641,6 +665,7 @@ mod tests {
                 MarketUpdate::Trade {
                     price: Price(2_300_300),
                     shares: 40,
+                    match_number: 4,
                 },
             ),
             (
@@ -648,6 +673,7 @@ mod tests {
                 MarketUpdate::Cross {
                     price: Price(4_200_100),
                     shares: 1_000_000,
+                    match_number: 5,
                 },
             ),
             (
@@ -662,6 +688,7 @@ mod tests {
                     status: TradingStatus::Unknown,
                 },
             ),
+            (aapl, MarketUpdate::BrokenTrade { match_number: 1 }),
         ];
         let got: Vec<_> = events.iter().map(|e| (e.symbol, e.update)).collect();
         assert_eq!(got, expected);

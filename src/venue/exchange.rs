@@ -59,23 +59,28 @@ impl Exchange {
         // Prints first: they happened in this event, before the quote it leaves behind.
         // Whoever traded at the print would have traded with our better-priced orders
         // first, at our price; a cross fills everyone at the cross price.
+        // Each fill names the print's match number, so a broken trade can find it.
         if view.print_qty > 0 {
-            let (px, qty) = (view.print_px, view.print_qty);
+            let (px, qty, m) = (view.print_px, view.print_qty, view.match_number);
             if let Some(side) = view.cause.resting_side() {
-                book.sweep(symbol, side, px, qty, |o, q| rep.fill(o, o.price, q));
+                book.sweep(symbol, side, px, qty, |o, q| {
+                    rep.print_fill(o, o.price, q, m)
+                });
             } else if view.cause == ViewCause::Cross {
                 // The cross matched `qty` shares on each side, so each side of ours may
                 // take that many.
                 for side in [Side::Buy, Side::Sell] {
-                    book.sweep(symbol, side, px, qty, |o, q| rep.fill(o, px, q));
+                    book.sweep(symbol, side, px, qty, |o, q| rep.print_fill(o, px, q, m));
                 }
             } else if view.cause == ViewCause::Hidden {
                 // A hidden order traded and ITCH does not say which side it rested on:
                 // either side of ours priced through the print may have been the better
                 // counterparty, at its own price, for `qty` shares in all.
-                let taken = book.sweep(symbol, Side::Buy, px, qty, |o, q| rep.fill(o, o.price, q));
+                let taken = book.sweep(symbol, Side::Buy, px, qty, |o, q| {
+                    rep.print_fill(o, o.price, q, m)
+                });
                 book.sweep(symbol, Side::Sell, px, qty - taken, |o, q| {
-                    rep.fill(o, o.price, q)
+                    rep.print_fill(o, o.price, q, m)
                 });
             }
         }

@@ -51,13 +51,21 @@ impl<'a, O: Emit<ExecReport>> Reporter<'a, O> {
         ));
     }
 
-    /// `order` carries its leaves after this fill.
+    /// A fill against the displayed quote, which no broken trade can undo. `order`
+    /// carries its leaves after this fill.
     pub fn fill(&mut self, order: &Order, price: Price, qty: u32) {
+        self.print_fill(order, price, qty, 0);
+    }
+
+    /// A fill against the print with `match_number`: the report carries it, so risk can
+    /// reverse the fill if the exchange breaks that print (ITCH `B`).
+    pub fn print_fill(&mut self, order: &Order, price: Price, qty: u32, match_number: u64) {
         self.stats.fills += 1;
         self.stats.filled_shares += u64::from(qty);
         self.send(ExecReport {
             price,
             qty,
+            match_number,
             ..about(order, ExecKind::Fill, RejectReason::None, self.ts_event)
         });
     }
@@ -153,6 +161,7 @@ fn about(order: &Order, kind: ExecKind, reason: RejectReason, ts_event: u64) -> 
         price: Price::ZERO,
         qty: 0,
         leaves: order.leaves,
+        match_number: 0,
         symbol: order.symbol,
         kind,
         side: order.side,

@@ -291,6 +291,7 @@ mod tests {
             symbol: SymbolId(1),
             cause: ViewCause::Quote,
             status: TradingStatus::Trading,
+            match_number: 0,
         }
     }
 

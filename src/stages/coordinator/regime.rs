@@ -221,6 +221,7 @@ mod tests {
             symbol: SymbolId(symbol),
             cause: ViewCause::Quote,
             status: TradingStatus::Trading,
+            match_number: 0,
         }
     }
 

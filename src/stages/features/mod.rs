@@ -129,6 +129,8 @@ struct Print {
     qty: u32,
     /// `BidHit`, `AskLifted` or `Cross`.
     cause: ViewCause,
+    /// The exchange's match number for it.
+    match_number: u64,
 }
 
 fn resting(side: Side) -> ViewCause {
@@ -141,15 +143,30 @@ fn resting(side: Side) -> ViewCause {
 /// What `update` printed, if anything: `E` and printable `C` at their execution price,
 /// `P` and `Q` at theirs. A print of zero shares is no print.
 fn print_of(update: &MarketUpdate, execution: Option<Execution>) -> Option<Print> {
-    let (price, qty, cause) = match *update {
-        MarketUpdate::Trade { price, shares } => (price, shares, ViewCause::Hidden),
-        MarketUpdate::Cross { price, shares } => (price, saturate(shares), ViewCause::Cross),
-        _ => match execution {
-            Some(e) if e.printable => (e.price, e.shares, resting(e.side)),
+    let (price, qty, cause, match_number) = match *update {
+        MarketUpdate::Trade {
+            price,
+            shares,
+            match_number,
+        } => (price, shares, ViewCause::Hidden, match_number),
+        MarketUpdate::Cross {
+            price,
+            shares,
+            match_number,
+        } => (price, saturate(shares), ViewCause::Cross, match_number),
+        MarketUpdate::Execute { match_number, .. }
+        | MarketUpdate::ExecuteAtPrice { match_number, .. } => match execution {
+            Some(e) if e.printable => (e.price, e.shares, resting(e.side), match_number),
             _ => return None,
         },
+        _ => return None,
     };
-    (qty > 0).then_some(Print { price, qty, cause })
+    (qty > 0).then_some(Print {
+        price,
+        qty,
+        cause,
+        match_number,
+    })
 }
 
 /// Shares for a `u32` view field; no real book or cross comes near `u32::MAX`.
@@ -246,8 +263,9 @@ impl Stage for FeatureStage {
             return;
         };
         let (top_before, status_before) = (before.top(), before.effective_status());
-        // Reg SHO and circuit breakers change no book: they travel as a view of the
-        // unchanged top with their own cause, in event order, to risk.
+        // Reg SHO, circuit breakers and broken trades change no book: they travel as a
+        // view of the unchanged top with their own cause, in event order, to risk.
+        let mut match_number = 0;
         let control = match event.update {
             MarketUpdate::ShortSaleRestriction { restricted } => {
                 let flag = &mut self.short_sale[symbol.index()];
@@ -262,6 +280,12 @@ impl Stage for FeatureStage {
                 })
             }
             MarketUpdate::CircuitBreaker { .. } => Some(ViewCause::CircuitBreaker),
+            MarketUpdate::BrokenTrade {
+                match_number: broken,
+            } => {
+                match_number = broken;
+                Some(ViewCause::BrokenTrade)
+            }
             _ => None,
         };
         if let Some(cause) = control {
@@ -270,6 +294,7 @@ impl Stage for FeatureStage {
                 bid_px: top_before.bid_px,
                 ask_px: top_before.ask_px,
                 print_px: Price::ZERO,
+                match_number,
                 bid_qty: saturate(top_before.bid_qty),
                 ask_qty: saturate(top_before.ask_qty),
                 print_qty: 0,
@@ -313,6 +338,7 @@ impl Stage for FeatureStage {
             bid_px: top.bid_px,
             ask_px: top.ask_px,
             print_px: print.map_or(Price::ZERO, |p| p.price),
+            match_number: print.map_or(0, |p| p.match_number),
             bid_qty: saturate(top.bid_qty),
             ask_qty: saturate(top.ask_qty),
             print_qty: print.map_or(0, |p| p.qty),

@@ -134,6 +134,7 @@ fn executions_print_at_the_resting_price_and_name_the_resting_side() {
         MarketUpdate::Execute {
             order_ref: 1,
             shares: 100,
+            match_number: 7,
         },
     );
     assert_eq!(
@@ -147,6 +148,7 @@ fn executions_print_at_the_resting_price_and_name_the_resting_side() {
         MarketUpdate::Execute {
             order_ref: 2,
             shares: 100,
+            match_number: 7,
         },
     );
     assert_eq!(
@@ -168,6 +170,7 @@ fn executions_at_a_price_print_only_when_printable() {
             price: px("100.02"),
             shares: 50,
             printable: true,
+            match_number: 7,
         },
     );
     assert_eq!(
@@ -182,6 +185,7 @@ fn executions_at_a_price_print_only_when_printable() {
             price: px("100.08"),
             shares: 40,
             printable: false,
+            match_number: 7,
         },
     );
     assert_eq!((v.cause, v.print_qty, v.ask_qty), (ViewCause::Quote, 0, 60));
@@ -191,6 +195,7 @@ fn executions_at_a_price_print_only_when_printable() {
         price: px("99.50"),
         shares: 40,
         printable: false,
+        match_number: 7,
     };
     assert!(feed(&mut stage, deep).is_empty());
 }
@@ -203,6 +208,7 @@ fn hidden_trades_and_crosses_print_without_touching_the_book() {
         MarketUpdate::Trade {
             price: px("100.05"),
             shares: 10,
+            match_number: 7,
         },
     );
     assert_eq!(
@@ -217,6 +223,7 @@ fn hidden_trades_and_crosses_print_without_touching_the_book() {
         MarketUpdate::Cross {
             price: px("100.04"),
             shares: 5_000_000_000,
+            match_number: 7,
         },
     );
     assert_eq!(
@@ -230,7 +237,8 @@ fn hidden_trades_and_crosses_print_without_touching_the_book() {
             &mut stage,
             MarketUpdate::Cross {
                 price: px("100.04"),
-                shares: 0
+                shares: 0,
+                match_number: 7,
             }
         )
         .is_empty()
@@ -336,6 +344,7 @@ fn trade_flow_is_signed_by_the_aggressor_and_ignores_crosses_and_hidden_trades()
         MarketUpdate::Execute {
             order_ref: 2,
             shares: 100,
+            match_number: 7,
         },
     )[0]
     .values;
@@ -343,6 +352,7 @@ fn trade_flow_is_signed_by_the_aggressor_and_ignores_crosses_and_hidden_trades()
     let hidden = MarketUpdate::Trade {
         price: px("100.05"),
         shares: 500,
+        match_number: 7,
     };
     let f = feed(&mut stage, hidden)[0].values;
     assert!(
@@ -356,6 +366,7 @@ fn trade_flow_is_signed_by_the_aggressor_and_ignores_crosses_and_hidden_trades()
         MarketUpdate::Execute {
             order_ref: 1,
             shares: 300,
+            match_number: 7,
         },
     );
     assert_eq!(
@@ -372,6 +383,7 @@ fn trade_flow_is_signed_by_the_aggressor_and_ignores_crosses_and_hidden_trades()
         MarketUpdate::Cross {
             price: px("100.05"),
             shares: 1000,
+            match_number: 7,
         },
     )[0]
     .values;
@@ -381,6 +393,7 @@ fn trade_flow_is_signed_by_the_aggressor_and_ignores_crosses_and_hidden_trades()
         price: px("100.00"),
         shares: 10,
         printable: false,
+        match_number: 7,
     };
     let f = feed(&mut stage, hidden)[0].values;
     assert!(close(f.trade_flow, flow), "{f:?}");
@@ -409,6 +422,7 @@ fn bad_events_and_other_shards_symbols_are_counted_and_skipped() {
             MarketUpdate::Execute {
                 order_ref: 99,
                 shares: 1,
+                match_number: 7,
             },
         ),
         &mut out,
@@ -561,5 +575,39 @@ fn reg_sho_and_circuit_breakers_reach_risk_as_views_of_the_unchanged_top() {
         (v.bid_px, v.ask_px),
         (px("100.00"), px("100.10")),
         "the book is untouched"
+    );
+}
+
+#[test]
+fn prints_carry_their_match_number_and_a_broken_trade_names_the_one_it_breaks() {
+    let mut stage = two_sided();
+    let v = one(
+        &mut stage,
+        MarketUpdate::Execute {
+            order_ref: 1,
+            shares: 100,
+            match_number: 256_461,
+        },
+    );
+    assert_eq!((v.cause, v.match_number), (ViewCause::BidHit, 256_461));
+    let v = one(
+        &mut stage,
+        MarketUpdate::BrokenTrade {
+            match_number: 256_461,
+        },
+    );
+    assert_eq!(
+        (v.cause, v.match_number, v.print_qty),
+        (ViewCause::BrokenTrade, 256_461, 0)
+    );
+    assert_eq!(
+        (v.bid_px, v.bid_qty, v.ask_px, v.ask_qty),
+        (px("100.00"), 200, px("100.10"), 100),
+        "the book is untouched"
+    );
+    // A quote change prints nothing and names no match.
+    assert_eq!(
+        one(&mut stage, add(9, "100.01", 100, Side::Buy)).match_number,
+        0
     );
 }

@@ -403,6 +403,7 @@ mod tests {
                 symbol: SymbolId(symbol),
                 cause: ViewCause::Quote,
                 status: TradingStatus::Trading,
+                match_number: 0,
             },
             values: FeatureVector {
                 microprice_bps,

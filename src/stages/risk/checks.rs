@@ -279,6 +279,7 @@ mod tests {
         max_repeat_fills: 3,
         repeat_fills_window_ns: 1_000,
         duplicate_window_ns: 500,
+        broken_trade_fills: 4,
     };
 
     fn snapshot() -> Snapshot<'static> {

@@ -42,6 +42,11 @@ pub const MAX_EVENT_NS: u64 = 86_400_000_000_000;
 /// at start-up (8 bytes each), so this bounds the memory a typo can ask for.
 pub const MAX_REPEAT_FILLS: u32 = 65_536;
 
+/// Largest `broken_trade_fills`: each symbol keeps that many fills against prints,
+/// allocated at start-up (32 bytes each, 2 MiB a symbol at this bound), so this bounds
+/// the memory a typo can ask for.
+pub const MAX_BROKEN_TRADE_FILLS: u32 = 65_536;
+
 /// Most live orders all symbols together may be configured for: risk and the venue
 /// each allocate every symbol's order table up front, and a million live orders is far
 /// beyond any strategy's book (the shipped config allows 32).
@@ -134,6 +139,10 @@ limits! {
     /// An order with the side, price and quantity of the last one sent within this long
     /// (event time) is refused as a duplicate.
     duplicate_window_ns: u64,
+    /// Our fills against prints remembered, newest first, so a broken trade (ITCH `B`)
+    /// can reverse them (`BROKEN_TRADE`); past this many the oldest is forgotten, and
+    /// counted.
+    broken_trade_fills: u32,
 }
 
 /// Every state the latch may start in, and their config names ([`TradingState::as_str`]).
@@ -262,6 +271,7 @@ impl LimitOverrides {
             max_repeat_fills,
             repeat_fills_window_ns,
             duplicate_window_ns,
+            broken_trade_fills,
         } = *self;
         for (key, v) in [
             ("max_quote_age_ns", max_quote_age_ns),
@@ -293,6 +303,16 @@ impl LimitOverrides {
                 format!(
                     "{v} must be in 1..={MAX_REPEAT_FILLS} (each side keeps the times of the \
                      last this many fills, allocated up front)"
+                ),
+            );
+        }
+        if let Some(v) = broken_trade_fills {
+            p.check(
+                (1..=MAX_BROKEN_TRADE_FILLS).contains(&v),
+                "broken_trade_fills",
+                format!(
+                    "{v} must be in 1..={MAX_BROKEN_TRADE_FILLS} (each symbol keeps the last \
+                     this many fills against prints, allocated up front)"
                 ),
             );
         }
@@ -404,6 +424,7 @@ pub(crate) mod tests {
         max_repeat_fills = 50
         repeat_fills_window_ns = 1000000000
         duplicate_window_ns = 1000
+        broken_trade_fills = 64
         restricted = []
         [symbols.TSLA]
         max_position = 200

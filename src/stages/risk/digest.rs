@@ -1,5 +1,5 @@
 //! The decision digest: a per-symbol FNV-1a 64 hash over every order sent, every cancel
-//! sent and every fill applied, in order.
+//! sent, every fill applied and every fill reversed by a broken trade, in order.
 //!
 //! Two runs made the same decisions if and only if (barring collisions) their digests
 //! match, whatever the topology or shard count: ids, prices and event times are all
@@ -28,6 +28,7 @@ impl Default for Digest {
 const NEW: u8 = b'N';
 const CANCEL: u8 = b'C';
 const FILL: u8 = b'F';
+const BROKEN: u8 = b'B';
 
 impl Digest {
     #[inline]
@@ -65,6 +66,17 @@ impl Digest {
     pub fn fill(&mut self, id: ClOrdId, price: Price, qty: u32, ts_event: u64) {
         self.update(|h| {
             h.write_u8(FILL);
+            h.write(&id.0.to_le_bytes());
+            h.write(&price.0.to_le_bytes());
+            h.write(&qty.to_le_bytes());
+            h.write(&ts_event.to_le_bytes());
+        });
+    }
+
+    /// A fill reversed because the exchange broke its print (ITCH `B`) at `ts_event`.
+    pub fn broken(&mut self, id: ClOrdId, price: Price, qty: u32, ts_event: u64) {
+        self.update(|h| {
+            h.write_u8(BROKEN);
             h.write(&id.0.to_le_bytes());
             h.write(&price.0.to_le_bytes());
             h.write(&qty.to_le_bytes());

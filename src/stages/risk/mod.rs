@@ -21,6 +21,7 @@
 //! report happened to arrive, so a replay's commands, fills and [`digest`] are
 //! bit-identical run to run.
 
+pub mod broken;
 pub mod checks;
 pub mod config;
 pub mod controls;
@@ -46,6 +47,7 @@ pub use self::checks::{Breach, Rejection};
 pub use self::config::{ExecutionConfig, LimitOverrides, Limits, Pricing, RiskConfig};
 pub use self::stats::{InvalidReport, RiskStats, SymbolStats};
 
+use self::broken::{PrintFill, PrintFills};
 use self::checks::{Proposal, Snapshot};
 use self::controls::{Controls, SentOrder};
 use self::digest::Digest;
@@ -59,8 +61,8 @@ use self::venue_sync::VenueSync;
 use crate::clock::MonoClock;
 use crate::merge::Merge;
 use crate::msg::{
-    ExecKind, ExecReport, OrderIntent, RejectReason, Side, Signal, Stamp, SymbolId, SymbolName,
-    VenueCommand, VenueTiming, ViewCause,
+    ExecKind, ExecReport, MarketView, OrderIntent, RejectReason, Side, Signal, Stamp, SymbolId,
+    SymbolName, VenueCommand, VenueTiming, ViewCause,
 };
 use crate::stages::ShardReport;
 use crate::stages::coordinator::{Coordinator, SliceFate};
@@ -84,6 +86,8 @@ struct SymbolState {
     /// Its share of the venue's message pacing, if the venue has one.
     pacing: Option<Bucket>,
     digest: Digest,
+    /// Our fills against prints, by match number, for broken trades ([`broken`]).
+    print_fills: PrintFills,
 }
 
 /// Where the venue session stands.
@@ -184,6 +188,7 @@ impl<R: ReportSource> Risk<R> {
                 controls: Controls::new(&limits, config.is_restricted(name.as_str())),
                 pacing: R::PACING.map(|rate| Bucket::new(rate, universe.len())),
                 digest: Digest::default(),
+                print_fills: PrintFills::new(limits.broken_trade_fills as usize),
             });
         }
         Risk {
@@ -474,6 +479,11 @@ impl<R: ReportSource> Risk<R> {
             Applied::Filled { side, price, qty } => {
                 state.position.fill(side, price, qty);
                 state.digest.fill(r.cl_ord_id, price, qty, r.stamp.ts_event);
+                if let Some(fill) = PrintFill::of(r, side, price, qty)
+                    && state.print_fills.record(fill)
+                {
+                    stats.broken_trade_fills_forgotten += 1;
+                }
                 if state.controls.filled(side, r.stamp.ts_event, &state.limits) {
                     stats.repeated_execution_halts += 1;
                 }
@@ -625,6 +635,30 @@ impl<R: ReportSource> Risk<R> {
             self.breaker_at = Some(ts_event);
             self.stats.circuit_breaker_halts += 1;
         }
+    }
+
+    /// A broken trade (ITCH `B`): every fill of ours against the print it names is
+    /// reversed, booked as the opposite fill at the fill's own price, so the position and
+    /// the cash flow are exactly what they were without it and mark-to-market P&L follows
+    /// (the average-cost split into realised and unrealised is taken from there on). The
+    /// reversal enters the symbol's digest. True if it reversed a fill; a `B` for a print
+    /// we did not fill against changes nothing and is only counted.
+    #[cold]
+    fn broken_trade(&mut self, view: &MarketView, ts_event: u64) -> bool {
+        let state = owned(&mut self.symbols, view.symbol);
+        let stats = &mut self.stats;
+        let reversed = state.print_fills.take(view.match_number, |fill| {
+            state
+                .position
+                .fill(fill.side.opposite(), fill.price, fill.qty);
+            state.digest.broken(fill.id, fill.price, fill.qty, ts_event);
+            stats.broken_trade_reversals += 1;
+            stats.broken_trade_shares += u64::from(fill.qty);
+        });
+        if reversed == 0 {
+            stats.broken_trades_not_ours += 1;
+        }
+        reversed > 0
     }
 
     /// Whether `command` concerns this shard: a re-enable of a symbol it does not own is
@@ -1009,6 +1043,13 @@ impl<R: ReportSource> Stage for Risk<R> {
             self.circuit_breaker(stamp.ts_event);
         }
         self.catch_up(stamp, out);
+        // After the catch-up, so every fill reported by now is in the table. A `B` that
+        // reversed nothing is no decision: no tick and no order.
+        if signal.view.cause == ViewCause::BrokenTrade
+            && !self.broken_trade(&signal.view, stamp.ts_event)
+        {
+            return;
+        }
         if self.coordinator.is_some() {
             self.coordinate(&signal.view, stamp, out);
         }

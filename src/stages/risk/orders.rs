@@ -383,6 +383,7 @@ mod tests {
             kind,
             side: Side::Buy,
             reason: RejectReason::None,
+            match_number: 0,
         }
     }
 

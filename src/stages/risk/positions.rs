@@ -340,6 +340,7 @@ mod tests {
             symbol: SymbolId(0),
             cause,
             status: TradingStatus::Trading,
+            match_number: 0,
         };
         let mut m = MarkSource::default();
         m.observe(&view(1, 100, 0, 0, ViewCause::Quote));
@@ -386,6 +387,7 @@ mod tests {
             symbol: SymbolId(0),
             cause: ViewCause::Quote,
             status: TradingStatus::Trading,
+            match_number: 0,
         };
         let last_good = Some(Mark {
             price: px("10.01"),

@@ -153,6 +153,7 @@ mod tests {
             symbol: SymbolId(0),
             cause: ViewCause::Quote,
             status: TradingStatus::Trading,
+            match_number: 0,
         }
     }
 

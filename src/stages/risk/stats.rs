@@ -133,6 +133,15 @@ crate::stats! {
         pub circuit_breaker_halts: u64,
         /// Operator commands applied (re-enable a symbol, resume all).
         pub operator_commands: u64,
+        /// Our fills reversed because the exchange broke the print they were made
+        /// against (ITCH `B`; `BROKEN_TRADE`), and their shares.
+        pub broken_trade_reversals: u64,
+        pub broken_trade_shares: u64,
+        /// Broken trades of prints none of our remembered fills was made against.
+        pub broken_trades_not_ours: u64,
+        /// Print fills dropped from a full table (`broken_trade_fills` per symbol): a
+        /// later `B` of their print could not reverse them.
+        pub broken_trade_fills_forgotten: u64,
         /// Proposals not made because the side to price from was empty.
         pub no_touch: u64,
         /// `Watermark` commands sent, each a wait for the venue.
@@ -201,6 +210,10 @@ impl Clone for RiskStats {
             firm_drawdown_halts,
             circuit_breaker_halts,
             operator_commands,
+            broken_trade_reversals,
+            broken_trade_shares,
+            broken_trades_not_ours,
+            broken_trade_fills_forgotten,
             journal,
             coordinator,
         } = source;
@@ -238,6 +251,13 @@ impl Clone for RiskStats {
         self.firm_drawdown_halts.clone_from(firm_drawdown_halts);
         self.circuit_breaker_halts.clone_from(circuit_breaker_halts);
         self.operator_commands.clone_from(operator_commands);
+        self.broken_trade_reversals
+            .clone_from(broken_trade_reversals);
+        self.broken_trade_shares.clone_from(broken_trade_shares);
+        self.broken_trades_not_ours
+            .clone_from(broken_trades_not_ours);
+        self.broken_trade_fills_forgotten
+            .clone_from(broken_trade_fills_forgotten);
         self.journal.clone_from(journal);
     }
 }

@@ -251,6 +251,7 @@ impl Venue {
             kind,
             side: order.side,
             reason,
+            match_number: 0,
         });
     }
 

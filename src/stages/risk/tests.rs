@@ -110,6 +110,7 @@ fn view(symbol: SymbolId, ts_event: u64) -> MarketView {
         symbol,
         cause: ViewCause::Quote,
         status: TradingStatus::Trading,
+        match_number: 0,
     }
 }
 
@@ -156,6 +157,7 @@ fn exec(
         kind,
         side,
         reason: RejectReason::None,
+        match_number: 0,
     }
 }
 
@@ -1164,6 +1166,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 max_repeat_fills: c.3,
                 repeat_fills_window_ns: c.4,
                 duplicate_window_ns: c.5,
+                broken_trade_fills: 16,
             },
             pricing_cross: cross,
             ioc,
@@ -1197,6 +1200,7 @@ fn configs(s: &Scenario) -> (RiskConfig, ExecutionConfig) {
         max_repeat_fills: l.max_repeat_fills,
         repeat_fills_window_ns: l.repeat_fills_window_ns,
         duplicate_window_ns: l.duplicate_window_ns,
+        broken_trade_fills: l.broken_trade_fills,
         restricted: Vec::new(),
         symbols: Default::default(),
     };
@@ -1248,6 +1252,7 @@ fn step_view(st: &Step, ts_event: u64) -> MarketView {
         } else {
             TradingStatus::Halted
         },
+        match_number: 0,
     }
 }
 

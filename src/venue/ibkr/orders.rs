@@ -279,6 +279,7 @@ impl Book {
             kind,
             side: o.side,
             reason,
+            match_number: 0,
         }
     }
 

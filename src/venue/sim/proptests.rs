@@ -156,6 +156,7 @@ fn commands(steps: &[(u64, Step)]) -> Vec<VenueCommand> {
                     } else {
                         TradingStatus::Halted
                     },
+                    match_number: 0,
                 },
             },
             Step::New {

@@ -47,6 +47,7 @@ fn quote(t: u64, bid: i64, bid_qty: u32, ask: i64, ask_qty: u32) -> MarketView {
         symbol: SymbolId(0),
         cause: ViewCause::Quote,
         status: TradingStatus::Trading,
+        match_number: 0,
     }
 }
 
@@ -321,6 +322,26 @@ fn a_bid_hit_fills_our_buys_at_or_above_the_print_best_first_at_our_price() {
             fill(40, 2, 10_000, 10, 0),
         ]
     );
+}
+
+#[test]
+fn a_fill_against_a_print_names_its_match_number_and_a_quote_fill_none() {
+    let mut v = resting();
+    let base = quote(30, 10_000, 100, 10_010, 100);
+    let print = MarketView {
+        match_number: 256_461,
+        ..printed(base, ViewCause::BidHit, 10_002, 10)
+    };
+    // The print fills buy 1; the quote moving down through buy 3 fills it against the
+    // displayed ask, which no broken trade can undo.
+    let through = quote(31, 9_990, 100, 10_001, 100);
+    let out = run(&mut v, [tick(print), tick(through)]);
+    let fills: Vec<(u64, u64)> = out
+        .iter()
+        .filter(|r| r.kind == Fill)
+        .map(|r| (r.cl_ord_id.seq(), r.match_number))
+        .collect();
+    assert_eq!(fills, [(1, 256_461), (3, 0)]);
 }
 
 #[test]

@@ -360,7 +360,9 @@ impl<'a> Apply<'a> {
                 self.add(order_ref, price, shares, side);
                 None
             }
-            MarketUpdate::Execute { order_ref, shares } => {
+            MarketUpdate::Execute {
+                order_ref, shares, ..
+            } => {
                 let (slot, order) = self.resting(order_ref)?;
                 self.reduce(slot, order, shares);
                 Some(Execution {
@@ -375,6 +377,7 @@ impl<'a> Apply<'a> {
                 price,
                 shares,
                 printable,
+                ..
             } => {
                 let (slot, order) = self.resting(order_ref)?;
                 self.reduce(slot, order, shares);
@@ -416,7 +419,8 @@ impl<'a> Apply<'a> {
             MarketUpdate::Trade { .. }
             | MarketUpdate::Cross { .. }
             | MarketUpdate::ShortSaleRestriction { .. }
-            | MarketUpdate::CircuitBreaker { .. } => None,
+            | MarketUpdate::CircuitBreaker { .. }
+            | MarketUpdate::BrokenTrade { .. } => None,
         };
         self.check_crossed();
         Ok(execution)

@@ -154,7 +154,9 @@ impl Model {
                 );
                 Ok(None)
             }
-            MarketUpdate::Execute { order_ref, shares } => {
+            MarketUpdate::Execute {
+                order_ref, shares, ..
+            } => {
                 let o = self.live(symbol, order_ref)?;
                 self.take(order_ref, shares);
                 Ok(Some(Execution {
@@ -169,6 +171,7 @@ impl Model {
                 price,
                 shares,
                 printable,
+                ..
             } => {
                 let o = self.live(symbol, order_ref)?;
                 self.take(order_ref, shares);
@@ -217,7 +220,8 @@ impl Model {
             MarketUpdate::Trade { .. }
             | MarketUpdate::Cross { .. }
             | MarketUpdate::ShortSaleRestriction { .. }
-            | MarketUpdate::CircuitBreaker { .. } => Ok(None),
+            | MarketUpdate::CircuitBreaker { .. }
+            | MarketUpdate::BrokenTrade { .. } => Ok(None),
         }
     }
 }
@@ -246,9 +250,9 @@ pub(crate) fn update() -> impl Strategy<Value = MarketUpdate> {
         8 => (order_ref.clone(), price.clone(), shares.clone(), side())
             .prop_map(|(order_ref, price, shares, side)| MarketUpdate::Add { order_ref, price, shares, side }),
         3 => (order_ref.clone(), shares.clone())
-            .prop_map(|(order_ref, shares)| MarketUpdate::Execute { order_ref, shares }),
+            .prop_map(|(order_ref, shares)| MarketUpdate::Execute { order_ref, shares, match_number: 1 }),
         2 => (order_ref.clone(), price.clone(), shares.clone(), any::<bool>())
-            .prop_map(|(order_ref, price, shares, printable)| MarketUpdate::ExecuteAtPrice { order_ref, price, shares, printable }),
+            .prop_map(|(order_ref, price, shares, printable)| MarketUpdate::ExecuteAtPrice { order_ref, price, shares, printable, match_number: 1 }),
         3 => (order_ref.clone(), shares.clone())
             .prop_map(|(order_ref, shares)| MarketUpdate::Cancel { order_ref, shares }),
         2 => order_ref.clone().prop_map(|order_ref| MarketUpdate::Delete { order_ref }),
@@ -258,8 +262,8 @@ pub(crate) fn update() -> impl Strategy<Value = MarketUpdate> {
         1 => any::<bool>().prop_map(|halted| MarketUpdate::OperationalHalt { halted }),
         1 => Just(MarketUpdate::FeedStale),
         1 => Just(MarketUpdate::FeedFresh),
-        1 => (price.clone(), shares).prop_map(|(price, shares)| MarketUpdate::Trade { price, shares }),
-        1 => (price, 0u64..1000).prop_map(|(price, shares)| MarketUpdate::Cross { price, shares }),
+        1 => (price.clone(), shares).prop_map(|(price, shares)| MarketUpdate::Trade { price, shares, match_number: 1 }),
+        1 => (price, 0u64..1000).prop_map(|(price, shares)| MarketUpdate::Cross { price, shares, match_number: 1 }),
     ]
 }
 
