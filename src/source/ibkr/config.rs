@@ -2,13 +2,13 @@
 //! contract of every configured symbol, and how long a symbol may go without a tick
 //! before it is stale. Read only with `--source ibkr`; every key is required then.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
 use crate::config::Problems;
 use crate::universe::Universe;
-use crate::venue::ibkr::config::ContractConfig;
+use crate::venue::ibkr::config::{ContractConfig, check_contracts};
 
 /// `[source]`: the sources that need settings of their own. Only `ibkr` has any.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -88,63 +88,7 @@ impl IbSourceConfig {
                 Self::MAX_STALE_AFTER_MS
             ),
         );
-        let mut con_ids = HashSet::new();
-        for (ticker, contract) in &self.contracts {
-            let p = &mut p.nested("contracts");
-            if let Some(u) = universe {
-                p.check(
-                    u.id_of(ticker).is_some(),
-                    ticker,
-                    "not a ticker in symbols.tickers",
-                );
-            }
-            let p = &mut p.nested(ticker);
-            p.check(
-                (1..=i64::from(i32::MAX)).contains(&contract.con_id),
-                "con_id",
-                format!(
-                    "{} is not an IB contract id (1 to {})",
-                    contract.con_id,
-                    i32::MAX
-                ),
-            );
-            p.check(
-                con_ids.insert(contract.con_id),
-                "con_id",
-                format!(
-                    "{} is also another ticker's contract: one contract cannot be two symbols",
-                    contract.con_id
-                ),
-            );
-            for (key, value) in [
-                ("exchange", &contract.exchange),
-                ("currency", &contract.currency),
-            ] {
-                if let Some(v) = value {
-                    p.check(
-                        !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric()),
-                        key,
-                        format!("{v:?} is not an IB {key} code (letters and digits)"),
-                    );
-                }
-            }
-        }
-        if let Some(u) = universe {
-            let missing: Vec<String> = u
-                .ids()
-                .map(|id| u.name(id).to_string())
-                .filter(|t| !self.contracts.contains_key(t))
-                .collect();
-            p.check(
-                missing.is_empty(),
-                "contracts",
-                format!(
-                    "no contract for {}: every ticker in symbols.tickers needs \
-                     [source.ibkr.contracts.TICKER] con_id",
-                    missing.join(", ")
-                ),
-            );
-        }
+        check_contracts(&self.contracts, universe, "source.ibkr.contracts", p);
     }
 }
 

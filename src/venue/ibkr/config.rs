@@ -162,63 +162,76 @@ impl IbkrConfig {
             "backoff_seed",
             format!("{} is not a seed (0 or more)", self.backoff_seed),
         );
-        let mut con_ids = HashSet::new();
-        for (ticker, contract) in &self.contracts {
-            let p = &mut p.nested("contracts");
-            if let Some(u) = universe {
+        check_contracts(&self.contracts, universe, "venue.contracts", p);
+    }
+}
+
+/// Every contract of `contracts` (`[SECTION.TICKER]`, `section` as the user writes it,
+/// e.g. `venue.contracts`), checked under `p`: each names a configured ticker and a
+/// plausible contract id, no two share one, and every ticker has one. The venue and the
+/// market-data source hold the same table.
+pub fn check_contracts(
+    contracts: &BTreeMap<String, ContractConfig>,
+    universe: Option<&Universe>,
+    section: &str,
+    p: &mut Problems<'_>,
+) {
+    let mut con_ids = HashSet::new();
+    for (ticker, contract) in contracts {
+        let p = &mut p.nested("contracts");
+        if let Some(u) = universe {
+            p.check(
+                u.id_of(ticker).is_some(),
+                ticker,
+                "not a ticker in symbols.tickers",
+            );
+        }
+        let p = &mut p.nested(ticker);
+        p.check(
+            (1..=i64::from(i32::MAX)).contains(&contract.con_id),
+            "con_id",
+            format!(
+                "{} is not an IB contract id (1 to {})",
+                contract.con_id,
+                i32::MAX
+            ),
+        );
+        p.check(
+            con_ids.insert(contract.con_id),
+            "con_id",
+            format!(
+                "{} is also another ticker's contract: one contract cannot be two symbols",
+                contract.con_id
+            ),
+        );
+        for (key, value) in [
+            ("exchange", &contract.exchange),
+            ("currency", &contract.currency),
+        ] {
+            if let Some(v) = value {
                 p.check(
-                    u.id_of(ticker).is_some(),
-                    ticker,
-                    "not a ticker in symbols.tickers",
+                    !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric()),
+                    key,
+                    format!("{v:?} is not an IB {key} code (letters and digits)"),
                 );
             }
-            let p = &mut p.nested(ticker);
-            p.check(
-                (1..=i64::from(i32::MAX)).contains(&contract.con_id),
-                "con_id",
-                format!(
-                    "{} is not an IB contract id (1 to {})",
-                    contract.con_id,
-                    i32::MAX
-                ),
-            );
-            p.check(
-                con_ids.insert(contract.con_id),
-                "con_id",
-                format!(
-                    "{} is also another ticker's contract: one contract cannot be two symbols",
-                    contract.con_id
-                ),
-            );
-            for (key, value) in [
-                ("exchange", &contract.exchange),
-                ("currency", &contract.currency),
-            ] {
-                if let Some(v) = value {
-                    p.check(
-                        !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric()),
-                        key,
-                        format!("{v:?} is not an IB {key} code (letters and digits)"),
-                    );
-                }
-            }
         }
-        if let Some(u) = universe {
-            let missing: Vec<String> = u
-                .ids()
-                .map(|id| u.name(id).to_string())
-                .filter(|t| !self.contracts.contains_key(t))
-                .collect();
-            p.check(
-                missing.is_empty(),
-                "contracts",
-                format!(
-                    "no contract for {}: every ticker in symbols.tickers needs \
-                     [venue.contracts.TICKER] con_id",
-                    missing.join(", ")
-                ),
-            );
-        }
+    }
+    if let Some(u) = universe {
+        let missing: Vec<String> = u
+            .ids()
+            .map(|id| u.name(id).to_string())
+            .filter(|t| !contracts.contains_key(t))
+            .collect();
+        p.check(
+            missing.is_empty(),
+            "contracts",
+            format!(
+                "no contract for {}: every ticker in symbols.tickers needs \
+                 [{section}.TICKER] con_id",
+                missing.join(", ")
+            ),
+        );
     }
 }
 
