@@ -150,6 +150,21 @@ fn ctl_requests_set_the_latch_and_status_reports_every_shard() {
         text.starts_with("trading state: halted (set by an operator (control socket))"),
         "{text}"
     );
+    // Resume only once risk has refused an order for the halt: on a loaded host a
+    // shard may decide nothing in the few milliseconds between two requests, and the
+    // refusal count below is what shows the halt reached the shards.
+    let halted_refusals = || {
+        let status = ctl::send(&path, Request::Status { json: true }).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&status).expect("one JSON object");
+        v["breakers"]["TRADING_HALTED"].as_u64().expect("a count")
+    };
+    while halted_refusals() == 0 {
+        assert!(
+            !pipeline.is_finished(),
+            "the session ended with no order refused for the halt"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
     assert_eq!(ctl::send(&path, Request::Resume).unwrap(), "ok active\n");
     drop(server);
     pipeline.request_stop();
