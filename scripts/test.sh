@@ -65,7 +65,8 @@ step "fuzz every target (10 s each, committed seeds and regression inputs)"
 # whole script took 8 min 14 s on an idle 2-core machine (2026-12-04 morning); with the
 # journal, ONNX (tract feature) and operability dependencies, 13 min 22 s cold (fresh
 # clone, empty target, cargo-fuzz already installed; 2026-12-04 evening); with the
-# ibkr feature's ibapi too, 15 min 52 s (2026-12-05). This step
+# ibkr feature's ibapi too, 15 min 52 s (2026-12-05); with the watchdog, IB market data
+# and broken-trade tests, 24 min 31 s (2026-12-05, 04:00 UTC). This step
 # is the instrumented build and 8 × 10 s of fuzzing (and installing cargo-fuzz if
 # missing).
 scripts/fuzz.sh --seconds 10
