@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use crate::config::Problems;
 use crate::universe::Universe;
-use crate::venue::ibkr::config::{ContractConfig, check_contracts};
+use crate::venue::ibkr::config::{ContractConfig, check_connection, check_contracts};
 
 /// `[source]`: the sources that need settings of their own. Only `ibkr` has any.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -60,25 +60,7 @@ impl IbSourceConfig {
     /// Reports every invalid value with its key. `universe` is the configured symbols'
     /// (absent when `[symbols]` is itself invalid: the contracts are then not matched).
     pub fn validate(&self, universe: Option<&Universe>, p: &mut Problems<'_>) {
-        p.check(
-            !self.host.trim().is_empty() && !self.host.contains(char::is_whitespace),
-            "host",
-            format!("{:?} is not a host name or address", self.host),
-        );
-        p.check(
-            (1..=65_535).contains(&self.port),
-            "port",
-            format!("{} is not a TCP port (1 to 65535)", self.port),
-        );
-        p.check(
-            (0..=i64::from(i32::MAX)).contains(&self.client_id),
-            "client_id",
-            format!(
-                "{} is not an IB API client id (0 to {})",
-                self.client_id,
-                i32::MAX
-            ),
-        );
+        check_connection(&self.host, self.port, self.client_id, p);
         p.check(
             (1..=Self::MAX_STALE_AFTER_MS).contains(&self.stale_after_ms),
             "stale_after_ms",

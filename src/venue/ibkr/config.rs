@@ -111,25 +111,7 @@ impl IbkrConfig {
     /// Reports every invalid value with its key. `universe` is the configured symbols'
     /// (absent when `[symbols]` is itself invalid: the contracts are then not matched).
     pub fn validate(&self, universe: Option<&Universe>, p: &mut Problems<'_>) {
-        p.check(
-            !self.host.trim().is_empty() && !self.host.contains(char::is_whitespace),
-            "host",
-            format!("{:?} is not a host name or address", self.host),
-        );
-        p.check(
-            (1..=65_535).contains(&self.port),
-            "port",
-            format!("{} is not a TCP port (1 to 65535)", self.port),
-        );
-        p.check(
-            (0..=i64::from(i32::MAX)).contains(&self.client_id),
-            "client_id",
-            format!(
-                "{} is not an IB API client id (0 to {})",
-                self.client_id,
-                i32::MAX
-            ),
-        );
+        check_connection(&self.host, self.port, self.client_id, p);
         p.check(
             is_account_id(&self.account),
             "account",
@@ -164,6 +146,26 @@ impl IbkrConfig {
         );
         check_contracts(&self.contracts, universe, "venue.contracts", p);
     }
+}
+
+/// An IB API connection's `host`, `port` and `client_id`, checked under `p`: the venue
+/// and the market-data source each hold one.
+pub fn check_connection(host: &str, port: i64, client_id: i64, p: &mut Problems<'_>) {
+    p.check(
+        !host.trim().is_empty() && !host.contains(char::is_whitespace),
+        "host",
+        format!("{host:?} is not a host name or address"),
+    );
+    p.check(
+        (1..=65_535).contains(&port),
+        "port",
+        format!("{port} is not a TCP port (1 to 65535)"),
+    );
+    p.check(
+        (0..=i64::from(i32::MAX)).contains(&client_id),
+        "client_id",
+        format!("{client_id} is not an IB API client id (0 to {})", i32::MAX),
+    );
 }
 
 /// Every contract of `contracts` (`[SECTION.TICKER]`, `section` as the user writes it,
